@@ -1,0 +1,81 @@
+/**
+ * Backend: the kernels behind every layer, loss and optimiser. Layers never loop over numbers
+ * themselves; they call these on raw Float32Array buffers, so a faster backend (WASM SIMD,
+ * threads) can replace the reference one without touching a layer.
+ *
+ * Conventions (DESIGN.md §2):
+ * - arguments are output buffers first, then inputs, then sizes, then scalars;
+ * - kernels never allocate per call and never see a Tensor;
+ * - matrices are row-major; "rows" is the batch dimension N unless said otherwise.
+ */
+export interface Backend {
+  readonly name: string;
+
+  /**
+   * BLAS-shaped matrix product: C = alpha·op(A)·op(B) + beta·C.
+   * op(A) is (m × k): A is stored (m × k), or (k × m) when transA.
+   * op(B) is (k × n): B is stored (k × n), or (n × k) when transB.
+   * C is (m × n). With beta = 0, C is overwritten (its old contents, even NaN, are ignored);
+   * beta = 1 accumulates, which is how parameter gradients add up.
+   */
+  gemm(
+    c: Float32Array, a: Float32Array, b: Float32Array,
+    m: number, n: number, k: number,
+    transA: boolean, transB: boolean, alpha: number, beta: number,
+  ): void;
+
+  /** out[r, j] = x[r, j] + v[j] for a (rows × cols) matrix; out may be x. */
+  addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void;
+  /** out[j] = beta·out[j] + Σ_r x[r, j]: column sums, used for bias gradients. */
+  sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void;
+
+  /** out = max(x, 0) */
+  relu(out: Float32Array, x: Float32Array, n: number): void;
+  /** dx = dy ⊙ [x > 0] */
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void;
+  /** out = x > 0 ? x : slope·x */
+  leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void;
+  leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void;
+  /** out = 1 / (1 + e^−x) */
+  sigmoid(out: Float32Array, x: Float32Array, n: number): void;
+  /** dx = dy ⊙ y(1 − y), from the forward output y */
+  sigmoidBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;
+  tanh(out: Float32Array, x: Float32Array, n: number): void;
+  /** dx = dy ⊙ (1 − y²), from the forward output y */
+  tanhBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;
+  /** Row-wise softmax of a (rows × cols) matrix, max-subtracted for stability. */
+  softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void;
+  /** dx[r] = y[r] ⊙ (dy[r] − ⟨dy[r], y[r]⟩): the softmax Jacobian-vector product per row. */
+  softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, rows: number, cols: number): void;
+
+  /**
+   * Fused softmax + cross-entropy over rows of logits against target distributions (one-hot or
+   * soft). Writes dlogits = scale·(softmax(logits) − target) and returns Σ_rows −Σ_j t log p,
+   * computed with log-sum-exp so that large logits never overflow.
+   */
+  softmaxCrossEntropy(
+    dlogits: Float32Array, logits: Float32Array, target: Float32Array,
+    rows: number, cols: number, scale: number,
+  ): number;
+  /** Writes dpred = scale·2(pred − target) and returns Σ (pred − target)². */
+  squaredError(dpred: Float32Array, pred: Float32Array, target: Float32Array, n: number, scale: number): number;
+
+  /**
+   * SGD with momentum (PyTorch's form): g = grad + wd·p; v = μ·v + g;
+   * step = nesterov ? g + μ·v : v; p -= lr·step. With μ = 0, velocity is not touched.
+   */
+  sgdUpdate(
+    param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,
+    lr: number, momentum: number, weightDecay: number, nesterov: boolean,
+  ): void;
+  /**
+   * Adam / AdamW. m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+   * p -= lr·(m / bc1) / (sqrt(v / bc2) + eps), where bc = 1 − β^t. weightDecay is added to the
+   * gradient (Adam, L2) or applied as p -= lr·wd·p before the step (AdamW, decoupled).
+   */
+  adamUpdate(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
+    bc1: number, bc2: number,
+  ): void;
+}

@@ -1,0 +1,182 @@
+/**
+ * JsBackend: the reference backend in plain TypeScript. Every other backend is tested against
+ * it. `gemm` is the register-blocked fastGemm; construct with `{ naive: true }` to run every
+ * product through the naive oracle instead (slow; for tests).
+ */
+import type { Backend } from '../backend.ts';
+import { fastGemm, type GemmScratch } from './fastGemm.ts';
+import { naiveGemm } from './naiveGemm.ts';
+
+export class JsBackend implements Backend {
+  readonly name: string;
+  private readonly naive: boolean;
+  // Growable scratch for GEMM packing: allocated on first use and on growth only.
+  private bufA = new Float32Array(0);
+  private bufB = new Float32Array(0);
+  private bufF = new Float32Array(0);
+  private readonly bufI = [new Int32Array(0), new Int32Array(0), new Int32Array(0)];
+  private readonly scratch: GemmScratch = {
+    packA: (size) => (this.bufA.length >= size ? this.bufA : (this.bufA = new Float32Array(size))),
+    packB: (size) => (this.bufB.length >= size ? this.bufB : (this.bufB = new Float32Array(size))),
+    floats: (size) => (this.bufF.length >= size ? this.bufF : (this.bufF = new Float32Array(size))),
+    ints: (slot, size) => (this.bufI[slot].length >= size ? this.bufI[slot] : (this.bufI[slot] = new Int32Array(size))),
+  };
+
+  constructor(options: { naive?: boolean } = {}) {
+    this.naive = options.naive ?? false;
+    this.name = this.naive ? 'js-naive' : 'js';
+  }
+
+  gemm(
+    c: Float32Array, a: Float32Array, b: Float32Array,
+    m: number, n: number, k: number,
+    transA: boolean, transB: boolean, alpha: number, beta: number,
+  ): void {
+    if (this.naive) naiveGemm(c, a, b, m, n, k, transA, transB, alpha, beta);
+    else fastGemm(c, a, b, m, n, k, transA, transB, alpha, beta, this.scratch);
+  }
+
+  addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
+    for (let r = 0, o = 0; r < rows; r++) {
+      for (let j = 0; j < cols; j++, o++) out[o] = x[o] + v[j];
+    }
+  }
+
+  sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void {
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += x[r * cols + j];
+      out[j] = beta === 0 ? s : beta * out[j] + s;
+    }
+  }
+
+  relu(out: Float32Array, x: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : 0;
+  }
+
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0;
+  }
+
+  leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void {
+    for (let i = 0; i < n; i++) out[i] = x[i] > 0 ? x[i] : slope * x[i];
+  }
+
+  leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void {
+    for (let i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : slope * dy[i];
+  }
+
+  sigmoid(out: Float32Array, x: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-x[i]));
+  }
+
+  sigmoidBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1 - y[i]);
+  }
+
+  tanh(out: Float32Array, x: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]);
+  }
+
+  tanhBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) dx[i] = dy[i] * (1 - y[i] * y[i]);
+  }
+
+  softmax(out: Float32Array, x: Float32Array, rows: number, cols: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      // Subtracting the row max changes nothing mathematically and keeps exp() from overflowing.
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (x[o + j] > max) max = x[o + j];
+      let sum = 0;
+      for (let j = 0; j < cols; j++) {
+        const e = Math.exp(x[o + j] - max);
+        out[o + j] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let j = 0; j < cols; j++) out[o + j] *= inv;
+    }
+  }
+
+  softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, rows: number, cols: number): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let dot = 0;
+      for (let j = 0; j < cols; j++) dot += dy[o + j] * y[o + j];
+      for (let j = 0; j < cols; j++) dx[o + j] = y[o + j] * (dy[o + j] - dot);
+    }
+  }
+
+  softmaxCrossEntropy(
+    dlogits: Float32Array, logits: Float32Array, target: Float32Array,
+    rows: number, cols: number, scale: number,
+  ): number {
+    let loss = 0;
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let max = -Infinity;
+      for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
+      let sum = 0;
+      for (let j = 0; j < cols; j++) sum += Math.exp(logits[o + j] - max);
+      // log p_j = z_j − logsumexp(z) = z_j − max − log(sum): never exp() of a large number.
+      const logSum = max + Math.log(sum);
+      let tsum = 0;
+      for (let j = 0; j < cols; j++) {
+        const t = target[o + j];
+        if (t !== 0) loss -= t * (logits[o + j] - logSum);
+        tsum += t;
+      }
+      // d/dz of −Σ t log softmax(z) is p·Σt − t (= p − t for a distribution).
+      for (let j = 0; j < cols; j++) {
+        dlogits[o + j] = scale * (Math.exp(logits[o + j] - logSum) * tsum - target[o + j]);
+      }
+    }
+    return loss;
+  }
+
+  squaredError(dpred: Float32Array, pred: Float32Array, target: Float32Array, n: number, scale: number): number {
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const d = pred[i] - target[i];
+      loss += d * d;
+      dpred[i] = scale * 2 * d;
+    }
+    return loss;
+  }
+
+  sgdUpdate(
+    param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,
+    lr: number, momentum: number, weightDecay: number, nesterov: boolean,
+  ): void {
+    for (let i = 0; i < n; i++) {
+      const g = grad[i] + weightDecay * param[i];
+      if (momentum === 0) {
+        param[i] -= lr * g;
+        continue;
+      }
+      const v = momentum * velocity[i] + g;
+      velocity[i] = v;
+      param[i] -= lr * (nesterov ? g + momentum * v : v);
+    }
+  }
+
+  adamUpdate(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
+    bc1: number, bc2: number,
+  ): void {
+    const stepSize = lr / bc1;
+    const invSqrtBc2 = 1 / Math.sqrt(bc2);
+    for (let i = 0; i < n; i++) {
+      let g = grad[i];
+      if (decoupled) param[i] -= lr * weightDecay * param[i];
+      else g += weightDecay * param[i];
+      const mi = beta1 * m[i] + (1 - beta1) * g;
+      const vi = beta2 * v[i] + (1 - beta2) * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      param[i] -= (stepSize * mi) / (Math.sqrt(vi) * invSqrtBc2 + eps);
+    }
+  }
+}

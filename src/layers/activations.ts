@@ -1,0 +1,143 @@
+/**
+ * Elementwise activations: a = σ(z), applied to every value, shape unchanged.
+ *
+ * Each backward uses whichever forward quantity makes the derivative cheapest:
+ *   ReLU      σ(z) = max(z, 0)              σ'(z) = [z > 0]           caches z
+ *   LeakyReLU σ(z) = z > 0 ? z : αz         σ'(z) = z > 0 ? 1 : α     caches z
+ *   Sigmoid   σ(z) = 1 / (1 + e^−z)         σ'(z) = a(1 − a)          caches a
+ *   Tanh      σ(z) = tanh z                 σ'(z) = 1 − a²            caches a
+ * backward returns dz = da ⊙ σ'(z): the notes' "⊙ σ'" step of the chain rule.
+ */
+import { NablaError } from '../errors.ts';
+import type { Rng } from '../random.ts';
+import type { Tensor, Shape } from '../tensor.ts';
+import { Buffer, Layer, type LayerConfig } from './layer.ts';
+
+abstract class Elementwise extends Layer {
+  protected readonly out = new Buffer();
+  protected readonly dxBuf = new Buffer();
+  /** The cached forward input z (or output a, depending on the layer). */
+  protected cache: Tensor | undefined;
+
+  protected init(inputShape: Shape, _rng: Rng): Shape {
+    return inputShape;
+  }
+
+  config(): LayerConfig {
+    return { type: this.type };
+  }
+}
+
+export class ReLU extends Elementwise {
+  readonly type = 'ReLU';
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const y = this.out.get(x.shape[0], this.outputShape);
+    this.backend.relu(y.data, x.data, x.size);
+    this.cache = x;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    this.backend.reluBackward(dx.data, dy.data, this.cache!.data, dy.size);
+    return dx;
+  }
+}
+
+export class LeakyReLU extends Elementwise {
+  readonly type = 'LeakyReLU';
+  readonly slope: number;
+
+  /** @example new LeakyReLU(0.01) */
+  constructor(slope = 0.01) {
+    super();
+    if (!Number.isFinite(slope) || slope < 0 || slope >= 1) {
+      throw new NablaError({ where: 'LeakyReLU', expected: 'slope in [0, 1)', found: String(slope) });
+    }
+    this.slope = slope;
+  }
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const y = this.out.get(x.shape[0], this.outputShape);
+    this.backend.leakyRelu(y.data, x.data, x.size, this.slope);
+    this.cache = x;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    this.backend.leakyReluBackward(dx.data, dy.data, this.cache!.data, dy.size, this.slope);
+    return dx;
+  }
+
+  override config(): LayerConfig {
+    return { type: this.type, slope: this.slope };
+  }
+}
+
+export class Sigmoid extends Elementwise {
+  readonly type = 'Sigmoid';
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const y = this.out.get(x.shape[0], this.outputShape);
+    this.backend.sigmoid(y.data, x.data, x.size);
+    this.cache = y;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    this.backend.sigmoidBackward(dx.data, dy.data, this.cache!.data, dy.size);
+    return dx;
+  }
+}
+
+export class Tanh extends Elementwise {
+  readonly type = 'Tanh';
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const y = this.out.get(x.shape[0], this.outputShape);
+    this.backend.tanh(y.data, x.data, x.size);
+    this.cache = y;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    this.backend.tanhBackward(dx.data, dy.data, this.cache!.data, dy.size);
+    return dx;
+  }
+}
+
+/**
+ * Softmax over the last axis: a_j = e^{z_j} / Σ_k e^{z_k}. Input must be flat (N, K).
+ * NOTE: for training a classifier, prefer no Softmax layer and the fused 'ce' loss on the logits:
+ * it is cheaper and numerically stable. This layer exists for MSE-on-probabilities and for
+ * models whose outputs must be probabilities.
+ */
+export class Softmax extends Elementwise {
+  readonly type = 'Softmax';
+
+  protected override init(inputShape: Shape, _rng: Rng): Shape {
+    if (inputShape.length !== 1) {
+      throw this.shapeError('a flat input (N, K)', inputShape, 'add a Flatten layer before it');
+    }
+    return inputShape;
+  }
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const n = x.shape[0];
+    const y = this.out.get(n, this.outputShape);
+    this.backend.softmax(y.data, x.data, n, this.inputShape[0]);
+    this.cache = y;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const n = dy.shape[0];
+    const dx = this.dxBuf.get(n, this.inputShape);
+    this.backend.softmaxBackward(dx.data, dy.data, this.cache!.data, n, this.inputShape[0]);
+    return dx;
+  }
+}

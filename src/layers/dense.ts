@@ -1,0 +1,90 @@
+/**
+ * Dense: the notes' fully connected layer, z = W a + b, for a batch of N samples at once.
+ *
+ * Shapes: x: (N, IN), W: (OUT, IN) as PyTorch's nn.Linear stores it, b: (OUT), y: (N, OUT).
+ * With samples as rows, the notes' column form z = W a + b becomes Y = X·Wᵀ + b (one GEMM with
+ * transB, plus b added to every row). Caches x for backward.
+ */
+import { NablaError } from '../errors.ts';
+import { type InitName, initialize } from '../init.ts';
+import type { Rng } from '../random.ts';
+import { Tensor, type Shape } from '../tensor.ts';
+import { Buffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
+
+export interface DenseOptions {
+  /** Include the bias b (default true). */
+  bias?: boolean;
+  /** Weight initialiser (default 'he' — suited to ReLU; use 'xavier' for sigmoid/tanh). */
+  init?: InitName;
+}
+
+export class Dense extends Layer {
+  readonly type = 'Dense';
+  readonly units: number;
+  readonly useBias: boolean;
+  readonly initName: InitName;
+  weight!: Param;
+  bias: Param | undefined;
+  private x: Tensor | undefined;
+  private readonly out = new Buffer();
+  private readonly dxBuf = new Buffer();
+
+  /** @example new Dense(128) // 128 output units; inputs are inferred when the model is built */
+  constructor(units: number, options: DenseOptions = {}) {
+    super();
+    if (!Number.isInteger(units) || units < 1) {
+      throw new NablaError({ where: 'Dense', expected: 'units to be a positive integer', found: String(units) });
+    }
+    this.units = units;
+    this.useBias = options.bias ?? true;
+    this.initName = options.init ?? 'he';
+  }
+
+  protected init(inputShape: Shape, rng: Rng): Shape {
+    if (inputShape.length !== 1) {
+      throw this.shapeError('a flat input (N, features)', inputShape, 'add a Flatten layer before it');
+    }
+    const fanIn = inputShape[0];
+    const w = new Tensor([this.units, fanIn]);
+    initialize(this.initName, w.data, fanIn, this.units, rng);
+    this.weight = { name: 'weight', value: w, grad: new Tensor(w.shape) };
+    // Biases start at zero: the random weights already break the symmetry between units.
+    this.bias = this.useBias ? { name: 'bias', value: new Tensor([this.units]), grad: new Tensor([this.units]) } : undefined;
+    return [this.units];
+  }
+
+  override params(): Param[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    const n = x.shape[0];
+    const inF = this.inputShape[0];
+    const y = this.out.get(n, this.outputShape);
+    // Y (N × OUT) = X (N × IN) · Wᵀ   — W is stored (OUT × IN), hence transB.
+    this.backend.gemm(y.data, x.data, this.weight.value.data, n, this.units, inF, false, true, 1, 0);
+    if (this.bias) this.backend.addRowVector(y.data, y.data, this.bias.value.data, n, this.units);
+    this.x = x;
+    return y;
+  }
+
+  backward(dy: Tensor): Tensor {
+    const x = this.x!;
+    const n = x.shape[0];
+    const inF = this.inputShape[0];
+    // dW (OUT × IN) += dYᵀ (OUT × N) · X (N × IN): the notes' dW = dZ·A(l−1)ᵀ, summed over the
+    // batch (the 1/m is already inside dY, from the loss). beta = 1 accumulates.
+    this.backend.gemm(this.weight.grad.data, dy.data, x.data, this.units, inF, n, true, false, 1, 1);
+    // db += Σ over samples of dY: "the bias gradient is the sum of dZ".
+    if (this.bias) this.backend.sumRows(this.bias.grad.data, dy.data, n, this.units, 1);
+    if (!this.needsInputGrad) return NO_GRAD;
+    // dX (N × IN) = dY (N × OUT) · W (OUT × IN): the notes' W(l)ᵀ dZ, in row form.
+    const dx = this.dxBuf.get(n, this.inputShape);
+    this.backend.gemm(dx.data, dy.data, this.weight.value.data, n, inF, this.units, false, false, 1, 0);
+    return dx;
+  }
+
+  config(): LayerConfig {
+    return { type: this.type, units: this.units, bias: this.useBias, init: this.initName };
+  }
+}

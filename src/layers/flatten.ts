@@ -1,0 +1,27 @@
+/**
+ * Flatten: (N, d1, d2, ...) → (N, d1·d2·...). No arithmetic: the row-major buffer is already in
+ * the right order, so forward and backward are reshapes of the same memory.
+ */
+import type { Rng } from '../random.ts';
+import { shapeSize, type Shape, Tensor } from '../tensor.ts';
+import { Layer, type LayerConfig } from './layer.ts';
+
+export class Flatten extends Layer {
+  readonly type = 'Flatten';
+
+  protected init(inputShape: Shape, _rng: Rng): Shape {
+    return [shapeSize(inputShape)];
+  }
+
+  forward(x: Tensor, _training: boolean): Tensor {
+    return x.reshape([x.shape[0], ...this.outputShape]);
+  }
+
+  backward(dy: Tensor): Tensor {
+    return dy.reshape([dy.shape[0], ...this.inputShape]);
+  }
+
+  config(): LayerConfig {
+    return { type: this.type };
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Layer: the contract every layer keeps.
+ *
+ * - `build(inputShape, ctx)` is called once by Sequential with the per-sample input shape (no
+ *   batch dimension). It checks the shape, creates parameters (initialised from ctx.rng) and
+ *   returns the per-sample output shape. Shape errors speak like Keras: layer, expected,
+ *   received, fix.
+ * - `forward(x, training)` takes x: (N, ...inputShape) and returns y: (N, ...outputShape). The
+ *   returned tensor is owned by the layer and overwritten by the next forward call.
+ * - `backward(dy)` takes dy = ∂C/∂y for the last forward input and returns dx = ∂C/∂x, written
+ *   fresh; parameter gradients are **added** into `param.grad` (so gradients of several batches
+ *   or several uses accumulate). Only `zeroGrad()` (Sequential or optimiser) clears them.
+ * - When `needsInputGrad` is false (the first layer of a model), backward may skip computing dx
+ *   and return an empty tensor: nobody needs ∂C/∂(pixels), and for a first Dense layer this
+ *   saves a third of its work.
+ */
+import type { Backend } from '../backend/backend.ts';
+import type { Rng } from '../random.ts';
+import { NablaError } from '../errors.ts';
+import { Tensor, shapeSize, shapeToString, type Shape } from '../tensor.ts';
+
+/** A learnable tensor with its gradient. `name` is its PyTorch-style suffix ("weight", "bias"). */
+export interface Param {
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+}
+
+/** JSON description of a layer: enough to rebuild it (the model file stores a list of these). */
+export interface LayerConfig {
+  type: string;
+  [key: string]: unknown;
+}
+
+export interface BuildContext {
+  backend: Backend;
+  rng: Rng;
+  /** Position in the model, used in messages: "layer 2 (Dense)". */
+  index: number;
+}
+
+export abstract class Layer {
+  abstract readonly type: string;
+  needsInputGrad = true;
+  protected backend!: Backend;
+  protected index = 0;
+  inputShape: Shape = [];
+  outputShape: Shape = [];
+
+  /** Validates the input shape, creates parameters, returns the output shape. */
+  build(inputShape: Shape, ctx: BuildContext): Shape {
+    this.backend = ctx.backend;
+    this.index = ctx.index;
+    this.inputShape = [...inputShape];
+    this.outputShape = this.init(inputShape, ctx.rng);
+    return this.outputShape;
+  }
+
+  /** Swap the kernels (same numbers, possibly faster). */
+  setBackend(backend: Backend): void {
+    this.backend = backend;
+  }
+
+  protected abstract init(inputShape: Shape, rng: Rng): Shape;
+  abstract forward(x: Tensor, training: boolean): Tensor;
+  abstract backward(dy: Tensor): Tensor;
+  abstract config(): LayerConfig;
+
+  params(): Param[] {
+    return [];
+  }
+
+  /** "layer 2 (Dense)", for messages. */
+  get label(): string {
+    return `layer ${this.index} (${this.type})`;
+  }
+
+  protected shapeError(expected: string, received: Shape, hint?: string): NablaError {
+    return new NablaError({
+      where: this.label,
+      expected,
+      found: `input shape ${shapeToString(received)}`,
+      hint,
+    });
+  }
+}
+
+/**
+ * A reusable output buffer: grows to the largest batch seen, and hands out a Tensor of exactly
+ * (N, ...shape) as a view, so the smaller last batch of an epoch costs no allocation.
+ */
+export class Buffer {
+  private store = new Float32Array(0);
+  private view: Tensor | undefined;
+
+  get(n: number, shape: Shape): Tensor {
+    const size = n * shapeSize(shape);
+    if (this.view && this.view.shape[0] === n && this.view.size === size) return this.view;
+    if (this.store.length < size) this.store = new Float32Array(size);
+    this.view = new Tensor([n, ...shape], this.store.subarray(0, size));
+    return this.view;
+  }
+}
+
+/** The empty tensor a first layer returns from backward when no one needs dx. */
+export const NO_GRAD = new Tensor([0]);
+
+export function batchSize(x: Tensor): number {
+  return x.shape[0];
+}

@@ -1,0 +1,25 @@
+/**
+ * Loss: turns the network output y (N × K) and the targets t (N × K) into one number, the mean
+ * cost over the batch, and writes dy = ∂C/∂y: the start of the backward pass.
+ *
+ * Averaging: every loss here is a sum over a sample's outputs, then a mean over the m = N samples
+ * of the batch. So dy already carries the 1/m of the notes, and the gradients that the layers add
+ * up are averages over the batch.
+ */
+import type { Backend } from '../backend/backend.ts';
+
+export type LossName = 'mse' | 'ce';
+export const LOSS_NAMES: readonly LossName[] = ['mse', 'ce'];
+
+export interface Loss {
+  readonly name: LossName;
+  /**
+   * Mean loss over `rows` samples; writes dy (rows × cols) = ∂C/∂y.
+   * @param dy output gradient buffer, overwritten
+   */
+  compute(
+    backend: Backend, dy: Float32Array, y: Float32Array, target: Float32Array, rows: number, cols: number,
+  ): number;
+  /** True when y are logits that must go through softmax to become probabilities. */
+  readonly takesLogits: boolean;
+}

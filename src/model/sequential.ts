@@ -1,0 +1,442 @@
+/**
+ * Sequential: layers applied one after the other, and the notes' training loop around them:
+ * Forward → Backward → Update, batch after batch, epoch after epoch.
+ *
+ * Data: x is (count × features) and y (count × K) targets, row-major Float32Arrays; one row per
+ * sample. Classification accuracy compares argmax of the output with argmax of the target.
+ */
+import type { Backend } from '../backend/backend.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
+import { NablaError } from '../errors.ts';
+import { NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
+import type { Loss, LossName } from '../losses/loss.ts';
+import { lossByName } from '../losses/lossByName.ts';
+import type { Optimizer } from '../optim/optimizer.ts';
+import { Rng } from '../random.ts';
+import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
+import { layerFromConfig } from './layerFromConfig.ts';
+
+/** Samples as rows: x (count × features), y (count × outputs). */
+export interface Samples {
+  x: Float32Array;
+  y: Float32Array;
+  count: number;
+}
+
+export interface EpochLog {
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  seconds: number;
+  lr: number;
+}
+
+export interface History {
+  epochs: EpochLog[];
+}
+
+export interface BatchLog {
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+}
+
+/** Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch. */
+export interface Callback {
+  onTrainBegin?(info: { epochs: number; batches: number; samples: number }): void;
+  onEpochBegin?(epoch: number): void;
+  onBatchEnd?(log: BatchLog): void;
+  onEpochEnd?(log: EpochLog): void;
+}
+
+export interface FitOptions {
+  optimizer: Optimizer;
+  loss: Loss | LossName;
+  epochs: number;
+  batchSize?: number;
+  /** Reshuffle the training samples every epoch (default true), with the model's seeded Rng. */
+  shuffle?: boolean;
+  /** Held-out samples evaluated at each epoch end. */
+  validationData?: Samples;
+  /** Or: take this fraction of the training samples (the last ones) as validation data. */
+  validationSplit?: number;
+  callbacks?: Callback[];
+}
+
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  count: number;
+  /** confusion[true][predicted] = number of samples. */
+  confusion: number[][];
+  /** Accuracy per true class (NaN for a class with no samples). */
+  perClass: number[];
+}
+
+/** Thrown when the loss becomes NaN or ±Infinity; the model holds the last good weights. */
+export class DivergenceError extends NablaError {
+  readonly epoch: number;
+  readonly batch: number;
+  readonly history: History;
+
+  constructor(epoch: number, batch: number, loss: number, history: History) {
+    super({
+      where: `training, epoch ${epoch} batch ${batch}`,
+      expected: 'a finite loss',
+      found: String(loss),
+      hint: 'the learning rate is probably too high; try a smaller --lr (weights restored to the end of the last good epoch)',
+    });
+    this.epoch = epoch;
+    this.batch = batch;
+    this.history = history;
+  }
+}
+
+export interface ModelConfig {
+  inputShape: number[];
+  layers: LayerConfig[];
+}
+
+export interface SequentialOptions {
+  /** Per-sample input shape, e.g. [784] for flattened MNIST. */
+  inputShape: Shape;
+  /** Seed for initialisation and shuffling (default 0). */
+  seed?: number;
+  backend?: Backend;
+}
+
+export class Sequential {
+  readonly layers: Layer[];
+  readonly inputShape: Shape;
+  readonly outputShape: Shape;
+  readonly rng: Rng;
+  backend: Backend;
+  /** Set by a callback to end fit() after the current epoch. */
+  stopTraining = false;
+  private readonly dyBuf: { data: Float32Array } = { data: new Float32Array(0) };
+
+  /**
+   * @example
+   * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+   */
+  constructor(layers: Layer[], options: SequentialOptions) {
+    if (layers.length === 0) {
+      throw new NablaError({ where: 'Sequential', expected: 'at least one layer', found: 'none' });
+    }
+    this.layers = layers;
+    this.inputShape = [...options.inputShape];
+    this.backend = options.backend ?? new JsBackend();
+    this.rng = new Rng(options.seed ?? 0);
+    let shape: Shape = this.inputShape;
+    layers.forEach((layer, index) => {
+      shape = layer.build(shape, { backend: this.backend, rng: this.rng, index });
+    });
+    this.outputShape = shape;
+    // Nobody needs ∂C/∂input: the first layer may skip that product.
+    layers[0].needsInputGrad = false;
+  }
+
+  /** Rebuild a model from its JSON architecture (as stored in model files). */
+  static fromConfig(config: ModelConfig, options: { seed?: number; backend?: Backend } = {}): Sequential {
+    const layers = config.layers.map((c, i) => layerFromConfig(c, i));
+    return new Sequential(layers, { inputShape: config.inputShape, ...options });
+  }
+
+  config(): ModelConfig {
+    return { inputShape: [...this.inputShape], layers: this.layers.map((l) => l.config()) };
+  }
+
+  setBackend(backend: Backend): void {
+    this.backend = backend;
+    for (const l of this.layers) l.setBackend(backend);
+  }
+
+  /** Every learnable tensor, named as PyTorch's nn.Sequential state dict names it ("0.weight"). */
+  parameters(): Param[] {
+    const out: Param[] = [];
+    this.layers.forEach((layer, i) => {
+      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad });
+    });
+    return out;
+  }
+
+  /** Parameter count. */
+  get paramCount(): number {
+    return this.parameters().reduce((s, p) => s + p.value.size, 0);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad.data.fill(0);
+  }
+
+  /** Name → tensor, as PyTorch's model.state_dict(). */
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.parameters().map((p) => [p.name, p.value]));
+  }
+
+  /** Copy weights in; every name must exist with the same shape, and none may be missing. */
+  loadStateDict(tensors: Map<string, Tensor>, role = 'weights'): void {
+    const params = this.parameters();
+    for (const p of params) {
+      const t = tensors.get(p.name);
+      if (!t) {
+        throw new NablaError({
+          where: role, expected: `a tensor named "${p.name}" ${shapeToString(p.value.shape)}`, found: 'none',
+          hint: 'the file was saved from a different architecture',
+        });
+      }
+      if (!sameShape(t.shape, p.value.shape)) {
+        throw new NablaError({
+          where: role, expected: `"${p.name}" of shape ${shapeToString(p.value.shape)}`,
+          found: shapeToString(t.shape), hint: 'the weights do not match the architecture',
+        });
+      }
+      p.value.data.set(t.data);
+    }
+    const known = new Set(params.map((p) => p.name));
+    const extra = [...tensors.keys()].filter((k) => !known.has(k));
+    if (extra.length > 0) {
+      throw new NablaError({
+        where: role, expected: `only the tensors ${[...known].join(', ')}`, found: `also ${extra.join(', ')}`,
+        hint: 'the weights do not match the architecture',
+      });
+    }
+  }
+
+  /** Forward pass through every layer. x: (N, ...inputShape). */
+  forward(x: Tensor, training = false): Tensor {
+    const expected = [x.shape[0], ...this.inputShape];
+    if (!sameShape(x.shape, expected)) {
+      throw new NablaError({
+        where: 'model input', expected: `shape ${shapeToString(['N', ...this.inputShape] as unknown as Shape)}`,
+        found: shapeToString(x.shape),
+      });
+    }
+    let a = x;
+    for (const layer of this.layers) a = layer.forward(a, training);
+    return a;
+  }
+
+  /** Backward pass from dy = ∂C/∂output; adds into every parameter gradient. */
+  backward(dy: Tensor): void {
+    let d = dy;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      d = this.layers[i].backward(d);
+      if (d === NO_GRAD) break;
+    }
+  }
+
+  /**
+   * One step of the notes' loop on one batch: Forward, Backward, Update.
+   * Returns the batch's mean loss and how many samples it got right.
+   */
+  trainStep(x: Tensor, y: Tensor, loss: Loss | LossName, optimizer: Optimizer): { loss: number; correct: number } {
+    const lossFn = typeof loss === 'string' ? lossByName(loss) : loss;
+    const n = x.shape[0];
+    const k = shapeSize(this.outputShape);
+    optimizer.zeroGrad();
+    const out = this.forward(x, true);
+    if (this.dyBuf.data.length < n * k) this.dyBuf.data = new Float32Array(n * k);
+    const dy = new Tensor(out.shape, this.dyBuf.data.subarray(0, n * k));
+    const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
+    const correct = countCorrect(out.data, y.data, n, k);
+    this.backward(dy);
+    optimizer.step();
+    return { loss: value, correct };
+  }
+
+  /** Train for `epochs` passes over the data; returns the per-epoch history. */
+  fit(data: Samples, options: FitOptions): History {
+    const loss = typeof options.loss === 'string' ? lossByName(options.loss) : options.loss;
+    const batchSize = options.batchSize ?? 32;
+    checkPositiveInt('fit', 'batchSize', batchSize);
+    if (!Number.isInteger(options.epochs) || options.epochs < 0) {
+      throw new NablaError({ where: 'fit', expected: 'epochs to be an integer ≥ 0', found: String(options.epochs) });
+    }
+    const features = shapeSize(this.inputShape);
+    const k = shapeSize(this.outputShape);
+    let train = data;
+    let val = options.validationData;
+    if (options.validationSplit !== undefined && options.validationSplit > 0) {
+      if (!(options.validationSplit < 1)) {
+        throw new NablaError({ where: 'fit', expected: 'validationSplit in [0, 1)', found: String(options.validationSplit) });
+      }
+      const nVal = Math.round(data.count * options.validationSplit);
+      const nTrain = data.count - nVal;
+      train = { x: data.x.subarray(0, nTrain * features), y: data.y.subarray(0, nTrain * k), count: nTrain };
+      val = { x: data.x.subarray(nTrain * features), y: data.y.subarray(nTrain * k), count: nVal };
+    }
+    checkSamples(train, features, k, 'training data');
+    if (val) checkSamples(val, features, k, 'validation data');
+
+    const history: History = { epochs: [] };
+    const batches = Math.ceil(train.count / batchSize);
+    const callbacks = options.callbacks ?? [];
+    const xb = new Float32Array(batchSize * features);
+    const yb = new Float32Array(batchSize * k);
+    const order = new Uint32Array(train.count);
+    const params = this.parameters();
+    // The last good weights: restored if the loss diverges.
+    const snapshot = params.map((p) => p.value.data.slice());
+    this.stopTraining = false;
+    for (const c of callbacks) c.onTrainBegin?.({ epochs: options.epochs, batches, samples: train.count });
+
+    for (let epoch = 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
+      const t0 = performance.now();
+      for (const c of callbacks) c.onEpochBegin?.(epoch);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+      if (options.shuffle ?? true) this.rng.shuffle(order);
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batches; b++) {
+        const start = b * batchSize;
+        const n = Math.min(batchSize, train.count - start);
+        gatherRows(xb, train.x, order, start, n, features);
+        gatherRows(yb, train.y, order, start, n, k);
+        const xt = new Tensor([n, ...this.inputShape], xb.subarray(0, n * features));
+        const yt = new Tensor([n, k], yb.subarray(0, n * k));
+        const step = this.trainStep(xt, yt, loss, options.optimizer);
+        if (!Number.isFinite(step.loss)) {
+          params.forEach((p, i) => p.value.data.set(snapshot[i]));
+          throw new DivergenceError(epoch, b + 1, step.loss, history);
+        }
+        lossSum += step.loss * n;
+        correct += step.correct;
+        for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: step.loss });
+      }
+      const log: EpochLog = {
+        epoch,
+        loss: lossSum / train.count,
+        accuracy: correct / train.count,
+        seconds: 0,
+        lr: options.optimizer.lr,
+      };
+      if (val && val.count > 0) {
+        const ev = this.evaluate(val, { loss, batchSize: Math.max(batchSize, 256) });
+        log.valLoss = ev.loss;
+        log.valAccuracy = ev.accuracy;
+      }
+      log.seconds = (performance.now() - t0) / 1000;
+      history.epochs.push(log);
+      params.forEach((p, i) => snapshot[i].set(p.value.data));
+      for (const c of callbacks) c.onEpochEnd?.(log);
+    }
+    return history;
+  }
+
+  /** Loss, accuracy and confusion matrix over a data set (inference mode). */
+  evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number }): Evaluation {
+    const loss = typeof options.loss === 'string' ? lossByName(options.loss) : options.loss;
+    const features = shapeSize(this.inputShape);
+    const k = shapeSize(this.outputShape);
+    checkSamples(data, features, k, 'evaluation data');
+    const batchSize = options.batchSize ?? 256;
+    const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+    const dy = new Float32Array(batchSize * k);
+    let lossSum = 0;
+    for (let start = 0; start < data.count; start += batchSize) {
+      const n = Math.min(batchSize, data.count - start);
+      const x = new Tensor([n, ...this.inputShape], data.x.subarray(start * features, (start + n) * features));
+      const out = this.forward(x, false);
+      const y = data.y.subarray(start * k, (start + n) * k);
+      lossSum += loss.compute(this.backend, dy, out.data, y, n, k) * n;
+      for (let r = 0; r < n; r++) {
+        confusion[argmax(y, r * k, k)][argmax(out.data, r * k, k)]++;
+      }
+    }
+    let correct = 0;
+    const perClass = confusion.map((row, c) => {
+      correct += row[c];
+      const total = row.reduce((s, v) => s + v, 0);
+      return total === 0 ? NaN : row[c] / total;
+    });
+    return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count, confusion, perClass };
+  }
+
+  /** Network outputs for `count` samples, (count × K). */
+  predict(x: Float32Array, count: number, batchSize = 256): Float32Array {
+    const features = shapeSize(this.inputShape);
+    const k = shapeSize(this.outputShape);
+    if (x.length !== count * features) {
+      throw new NablaError({ where: 'predict', expected: `${count} × ${features} input values`, found: String(x.length) });
+    }
+    const out = new Float32Array(count * k);
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const xt = new Tensor([n, ...this.inputShape], x.subarray(start * features, (start + n) * features));
+      out.set(this.forward(xt, false).data, start * k);
+    }
+    return out;
+  }
+
+  /**
+   * Class probabilities: softmax of the outputs when they are logits (the model does not end in
+   * Softmax or Sigmoid), else the outputs themselves.
+   */
+  predictProbabilities(x: Float32Array, count: number): Float32Array {
+    const out = this.predict(x, count);
+    const last = this.layers[this.layers.length - 1].type;
+    if (last === 'Softmax' || last === 'Sigmoid') return out;
+    const k = shapeSize(this.outputShape);
+    this.backend.softmax(out, out, count, k);
+    return out;
+  }
+
+  /** A Keras-style table: layer, output shape, parameter count. */
+  summary(): string {
+    const rows: [string, string, string][] = [['Layer', 'Output shape', 'Params']];
+    rows.push(['input', shapeToString(['N', ...this.inputShape] as unknown as Shape), '0']);
+    let total = 0;
+    this.layers.forEach((l, i) => {
+      const n = l.params().reduce((s, p) => s + p.value.size, 0);
+      total += n;
+      const cfg = l.config();
+      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : '';
+      rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape] as unknown as Shape), n.toLocaleString('en-US')]);
+    });
+    const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
+    const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padStart(widths[2])}`;
+    const rule = '─'.repeat(widths[0] + widths[1] + widths[2] + 4);
+    return [line(rows[0]), rule, ...rows.slice(1).map(line), rule, `Total params: ${total.toLocaleString('en-US')}`].join('\n');
+  }
+}
+
+/** Index of the largest value in v[offset, offset + k). */
+export function argmax(v: Float32Array, offset: number, k: number): number {
+  let best = 0;
+  for (let j = 1; j < k; j++) if (v[offset + j] > v[offset + best]) best = j;
+  return best;
+}
+
+function countCorrect(out: Float32Array, y: Float32Array, n: number, k: number): number {
+  let c = 0;
+  for (let r = 0; r < n; r++) if (argmax(out, r * k, k) === argmax(y, r * k, k)) c++;
+  return c;
+}
+
+function gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, n: number, width: number): void {
+  for (let r = 0; r < n; r++) {
+    const s = order[start + r] * width;
+    out.set(src.subarray(s, s + width), r * width);
+  }
+}
+
+function checkPositiveInt(where: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 1) {
+    throw new NablaError({ where, expected: `${name} to be a positive integer`, found: String(v) });
+  }
+}
+
+function checkSamples(s: Samples, features: number, k: number, role: string): void {
+  if (s.x.length !== s.count * features || s.y.length !== s.count * k) {
+    throw new NablaError({
+      where: role,
+      expected: `${s.count} samples of ${features} features and ${k} targets`,
+      found: `${s.x.length} input values and ${s.y.length} target values`,
+      hint: 'the data does not match the model input/output shape',
+    });
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * Optimizer: the notes' Update step, w ← w + Δw with Δw = −η ∂C/∂w, and its refinements.
+ * PyTorch-shaped: construct with the model's parameters, call `zeroGrad()` before a batch's
+ * backward pass and `step()` after it.
+ */
+import type { Backend } from '../backend/backend.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
+import { NablaError } from '../errors.ts';
+import type { Param } from '../layers/layer.ts';
+
+export interface OptimizerOptions {
+  /** Kernels for the update; use the model's backend (default: a JS backend). */
+  backend?: Backend;
+}
+
+export abstract class Optimizer {
+  readonly params: Param[];
+  protected readonly backend: Backend;
+  /** Learning rate η; schedules may change it between steps. */
+  lr: number;
+
+  constructor(params: Param[], lr: number, options: OptimizerOptions, owner: string) {
+    checkRange(owner, 'lr', lr, 0, Infinity, false);
+    this.params = params;
+    this.lr = lr;
+    this.backend = options.backend ?? new JsBackend();
+  }
+
+  /** Clear every parameter gradient (the only place gradients are reset). */
+  zeroGrad(): void {
+    for (const p of this.params) p.grad.data.fill(0);
+  }
+
+  abstract step(): void;
+}
+
+/**
+ * Validate a hyperparameter: "Adam: beta1 must be in [0, 1), got 1.2".
+ * `closedHigh` says whether `high` itself is allowed.
+ */
+export function checkRange(owner: string, name: string, value: number, low: number, high: number, closedHigh: boolean): void {
+  const ok = Number.isFinite(value) && value >= low && (closedHigh ? value <= high : value < high);
+  if (!ok) {
+    const range = high === Infinity ? `≥ ${low}` : `in [${low}, ${high}${closedHigh ? ']' : ')'}`;
+    throw new NablaError({ where: owner, expected: `${name} ${range}`, found: String(value) });
+  }
+}
