@@ -9,7 +9,21 @@
  */
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
-import type { Dataset } from './mnist.ts';
+
+/**
+ * Samples as rows: x (count × features), y (count × targets). A Dataset is one; so is any pair of
+ * row-major buffers a user brings.
+ */
+export interface Samples {
+  x: Float32Array;
+  y: Float32Array;
+  count: number;
+}
+
+/** Row widths of a Samples: features per input row and values per target row. */
+export function rowWidths(ds: Samples): { features: number; targets: number } {
+  return ds.count === 0 ? { features: 0, targets: 0 } : { features: ds.x.length / ds.count, targets: ds.y.length / ds.count };
+}
 
 /**
  * Number of batches in an epoch of `count` samples: ceil(count / batchSize).
@@ -59,13 +73,12 @@ export function epochOrder(count: number, shuffle: boolean, rng: Rng, out?: Uint
 export function gatherBatch(
   outX: Float32Array,
   outY: Float32Array,
-  ds: Dataset,
+  ds: Samples,
   order: Uint32Array,
   start: number,
   count: number,
 ): void {
-  const F = ds.features;
-  const K = ds.classes;
+  const { features: F, targets: K } = rowWidths(ds);
   if (start < 0 || count < 0 || start + count > order.length) {
     throw new NablaError({
       where: 'gatherBatch',
@@ -118,7 +131,7 @@ export interface Batch {
  * }
  */
 export class BatchIterator {
-  readonly dataset: Dataset;
+  readonly dataset: Samples;
   readonly batchSize: number;
   readonly shuffle: boolean;
   private readonly rng: Rng;
@@ -130,7 +143,7 @@ export class BatchIterator {
   private readonly lastX: Float32Array;
   private readonly lastY: Float32Array;
 
-  constructor(dataset: Dataset, options: { batchSize: number; shuffle: boolean; rng: Rng }) {
+  constructor(dataset: Samples, options: { batchSize: number; shuffle: boolean; rng: Rng }) {
     checkBatchSize(options.batchSize);
     this.dataset = dataset;
     this.batchSize = options.batchSize;
@@ -139,11 +152,12 @@ export class BatchIterator {
     this.order = new Uint32Array(dataset.count);
     // A batch never holds more than the dataset, so tiny datasets get tiny buffers.
     const rows = Math.min(this.batchSize, dataset.count);
-    this.fullX = new Float32Array(rows * dataset.features);
-    this.fullY = new Float32Array(rows * dataset.classes);
+    const { features, targets } = rowWidths(dataset);
+    this.fullX = new Float32Array(rows * features);
+    this.fullY = new Float32Array(rows * targets);
     const lastRows = dataset.count % this.batchSize || rows;
-    this.lastX = this.fullX.subarray(0, lastRows * dataset.features);
-    this.lastY = this.fullY.subarray(0, lastRows * dataset.classes);
+    this.lastX = this.fullX.subarray(0, lastRows * features);
+    this.lastY = this.fullY.subarray(0, lastRows * targets);
   }
 
   /** Batches per epoch. */

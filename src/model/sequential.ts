@@ -6,6 +6,7 @@
  * sample. Classification accuracy compares argmax of the output with argmax of the target.
  */
 import type { Backend } from '../backend/backend.ts';
+import { BatchIterator, type Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
 import { NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
@@ -16,12 +17,7 @@ import { Rng } from '../random.ts';
 import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
 import { layerFromConfig } from './layerFromConfig.ts';
 
-/** Samples as rows: x (count × features), y (count × outputs). */
-export interface Samples {
-  x: Float32Array;
-  y: Float32Array;
-  count: number;
-}
+export type { Samples };
 
 export interface EpochLog {
   epoch: number;
@@ -30,6 +26,7 @@ export interface EpochLog {
   valLoss?: number;
   valAccuracy?: number;
   seconds: number;
+  /** Learning rate at the start of the epoch. */
   lr: number;
 }
 
@@ -273,11 +270,9 @@ export class Sequential {
     if (val) checkSamples(val, features, k, 'validation data');
 
     const history: History = { epochs: [] };
-    const batches = Math.ceil(train.count / batchSize);
     const callbacks = options.callbacks ?? [];
-    const xb = new Float32Array(batchSize * features);
-    const yb = new Float32Array(batchSize * k);
-    const order = new Uint32Array(train.count);
+    const batchesIt = new BatchIterator(train, { batchSize, shuffle: options.shuffle ?? true, rng: this.rng });
+    const batches = batchesIt.batches;
     const params = this.parameters();
     // The last good weights: restored if the loss diverges.
     const snapshot = params.map((p) => p.value.data.slice());
@@ -287,32 +282,30 @@ export class Sequential {
     for (let epoch = 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
       const t0 = performance.now();
       for (const c of callbacks) c.onEpochBegin?.(epoch);
-      for (let i = 0; i < order.length; i++) order[i] = i;
-      if (options.shuffle ?? true) this.rng.shuffle(order);
+      const lr = options.optimizer.lr;
       let lossSum = 0;
       let correct = 0;
-      for (let b = 0; b < batches; b++) {
-        const start = b * batchSize;
-        const n = Math.min(batchSize, train.count - start);
-        gatherRows(xb, train.x, order, start, n, features);
-        gatherRows(yb, train.y, order, start, n, k);
-        const xt = new Tensor([n, ...this.inputShape], xb.subarray(0, n * features));
-        const yt = new Tensor([n, k], yb.subarray(0, n * k));
+      let b = 0;
+      for (const batch of batchesIt.epoch()) {
+        const n = batch.size;
+        b++;
+        const xt = new Tensor([n, ...this.inputShape], batch.x);
+        const yt = new Tensor([n, k], batch.y);
         const step = this.trainStep(xt, yt, loss, options.optimizer);
         if (!Number.isFinite(step.loss)) {
           params.forEach((p, i) => p.value.data.set(snapshot[i]));
-          throw new DivergenceError(epoch, b + 1, step.loss, history);
+          throw new DivergenceError(epoch, b, step.loss, history);
         }
         lossSum += step.loss * n;
         correct += step.correct;
-        for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b + 1, batches, loss: step.loss });
+        for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b, batches, loss: step.loss });
       }
       const log: EpochLog = {
         epoch,
         loss: lossSum / train.count,
         accuracy: correct / train.count,
         seconds: 0,
-        lr: options.optimizer.lr,
+        lr,
       };
       if (val && val.count > 0) {
         const ev = this.evaluate(val, { loss, batchSize: Math.max(batchSize, 256) });
@@ -415,13 +408,6 @@ function countCorrect(out: Float32Array, y: Float32Array, n: number, k: number):
   let c = 0;
   for (let r = 0; r < n; r++) if (argmax(out, r * k, k) === argmax(y, r * k, k)) c++;
   return c;
-}
-
-function gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, n: number, width: number): void {
-  for (let r = 0; r < n; r++) {
-    const s = order[start + r] * width;
-    out.set(src.subarray(s, s + width), r * width);
-  }
 }
 
 function checkPositiveInt(where: string, name: string, v: number): void {

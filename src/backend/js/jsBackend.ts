@@ -119,17 +119,19 @@ export class JsBackend implements Backend {
       for (let j = 0; j < cols; j++) if (logits[o + j] > max) max = logits[o + j];
       let sum = 0;
       for (let j = 0; j < cols; j++) sum += Math.exp(logits[o + j] - max);
-      // log p_j = z_j − logsumexp(z) = z_j − max − log(sum): never exp() of a large number.
-      const logSum = max + Math.log(sum);
+      // log p_j = z_j − logsumexp(z) = (z_j − max) − log(sum): never exp() of a large number.
+      // NOTE: subtract max first, then log(sum): z_j − (max + log(sum)) would round log(sum)
+      // away when |max| is huge (3e38 + log 2 === 3e38), giving p's that sum to more than 1.
+      const logSum = Math.log(sum);
       let tsum = 0;
       for (let j = 0; j < cols; j++) {
         const t = target[o + j];
-        if (t !== 0) loss -= t * (logits[o + j] - logSum);
+        if (t !== 0) loss -= t * (logits[o + j] - max - logSum);
         tsum += t;
       }
       // d/dz of −Σ t log softmax(z) is p·Σt − t (= p − t for a distribution).
       for (let j = 0; j < cols; j++) {
-        dlogits[o + j] = scale * (Math.exp(logits[o + j] - logSum) * tsum - target[o + j]);
+        dlogits[o + j] = scale * (Math.exp(logits[o + j] - max - logSum) * tsum - target[o + j]);
       }
     }
     return loss;

@@ -1,0 +1,63 @@
+/**
+ * File plumbing for the CLI: reading with clear errors, and atomic writes (temp file in the same
+ * folder, then rename), so an interrupted or failed save never leaves a half-written model.
+ */
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { NablaError } from '../src/index.ts';
+
+/** Read a whole file; a missing path or a folder is a NablaError naming the file's role. */
+export function readFileChecked(path: string, role: string): Uint8Array {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) {
+      throw new NablaError({ where: `${role} "${path}"`, expected: 'a file', found: 'a directory' });
+    }
+    size = st.size;
+  } catch (e) {
+    if (e instanceof NablaError) throw e;
+    throw new NablaError({
+      where: `${role} "${path}"`, expected: 'an existing file', found: describeFsError(e),
+      hint: 'check the path',
+    });
+  }
+  if (size === 0) {
+    throw new NablaError({ where: `${role} "${path}"`, expected: 'a non-empty file', found: 'an empty file (0 bytes)' });
+  }
+  return new Uint8Array(readFileSync(path));
+}
+
+/**
+ * Write bytes atomically: to "<name>.tmp-<pid>" beside the target, then rename over it. On any
+ * failure the temp file is removed and the previous file (if any) is left untouched.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array, role: string): void {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
+  try {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The temp file could not even be created (e.g. the folder is a file): nothing to clean.
+    }
+    throw new NablaError({
+      where: `${role} "${path}"`, expected: 'a writable location', found: describeFsError(e),
+      hint: 'check that the folder exists or can be created, is writable, and the disk is not full',
+    });
+  }
+}
+
+function describeFsError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT') return 'no such file or directory';
+  if (err.code === 'EACCES' || err.code === 'EPERM') return 'permission denied';
+  if (err.code === 'ENOSPC') return 'no space left on device';
+  if (err.code === 'EISDIR') return 'a directory';
+  if (err.code === 'ENOTDIR' || err.code === 'EEXIST') return 'a path through a file that is not a folder';
+  return err.message ?? String(e);
+}

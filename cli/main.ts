@@ -1,0 +1,43 @@
+/**
+ * The nabla command line: argument parsing, files and printing only; the maths is in src/.
+ * User mistakes (NablaError, bad flags) print one line and exit 1, without a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { isNablaError } from '../src/index.ts';
+import { registerEval } from './commands/evaluate.ts';
+import { registerPredict } from './commands/predict.ts';
+import { registerSummary } from './commands/summary.ts';
+import { registerTrain } from './commands/train.ts';
+
+export function makeProgram(): Command {
+  const program = new Command();
+  program
+    .name('nabla')
+    .description('nabla: neural networks from scratch. Train, evaluate and use digit classifiers on MNIST.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerTrain(program);
+  registerEval(program);
+  registerPredict(program);
+  registerSummary(program);
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await makeProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Commander has already printed the message (and help for --help/--version, with exit code 0).
+      return e.exitCode;
+    }
+    if (isNablaError(e)) {
+      process.stderr.write(`nabla: error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,12 @@
+/** Loading and saving model files from the CLI: bytes from disk, the library decodes/encodes. */
+import { decodeModel, encodeModel, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
+import { readFileChecked, writeFileAtomic } from './files.ts';
+
+export function loadModelFile(path: string): LoadedModel {
+  const role = `model file "${path}"`;
+  return decodeModel(readFileChecked(path, 'model file'), role);
+}
+
+export function saveModelFile(path: string, model: Sequential, training: TrainingInfo): void {
+  writeFileAtomic(path, encodeModel(model, training), 'model file');
+}

@@ -1,0 +1,51 @@
+/**
+ * nabla: a neural-network library written from scratch. This is the public entry point; the CLI
+ * and the playground import only from here.
+ *
+ * @example
+ * import { Sequential, Dense, ReLU, Adam } from 'nabla';
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+ * const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
+ * const history = model.fit(train, { optimizer, loss: 'ce', epochs: 5, batchSize: 64 });
+ */
+export { NablaError, isNablaError } from './errors.ts';
+export { Tensor, shapeSize, shapeToString, type Shape } from './tensor.ts';
+export { Rng } from './random.ts';
+
+export type { Backend } from './backend/backend.ts';
+export { JsBackend } from './backend/js/jsBackend.ts';
+export { naiveGemm } from './backend/js/naiveGemm.ts';
+
+export { Layer, type Param, type LayerConfig, type BuildContext } from './layers/layer.ts';
+export { Dense, type DenseOptions } from './layers/dense.ts';
+export { ReLU, LeakyReLU, Sigmoid, Tanh, Softmax } from './layers/activations.ts';
+export { Flatten } from './layers/flatten.ts';
+export { heNormal, xavierUniform, initialize, INIT_NAMES, type InitName } from './init.ts';
+
+export { LOSS_NAMES, type Loss, type LossName } from './losses/loss.ts';
+export { MSELoss } from './losses/mse.ts';
+export { SoftmaxCrossEntropyLoss } from './losses/softmaxCrossEntropy.ts';
+export { lossByName } from './losses/lossByName.ts';
+
+export { Optimizer, type OptimizerOptions } from './optim/optimizer.ts';
+export { SGD, type SGDOptions } from './optim/sgd.ts';
+export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
+
+export {
+  Sequential, DivergenceError, argmax,
+  type Samples, type EpochLog, type History, type BatchLog, type Callback, type FitOptions,
+  type Evaluation, type ModelConfig, type SequentialOptions,
+} from './model/sequential.ts';
+export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
+export { cosineDecay } from './model/schedules.ts';
+
+export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
+export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
+export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
+export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
+
+export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
+export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
+
+export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
+export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';

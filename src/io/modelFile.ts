@@ -1,0 +1,95 @@
+/**
+ * Model files: one .safetensors file holding the weights, named as PyTorch's nn.Sequential state
+ * dict names them ("0.weight" as [out, in], "0.bias"), and in `__metadata__`:
+ *
+ *   "format":       "pt"  (what PyTorch's own safetensors files say)
+ *   "nabla":        format version of what follows ("1")
+ *   "architecture": JSON ModelConfig: { inputShape, layers: [{ type, ... }] }
+ *   "training":     JSON TrainingInfo: loss, optimiser, seed, history, preprocessing...
+ *
+ * A PyTorch user loads the weights unchanged (see README), and nabla rebuilds the model from the
+ * architecture alone. Encoding and decoding work over bytes; the CLI writes them atomically.
+ */
+import { NablaError } from '../errors.ts';
+import type { LossName } from '../losses/loss.ts';
+import { Sequential, type History, type ModelConfig } from '../model/sequential.ts';
+import type { Backend } from '../backend/backend.ts';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+
+export const MODEL_FORMAT_VERSION = '1';
+
+/** What the file records about how the weights were made; every field optional. */
+export interface TrainingInfo {
+  loss?: LossName;
+  optimizer?: Record<string, unknown>;
+  seed?: number;
+  epochs?: number;
+  batchSize?: number;
+  history?: History;
+  /** How inputs must be prepared, e.g. { pixels: 'x / 255', layout: 'N x 784, row-major' }. */
+  preprocessing?: Record<string, unknown>;
+  dataset?: string;
+  test?: { loss: number; accuracy: number };
+  [key: string]: unknown;
+}
+
+/**
+ * Serialise a model's weights and architecture (plus training information) to safetensors bytes.
+ *
+ * @example
+ * const bytes = encodeModel(model, { loss: 'ce', seed: 1 });
+ */
+export function encodeModel(model: Sequential, training: TrainingInfo = {}): Uint8Array {
+  return encodeSafetensors([...model.stateDict()], {
+    format: 'pt',
+    nabla: MODEL_FORMAT_VERSION,
+    architecture: JSON.stringify(model.config()),
+    training: JSON.stringify(training),
+  });
+}
+
+export interface LoadedModel {
+  model: Sequential;
+  training: TrainingInfo;
+}
+
+/**
+ * Rebuild a model from safetensors bytes written by encodeModel. Every check names `role`
+ * (e.g. 'model file "models/mnist.safetensors"').
+ *
+ * @example
+ * const { model, training } = decodeModel(bytes, 'model file "mnist.safetensors"');
+ */
+export function decodeModel(bytes: Uint8Array, role = 'model file', options: { backend?: Backend } = {}): LoadedModel {
+  const { tensors, metadata } = decodeSafetensors(bytes, role);
+  if (metadata.architecture === undefined) {
+    throw new NablaError({
+      where: role,
+      expected: 'an "architecture" entry in the safetensors metadata',
+      found: `metadata keys [${Object.keys(metadata).join(', ')}]`,
+      hint: 'this safetensors file was not written by nabla; load its weights into a model you build (model.loadStateDict)',
+    });
+  }
+  const config = parseJson<ModelConfig>(metadata.architecture, role, 'architecture');
+  if (!config || !Array.isArray(config.inputShape) || !Array.isArray(config.layers)) {
+    throw new NablaError({
+      where: role, expected: 'architecture JSON with "inputShape" and "layers" arrays',
+      found: metadata.architecture.slice(0, 80),
+    });
+  }
+  const training = metadata.training === undefined ? {} : parseJson<TrainingInfo>(metadata.training, role, 'training');
+  const model = Sequential.fromConfig(config, { seed: training.seed, backend: options.backend });
+  model.loadStateDict(tensors, role);
+  return { model, training };
+}
+
+function parseJson<T>(text: string, role: string, key: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new NablaError({
+      where: role, expected: `valid JSON in metadata "${key}"`, found: (e as Error).message,
+      hint: 'the file is damaged; re-save the model',
+    });
+  }
+}
