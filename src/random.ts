@@ -84,7 +84,10 @@ export class Rng {
 
   setState(state: readonly number[]): void {
     [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v | 0);
-    this.spareNormal = Number.isNaN(state[4]) ? undefined : state[4];
+    // NOTE: "no pending normal" is NaN in getState(), which JSON turns into null: accept any
+    // non-number there, so a state saved as JSON in a checkpoint restores exactly.
+    const spare = state[4];
+    this.spareNormal = typeof spare === 'number' && !Number.isNaN(spare) ? spare : undefined;
   }
 }
 

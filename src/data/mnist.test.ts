@@ -116,7 +116,7 @@ function dataset(n: number): Dataset {
   return assembleMnist(images, labels, ROLES);
 }
 
-test('sliceDataset copies a row range', () => {
+test('sliceDataset views a row range without copying', () => {
   const ds = dataset(10);
   const s = sliceDataset(ds, 2, 5);
   assert.equal(s.count, 3);
@@ -124,8 +124,7 @@ test('sliceDataset copies a row range', () => {
   assert.deepEqual([...s.y], [...ds.y.subarray(20, 50)]);
   assert.deepEqual([...s.labels], [2, 3, 4]);
   assert.deepEqual(s.imageShape, ds.imageShape);
-  s.x[0] = 42;
-  assert.notEqual(ds.x[8], 42);
+  assert.equal(s.x.buffer, ds.x.buffer, 'a view into the same memory');
   assert.equal(sliceDataset(ds, 4, 4).count, 0);
 });
 

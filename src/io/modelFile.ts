@@ -71,14 +71,33 @@ export function decodeModel(bytes: Uint8Array, role = 'model file', options: { b
     });
   }
   const config = parseJson<ModelConfig>(metadata.architecture, role, 'architecture');
-  if (!config || !Array.isArray(config.inputShape) || !Array.isArray(config.layers)) {
+  if (
+    !config || !Array.isArray(config.inputShape) || !Array.isArray(config.layers) ||
+    !config.inputShape.every((d) => Number.isInteger(d) && d > 0) ||
+    !config.layers.every((l) => l !== null && typeof l === 'object' && !Array.isArray(l))
+  ) {
     throw new NablaError({
-      where: role, expected: 'architecture JSON with "inputShape" and "layers" arrays',
+      where: role, expected: 'architecture JSON with "inputShape" (positive integers) and "layers" (objects) arrays',
       found: metadata.architecture.slice(0, 80),
     });
   }
   const training = metadata.training === undefined ? {} : parseJson<TrainingInfo>(metadata.training, role, 'training');
-  const model = Sequential.fromConfig(config, { seed: training.seed, backend: options.backend });
+  if (training === null || typeof training !== 'object' || Array.isArray(training)) {
+    throw new NablaError({
+      where: role, expected: 'metadata "training" to be a JSON object', found: metadata.training!.slice(0, 80),
+      hint: 'the file is damaged; re-save the model',
+    });
+  }
+  let model: Sequential;
+  try {
+    model = Sequential.fromConfig(config, { seed: training.seed, backend: options.backend });
+  } catch (e) {
+    // Layer errors say "layer 1 (Dense): ..."; say which file that architecture came from too.
+    if (e instanceof NablaError) {
+      throw new NablaError({ where: `${role}, ${e.where}`, expected: e.expected, found: e.found, hint: e.hint });
+    }
+    throw e;
+  }
   model.loadStateDict(tensors, role);
   return { model, training };
 }
