@@ -85,6 +85,17 @@ test('normal() has mean ≈ 0 and variance ≈ 1 over 1e5 samples; uniform() mea
   assert.ok(Math.abs(s4 / n - 3) < 0.1, `fourth moment ${s4 / n} (3 for a Gaussian)`);
   assert.ok(Math.abs(within1 / n - 0.6827) < 0.006, `P(|x| < 1) = ${within1 / n}`);
 
+  // Both values of each Box-Muller pair are used, and they must be independent: consecutive
+  // samples are uncorrelated (standard error 1/sqrt(n) ≈ 0.0032).
+  let prev = rng.normal();
+  let lag = 0;
+  for (let i = 0; i < n; i++) {
+    const v = rng.normal();
+    lag += prev * v;
+    prev = v;
+  }
+  assert.ok(Math.abs(lag / n) < 0.015, `lag-1 correlation ${lag / n}`);
+
   let u = 0;
   let u2 = 0;
   for (let i = 0; i < n; i++) {

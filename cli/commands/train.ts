@@ -116,7 +116,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const optimizer = makeOptimizer(opts, model, lr, cmd.getOptionValueSource('weightDecay') === 'cli');
 
   say(model.summary());
-  say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epochs, batch ${opts.batchSize}, ` +
+  say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, batch ${opts.batchSize}, ` +
     `${opts.optimizer} lr ${lr} (${opts.schedule}), loss ${loss}, seed ${opts.seed}`);
 
   const printEpoch: Callback = {

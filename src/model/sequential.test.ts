@@ -277,6 +277,33 @@ test('DivergenceError in the first epoch restores the initial weights', () => {
   weightsOf(model).forEach((w, i) => assert.deepEqual(w, initial[i]));
 });
 
+test('DivergenceError when the last update of an epoch overflows the weights: the good epoch is kept', () => {
+  // One batch per epoch: each batch's loss is measured before its update, so the update that
+  // overflows float32 happens with a finite loss; those weights must not become the snapshot.
+  const x = Float32Array.from({ length: 16 }, (_, i) => (i % 3) - 1);
+  const y = new Float32Array(16);
+  for (let r = 0; r < 8; r++) y[r * 2 + (r % 2)] = 1;
+  for (const seed of [0, 1, 2]) {
+    const model = new Sequential([new Dense(2)], { inputShape: [2], seed });
+    let snapshot = weightsOf(model);
+    let caught: unknown;
+    try {
+      model.fit({ x, y, count: 8 }, {
+        optimizer: new SGD(model.parameters(), { lr: 1000 }), loss: 'mse', epochs: 200, batchSize: 8,
+        callbacks: [{ onEpochEnd: () => (snapshot = weightsOf(model)) }],
+      });
+    } catch (e) {
+      caught = e;
+    }
+    assert.ok(caught instanceof DivergenceError, `seed ${seed}: expected a DivergenceError, got ${String(caught)}`);
+    assert.equal(caught.batch, 1);
+    assert.equal(caught.history.epochs.length, caught.epoch - 1);
+    const now = weightsOf(model);
+    assert.ok(now.every((w) => w.every(Number.isFinite)), `seed ${seed}: restored weights must be finite`);
+    now.forEach((w, i) => assert.deepEqual(w, snapshot[i]));
+  }
+});
+
 test('loadStateDict: copies values; errors on a wrong shape, a missing name, an extra name', () => {
   const make = () => new Sequential([new Dense(3), new ReLU(), new Dense(2)], { inputShape: [4], seed: 1 });
   const source = new Sequential([new Dense(3), new ReLU(), new Dense(2)], { inputShape: [4], seed: 2 });

@@ -79,11 +79,11 @@ export class DivergenceError extends NablaError {
   readonly batch: number;
   readonly history: History;
 
-  constructor(epoch: number, batch: number, loss: number, history: History) {
+  constructor(epoch: number, batch: number, loss: number, history: History, found = String(loss)) {
     super({
       where: `training, epoch ${epoch} batch ${batch}`,
       expected: 'a finite loss',
-      found: String(loss),
+      found,
       hint: 'the learning rate is probably too high; try a smaller --lr (weights restored to the end of the last good epoch)',
     });
     this.epoch = epoch;
@@ -300,6 +300,13 @@ export class Sequential {
         correct += step.correct;
         for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b, batches, loss: step.loss });
       }
+      // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
+      // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
+      // never become "the last good epoch".
+      if (!params.every((p) => allFinite(p.value.data))) {
+        params.forEach((p, i) => p.value.data.set(snapshot[i]));
+        throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
+      }
       const log: EpochLog = {
         epoch,
         loss: lossSum / train.count,
@@ -408,6 +415,11 @@ function countCorrect(out: Float32Array, y: Float32Array, n: number, k: number):
   let c = 0;
   for (let r = 0; r < n; r++) if (argmax(out, r * k, k) === argmax(y, r * k, k)) c++;
   return c;
+}
+
+function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return false;
+  return true;
 }
 
 function checkPositiveInt(where: string, name: string, v: number): void {
