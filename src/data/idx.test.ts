@@ -1,24 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseIdx, encodeIdx, type IdxArray } from './idx.ts';
-import { NablaError } from '../errors.ts';
+import { assertNablaError } from '../../test/assertNablaError.ts';
 
 const ROLE = 'images file "train-images-idx3-ubyte"';
 
-/** Assert that fn throws a NablaError whose message names the role and contains every fact. */
-function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof NablaError, `expected a NablaError, got ${String(caught)}`);
-  for (const fact of facts) {
-    assert.ok(caught.message.includes(fact), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(fact)}`);
-  }
-  return caught;
-}
 
 test('parseIdx reads a handcrafted uint8 file byte for byte', () => {
   // 2 images of 2×3, dims big-endian.

@@ -2,29 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assembleMnist, sliceDataset, splitDataset, type Dataset } from './mnist.ts';
 import { parseIdx, encodeIdx, type IdxArray } from './idx.ts';
-import { NablaError } from '../errors.ts';
 // Tests may use node: modules (they never ship to the browser); the library itself does not.
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { assertNablaError } from '../../test/assertNablaError.ts';
 
 const ROLES = {
   images: 'images file "train-images-idx3-ubyte"',
   labels: 'labels file "train-labels-idx1-ubyte"',
 };
 
-function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof NablaError, `expected a NablaError, got ${String(caught)}`);
-  for (const fact of facts) {
-    assert.ok(caught.message.includes(fact), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(fact)}`);
-  }
-  return caught;
-}
 
 /** N images of 2×2 whose pixel values encode (sample, position), and labels 0,1,2,... mod 10. */
 function synthetic(n: number): { images: IdxArray; labels: IdxArray } {

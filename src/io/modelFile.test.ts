@@ -2,7 +2,6 @@
 // gives a NablaError that names the file's role.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NablaError } from '../errors.ts';
 import { Dense } from '../layers/dense.ts';
 import { LeakyReLU, ReLU, Sigmoid, Softmax, Tanh } from '../layers/activations.ts';
 import { Flatten } from '../layers/flatten.ts';
@@ -12,22 +11,10 @@ import { Rng } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import { decodeModel, encodeModel, MODEL_FORMAT_VERSION, type TrainingInfo } from './modelFile.ts';
+import { assertNablaError } from '../../test/assertNablaError.ts';
 
 const ROLE = 'model file "models/mnist.safetensors"';
 
-function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof NablaError, `expected a NablaError, got ${String(caught)}`);
-  for (const fact of facts) {
-    assert.ok(caught.message.includes(fact), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(fact)}`);
-  }
-  return caught;
-}
 
 function inputs(count: number, features: number, seed: number): Float32Array {
   const rng = new Rng(seed);

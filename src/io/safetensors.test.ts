@@ -2,23 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 import { Tensor } from '../tensor.ts';
-import { NablaError } from '../errors.ts';
+import { assertNablaError } from '../../test/assertNablaError.ts';
 
 const ROLE = 'model file "mnist.safetensors"';
 
-function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof NablaError, `expected a NablaError, got ${String(caught)}`);
-  for (const fact of facts) {
-    assert.ok(caught.message.includes(fact), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(fact)}`);
-  }
-  return caught;
-}
 
 /** A safetensors file from a header string (space-padded to 8 bytes) and raw data bytes. */
 function buildFile(header: string, data: ArrayLike<number> = []): Uint8Array {

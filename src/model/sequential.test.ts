@@ -15,6 +15,7 @@ import { Tensor } from '../tensor.ts';
 import { gradCheck } from '../testing/gradCheck.ts';
 import { assertClose } from '../testing/assertClose.ts';
 import { Sequential, DivergenceError, type Samples, type Callback } from './sequential.ts';
+import { assertNablaError } from '../../test/assertNablaError.ts';
 
 /** Two Gaussian blobs in 2-D, centred at (−1, −1) (class 0) and (1, 1) (class 1), σ = 0.5. */
 function blobs(count: number, seed: number): Samples {
@@ -54,19 +55,6 @@ function weightsOf(model: Sequential): Float32Array[] {
   return model.parameters().map((p) => p.value.data.slice());
 }
 
-function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof NablaError, `expected a NablaError, got ${String(caught)}`);
-  for (const fact of facts) {
-    assert.ok(caught.message.includes(fact), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(fact)}`);
-  }
-  return caught;
-}
 
 test('summary lists layers, output shapes and parameter counts: 784-128-10 has 101,770', () => {
   const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784] });
