@@ -196,7 +196,7 @@ test('divergence stops training, names epoch and batch, and keeps the last good 
   const dir = tmp();
   const out = join(dir, 'm.safetensors');
   const r = nabla('train', '--data', data, '--hidden', '8', '--optimizer', 'sgd', '--lr', '1e30', '--schedule', 'constant', '--epochs', '2', '--val', '0', '--no-progress', '--out', out);
-  assertUserError(r, 'epoch 1 batch', 'finite loss', '--lr');
+  assertUserError(r, 'epoch 1 batch', 'finite loss', 'learning rate');
   assert.match(r.stderr, /saved the last good weights \(as initialised\)/);
   const saved = decodeSafetensors(readFileSync(out));
   for (const t of saved.tensors.values()) assert.ok(t.data.every(Number.isFinite));

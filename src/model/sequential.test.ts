@@ -422,6 +422,18 @@ test('predict returns (count × K) in batches; predictProbabilities gives rows s
   assertNablaError(() => model.predict(data.x, 11), ['predict', '11 × 2', '20']);
 });
 
+test('predictProbabilities normalises a Sigmoid output (the notes\' MSE network) to rows summing to 1', () => {
+  const model = new Sequential([new Dense(3), new Sigmoid()], { inputShape: [2], seed: 2 });
+  const data = blobs(6, 1);
+  const raw = model.predict(data.x, 6);
+  const probs = model.predictProbabilities(data.x, 6);
+  for (let r = 0; r < 6; r++) {
+    const row = raw.subarray(r * 3, r * 3 + 3);
+    const sum = row[0] + row[1] + row[2];
+    assertClose(probs.subarray(r * 3, r * 3 + 3), Array.from(row, (v) => v / sum), { rtol: 1e-6 });
+  }
+});
+
 test('fit and forward reject data that does not fit the model, with the role named', () => {
   const model = new Sequential([new Dense(2)], { inputShape: [3] });
   const opt = new SGD(model.parameters());

@@ -84,7 +84,7 @@ export class DivergenceError extends NablaError {
       where: `training, epoch ${epoch} batch ${batch}`,
       expected: 'a finite loss',
       found,
-      hint: 'the learning rate is probably too high; try a smaller --lr (weights restored to the end of the last good epoch)',
+      hint: 'the learning rate is probably too high; try a smaller one (weights restored to the end of the last good epoch)',
     });
     this.epoch = epoch;
     this.batch = batch;
@@ -373,15 +373,24 @@ export class Sequential {
   }
 
   /**
-   * Class probabilities: softmax of the outputs when they are logits (the model does not end in
-   * Softmax or Sigmoid), else the outputs themselves.
+   * Class probabilities, each row summing to 1: the softmax of the outputs when they are logits
+   * (the model does not end in Softmax or Sigmoid); for a Sigmoid output (the notes' MSE network)
+   * the unit activations divided by their sum, a score rather than a calibrated probability.
    */
   predictProbabilities(x: Float32Array, count: number): Float32Array {
     const out = this.predict(x, count);
     const last = this.layers[this.layers.length - 1].type;
-    if (last === 'Softmax' || last === 'Sigmoid') return out;
     const k = shapeSize(this.outputShape);
-    this.backend.softmax(out, out, count, k);
+    if (last === 'Softmax') return out;
+    if (last !== 'Sigmoid') {
+      this.backend.softmax(out, out, count, k);
+      return out;
+    }
+    for (let r = 0; r < count; r++) {
+      let sum = 0;
+      for (let j = 0; j < k; j++) sum += out[r * k + j];
+      for (let j = 0; j < k; j++) out[r * k + j] = sum > 0 ? out[r * k + j] / sum : 1 / k;
+    }
     return out;
   }
 

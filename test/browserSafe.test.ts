@@ -1,0 +1,30 @@
+// The library must run in a browser: no file under src/ (tests aside) may import a node: module
+// or a package, and every import must be a relative path with an explicit .ts extension.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const SRC = join(import.meta.dirname, '..', 'src');
+
+function libraryFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) return libraryFiles(p);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+test('src/ imports nothing but its own modules (no node:, no packages)', () => {
+  const files = libraryFiles(SRC);
+  assert.ok(files.length > 20, `found the library files (${files.length})`);
+  const offenders: string[] = [];
+  for (const f of files) {
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/^\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]/gm)) {
+      if (!m[1].startsWith('.') || !m[1].endsWith('.ts')) offenders.push(`${relative(SRC, f)}: ${m[1]}`);
+    }
+    if (/\bprocess\.|\brequire\(/.test(text)) offenders.push(`${relative(SRC, f)}: uses process or require`);
+  }
+  assert.deepEqual(offenders, []);
+});
