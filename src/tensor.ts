@@ -83,7 +83,8 @@ export function shapeSize(shape: Shape): number {
   return n;
 }
 
-export function shapeToString(shape: Shape): string {
+/** "[2, 3]"; symbolic sizes allowed: shapeToString(['N', 784]) is "[N, 784]". */
+export function shapeToString(shape: readonly (number | string)[]): string {
   return `[${shape.join(', ')}]`;
 }
 

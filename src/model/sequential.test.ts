@@ -317,6 +317,13 @@ test('loadStateDict: copies values; errors on a wrong shape, a missing name, an 
   const extra = full();
   extra.set('4.weight', new Tensor([1]));
   assertNablaError(() => make().loadStateDict(extra), ['weights', '4.weight', 'architecture']);
+
+  // A failed load changes nothing, even when the bad tensor comes after good ones.
+  const untouched = make();
+  const before = weightsOf(untouched);
+  assert.throws(() => untouched.loadStateDict(wrongShape));
+  assert.throws(() => untouched.loadStateDict(extra));
+  assert.deepEqual(weightsOf(untouched), before);
 });
 
 test('a callback setting model.stopTraining ends fit after that epoch; the next fit starts afresh', () => {

@@ -174,7 +174,10 @@ export class Sequential {
     return new Map(this.parameters().map((p) => [p.name, p.value]));
   }
 
-  /** Copy weights in; every name must exist with the same shape, and none may be missing. */
+  /**
+   * Copy weights in; every name must exist with the same shape, and none may be missing or extra.
+   * Everything is checked before anything is copied, so a failed load leaves the model unchanged.
+   */
   loadStateDict(tensors: Map<string, Tensor>, role = 'weights'): void {
     const params = this.parameters();
     for (const p of params) {
@@ -191,7 +194,6 @@ export class Sequential {
           found: shapeToString(t.shape), hint: 'the weights do not match the architecture',
         });
       }
-      p.value.data.set(t.data);
     }
     const known = new Set(params.map((p) => p.name));
     const extra = [...tensors.keys()].filter((k) => !known.has(k));
@@ -201,6 +203,7 @@ export class Sequential {
         hint: 'the weights do not match the architecture',
       });
     }
+    for (const p of params) p.value.data.set(tensors.get(p.name)!.data);
   }
 
   /** Forward pass through every layer. x: (N, ...inputShape). */
@@ -208,7 +211,7 @@ export class Sequential {
     const expected = [x.shape[0], ...this.inputShape];
     if (!sameShape(x.shape, expected)) {
       throw new NablaError({
-        where: 'model input', expected: `shape ${shapeToString(['N', ...this.inputShape] as unknown as Shape)}`,
+        where: 'model input', expected: `shape ${shapeToString(['N', ...this.inputShape])}`,
         found: shapeToString(x.shape),
       });
     }
@@ -397,14 +400,14 @@ export class Sequential {
   /** A Keras-style table: layer, output shape, parameter count. */
   summary(): string {
     const rows: [string, string, string][] = [['Layer', 'Output shape', 'Params']];
-    rows.push(['input', shapeToString(['N', ...this.inputShape] as unknown as Shape), '0']);
+    rows.push(['input', shapeToString(['N', ...this.inputShape]), '0']);
     let total = 0;
     this.layers.forEach((l, i) => {
       const n = l.params().reduce((s, p) => s + p.value.size, 0);
       total += n;
       const cfg = l.config();
       const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : '';
-      rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape] as unknown as Shape), n.toLocaleString('en-US')]);
+      rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape]), n.toLocaleString('en-US')]);
     });
     const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
     const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padStart(widths[2])}`;
