@@ -2,9 +2,8 @@
 import { decodeModel, encodeModel, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
 import { readFileChecked, writeFileAtomic } from './files.ts';
 
-export function loadModelFile(path: string): LoadedModel {
-  const role = `model file "${path}"`;
-  return decodeModel(readFileChecked(path, 'model file'), role);
+export function loadModelFile(path: string, options: { seed?: number } = {}): LoadedModel {
+  return decodeModel(readFileChecked(path, 'model file'), `model file "${path}"`, options);
 }
 
 export function saveModelFile(path: string, model: Sequential, training: TrainingInfo): void {

@@ -180,15 +180,13 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
         hint: 'the architecture comes from the --init model file; drop these flags',
       });
     }
-    const { model, training } = loadModelFile(opts.init);
+    const { model, training } = loadModelFile(opts.init, { seed: opts.seed });
     if (model.inputShape.length !== 1 || model.inputShape[0] !== features) {
       throw new NablaError({ where: `model file "${opts.init}"`, expected: `an input of ${features} features`, found: `input shape [${model.inputShape.join(', ')}]` });
     }
     // A model's loss is part of what it was trained for; keep it unless the user says otherwise.
     const loss = cmd.getOptionValueSource('loss') === 'cli' ? opts.loss : (training.loss ?? opts.loss);
-    const reseeded = Sequential.fromConfig(model.config(), { seed: opts.seed });
-    reseeded.loadStateDict(model.stateDict(), `model file "${opts.init}"`);
-    return { model: reseeded, loss, info: { initFrom: opts.init } as TrainingInfo };
+    return { model, loss, info: { initFrom: opts.init } as TrainingInfo };
   }
   const output = opts.output ?? (opts.loss === 'mse' ? 'sigmoid' : 'none');
   if (opts.loss === 'ce' && output !== 'none') {

@@ -55,12 +55,15 @@ export interface LoadedModel {
 
 /**
  * Rebuild a model from safetensors bytes written by encodeModel. Every check names `role`
- * (e.g. 'model file "models/mnist.safetensors"').
+ * (e.g. 'model file "models/mnist.safetensors"'). `options.seed` seeds the model's Rng (used to
+ * shuffle if it trains on); by default the seed recorded in the file.
  *
  * @example
  * const { model, training } = decodeModel(bytes, 'model file "mnist.safetensors"');
  */
-export function decodeModel(bytes: Uint8Array, role = 'model file', options: { backend?: Backend } = {}): LoadedModel {
+export function decodeModel(
+  bytes: Uint8Array, role = 'model file', options: { backend?: Backend; seed?: number } = {},
+): LoadedModel {
   const { tensors, metadata } = decodeSafetensors(bytes, role);
   if (metadata.architecture === undefined) {
     throw new NablaError({
@@ -90,7 +93,8 @@ export function decodeModel(bytes: Uint8Array, role = 'model file', options: { b
   }
   let model: Sequential;
   try {
-    model = Sequential.fromConfig(config, { seed: training.seed, backend: options.backend });
+    // The seed drives shuffling if the model trains on: the caller's, else the one it was made with.
+    model = Sequential.fromConfig(config, { seed: options.seed ?? training.seed, backend: options.backend });
   } catch (e) {
     // Layer errors say "layer 1 (Dense): ..."; say which file that architecture came from too.
     if (e instanceof NablaError) {
