@@ -23,7 +23,7 @@ type Output = (typeof OUTPUTS)[number];
 
 /** The default network of `npm start`; see README for what it reaches and how fast. */
 export const DEFAULTS = {
-  hidden: [256],
+  hidden: [256, 128],
   epochs: 8,
   batchSize: 128,
   lr: { adam: 2e-3, adamw: 2e-3, sgd: 0.1 },
