@@ -90,6 +90,15 @@ function batch(m: number, seed: number) {
   };
 }
 
+/** The notes' forward pass by hand, in float64, samples as columns: z = W a + b, a = σ(z). */
+function handForward(l1: { W: Matrix; b: number[] }, l2: { W: Matrix; b: number[] }, X: Matrix) {
+  const Z1 = addColumn(matmul(l1.W, X), l1.b);
+  const A1 = Z1.map((r) => r.map(sigma));
+  const Z2 = addColumn(matmul(l2.W, A1), l2.b);
+  const A2 = Z2.map((r) => r.map(sigma));
+  return { Z1, A1, Z2, A2 };
+}
+
 test('two-layer sigmoid network: z(l) = W(l) a(l−1) + b(l), a(l) = σ(z(l)) by hand equals Dense + Sigmoid', () => {
   const model = notesNetwork(1);
   // Non-zero biases, so that "+ b" is really tested.
@@ -97,10 +106,7 @@ test('two-layer sigmoid network: z(l) = W(l) a(l−1) + b(l), a(l) = σ(z(l)) by
   const { X, x } = batch(5, 2);
   const l1 = wb(model, 0);
   const l2 = wb(model, 2);
-  const Z1 = addColumn(matmul(l1.W, X), l1.b);
-  const A1 = Z1.map((r) => r.map(sigma));
-  const Z2 = addColumn(matmul(l2.W, A1), l2.b);
-  const A2 = Z2.map((r) => r.map(sigma));
+  const { Z1, A2 } = handForward(l1, l2, X);
   const out = model.forward(x);
   // The library's rows are the notes' columns: compare out with A2ᵀ.
   assertClose(out.data, transpose(A2).flat(), { rtol: 1e-6, atol: 1e-7, label: 'a(2)' });
@@ -149,10 +155,7 @@ test('vectorised gradients over a batch of m: dZ, dW = dZ·A(l−1)ᵀ/m, db = �
   const l1 = wb(model, 0);
   const l2 = wb(model, 2);
   // Forward, columns as samples.
-  const Z1 = addColumn(matmul(l1.W, X), l1.b);
-  const A1 = Z1.map((r) => r.map(sigma));
-  const Z2 = addColumn(matmul(l2.W, A1), l2.b);
-  const A2 = Z2.map((r) => r.map(sigma));
+  const { Z1, A1, Z2, A2 } = handForward(l1, l2, X);
   // C = (1/m) Σ_samples Σ_outputs (a − y)²; per-sample dZ(2) = 2(A(2) − Y) ⊙ σ'(Z(2)).
   const dZ2 = map2(map2(A2, Y, (a, t) => 2 * (a - t)), Z2, (g, z) => g * sigmaPrime(z));
   const dW2 = matmul(dZ2, transpose(A1)).map((r) => r.map((v) => v / m));
