@@ -279,6 +279,7 @@ export class Sequential {
     const params = this.parameters();
     // The last good weights: restored if the loss diverges.
     const snapshot = params.map((p) => p.value.data.slice());
+    const restore = (): void => params.forEach((p, i) => p.value.data.set(snapshot[i]));
     this.stopTraining = false;
     for (const c of callbacks) c.onTrainBegin?.({ epochs: options.epochs, batches, samples: train.count });
 
@@ -296,7 +297,7 @@ export class Sequential {
         const yt = new Tensor([n, k], batch.y);
         const step = this.trainStep(xt, yt, loss, options.optimizer);
         if (!Number.isFinite(step.loss)) {
-          params.forEach((p, i) => p.value.data.set(snapshot[i]));
+          restore();
           throw new DivergenceError(epoch, b, step.loss, history);
         }
         lossSum += step.loss * n;
@@ -307,7 +308,7 @@ export class Sequential {
       // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
       // never become "the last good epoch".
       if (!params.every((p) => allFinite(p.value.data))) {
-        params.forEach((p, i) => p.value.data.set(snapshot[i]));
+        restore();
         throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
       }
       const log: EpochLog = {
