@@ -102,11 +102,14 @@ test('--epochs 0 saves the initialised model untouched; --init continues from it
   assertUserError(nabla('train', '--data', data, '--init', init, '--hidden', '32'), '--hidden', '--init');
 });
 
-test('--limit and --no-shuffle are honoured', () => {
+test('--limit and --no-shuffle are honoured; progress goes to stderr as plain lines', () => {
   const data = writeMnistFixture();
-  const r = nabla('train', '--data', data, '--hidden', '8', '--epochs', '1', '--limit', '100', '--val', '20', '--no-shuffle', '--out', join(tmp(), 'm.safetensors'));
+  const r = nabla('train', '--data', data, '--hidden', '8', '--epochs', '1', '--batch-size', '8', '--limit', '100', '--val', '20', '--no-shuffle', '--out', join(tmp(), 'm.safetensors'));
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /training on 80 samples, validating on 20/);
+  // Not a terminal: progress is plain lines on stderr, never on stdout.
+  assert.match(r.stderr, /^epoch 1\/1: \d+% \(batch \d+\/\d+, loss [\d.]+\)$/m);
+  assert.doesNotMatch(r.stdout, /% \(batch/);
 });
 
 test('bad flags: unknown, out of range, inconsistent', () => {
