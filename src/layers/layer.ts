@@ -104,7 +104,3 @@ export class Buffer {
 
 /** The empty tensor a first layer returns from backward when no one needs dx. */
 export const NO_GRAD = new Tensor([0]);
-
-export function batchSize(x: Tensor): number {
-  return x.shape[0];
-}

@@ -234,7 +234,7 @@ export class Sequential {
    * Returns the batch's mean loss and how many samples it got right.
    */
   trainStep(x: Tensor, y: Tensor, loss: Loss | LossName, optimizer: Optimizer): { loss: number; correct: number } {
-    const lossFn = typeof loss === 'string' ? lossByName(loss) : loss;
+    const lossFn = lossByName(loss);
     const n = x.shape[0];
     const k = shapeSize(this.outputShape);
     optimizer.zeroGrad();
@@ -250,7 +250,7 @@ export class Sequential {
 
   /** Train for `epochs` passes over the data; returns the per-epoch history. */
   fit(data: Samples, options: FitOptions): History {
-    const loss = typeof options.loss === 'string' ? lossByName(options.loss) : options.loss;
+    const loss = lossByName(options.loss);
     const batchSize = options.batchSize ?? 32;
     checkPositiveInt('fit', 'batchSize', batchSize);
     if (!Number.isInteger(options.epochs) || options.epochs < 0) {
@@ -333,7 +333,7 @@ export class Sequential {
 
   /** Loss, accuracy and confusion matrix over a data set (inference mode). */
   evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number }): Evaluation {
-    const loss = typeof options.loss === 'string' ? lossByName(options.loss) : options.loss;
+    const loss = lossByName(options.loss);
     const features = shapeSize(this.inputShape);
     const k = shapeSize(this.outputShape);
     checkSamples(data, features, k, 'evaluation data');
