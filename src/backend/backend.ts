@@ -12,6 +12,14 @@ export interface Backend {
   readonly name: string;
 
   /**
+   * A zero-filled array that this backend's kernels read and write without copying: a plain
+   * Float32Array for the JS backend, a view into the WebAssembly memory for the wasm one.
+   * Layers, losses and optimisers allocate their parameters, gradients, state and output
+   * buffers here. Kernels still accept any Float32Array (a foreign one may just cost a copy).
+   */
+  allocate(length: number): Float32Array;
+
+  /**
    * BLAS-shaped matrix product: C = alpha·op(A)·op(B) + beta·C.
    * op(A) is (m × k): A is stored (m × k), or (k × m) when transA.
    * op(B) is (k × n): B is stored (k × n), or (n × k) when transB.

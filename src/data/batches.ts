@@ -143,7 +143,14 @@ export class BatchIterator {
   private readonly lastX: Float32Array;
   private readonly lastY: Float32Array;
 
-  constructor(dataset: Samples, options: { batchSize: number; shuffle: boolean; rng: Rng }) {
+  /**
+   * `allocate` makes the batch buffers (default: plain Float32Arrays); pass a backend's
+   * allocator so that the first layer reads them without a copy.
+   */
+  constructor(
+    dataset: Samples,
+    options: { batchSize: number; shuffle: boolean; rng: Rng; allocate?: (length: number) => Float32Array },
+  ) {
     checkBatchSize(options.batchSize);
     this.dataset = dataset;
     this.batchSize = options.batchSize;
@@ -153,8 +160,9 @@ export class BatchIterator {
     // A batch never holds more than the dataset, so tiny datasets get tiny buffers.
     const rows = Math.min(this.batchSize, dataset.count);
     const { features, targets } = rowWidths(dataset);
-    this.fullX = new Float32Array(rows * features);
-    this.fullY = new Float32Array(rows * targets);
+    const allocate = options.allocate ?? ((length: number) => new Float32Array(length));
+    this.fullX = allocate(rows * features);
+    this.fullY = allocate(rows * targets);
     const lastRows = dataset.count % this.batchSize || rows;
     this.lastX = this.fullX.subarray(0, lastRows * features);
     this.lastY = this.fullY.subarray(0, lastRows * targets);

@@ -32,14 +32,14 @@ export class ReLU extends Elementwise {
   readonly type = 'ReLU';
 
   forward(x: Tensor, _training: boolean): Tensor {
-    const y = this.out.get(x.shape[0], this.outputShape);
+    const y = this.out.get(this.backend, x.shape[0], this.outputShape);
     this.backend.relu(y.data, x.data, x.size);
     this.cache = x;
     return y;
   }
 
   backward(dy: Tensor): Tensor {
-    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    const dx = this.dxBuf.get(this.backend, dy.shape[0], this.inputShape);
     this.backend.reluBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
@@ -59,14 +59,14 @@ export class LeakyReLU extends Elementwise {
   }
 
   forward(x: Tensor, _training: boolean): Tensor {
-    const y = this.out.get(x.shape[0], this.outputShape);
+    const y = this.out.get(this.backend, x.shape[0], this.outputShape);
     this.backend.leakyRelu(y.data, x.data, x.size, this.slope);
     this.cache = x;
     return y;
   }
 
   backward(dy: Tensor): Tensor {
-    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    const dx = this.dxBuf.get(this.backend, dy.shape[0], this.inputShape);
     this.backend.leakyReluBackward(dx.data, dy.data, this.cache!.data, dy.size, this.slope);
     return dx;
   }
@@ -80,14 +80,14 @@ export class Sigmoid extends Elementwise {
   readonly type = 'Sigmoid';
 
   forward(x: Tensor, _training: boolean): Tensor {
-    const y = this.out.get(x.shape[0], this.outputShape);
+    const y = this.out.get(this.backend, x.shape[0], this.outputShape);
     this.backend.sigmoid(y.data, x.data, x.size);
     this.cache = y;
     return y;
   }
 
   backward(dy: Tensor): Tensor {
-    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    const dx = this.dxBuf.get(this.backend, dy.shape[0], this.inputShape);
     this.backend.sigmoidBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
@@ -97,14 +97,14 @@ export class Tanh extends Elementwise {
   readonly type = 'Tanh';
 
   forward(x: Tensor, _training: boolean): Tensor {
-    const y = this.out.get(x.shape[0], this.outputShape);
+    const y = this.out.get(this.backend, x.shape[0], this.outputShape);
     this.backend.tanh(y.data, x.data, x.size);
     this.cache = y;
     return y;
   }
 
   backward(dy: Tensor): Tensor {
-    const dx = this.dxBuf.get(dy.shape[0], this.inputShape);
+    const dx = this.dxBuf.get(this.backend, dy.shape[0], this.inputShape);
     this.backend.tanhBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
@@ -128,7 +128,7 @@ export class Softmax extends Elementwise {
 
   forward(x: Tensor, _training: boolean): Tensor {
     const n = x.shape[0];
-    const y = this.out.get(n, this.outputShape);
+    const y = this.out.get(this.backend, n, this.outputShape);
     this.backend.softmax(y.data, x.data, n, this.inputShape[0]);
     this.cache = y;
     return y;
@@ -136,7 +136,7 @@ export class Softmax extends Elementwise {
 
   backward(dy: Tensor): Tensor {
     const n = dy.shape[0];
-    const dx = this.dxBuf.get(n, this.inputShape);
+    const dx = this.dxBuf.get(this.backend, n, this.inputShape);
     this.backend.softmaxBackward(dx.data, dy.data, this.cache!.data, n, this.inputShape[0]);
     return dx;
   }

@@ -45,11 +45,10 @@ export class Dense extends Layer {
       throw this.shapeError('a flat input (N, features)', inputShape, 'add a Flatten layer before it');
     }
     const fanIn = inputShape[0];
-    const w = new Tensor([this.units, fanIn]);
-    initialize(this.initName, w.data, fanIn, this.units, rng);
-    this.weight = { name: 'weight', value: w, grad: new Tensor(w.shape) };
+    this.weight = this.createParam('weight', [this.units, fanIn]);
+    initialize(this.initName, this.weight.value.data, fanIn, this.units, rng);
     // Biases start at zero: the random weights already break the symmetry between units.
-    this.bias = this.useBias ? { name: 'bias', value: new Tensor([this.units]), grad: new Tensor([this.units]) } : undefined;
+    this.bias = this.useBias ? this.createParam('bias', [this.units]) : undefined;
     return [this.units];
   }
 
@@ -60,7 +59,7 @@ export class Dense extends Layer {
   forward(x: Tensor, _training: boolean): Tensor {
     const n = x.shape[0];
     const inF = this.inputShape[0];
-    const y = this.out.get(n, this.outputShape);
+    const y = this.out.get(this.backend, n, this.outputShape);
     // Y (N × OUT) = X (N × IN) · Wᵀ   — W is stored (OUT × IN), hence transB.
     this.backend.gemm(y.data, x.data, this.weight.value.data, n, this.units, inF, false, true, 1, 0);
     if (this.bias) this.backend.addRowVector(y.data, y.data, this.bias.value.data, n, this.units);
@@ -79,7 +78,7 @@ export class Dense extends Layer {
     if (this.bias) this.backend.sumRows(this.bias.grad.data, dy.data, n, this.units, 1);
     if (!this.needsInputGrad) return NO_GRAD;
     // dX (N × IN) = dY (N × OUT) · W (OUT × IN): the notes' W(l)ᵀ dZ, in row form.
-    const dx = this.dxBuf.get(n, this.inputShape);
+    const dx = this.dxBuf.get(this.backend, n, this.inputShape);
     this.backend.gemm(dx.data, dy.data, this.weight.value.data, n, inF, this.units, false, false, 1, 0);
     return dx;
   }

@@ -70,6 +70,16 @@ export abstract class Layer {
     return [];
   }
 
+  /** A zero parameter and its gradient, both in the backend's memory. */
+  protected createParam(name: string, shape: Shape): Param {
+    const size = shapeSize(shape);
+    return {
+      name,
+      value: new Tensor(shape, this.backend.allocate(size)),
+      grad: new Tensor(shape, this.backend.allocate(size)),
+    };
+  }
+
   /** "layer 2 (Dense)", for messages. */
   get label(): string {
     return `layer ${this.index} (${this.type})`;
@@ -90,13 +100,20 @@ export abstract class Layer {
  * (N, ...shape) as a view, so the smaller last batch of an epoch costs no allocation.
  */
 export class Buffer {
-  private store = new Float32Array(0);
+  private store: Float32Array = new Float32Array(0);
+  private owner: Backend | undefined;
   private view: Tensor | undefined;
 
-  get(n: number, shape: Shape): Tensor {
+  /** A (n, ...shape) tensor in memory allocated by `backend` (reallocated if the backend changed). */
+  get(backend: Backend, n: number, shape: Shape): Tensor {
     const size = n * shapeSize(shape);
+    if (this.owner !== backend) {
+      this.owner = backend;
+      this.store = new Float32Array(0);
+      this.view = undefined;
+    }
     if (this.view && this.view.shape[0] === n && this.view.size === size) return this.view;
-    if (this.store.length < size) this.store = new Float32Array(size);
+    if (this.store.length < size) this.store = backend.allocate(size);
     this.view = new Tensor([n, ...shape], this.store.subarray(0, size));
     return this.view;
   }

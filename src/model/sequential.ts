@@ -9,7 +9,7 @@ import type { Backend } from '../backend/backend.ts';
 import { BatchIterator, type Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
-import { NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
+import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -113,7 +113,7 @@ export class Sequential {
   backend: Backend;
   /** Set by a callback to end fit() after the current epoch. */
   stopTraining = false;
-  private readonly dyBuf: { data: Float32Array } = { data: new Float32Array(0) };
+  private readonly dyBuf = new Buffer();
 
   /**
    * @example
@@ -239,8 +239,7 @@ export class Sequential {
     const k = shapeSize(this.outputShape);
     optimizer.zeroGrad();
     const out = this.forward(x, true);
-    if (this.dyBuf.data.length < n * k) this.dyBuf.data = new Float32Array(n * k);
-    const dy = new Tensor(out.shape, this.dyBuf.data.subarray(0, n * k));
+    const dy = this.dyBuf.get(this.backend, n, this.outputShape);
     const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
     const correct = countCorrect(out.data, y.data, n, k);
     this.backward(dy);
@@ -274,7 +273,9 @@ export class Sequential {
 
     const history: History = { epochs: [] };
     const callbacks = options.callbacks ?? [];
-    const batchesIt = new BatchIterator(train, { batchSize, shuffle: options.shuffle ?? true, rng: this.rng });
+    const batchesIt = new BatchIterator(train, {
+      batchSize, shuffle: options.shuffle ?? true, rng: this.rng, allocate: (size) => this.backend.allocate(size),
+    });
     const batches = batchesIt.batches;
     const params = this.parameters();
     // The last good weights: restored if the loss diverges.
@@ -339,7 +340,7 @@ export class Sequential {
     checkSamples(data, features, k, 'evaluation data');
     const batchSize = options.batchSize ?? 256;
     const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    const dy = new Float32Array(batchSize * k);
+    const dy = this.backend.allocate(batchSize * k);
     let lossSum = 0;
     for (let start = 0; start < data.count; start += batchSize) {
       const n = Math.min(batchSize, data.count - start);

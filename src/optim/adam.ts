@@ -47,8 +47,8 @@ export class Adam extends Optimizer {
     checkRange(owner, 'beta2', this.beta2, 0, 1, false);
     checkRange(owner, 'eps', this.eps, Number.MIN_VALUE, Infinity, false);
     checkRange(owner, 'weightDecay', this.weightDecay, 0, Infinity, false);
-    this.m = params.map((p) => new Float32Array(p.value.size));
-    this.v = params.map((p) => new Float32Array(p.value.size));
+    this.m = params.map((p) => this.backend.allocate(p.value.size));
+    this.v = params.map((p) => this.backend.allocate(p.value.size));
   }
 
   step(): void {

@@ -36,7 +36,7 @@ export class SGD extends Optimizer {
     if (this.nesterov && this.momentum === 0) {
       checkRange('SGD', 'momentum (Nesterov needs it)', this.momentum, Number.MIN_VALUE, 1, false);
     }
-    this.velocity = params.map((p) => new Float32Array(this.momentum > 0 ? p.value.size : 0));
+    this.velocity = params.map((p) => this.backend.allocate(this.momentum > 0 ? p.value.size : 0));
   }
 
   step(): void {

@@ -27,6 +27,10 @@ export class JsBackend implements Backend {
     this.name = this.naive ? 'js-naive' : 'js';
   }
 
+  allocate(length: number): Float32Array {
+    return new Float32Array(length);
+  }
+
   gemm(
     c: Float32Array, a: Float32Array, b: Float32Array,
     m: number, n: number, k: number,
