@@ -34,10 +34,23 @@ export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
 export {
   Sequential, DivergenceError, argmax,
   type Samples, type EpochLog, type History, type BatchLog, type Callback, type FitOptions,
-  type Evaluation, type ModelConfig, type SequentialOptions,
+  type Evaluation, type ModelConfig, type SequentialOptions, type FitState, type TrainBeginInfo,
+  type StepOptions, type StepResult,
 } from './model/sequential.ts';
 export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
-export { cosineDecay } from './model/schedules.ts';
+export {
+  cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
+} from './model/schedules.ts';
+export { EarlyStopping, MONITOR_METRICS, type MonitorMetric, type EarlyStoppingOptions, type EarlyStoppingState } from './model/earlyStopping.ts';
+export {
+  encodeCheckpoint, decodeCheckpoint, restoreCheckpoint, describeArchitecture, CHECKPOINT_FORMAT_VERSION,
+  type Checkpoint, type CheckpointParts, type OptimizerState,
+} from './model/checkpoint.ts';
+export {
+  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, TrainingMonitor,
+  type TrainingWarning, type NonFinite, type MonitorOptions,
+} from './model/diagnostics.ts';
+export { crc32 } from './io/crc32.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';

@@ -173,12 +173,15 @@ export class BatchIterator {
     return batchCount(this.dataset.count, this.batchSize);
   }
 
-  /** One epoch: draws a new order (shuffled if enabled), then yields every batch in turn. */
-  *epoch(): Generator<Batch, void, undefined> {
+  /**
+   * One epoch: draws a new order (shuffled if enabled), then yields every batch in turn, starting
+   * at batch `skip` (a run resumed mid-epoch: same order, the first `skip` batches already done).
+   */
+  *epoch(skip = 0): Generator<Batch, void, undefined> {
     const ds = this.dataset;
     epochOrder(ds.count, this.shuffle, this.rng, this.order);
     const batch: Batch = { x: this.fullX, y: this.fullY, size: 0, start: 0, order: this.order };
-    for (let start = 0; start < ds.count; start += this.batchSize) {
+    for (let start = skip * this.batchSize; start < ds.count; start += this.batchSize) {
       const size = Math.min(this.batchSize, ds.count - start);
       const last = size < this.batchSize;
       gatherBatch(this.fullX, this.fullY, ds, this.order, start, size);

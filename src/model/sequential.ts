@@ -16,6 +16,10 @@ import type { Optimizer } from '../optim/optimizer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
 import { layerFromConfig } from './layerFromConfig.ts';
+import {
+  TrainingMonitor, clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares,
+  type NonFinite, type TrainingWarning,
+} from './diagnostics.ts';
 
 export type { Samples };
 
@@ -41,12 +45,50 @@ export interface BatchLog {
   loss: number;
 }
 
-/** Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch. */
+export interface TrainBeginInfo {
+  epochs: number;
+  batches: number;
+  samples: number;
+  /** Epochs already done (non-zero when resuming from a checkpoint). */
+  initialEpoch: number;
+  /** Optimiser steps already taken (initialEpoch · batches + batches done in a partial epoch). */
+  step: number;
+  /** The history so far (a copy of a resumed run's, else empty). */
+  history: History;
+}
+
+/**
+ * Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch, or
+ * `model.stopAfterBatch = true` to stop after the current batch (fit then returns early and
+ * `model.trainingState()` says where to resume).
+ */
 export interface Callback {
-  onTrainBegin?(info: { epochs: number; batches: number; samples: number }): void;
+  onTrainBegin?(info: TrainBeginInfo): void;
   onEpochBegin?(epoch: number): void;
   onBatchEnd?(log: BatchLog): void;
   onEpochEnd?(log: EpochLog): void;
+  /** After the last epoch (or an early stop); not after stopAfterBatch or an error. */
+  onTrainEnd?(history: History): void;
+  /** Exploding gradients, dead ReLUs: something to tell the user, training goes on. */
+  onWarning?(warning: TrainingWarning): void;
+}
+
+/**
+ * Where a fit stands, enough to continue it bit for bit (with the weights, optimiser state and
+ * model Rng, which a checkpoint stores beside it).
+ */
+export interface FitState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches done in epoch `epoch + 1` (0 at an epoch boundary). */
+  batch: number;
+  history: History;
+  /** When batch > 0: the Rng state at the start of that epoch (before its shuffle), and its running sums. */
+  epochRng?: number[];
+  lossSum?: number;
+  correct?: number;
+  lr?: number;
+  seconds?: number;
 }
 
 export interface FitOptions {
@@ -61,6 +103,34 @@ export interface FitOptions {
   /** Or: take this fraction of the training samples (the last ones) as validation data. */
   validationSplit?: number;
   callbacks?: Callback[];
+  /** Clip the global gradient norm to this value before every update (default: no clipping). */
+  clipNorm?: number;
+  /**
+   * Continue a run from a checkpoint's state (restore the weights, optimiser and model Rng
+   * first). The history continues and the epochs run from `resume.epoch + 1` to `epochs`.
+   */
+  resume?: FitState;
+  /** Gradient-norm and dead-ReLU warnings through Callback.onWarning (default true). */
+  monitor?: boolean;
+}
+
+/** Options of one training step. */
+export interface StepOptions {
+  /** Clip the global gradient norm to this value before the update. */
+  clipNorm?: number;
+  /** Compute the global gradient norm (and check the gradients are finite) even without clipping. */
+  gradNorm?: boolean;
+}
+
+export interface StepResult {
+  /** The batch's mean loss, measured before the update. */
+  loss: number;
+  /** Samples whose argmax output matched the target. */
+  correct: number;
+  /** Global gradient norm before clipping, when computed. */
+  gradNorm?: number;
+  /** Set when the loss or a gradient was NaN/Infinity: the update was skipped, and this says where. */
+  nonFinite?: NonFinite & { expected?: string };
 }
 
 export interface Evaluation {
@@ -73,22 +143,28 @@ export interface Evaluation {
   perClass: number[];
 }
 
-/** Thrown when the loss becomes NaN or ±Infinity; the model holds the last good weights. */
+/**
+ * Thrown when the loss, an activation or a gradient becomes NaN or ±Infinity, at the batch where
+ * it first appears and naming the layer when one is to blame; the model holds the last good weights.
+ */
 export class DivergenceError extends NablaError {
   readonly epoch: number;
   readonly batch: number;
   readonly history: History;
+  /** The layer named in the message ("layer 2 (Dense)"), when one is to blame. */
+  readonly layer: string | undefined;
 
-  constructor(epoch: number, batch: number, loss: number, history: History, found = String(loss)) {
+  constructor(epoch: number, batch: number, loss: number, history: History, found = String(loss), detail?: NonFinite & { expected?: string }) {
     super({
-      where: `training, epoch ${epoch} batch ${batch}`,
-      expected: 'a finite loss',
-      found,
-      hint: 'the learning rate is probably too high; try a smaller one (weights restored to the end of the last good epoch)',
+      where: `training, epoch ${epoch} batch ${batch}${detail?.layer ? `, ${detail.layer}` : ''}`,
+      expected: detail?.expected ?? 'a finite loss',
+      found: detail?.found ?? found,
+      hint: `${detail?.hint ?? 'the learning rate is probably too high; try a smaller one'} (weights restored to the end of the last good epoch)`,
     });
     this.epoch = epoch;
     this.batch = batch;
     this.history = history;
+    this.layer = detail?.layer;
   }
 }
 
@@ -113,7 +189,12 @@ export class Sequential {
   backend: Backend;
   /** Set by a callback to end fit() after the current epoch. */
   stopTraining = false;
+  /** Set (e.g. from a SIGINT handler) to end fit() after the current batch; see trainingState(). */
+  stopAfterBatch = false;
   private readonly dyBuf = new Buffer();
+  /** Each layer's output for the last forward pass of trainStep (views of the layers' buffers). */
+  private readonly acts: Tensor[] = [];
+  private state: FitState = { epoch: 0, batch: 0, history: { epochs: [] } };
 
   /**
    * @example
@@ -216,7 +297,9 @@ export class Sequential {
       });
     }
     let a = x;
-    for (const layer of this.layers) a = layer.forward(a, training);
+    // Each layer's output is kept (references only) for diagnostics after a non-finite loss.
+    this.acts.length = 0;
+    for (const layer of this.layers) this.acts.push((a = layer.forward(a, training)));
     return a;
   }
 
@@ -230,10 +313,14 @@ export class Sequential {
   }
 
   /**
-   * One step of the notes' loop on one batch: Forward, Backward, Update.
-   * Returns the batch's mean loss and how many samples it got right.
+   * One step of the notes' loop on one batch: Forward, Backward, (clip,) Update.
+   * Returns the batch's mean loss and how many samples it got right. When the loss (or, with
+   * `gradNorm`/`clipNorm`, a gradient) is not finite, the update is skipped and `nonFinite` names
+   * the first layer where it appeared.
    */
-  trainStep(x: Tensor, y: Tensor, loss: Loss | LossName, optimizer: Optimizer): { loss: number; correct: number } {
+  trainStep(
+    x: Tensor, y: Tensor, loss: Loss | LossName, optimizer: Optimizer, options: StepOptions = {},
+  ): StepResult {
     const lossFn = lossByName(loss);
     const n = x.shape[0];
     const k = shapeSize(this.outputShape);
@@ -242,18 +329,67 @@ export class Sequential {
     const dy = this.dyBuf.get(this.backend, n, this.outputShape);
     const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
     const correct = countCorrect(out.data, y.data, n, k);
+    // A non-finite loss or gradient skips the update: the weights stay as they were.
+    if (!Number.isFinite(value)) return { loss: value, correct, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
     this.backward(dy);
+    let gradNorm: number | undefined;
+    if (options.clipNorm !== undefined || options.gradNorm) {
+      gradNorm = Math.sqrt(gradSumOfSquares(optimizer.params));
+      if (!Number.isFinite(gradNorm)) {
+        return { loss: value, correct, gradNorm, nonFinite: { ...diagnoseGradients(this.layers), expected: 'finite gradients' } };
+      }
+      if (options.clipNorm !== undefined) clipGradNorm(optimizer.params, options.clipNorm, gradNorm);
+    }
     optimizer.step();
-    return { loss: value, correct };
+    return { loss: value, correct, gradNorm };
+  }
+
+  /** Where the current (or last) fit stands: what a checkpoint stores to resume it. */
+  trainingState(): FitState {
+    return structuredClone(this.state);
   }
 
   /** Train for `epochs` passes over the data; returns the per-epoch history. */
   fit(data: Samples, options: FitOptions): History {
+    const steps = this.fitSteps(data, options);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * fit, giving the event loop a turn every `yieldMs` milliseconds (between batches), so that a
+   * signal handler (Ctrl-C → `model.stopAfterBatch = true`), a timer or a UI can run. Same batches,
+   * same numbers as fit.
+   *
+   * @example
+   * process.once('SIGINT', () => (model.stopAfterBatch = true));
+   * const history = await model.fitAsync(train, { optimizer, loss: 'ce', epochs: 8 });
+   */
+  async fitAsync(data: Samples, options: FitOptions, yieldMs = 50): Promise<History> {
+    const steps = this.fitSteps(data, options);
+    let last = performance.now();
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+      if (performance.now() - last >= yieldMs) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = performance.now();
+      }
+    }
+  }
+
+  /** The training loop, one batch per iteration: fit and fitAsync drive it. */
+  *fitSteps(data: Samples, options: FitOptions): Generator<BatchLog, History, undefined> {
     const loss = lossByName(options.loss);
     const batchSize = options.batchSize ?? 32;
     checkPositiveInt('fit', 'batchSize', batchSize);
     if (!Number.isInteger(options.epochs) || options.epochs < 0) {
       throw new NablaError({ where: 'fit', expected: 'epochs to be an integer ≥ 0', found: String(options.epochs) });
+    }
+    if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
+      throw new NablaError({ where: 'fit', expected: 'clipNorm > 0', found: String(options.clipNorm) });
     }
     const features = shapeSize(this.inputShape);
     const k = shapeSize(this.outputShape);
@@ -271,39 +407,76 @@ export class Sequential {
     checkSamples(train, features, k, 'training data');
     if (val) checkSamples(val, features, k, 'validation data');
 
-    const history: History = { epochs: [] };
+    const resume = options.resume;
+    const history: History = resume ? structuredClone(resume.history) : { epochs: [] };
     const callbacks = options.callbacks ?? [];
     const batchesIt = new BatchIterator(train, {
       batchSize, shuffle: options.shuffle ?? true, rng: this.rng, allocate: (size) => this.backend.allocate(size),
     });
     const batches = batchesIt.batches;
+    if (resume && !(Number.isInteger(resume.epoch) && resume.epoch >= 0 && Number.isInteger(resume.batch) &&
+      resume.batch >= 0 && resume.batch < batches && (resume.batch === 0 || resume.epochRng !== undefined))) {
+      throw new NablaError({
+        where: 'fit resume', expected: `a state at an epoch ≥ 0 and a batch in 0..${batches - 1}`,
+        found: `epoch ${resume.epoch}, batch ${resume.batch}`, hint: 'the checkpoint was made with another batch size or data set',
+      });
+    }
     const params = this.parameters();
+    const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
+    const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined };
+    const warn = (w: TrainingWarning): void => {
+      for (const c of callbacks) c.onWarning?.(w);
+    };
     // The last good weights: restored if the loss diverges.
     const snapshot = params.map((p) => p.value.data.slice());
     const restore = (): void => params.forEach((p, i) => p.value.data.set(snapshot[i]));
     this.stopTraining = false;
-    for (const c of callbacks) c.onTrainBegin?.({ epochs: options.epochs, batches, samples: train.count });
+    this.stopAfterBatch = false;
+    const initialEpoch = resume?.epoch ?? 0;
+    this.state = { epoch: initialEpoch, batch: 0, history };
+    for (const c of callbacks) {
+      c.onTrainBegin?.({
+        epochs: options.epochs, batches, samples: train.count, initialEpoch,
+        step: initialEpoch * batches + (resume?.batch ?? 0), history,
+      });
+    }
 
-    for (let epoch = 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
-      const t0 = performance.now();
+    for (let epoch = initialEpoch + 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
+      // A run resumed mid-epoch replays that epoch's shuffle from the Rng state it started with.
+      const partial = epoch === initialEpoch + 1 && resume !== undefined && resume.batch > 0 ? resume : undefined;
+      if (partial) this.rng.setState(partial.epochRng!);
+      const epochRng = this.rng.getState();
+      const t0 = performance.now() - (partial?.seconds ?? 0) * 1000;
       for (const c of callbacks) c.onEpochBegin?.(epoch);
-      const lr = options.optimizer.lr;
-      let lossSum = 0;
-      let correct = 0;
-      let b = 0;
-      for (const batch of batchesIt.epoch()) {
+      const lr = partial?.lr ?? options.optimizer.lr;
+      let lossSum = partial?.lossSum ?? 0;
+      let correct = partial?.correct ?? 0;
+      let b = partial?.batch ?? 0;
+      for (const batch of batchesIt.epoch(b)) {
         const n = batch.size;
         b++;
         const xt = new Tensor([n, ...this.inputShape], batch.x);
         const yt = new Tensor([n, k], batch.y);
-        const step = this.trainStep(xt, yt, loss, options.optimizer);
-        if (!Number.isFinite(step.loss)) {
+        const step = this.trainStep(xt, yt, loss, options.optimizer, stepOptions);
+        if (step.nonFinite) {
           restore();
-          throw new DivergenceError(epoch, b, step.loss, history);
+          throw new DivergenceError(epoch, b, step.loss, history, String(step.loss), step.nonFinite);
+        }
+        if (monitor && step.gradNorm !== undefined) {
+          const w = monitor.onGradNorm(step.gradNorm, epoch, b, options.clipNorm);
+          if (w) warn(w);
         }
         lossSum += step.loss * n;
         correct += step.correct;
-        for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b, batches, loss: step.loss });
+        const log: BatchLog = { epoch, batch: b, batches, loss: step.loss };
+        for (const c of callbacks) c.onBatchEnd?.(log);
+        if (this.stopAfterBatch && b < batches) {
+          this.state = {
+            epoch: epoch - 1, batch: b, history, epochRng, lossSum, correct, lr, seconds: (performance.now() - t0) / 1000,
+          };
+          return history;
+        }
+        yield log;
       }
       // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
       // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
@@ -312,6 +485,7 @@ export class Sequential {
         restore();
         throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
       }
+      if (monitor) for (const w of monitor.onEpochEnd(this.layers, this.acts, epoch, b)) warn(w);
       const log: EpochLog = {
         epoch,
         loss: lossSum / train.count,
@@ -327,8 +501,12 @@ export class Sequential {
       log.seconds = (performance.now() - t0) / 1000;
       history.epochs.push(log);
       params.forEach((p, i) => snapshot[i].set(p.value.data));
+      this.state = { epoch, batch: 0, history };
       for (const c of callbacks) c.onEpochEnd?.(log);
+      // Stopping at an epoch end needs no partial state: the checkpoint written there resumes it.
+      if (this.stopAfterBatch) return history;
     }
+    for (const c of callbacks) c.onTrainEnd?.(history);
     return history;
   }
 

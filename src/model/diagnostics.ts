@@ -1,0 +1,208 @@
+/**
+ * Training diagnostics: finding where a NaN/Infinity first appears, the global gradient norm
+ * (for clipping and for spotting explosions), and dead ReLU units.
+ *
+ * Cost per batch, by design: the loss is checked every batch (one number); the gradient norm is
+ * one pass over the parameters' gradients (≈ P multiply-adds against ≈ 6·N·P for the batch's
+ * forward and backward products, so well under 1% for N ≥ 64). Activations are scanned only when
+ * the loss is not finite, and for dead units only once per epoch, on the last batch.
+ *
+ * NOTE: these loops run in JS over whatever Float32Array the backend handed out, not as Backend
+ * kernels: they are tiny next to the GEMMs, and keeping them out of the Backend interface means a
+ * second backend does not have to implement them.
+ */
+import type { Layer, Param } from '../layers/layer.ts';
+import type { Tensor } from '../tensor.ts';
+
+/** Index of the first NaN or ±Infinity in v, or −1. */
+export function firstNonFinite(v: Float32Array): number {
+  for (let i = 0; i < v.length; i++) {
+    // x − x is 0 for every finite x and NaN for NaN and ±Infinity: one subtraction per value.
+    if (v[i] - v[i] !== 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * Σ g² over every parameter gradient, accumulated in float64: the square of the global norm
+ * ‖g‖ = sqrt(Σ_params Σ_i g_i²) that gradient clipping uses (as PyTorch's clip_grad_norm_).
+ * Not finite when any gradient is NaN or ±Infinity, which makes it a cheap finiteness check too.
+ */
+export function gradSumOfSquares(params: readonly Param[]): number {
+  let sum = 0;
+  for (const p of params) {
+    const g = p.grad.data;
+    for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
+  }
+  return sum;
+}
+
+/**
+ * Clip gradients to a global norm: when ‖g‖ > maxNorm, every gradient is scaled by maxNorm / ‖g‖,
+ * so the step keeps its direction and only its length shrinks. Returns the norm before clipping.
+ *
+ * @example
+ * model.backward(dy);
+ * clipGradNorm(model.parameters(), 1.0);
+ * optimizer.step();
+ */
+export function clipGradNorm(params: readonly Param[], maxNorm: number, norm = Math.sqrt(gradSumOfSquares(params))): number {
+  if (norm > maxNorm && Number.isFinite(norm)) {
+    // NOTE: the small epsilon matches PyTorch (max_norm / (norm + 1e-6)): the clipped norm lands
+    // just under maxNorm rather than exactly on it.
+    const scale = maxNorm / (norm + 1e-6);
+    for (const p of params) {
+      const g = p.grad.data;
+      for (let i = 0; i < g.length; i++) g[i] *= scale;
+    }
+  }
+  return norm;
+}
+
+/** Where a non-finite value was found, for DivergenceError. */
+export interface NonFinite {
+  /** The layer named, e.g. "layer 2 (Dense)"; undefined when no single layer is to blame. */
+  layer?: string;
+  /** What was not finite, e.g. "NaN in the output of layer 2 (Dense) (row 3, value 17)". */
+  found: string;
+  /** What to try. */
+  hint: string;
+}
+
+const LR_HINT = 'the learning rate is probably too high; lower --lr (or add --clip-norm 1)';
+
+/**
+ * The loss was NaN/Infinity: find the first place in the forward pass that produced it.
+ * `acts[i]` is layer i's output for this batch; `x` the batch input.
+ */
+export function diagnoseForward(layers: readonly Layer[], acts: readonly Tensor[], x: Tensor, loss: number): NonFinite {
+  const where = (v: Float32Array, perRow: number, i: number) => `${describe(v[i])} at sample ${Math.floor(i / perRow)}, value ${i % perRow}`;
+  const bad = firstNonFinite(x.data);
+  if (bad >= 0) {
+    return {
+      found: `${where(x.data, x.size / x.shape[0], bad)} of the input batch`,
+      hint: 'the training data contains NaN or Infinity; check how the inputs were prepared',
+    };
+  }
+  for (let l = 0; l < layers.length; l++) {
+    for (const p of layers[l].params()) {
+      const i = firstNonFinite(p.value.data);
+      if (i >= 0) {
+        return {
+          layer: layers[l].label,
+          found: `${describe(p.value.data[i])} in the ${p.name} of ${layers[l].label} (an earlier update overflowed it)`,
+          hint: LR_HINT,
+        };
+      }
+    }
+    const a = acts[l];
+    const i = a ? firstNonFinite(a.data) : -1;
+    if (i >= 0) {
+      return { layer: layers[l].label, found: `${where(a.data, a.size / a.shape[0], i)} in the output of ${layers[l].label}`, hint: LR_HINT };
+    }
+  }
+  return { found: `a loss of ${loss} from finite outputs (the loss overflowed)`, hint: LR_HINT };
+}
+
+/** The gradient norm was not finite: name the layer whose gradient went bad first (backward runs last → first). */
+export function diagnoseGradients(layers: readonly Layer[]): NonFinite {
+  for (let l = layers.length - 1; l >= 0; l--) {
+    for (const p of layers[l].params()) {
+      const i = firstNonFinite(p.grad.data);
+      if (i >= 0) {
+        return { layer: layers[l].label, found: `${describe(p.grad.data[i])} in the ${p.name} gradient of ${layers[l].label}`, hint: LR_HINT };
+      }
+    }
+  }
+  return { found: 'a gradient norm that overflowed float64 (every gradient finite but huge)', hint: LR_HINT };
+}
+
+function describe(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+}
+
+/**
+ * Fraction of a ReLU layer's units that output 0 for every sample of a batch: units that also get
+ * no gradient, so they may never recover ("dead" ReLUs, usually from a too-large learning rate).
+ * `act` is the layer output (N, ...features).
+ */
+export function deadUnitFraction(act: Tensor): number {
+  const n = act.shape[0];
+  const units = n === 0 ? 0 : act.size / n;
+  if (units === 0) return 0;
+  let dead = 0;
+  for (let j = 0; j < units; j++) {
+    let alive = false;
+    for (let r = 0; r < n && !alive; r++) alive = act.data[r * units + j] > 0;
+    if (!alive) dead++;
+  }
+  return dead / units;
+}
+
+/** A warning from fit's monitor, with a concrete suggestion. */
+export interface TrainingWarning {
+  kind: 'exploding-gradients' | 'dead-relu';
+  epoch: number;
+  batch: number;
+  layer?: string;
+  message: string;
+}
+
+export interface MonitorOptions {
+  /** Warn when a batch's gradient norm exceeds this multiple of its running average (default 20). */
+  explodeFactor?: number;
+  /** Warn when more than this fraction of a ReLU layer's units are dead (default 0.5). */
+  deadFraction?: number;
+}
+
+/**
+ * Watches gradient norms batch by batch and ReLU outputs once per epoch; at most one warning of
+ * each kind per epoch, so a log is not flooded.
+ */
+export class TrainingMonitor {
+  private readonly explodeFactor: number;
+  private readonly deadFraction: number;
+  private avg = 0;
+  private seen = 0;
+  private warnedEpoch = { 'exploding-gradients': 0, 'dead-relu': 0 };
+
+  constructor(options: MonitorOptions = {}) {
+    this.explodeFactor = options.explodeFactor ?? 20;
+    this.deadFraction = options.deadFraction ?? 0.5;
+  }
+
+  /** Called with each batch's gradient norm (before clipping). */
+  onGradNorm(norm: number, epoch: number, batch: number, clipNorm: number | undefined): TrainingWarning | undefined {
+    // A running average over roughly the last 50 batches; the first 10 batches only warm it up.
+    const warm = this.seen >= 10;
+    const spike = warm && norm > this.explodeFactor * this.avg;
+    this.avg = this.seen === 0 ? norm : this.avg + (norm - this.avg) / Math.min(this.seen + 1, 50);
+    this.seen++;
+    if (!spike || this.warnedEpoch['exploding-gradients'] === epoch) return undefined;
+    this.warnedEpoch['exploding-gradients'] = epoch;
+    const fix = clipNorm === undefined ? 'lower --lr, or add --clip-norm 1' : 'lower --lr or --clip-norm';
+    return {
+      kind: 'exploding-gradients', epoch, batch,
+      message: `exploding gradients at epoch ${epoch} batch ${batch}: gradient norm ${norm.toPrecision(3)}, ` +
+        `${(norm / this.avg).toFixed(0)}× its recent average; ${fix}`,
+    };
+  }
+
+  /** Called at the end of an epoch with the last batch's layer outputs. */
+  onEpochEnd(layers: readonly Layer[], acts: readonly Tensor[], epoch: number, batch: number): TrainingWarning[] {
+    const out: TrainingWarning[] = [];
+    layers.forEach((layer, i) => {
+      if (layer.type !== 'ReLU' || !acts[i] || acts[i].shape[0] < 16) return;
+      const frac = deadUnitFraction(acts[i]);
+      if (frac > this.deadFraction && this.warnedEpoch['dead-relu'] !== epoch) {
+        this.warnedEpoch['dead-relu'] = epoch;
+        out.push({
+          kind: 'dead-relu', epoch, batch, layer: layer.label,
+          message: `dead ReLU units: ${(100 * frac).toFixed(0)}% of the units of ${layer.label} output 0 for every sample ` +
+            `of the last batch of epoch ${epoch}; use --activation leaky-relu, or lower --lr`,
+        });
+      }
+    });
+    return out;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Early stopping: end fit when a validation metric has not improved for `patience` epochs, and
+ * (restoreBest) put back the weights of the best epoch when training ends.
+ *
+ * Selecting the epoch on validation data, never on the test set, keeps the test accuracy an
+ * honest estimate. Its state (best value, epochs waited, the best weights) is saved in checkpoints
+ * so a resumed run stops at the same epoch with the same weights.
+ */
+import { NablaError } from '../errors.ts';
+import type { Callback, EpochLog, Sequential } from './sequential.ts';
+
+export const MONITOR_METRICS = ['val_accuracy', 'val_loss'] as const;
+export type MonitorMetric = (typeof MONITOR_METRICS)[number];
+
+export interface EarlyStoppingOptions {
+  /** What to watch (default 'val_accuracy'; higher is better, for val_loss lower is). */
+  monitor?: MonitorMetric;
+  /** Epochs without improvement before stopping (default 3). */
+  patience?: number;
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+  /** Restore the best epoch's weights at the end of training (default true). */
+  restoreBest?: boolean;
+}
+
+/** What a checkpoint stores to resume early stopping exactly. */
+export interface EarlyStoppingState {
+  best: number | null;
+  bestEpoch: number;
+  wait: number;
+  stopped: boolean;
+}
+
+export class EarlyStopping implements Callback {
+  readonly monitor: MonitorMetric;
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly restoreBest: boolean;
+  best: number | null = null;
+  bestEpoch = 0;
+  wait = 0;
+  /** True once patience ran out: training ended early (a resumed run then does not train on). */
+  stopped = false;
+  /** Copies of the parameters at the best epoch (restoreBest only). */
+  bestWeights: Float32Array[] | undefined;
+  private readonly model: Sequential;
+
+  /**
+   * @example
+   * const stop = new EarlyStopping(model, { monitor: 'val_accuracy', patience: 3 });
+   * model.fit(train, { optimizer, loss: 'ce', epochs: 50, validationData: val, callbacks: [stop] });
+   * stop.bestEpoch; // the epoch whose weights the model now holds
+   */
+  constructor(model: Sequential, options: EarlyStoppingOptions = {}) {
+    this.model = model;
+    this.monitor = options.monitor ?? 'val_accuracy';
+    this.patience = options.patience ?? 3;
+    this.minDelta = options.minDelta ?? 0;
+    this.restoreBest = options.restoreBest ?? true;
+    if (!(MONITOR_METRICS as readonly string[]).includes(this.monitor)) {
+      throw new NablaError({ where: 'EarlyStopping', expected: `monitor one of ${MONITOR_METRICS.join(', ')}`, found: String(this.monitor) });
+    }
+    if (!(Number.isInteger(this.patience) && this.patience >= 1)) {
+      throw new NablaError({ where: 'EarlyStopping', expected: 'patience a positive integer (epochs)', found: String(this.patience) });
+    }
+    if (!(this.minDelta >= 0)) {
+      throw new NablaError({ where: 'EarlyStopping', expected: 'minDelta ≥ 0', found: String(this.minDelta) });
+    }
+  }
+
+  getState(): EarlyStoppingState {
+    return { best: this.best, bestEpoch: this.bestEpoch, wait: this.wait, stopped: this.stopped };
+  }
+
+  setState(state: EarlyStoppingState, bestWeights?: Float32Array[]): void {
+    this.best = state.best;
+    this.bestEpoch = state.bestEpoch;
+    this.wait = state.wait;
+    this.stopped = state.stopped;
+    this.bestWeights = bestWeights?.map((w) => w.slice());
+  }
+
+  onTrainBegin(): void {
+    // A run resumed after the stop: nothing more to train.
+    if (this.stopped) this.model.stopTraining = true;
+  }
+
+  onEpochEnd(log: EpochLog): void {
+    const value = this.monitor === 'val_accuracy' ? log.valAccuracy : log.valLoss;
+    if (value === undefined) {
+      throw new NablaError({
+        where: 'EarlyStopping', expected: `a ${this.monitor} at each epoch end`, found: 'no validation data',
+        hint: 'pass validationData or validationSplit to fit (CLI: --val > 0)',
+      });
+    }
+    const better = this.best === null ||
+      (this.monitor === 'val_accuracy' ? value > this.best + this.minDelta : value < this.best - this.minDelta);
+    if (better) {
+      this.best = value;
+      this.bestEpoch = log.epoch;
+      this.wait = 0;
+      if (this.restoreBest) this.bestWeights = this.model.parameters().map((p) => p.value.data.slice());
+      return;
+    }
+    this.wait++;
+    if (this.wait >= this.patience) {
+      this.stopped = true;
+      this.model.stopTraining = true;
+    }
+  }
+
+  onTrainEnd(): void {
+    if (!this.restoreBest || !this.bestWeights) return;
+    this.model.parameters().forEach((p, i) => p.value.data.set(this.bestWeights![i]));
+  }
+}
