@@ -6,8 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { isNablaError } from '../src/index.ts';
 import { registerEval } from './commands/evaluate.ts';
 import { registerPredict } from './commands/predict.ts';
+import { registerSearch } from './commands/search.ts';
 import { registerSummary } from './commands/summary.ts';
-import { registerTrain } from './commands/train.ts';
+import { Interrupted, registerTrain } from './commands/train.ts';
 
 export function makeProgram(): Command {
   const program = new Command();
@@ -21,6 +22,7 @@ export function makeProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerSummary(program);
+  registerSearch(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
   return program;
 }
@@ -34,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       // Commander has already printed the message (and help for --help/--version, with exit code 0).
       return e.exitCode;
     }
+    if (e instanceof Interrupted) return e.exitCode;
     if (isNablaError(e)) {
       process.stderr.write(`nabla: error: ${e.message}\n`);
       return 1;

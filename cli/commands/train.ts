@@ -4,10 +4,13 @@
  */
 import type { Command } from 'commander';
 import {
-  Adam, AdamW, Dense, DivergenceError, LeakyReLU, NablaError, ReLU, SGD, Sequential, Sigmoid, Softmax, Tanh,
-  cosineDecay, sliceDataset, splitDataset, type Callback, type EpochLog, type Layer, type LossName, type Optimizer,
-  type TrainingInfo,
+  Adam, AdamW, Dense, DivergenceError, EarlyStopping, LeakyReLU, MONITOR_METRICS, NablaError, ReLU, SGD, Sequential,
+  Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, type Callback, type EpochLog,
+  type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo, type FitState,
 } from '../../src/index.ts';
+import {
+  defaultCheckpointPath, loadCheckpointFile, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
+} from '../checkpointFiles.ts';
 import { dataSource, loadMnist } from '../mnistFiles.ts';
 import { loadModelFile, saveModelFile } from '../modelFiles.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
@@ -17,7 +20,7 @@ import { progressCallback } from '../progress.ts';
 const ACTIVATIONS = ['relu', 'leaky-relu', 'sigmoid', 'tanh'] as const;
 const OUTPUTS = ['none', 'sigmoid', 'softmax'] as const;
 const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
-const SCHEDULES = ['cosine', 'constant'] as const;
+const SCHEDULES = ['cosine', 'constant', 'step', 'exponential'] as const;
 type Activation = (typeof ACTIVATIONS)[number];
 type Output = (typeof OUTPUTS)[number];
 
@@ -38,11 +41,21 @@ interface TrainOptions {
   output?: Output;
   loss: LossName;
   optimizer: (typeof OPTIMIZERS)[number];
-  lr?: number;
+  lr: number;
   momentum: number;
   nesterov: boolean;
-  weightDecay: number;
+  weightDecay?: number;
   schedule: (typeof SCHEDULES)[number];
+  warmup: number;
+  gamma?: number;
+  stepSize?: number;
+  earlyStopping?: number;
+  monitor: MonitorMetric;
+  restoreBest: boolean;
+  clipNorm?: number;
+  checkpoint: string | boolean;
+  resume?: string;
+  test: boolean;
   epochs: number;
   batchSize: number;
   seed: number;
@@ -68,8 +81,19 @@ export function registerTrain(program: Command): void {
     .option('--lr <rate>', `learning rate (default: ${DEFAULTS.lr.adam} for adam/adamw, ${DEFAULTS.lr.sgd} for sgd)`, numberIn(0, Infinity, { minOpen: true }))
     .option('--momentum <m>', 'SGD momentum in [0, 1)', numberIn(0, 1, { maxOpen: true }), 0)
     .option('--nesterov', 'SGD with Nesterov momentum (needs --momentum > 0)', false)
-    .option('--weight-decay <lambda>', 'weight decay (L2 for sgd/adam, decoupled for adamw)', numberIn(0, Infinity), 0)
+    .option('--weight-decay <lambda>', 'weight decay (L2 for sgd/adam, decoupled for adamw; default 0, 0.01 for adamw)', numberIn(0, Infinity))
     .option('--schedule <name>', `learning-rate schedule: ${SCHEDULES.join('|')}`, oneOf(SCHEDULES), 'cosine')
+    .option('--warmup <epochs>', 'linear learning-rate warm-up over this many epochs (fractions allowed), before the schedule', numberIn(0, 1000), 0)
+    .option('--gamma <g>', 'decay factor of --schedule step (every --step-size epochs; default 0.5) or exponential (per epoch; default 0.9)', numberIn(0, 1, { minOpen: true }))
+    .option('--step-size <epochs>', 'epochs between decays for --schedule step (default 1)', intIn(1))
+    .option('--early-stopping <patience>', 'stop when the validation metric has not improved for this many epochs', intIn(1))
+    .option('--monitor <metric>', `metric for --early-stopping: ${MONITOR_METRICS.join('|')}`, oneOf(MONITOR_METRICS), 'val_accuracy')
+    .option('--no-restore-best', 'with --early-stopping: keep the last weights instead of the best epoch\'s')
+    .option('--clip-norm <max>', 'clip the global gradient norm to this value before each update', numberIn(0, Infinity, { minOpen: true }))
+    .option('--checkpoint <file>', 'checkpoint written atomically at every epoch end (default: from --out, e.g. models/mnist-mlp.ckpt.safetensors)')
+    .option('--no-checkpoint', 'write no checkpoints')
+    .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (same settings; flags may only repeat them)')
+    .option('--no-test', 'do not evaluate on the test set (model selection must not look at it, see nabla search)')
     .option('--epochs <n>', 'passes over the training data (0: save the initialised model untouched)', intIn(0, 100000), DEFAULTS.epochs)
     .option('--batch-size <n>', 'samples per gradient step', intIn(1, 60000), DEFAULTS.batchSize)
     .option('--seed <n>', 'seed for initialisation and shuffling', intIn(0, 2 ** 32 - 1), DEFAULTS.seed)
@@ -90,6 +114,13 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const say = (line: string): void => {
     if (!opts.json) console.log(line);
   };
+  // A resumed run takes its settings from the checkpoint; flags may only repeat them.
+  const ckpt = opts.resume === undefined ? undefined : loadCheckpointFile(opts.resume);
+  if (ckpt) opts = mergeResumeOptions(opts, cmd, ckpt, opts.resume!);
+  opts.lr ??= DEFAULTS.lr[opts.optimizer];
+  checkScheduleFlags(opts);
+  const checkpointPath = opts.checkpoint === false ? undefined
+    : typeof opts.checkpoint === 'string' ? opts.checkpoint : (opts.resume ?? defaultCheckpointPath(opts.out));
   if (opts.nesterov && opts.momentum === 0) {
     throw new NablaError({ where: 'flag --nesterov', expected: '--momentum > 0 with it', found: 'momentum 0', hint: 'add --momentum 0.9' });
   }
@@ -111,13 +142,20 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const { train: trainSet, val } = splitDataset(all, opts.val);
   const test = loadMnist('test', opts.data);
 
-  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes);
-  const lr = opts.lr ?? DEFAULTS.lr[opts.optimizer];
-  const optimizer = makeOptimizer(opts, model, lr, cmd.getOptionValueSource('weightDecay') === 'cli');
+  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined);
+  const lr = opts.lr;
+  const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
+  if (opts.earlyStopping !== undefined && val.count === 0) {
+    throw new NablaError({ where: 'flag --early-stopping', expected: 'a validation split (--val > 0)', found: '--val 0', hint: 'early stopping watches the validation metric' });
+  }
+  const stopper = opts.earlyStopping === undefined ? undefined
+    : new EarlyStopping(model, { monitor: opts.monitor, patience: opts.earlyStopping, restoreBest: opts.restoreBest });
+  const resume: FitState | undefined = ckpt ? restoreCheckpoint(ckpt, { model, optimizer, earlyStopping: stopper }, `checkpoint "${opts.resume}"`) : undefined;
 
   say(model.summary());
   say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, batch ${opts.batchSize}, ` +
-    `${opts.optimizer} lr ${lr} (${opts.schedule}), loss ${loss}, seed ${opts.seed}`);
+    `${opts.optimizer} lr ${lr} (${opts.schedule}${opts.warmup > 0 ? `, warm-up ${opts.warmup}` : ''}), loss ${loss}, seed ${opts.seed}`);
+  if (resume) say(`resuming from ${opts.resume}: epoch ${resume.epoch}${resume.batch > 0 ? `, batch ${resume.batch}` : ''} done`);
 
   const printEpoch: Callback = {
     onEpochEnd(log: EpochLog) {
@@ -133,20 +171,48 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     },
   };
   const callbacks: Callback[] = [progressCallback(opts.epochs, opts.progress && !opts.json), printEpoch];
-  if (opts.schedule === 'cosine') callbacks.unshift(cosineDecay(optimizer));
+  callbacks.unshift(lrSchedule(optimizer, { type: opts.schedule, warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize }));
+  if (stopper) callbacks.push(stopper);
+  callbacks.push({ onWarning: (w) => process.stderr.write(`nabla: warning: ${w.message}\n`) });
+  const writeCheckpoint = (): void => {
+    if (!checkpointPath) return;
+    saveCheckpointFile(checkpointPath, { model, optimizer, state: model.trainingState(), options: recordedOptions({ ...opts }), earlyStopping: stopper });
+  };
+  // Last, so the checkpoint sees the early-stopping state of this epoch.
+  callbacks.push({ onEpochEnd: writeCheckpoint });
 
   const t0 = performance.now();
   const training: TrainingInfo = {
     ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize,
-    optimizer: { name: opts.optimizer, lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay, schedule: opts.schedule },
+    optimizer: {
+      name: opts.optimizer, lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay, schedule: opts.schedule,
+      warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize, clipNorm: opts.clipNorm, earlyStopping: opts.earlyStopping,
+    },
     dataset: dataSource(opts.data), trainSamples: trainSet.count, valSamples: val.count,
     preprocessing: { pixels: 'byte / 255, in [0, 1]', layout: 'N x 784, row-major 28 x 28, white digit on black', labels: 'one-hot, 10 classes' },
   };
+  // Ctrl-C: finish the current batch, checkpoint, say how to resume. A second Ctrl-C quits at once.
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    model.stopAfterBatch = true;
+  };
+  process.on('SIGINT', onSigint);
   try {
-    training.history = model.fit(trainSet, {
+    training.history = await model.fitAsync(trainSet, {
       optimizer, loss, epochs: opts.epochs, batchSize: opts.batchSize, shuffle: opts.shuffle,
-      validationData: val.count > 0 ? val : undefined, callbacks,
+      validationData: val.count > 0 ? val : undefined, callbacks, clipNorm: opts.clipNorm, resume,
     });
+    if (interrupted) {
+      const state = model.trainingState();
+      writeCheckpoint();
+      const at = state.batch > 0 ? `epoch ${state.epoch + 1}, batch ${state.batch}` : `the end of epoch ${state.epoch}`;
+      process.stderr.write(checkpointPath
+        ? `nabla: interrupted at ${at}; checkpoint saved to ${checkpointPath}\nresume with: ${resumeCommand(checkpointPath, opts)}\n`
+        : 'nabla: interrupted; no checkpoint written (--no-checkpoint)\n');
+      throw new Interrupted();
+    }
   } catch (e) {
     if (e instanceof DivergenceError) {
       training.history = e.history;
@@ -159,21 +225,41 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const seconds = (performance.now() - t0) / 1000;
 
+  // The final weights' validation figures (the best epoch's under early stopping with restore-best):
+  // what nabla search selects on, so it never needs the test set.
+  const vEv = val.count > 0 ? model.evaluate(val, { loss }) : undefined;
+  if (vEv) training.validation = { loss: vEv.loss, accuracy: vEv.accuracy };
+  if (stopper) training.earlyStopping = { stopped: stopper.stopped, bestEpoch: stopper.bestEpoch, best: stopper.best };
+  training.trainSeconds = seconds;
+  if (!opts.test) {
+    saveModelFile(opts.out, model, training);
+    if (opts.json) {
+      console.log(JSON.stringify({
+        type: 'result', test_loss: null, test_accuracy: null, val_loss: vEv?.loss ?? null, val_accuracy: vEv?.accuracy ?? null,
+        epochs_run: training.history.epochs.length, train_seconds: seconds, model: opts.out,
+      }));
+    } else {
+      say(`trained in ${seconds.toFixed(1)}s; model saved to ${opts.out} (not evaluated on the test set: --no-test)`);
+    }
+    return;
+  }
   const ev = model.evaluate(test, { loss });
   training.test = { loss: ev.loss, accuracy: ev.accuracy };
-  training.trainSeconds = seconds;
   saveModelFile(opts.out, model, training);
   if (opts.json) {
-    console.log(JSON.stringify({ type: 'result', test_loss: ev.loss, test_accuracy: ev.accuracy, train_seconds: seconds, model: opts.out }));
+    console.log(JSON.stringify({
+      type: 'result', test_loss: ev.loss, test_accuracy: ev.accuracy, val_loss: vEv?.loss ?? null, val_accuracy: vEv?.accuracy ?? null,
+      epochs_run: training.history.epochs.length, train_seconds: seconds, model: opts.out,
+    }));
   } else {
     say(`test loss ${ev.loss.toFixed(4)}  test accuracy ${pct(ev.accuracy)} (${Math.round(ev.accuracy * ev.count)}/${ev.count})`);
     say(`trained in ${seconds.toFixed(1)}s; model saved to ${opts.out}`);
   }
 }
 
-function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number) {
+function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean) {
   if (opts.init) {
-    const clash = ['hidden', 'activation', 'output'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
+    const clash = resuming ? [] : ['hidden', 'activation', 'output'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
       throw new NablaError({
         where: `flag --${clash[0]}`, expected: 'no architecture flags with --init', found: `--${clash.join(', --')}`,
@@ -216,9 +302,26 @@ function activationLayer(name: Activation): Layer {
 function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decaySet: boolean): Optimizer {
   const params = model.parameters();
   switch (opts.optimizer) {
-    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay });
-    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay });
+    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay ?? 0 });
+    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay ?? 0 });
     // AdamW keeps its own default decay (0.01, as PyTorch) unless --weight-decay is given.
     case 'adamw': return new AdamW(params, { lr, weightDecay: decaySet ? opts.weightDecay : undefined });
+  }
+}
+
+/** Thrown after Ctrl-C once the checkpoint is written: the CLI exits with 130 (128 + SIGINT). */
+export class Interrupted extends Error {
+  readonly exitCode = 130;
+}
+
+function checkScheduleFlags(opts: TrainOptions): void {
+  const decays = opts.schedule === 'step' || opts.schedule === 'exponential';
+  for (const [key, flag] of [['gamma', '--gamma'], ['stepSize', '--step-size']] as const) {
+    if (opts[key] !== undefined && !(decays && (key === 'gamma' || opts.schedule === 'step'))) {
+      throw new NablaError({
+        where: `flag ${flag}`, expected: key === 'gamma' ? '--schedule step or exponential with it' : '--schedule step with it',
+        found: `--schedule ${opts.schedule}`,
+      });
+    }
   }
 }
