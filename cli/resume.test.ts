@@ -14,7 +14,7 @@ const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 // 2,700 training samples in batches of 8: ~340 batches an epoch, a few tenths of a second each,
 // so a signal sent when the first epoch line appears lands in the middle of a later epoch.
 const data = writeMnistFixture({ train: 3000, test: 60 });
-const RUN = ['--data', data, '--hidden', '24', '--epochs', '6', '--batch-size', '8', '--no-progress', '--json'];
+const RUN = ['--data', data, '--hidden', '24', '--epochs', '5', '--batch-size', '8', '--no-progress', '--json'];
 
 function nabla(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
@@ -81,12 +81,12 @@ test('SIGKILL mid-epoch, then --resume: the final weights equal an uninterrupted
   assert.doesNotMatch(r.stdout, /"type":"result"/, 'killed before the end');
   assert.ok(!existsSync(out), 'no final model yet');
   const before = epochsIn(r.stdout);
-  assert.ok(before < 6);
+  assert.ok(before < 5);
 
   const resumed = nabla('train', '--resume', ckpt, '--out', out, '--json', '--no-progress');
   assert.equal(resumed.code, 0, resumed.stderr);
   // The resumed run trains the epochs after the checkpoint's, and only those.
-  assert.ok(epochsIn(resumed.stdout) >= 6 - before && epochsIn(resumed.stdout) <= 6 - before + 1, resumed.stdout);
+  assert.ok(epochsIn(resumed.stdout) >= 5 - before && epochsIn(resumed.stdout) <= 5 - before + 1, resumed.stdout);
   assertSameWeights(full, out);
   // The checkpoint folder holds no half-written temp files.
   assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), []);
@@ -110,7 +110,7 @@ test('SIGINT finishes the batch, checkpoints mid-epoch, exits 130 printing the r
   assertSameWeights(full, out);
 });
 
-test('a damaged, truncated, foreign or mismatched checkpoint is refused with one line and left untouched', () => {
+test('a damaged or mismatched checkpoint is refused with one line and left untouched', () => {
   const dir = tmp();
   const out = join(dir, 'm.safetensors');
   const small = ['--data', data, '--hidden', '8', '--epochs', '1', '--batch-size', '64', '--no-progress', '--limit', '300'];
@@ -130,13 +130,8 @@ test('a damaged, truncated, foreign or mismatched checkpoint is refused with one
   writeFileSync(join(dir, 'flipped.safetensors'), flipped);
   refuse(join(dir, 'flipped.safetensors'), [], 'checkpoint', 'CRC-32', 'damaged');
 
-  writeFileSync(join(dir, 'short.safetensors'), good.subarray(0, good.length - 1000));
-  refuse(join(dir, 'short.safetensors'), [], 'checkpoint', 'short.safetensors');
-
-  refuse(out, [], 'nabla checkpoint', '--init');
-
+  // (Truncated files and model files passed as checkpoints: see src/model/checkpoint.test.ts.)
   refuse(ckpt, ['--hidden', '16'], 'flag --hidden', 'expected 8', 'found 16');
-  refuse(ckpt, ['--lr', '0.5'], 'flag --lr', '0.5');
 
   assert.ok(readFileSync(ckpt).equals(good), 'the checkpoint is unchanged');
   assert.ok(!existsSync(join(dir, 'other.safetensors')));

@@ -197,8 +197,11 @@ export function restoreCheckpoint(
   if (extra.length > 0) {
     throw new NablaError({ where: role, expected: 'only the tensors of this network and optimiser', found: `also ${extra.slice(0, 3).join(', ')}` });
   }
-  if (earlyStopping && !ckpt.earlyStopping) {
-    throw new NablaError({ where: role, expected: 'early-stopping state (the run is resumed with early stopping)', found: 'none', hint: 'resume with the flags the checkpoint was made with' });
+  if ((earlyStopping !== undefined) !== (ckpt.earlyStopping !== undefined)) {
+    throw new NablaError({
+      where: role, expected: earlyStopping ? 'early-stopping state (the run is resumed with early stopping)' : 'a run without early stopping',
+      found: ckpt.earlyStopping ? 'early-stopping state' : 'none', hint: 'resume with the settings the checkpoint was made with',
+    });
   }
 
   model.loadStateDict(weights, role);

@@ -104,8 +104,20 @@ export function diagnoseForward(layers: readonly Layer[], acts: readonly Tensor[
   return { found: `a loss of ${loss} from finite outputs (the loss overflowed)`, hint: LR_HINT };
 }
 
-/** The gradient norm was not finite: name the layer whose gradient went bad first (backward runs last → first). */
+/**
+ * The gradient norm was not finite: blame a non-finite weight if there is one (a NaN weight can
+ * hide behind a ReLU in the forward pass, max(NaN, 0) = 0, and surface only in the gradients),
+ * else the layer whose gradient went bad first (backward runs last → first).
+ */
 export function diagnoseGradients(layers: readonly Layer[]): NonFinite {
+  for (const layer of layers) {
+    for (const p of layer.params()) {
+      const i = firstNonFinite(p.value.data);
+      if (i >= 0) {
+        return { layer: layer.label, found: `${describe(p.value.data[i])} in the ${p.name} of ${layer.label} (an earlier update overflowed it)`, hint: LR_HINT };
+      }
+    }
+  }
   for (let l = layers.length - 1; l >= 0; l--) {
     for (const p of layers[l].params()) {
       const i = firstNonFinite(p.grad.data);

@@ -364,7 +364,7 @@ export class Sequential {
    * same numbers as fit.
    *
    * @example
-   * process.once('SIGINT', () => (model.stopAfterBatch = true));
+   * stopButton.onclick = () => (model.stopAfterBatch = true); // or a Ctrl-C handler in Node
    * const history = await model.fitAsync(train, { optimizer, loss: 'ce', epochs: 8 });
    */
   async fitAsync(data: Samples, options: FitOptions, yieldMs = 50): Promise<History> {
