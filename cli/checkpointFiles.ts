@@ -3,6 +3,8 @@
  * means refusing flags that disagree with the checkpoint and taking every other training setting
  * from it. The format itself is the library's (src/model/checkpoint.ts).
  */
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import {
   NablaError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointParts,
@@ -32,6 +34,29 @@ export function loadCheckpointFile(path: string): Checkpoint {
 
 export function saveCheckpointFile(path: string, parts: CheckpointParts): void {
   writeFileAtomic(path, encodeCheckpoint(parts), 'checkpoint');
+}
+
+/**
+ * Fail before training, not an epoch (or a whole run) later: the folder of `path` must exist or be
+ * creatable, and be writable.
+ */
+export function checkWritable(path: string, role: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new NablaError({
+      where: `${role} "${path}"`, expected: 'a writable folder', found: code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' || code === 'EEXIST' ? 'a path through a file that is not a folder' : String(code ?? e),
+      hint: 'choose another path, or fix the folder\'s permissions',
+    });
+  }
+}
+
+/** True when a fresh run is about to replace another run's checkpoint at `path`. */
+export function replacesCheckpoint(path: string, resuming: string | undefined): boolean {
+  return resuming !== path && existsSync(path);
 }
 
 /** The options to record in a checkpoint. */

@@ -133,16 +133,18 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
     writeFileAtomic(join(opts.dir, 'results.json'), new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'), 'search results');
   };
   const outPath = opts.out ?? join(opts.dir, 'best.safetensors');
+  /** Files of a trial: named by a hash of its flags, so a changed grid never reuses another trial's files. */
+  const stemOf = (key: string): string => join(opts.dir, `trial-${crc32(new TextEncoder().encode(`${key}\n${baseKey}`)).toString(16).padStart(8, '0')}`);
 
   try {
     await new Promise<void>((resolve) => {
-      const queue = [...todo];
+      // Trials interrupted in an earlier run go first: their checkpoints hold work already paid for.
+      const queue = [...todo.filter((t) => existsSync(`${stemOf(t.key)}.ckpt.safetensors`)), ...todo.filter((t) => !existsSync(`${stemOf(t.key)}.ckpt.safetensors`))];
       const launch = (): void => {
         while (running < opts.jobs && queue.length > 0 && !stopping) {
           const t = queue.shift()!;
           running++;
-          const id = crc32(new TextEncoder().encode(`${t.key}\n${baseKey}`)).toString(16).padStart(8, '0');
-          runTrial(t.flags, base, train, join(opts.dir, `trial-${id}`)).then((result) => {
+          runTrial(t.flags, base, train, stemOf(t.key)).then((result) => {
             running--;
             if (result.status !== 'interrupted') {
               const record: TrialRecord = { key: t.key, base: baseKey, flags: Object.fromEntries(t.flags), ...result.record };

@@ -9,7 +9,7 @@ import {
   type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo, type FitState,
 } from '../../src/index.ts';
 import {
-  defaultCheckpointPath, loadCheckpointFile, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
+  checkWritable, defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
 import { dataSource, loadMnist } from '../mnistFiles.ts';
 import { loadModelFile, saveModelFile } from '../modelFiles.ts';
@@ -121,6 +121,14 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   checkScheduleFlags(opts);
   const checkpointPath = opts.checkpoint === false ? undefined
     : typeof opts.checkpoint === 'string' ? opts.checkpoint : (opts.resume ?? defaultCheckpointPath(opts.out));
+  checkWritable(opts.out, 'model file');
+  if (checkpointPath) {
+    checkWritable(checkpointPath, 'checkpoint');
+    if (replacesCheckpoint(checkpointPath, opts.resume) && opts.progress) {
+      process.stderr.write(`nabla: note: ${checkpointPath} (an earlier run's checkpoint) will be replaced at the end of epoch 1; ` +
+        `to continue that run instead: nabla train --resume ${checkpointPath}\n`);
+    }
+  }
   if (opts.nesterov && opts.momentum === 0) {
     throw new NablaError({ where: 'flag --nesterov', expected: '--momentum > 0 with it', found: 'momentum 0', hint: 'add --momentum 0.9' });
   }
