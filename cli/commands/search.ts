@@ -31,7 +31,7 @@ interface SearchOptions {
   grid?: string;
   random?: string;
   trials?: number;
-  jobs: number;
+  jobs?: number;
   seed: number;
   dir: string;
   out?: string;
@@ -60,7 +60,7 @@ export function registerSearch(program: Command): void {
     .option('--grid <space>', 'every combination, e.g. "lr=1e-3,2e-3 hidden=256,128|512 batch-size=64,128"')
     .option('--random <space>', 'random draws, e.g. "lr=1e-4..1e-2 hidden=128|256|512 batch-size=32..256" (lr is log-uniform)')
     .option('--trials <n>', 'trial budget (random: draws; grid: at most this many combinations, a seeded subset)', intIn(1))
-    .option('--jobs <n>', 'trials running at once (default: the available cores)', intIn(1), availableParallelism())
+    .option('--jobs <n>', 'trials running at once, each a separate process (default: the available cores)', intIn(1))
     .option('--seed <n>', 'seed of the random draws and grid subsets (each trial keeps its own --seed)', intIn(0, 2 ** 32 - 1), 1)
     .option('--dir <folder>', 'where trial models, checkpoints and results go', 'models/search')
     .option('--out <file>', 'where to save the chosen model (default: <dir>/best.safetensors)')
@@ -92,6 +92,7 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
     trials = sampleRandom(dims, opts.trials!, opts.seed);
   }
 
+  const jobs = opts.jobs ?? availableParallelism();
   mkdirSync(opts.dir, { recursive: true });
   const logPath = join(opts.dir, 'trials.jsonl');
   const baseKey = base.join(' ');
@@ -141,7 +142,7 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
       // Trials interrupted in an earlier run go first: their checkpoints hold work already paid for.
       const queue = [...todo.filter((t) => existsSync(`${stemOf(t.key)}.ckpt.safetensors`)), ...todo.filter((t) => !existsSync(`${stemOf(t.key)}.ckpt.safetensors`))];
       const launch = (): void => {
-        while (running < opts.jobs && queue.length > 0 && !stopping) {
+        while (running < jobs && queue.length > 0 && !stopping) {
           const t = queue.shift()!;
           running++;
           runTrial(t.flags, base, train, stemOf(t.key)).then((result) => {
