@@ -230,6 +230,9 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
       process.stderr.write(`nabla: saved the last good weights (${done === 0 ? 'as initialised' : `end of epoch ${done}`}) to ${opts.out}\n`);
     }
     throw e;
+  } finally {
+    // After training, Ctrl-C interrupts as usual.
+    process.off('SIGINT', onSigint);
   }
   const seconds = (performance.now() - t0) / 1000;
 
