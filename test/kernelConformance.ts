@@ -53,6 +53,32 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
     assert.equal(cases, GEMM_SHAPES.length * 4);
   });
 
+  test(`[${label}] gemm with a mostly-zero operand (MNIST-like inputs, zero-skipping paths) matches the naive oracle`, () => {
+    const be = getBackend();
+    const rng = new Rng(8);
+    const sparse = (len: number, density: number): Float32Array => {
+      const out = be.allocate(len);
+      for (let i = 0; i < len; i++) if (rng.uniform() < density) out[i] = rng.uniform() + 0.1;
+      return out;
+    };
+    // forward X·Wᵀ, weight gradient dYᵀ·X, and awkward sizes, with 0–20% non-zeros.
+    const cases: [number, number, number, boolean, boolean, 'A' | 'B'][] = [
+      [64, 128, 784, false, true, 'A'], [128, 784, 64, true, false, 'B'], [37, 21, 300, false, false, 'A'],
+      [33, 129, 65, true, false, 'B'], [19, 61, 401, false, true, 'A'], [5, 1000, 9, false, false, 'B'], [3, 7, 2000, false, false, 'A'],
+    ];
+    for (const [m, n, k, transA, transB, which] of cases) {
+      for (const density of [0, 0.02, 0.2]) {
+        const a = which === 'A' ? sparse(m * k, density) : filled((len) => be.allocate(len), m * k, rng);
+        const b = which === 'B' ? sparse(k * n, density) : filled((len) => be.allocate(len), k * n, rng);
+        const c = filled((len) => be.allocate(len), m * n, rng);
+        const expected = Float32Array.from(c);
+        be.gemm(c, a, b, m, n, k, transA, transB, 0.5, 0.25);
+        naiveGemm(expected, a, b, m, n, k, transA, transB, 0.5, 0.25);
+        assertClose(c, expected, { rtol: 1e-4, atol: 1e-5 * Math.sqrt(k), label: `sparse ${which} ${m}×${n}×${k} density ${density}` });
+      }
+    }
+  });
+
   test(`[${label}] gemm with beta = 0 ignores NaN already in C; k = 0 leaves beta·C`, () => {
     const be = getBackend();
     const c = be.allocate(6).fill(NaN);
@@ -79,6 +105,11 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
         f(ref, want);
         assertClose(got, want, { rtol: 1e-6, atol: 1e-7, label: `${name} n=${n}` });
       };
+      // A value, then zeros over the first half: both of the wasm kernel's paths.
+      run('fill', (b, o) => {
+        b.fill(o, 2.5, n);
+        b.fill(o, 0, n >> 1);
+      });
       run('relu', (b, o) => b.relu(o, x, n));
       run('reluBackward', (b, o) => b.reluBackward(o, dy, x, n));
       run('leakyRelu', (b, o) => b.leakyRelu(o, x, n, 0.1));

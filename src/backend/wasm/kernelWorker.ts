@@ -2,11 +2,11 @@
  * The body of a kernel worker thread, and how to start one in Node or in a browser.
  *
  * A worker instantiates the same wasm module over the same shared memory as the main thread,
- * then loops: wait for the job counter to move, run its share of the job (its columns of a
- * GEMM), publish "done", repeat. Jobs and their arguments travel through the shared memory
- * itself (see threadPool.ts for the layout), so a dispatch costs a few atomic operations and no
- * message passing; a worker spins briefly before sleeping so that back-to-back kernels of a
- * training step find it awake.
+ * then loops: wait for the job counter to move, claim parts of the job (column ranges of a
+ * GEMM) until none is left, count each finished part, repeat. Jobs and their arguments travel
+ * through the shared memory itself (see threadPool.ts), so a dispatch costs a few atomic
+ * operations and no message passing; a worker spins briefly before sleeping so that the
+ * back-to-back kernels of a training step find it awake.
  *
  * NOTE: `kernelWorkerMain` is shipped to the worker as source text (Function.prototype.toString),
  * so it must not reference anything outside its own body: no imports, no module constants.
@@ -19,10 +19,12 @@ export interface WorkerInit {
   memory: WebAssembly.Memory;
   /** This worker's thread index (1 … threads−1; the main thread is 0). */
   index: number;
-  /** Byte offsets of the control words, this worker's argument block and its error text. */
+  /** Byte offsets of the control words, the job's argument block, this worker's error text
+   *  and its packing scratch. */
   control: number;
   args: number;
   error: number;
+  scratch: number;
   /** Busy-wait iterations before sleeping on the job counter. */
   spin: number;
 }
@@ -35,13 +37,15 @@ export interface WorkerPort {
 
 export function kernelWorkerMain(port: WorkerPort): void {
   port.once((init) => {
-    // Control words (Int32 indices): 0 = job counter; 16 + i = job done by thread i;
-    // 48 + i = status of thread i (0 ok, 1 failed).
+    // Control words (Int32 indices), see threadPool.ts: JOB counter; CLAIM = job tag · 256 +
+    // next unclaimed part; FINISHED parts of the current job; STATUS + i of thread i.
     const JOB = 0;
-    const DONE = 16;
+    const CLAIM = 1;
+    const FINISHED = 2;
     const STATUS = 48;
     const OP_EXIT = -1;
     const OP_GEMM = 1;
+
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
     const k = instance.exports as unknown as {
@@ -57,21 +61,29 @@ export function kernelWorkerMain(port: WorkerPort): void {
       seen = Atomics.load(ctl, JOB);
       // Arguments are read fresh each job: the memory may have grown since the last one.
       const args = new Float64Array(init.memory.buffer, init.args, 16);
-      const op = args[0];
-      if (op === OP_EXIT) break;
-      try {
-        if (op === OP_GEMM) {
-          k.gemm(args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8],
-            args[9], args[10], args[11], args[12], args[13]);
+      if (args[0] === OP_EXIT) break;
+      const [, c, a, b, m, n, kk, tA, tB, alpha, beta, parts, per] = args;
+      const tag = (seen & 0x7fffff) << 8;
+      // Claim parts until none is left. A claim only succeeds while CLAIM still carries this
+      // job's tag, so a worker that woke late can never run a newer job's part with these
+      // (possibly stale) arguments: the caller may have done all of this job's parts already.
+      for (;;) {
+        const cur = Atomics.load(ctl, CLAIM);
+        if ((cur & ~0xff) !== tag || (cur & 0xff) >= parts) break;
+        if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
+        const part = cur & 0xff;
+        try {
+          if (args[0] === OP_GEMM) {
+            k.gemm(c, a, b, m, n, kk, tA, tB, alpha, beta, Math.min(n, part * per), Math.min(n, (part + 1) * per), init.scratch);
+          }
+        } catch (err) {
+          const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
+          new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
+          Atomics.store(ctl, STATUS + me, 1);
         }
-        Atomics.store(ctl, STATUS + me, 0);
-      } catch (err) {
-        const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
-        new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
-        Atomics.store(ctl, STATUS + me, 1);
+        Atomics.add(ctl, FINISHED, 1);
+        Atomics.notify(ctl, FINISHED);
       }
-      Atomics.store(ctl, DONE + me, seen);
-      Atomics.notify(ctl, DONE + me);
     }
   });
 }

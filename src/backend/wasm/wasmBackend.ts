@@ -39,6 +39,7 @@ interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
     alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
   gemmScratchBytes(): number;
+  fill(out: number, value: number, n: number): void;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
   sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
   relu(out: number, x: number, n: number): void;
@@ -108,13 +109,16 @@ export class WasmBackend extends JsBackend {
   readonly simd: 'relaxed' | 'baseline';
   readonly wasmMemory: WasmMemory;
   private readonly k: Kernels;
-  private readonly pool: ThreadPool | undefined;
-  private readonly threadScratch: number[];
+  /** The worker threads (undefined on one thread). */
+  readonly pool: ThreadPool | undefined;
+  /** The calling thread's packing scratch (each worker has its own). */
+  private readonly ownScratch: number;
   private readonly timeoutMs: number;
   private stage = { ptr: 0, bytes: 0 };
 
   private constructor(
     memory: WasmMemory, kernels: Kernels, pool: ThreadPool | undefined, simd: 'relaxed' | 'baseline', timeoutMs: number,
+    scratch: number,
   ) {
     super();
     this.wasmMemory = memory;
@@ -124,8 +128,7 @@ export class WasmBackend extends JsBackend {
     this.simd = simd;
     this.timeoutMs = timeoutMs;
     this.name = 'wasm';
-    const bytes = kernels.gemmScratchBytes();
-    this.threadScratch = Array.from({ length: this.threads }, () => memory.reserve(bytes));
+    this.ownScratch = scratch;
   }
 
   /**
@@ -170,8 +173,11 @@ export class WasmBackend extends JsBackend {
     const instance = await WebAssembly.instantiate(module, {
       env: { memory: memory.memory, abort: () => { throw new Error('wasm abort'); } },
     });
-    const pool = threads > 1 ? await ThreadPool.start(memory, module, threads) : undefined;
-    return new WasmBackend(memory, instance.exports as unknown as Kernels, pool, simd, options.workerTimeoutMs ?? 5000);
+    const kernels = instance.exports as unknown as Kernels;
+    // One packing scratch per thread, the caller's first.
+    const scratch = Array.from({ length: threads }, () => memory.reserve(kernels.gemmScratchBytes()));
+    const pool = threads > 1 ? await ThreadPool.start(memory, module, threads, scratch) : undefined;
+    return new WasmBackend(memory, kernels, pool, simd, options.workerTimeoutMs ?? 5000, scratch[0]);
   }
 
   override allocate(length: number): Float32Array {
@@ -182,11 +188,6 @@ export class WasmBackend extends JsBackend {
   /** Stop the worker threads (the backend must not be used afterwards). */
   dispose(): void {
     this.pool?.stop();
-  }
-
-  /** For tests: kill worker i (1-based) as a crash would. */
-  crashWorkerForTesting(i: number): void {
-    this.pool?.crashWorkerForTesting(i);
   }
 
   override gemm(
@@ -227,17 +228,15 @@ export class WasmBackend extends JsBackend {
     const flops = 2 * m * n * k;
     const pool = this.pool;
     const parts = pool && flops >= PARALLEL_MIN_FLOPS ? Math.min(pool.threads, Math.floor(n / PANEL)) : 1;
+    // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
+    const per = Math.ceil(n / parts / PANEL) * PANEL;
     if (parts <= 1) {
-      this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, n, this.threadScratch[0]);
+      this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, n, this.ownScratch);
     } else {
-      // Thread t computes columns [bounds(t), bounds(t + 1)); idle threads get an empty range.
-      const per = Math.ceil(n / parts / PANEL) * PANEL;
-      const bound = (t: number): number => Math.min(n, t * per);
       pool!.run(
-        (i, args) => {
-          args.set([OP_GEMM, pc, pa, pb, m, n, k, tA, tB, alpha, beta, bound(i), bound(i + 1), this.threadScratch[i]]);
-        },
-        () => this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, bound(1), this.threadScratch[0]),
+        [OP_GEMM, pc, pa, pb, m, n, k, tA, tB, alpha, beta, parts, per],
+        parts,
+        (t) => this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, Math.min(n, t * per), Math.min(n, (t + 1) * per), this.ownScratch),
         `gemm ${m}×${n}×${k}`,
         this.timeoutMs + flops / 1e6,
       );
@@ -262,6 +261,13 @@ export class WasmBackend extends JsBackend {
       out.push(p);
     }
     return out;
+  }
+
+  override fill(out: Float32Array, value: number, n: number): void {
+    checkLengths('fill', n, { out });
+    const p = this.resident(out);
+    if (p) this.k.fill(p[0], value, n);
+    else super.fill(out, value, n);
   }
 
   override addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {

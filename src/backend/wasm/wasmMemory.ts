@@ -29,18 +29,16 @@ export class WasmMemory {
   readonly shared: boolean;
   private top = HEAP_START;
   private free: Block[] = [];
-  // Every buffer object the memory has shown: views made before a growth keep the old object,
-  // so a pointer lookup must recognise all of them. NOTE: held strongly on purpose: V8 may drop
-  // an unreferenced wrapper and hand out a new object for the same memory, which a WeakSet
-  // would then miss.
-  private readonly buffers = new Set<ArrayBufferLike>();
+  // Every buffer object our views were made on. NOTE: `memory.buffer` is not one stable object:
+  // growth replaces it, and V8 may hand out a fresh wrapper for a shared memory at other times
+  // too. So each view's own buffer is recorded when the view is made; the view keeps it alive.
+  private readonly buffers = new WeakSet<ArrayBufferLike>();
   private readonly registry = new FinalizationRegistry<Block>((block) => this.release(block));
 
   constructor(shared: boolean, maxMiB: number) {
     const maximum = Math.floor((maxMiB * 1024 * 1024) / PAGE_BYTES);
     this.shared = shared;
     this.memory = new WebAssembly.Memory({ initial: 16, maximum, shared });
-    this.buffers.add(this.memory.buffer);
   }
 
   /** The current buffer (after any growth). */
@@ -50,10 +48,7 @@ export class WasmMemory {
 
   /** Byte offset of an array that lives in this memory, or −1 for any other array. */
   pointerOf(arr: Float32Array): number {
-    if (this.buffers.has(arr.buffer)) return arr.byteOffset;
-    if (arr.buffer !== this.memory.buffer) return -1;
-    this.buffers.add(arr.buffer);
-    return arr.byteOffset;
+    return this.buffers.has(arr.buffer) || arr.buffer === this.memory.buffer ? arr.byteOffset : -1;
   }
 
   /** Reserve `bytes` (rounded up to 64) and return the block's byte offset. */
@@ -94,6 +89,7 @@ export class WasmMemory {
     const bytes = length * 4;
     const ptr = this.reserve(bytes);
     const view = new Float32Array(this.memory.buffer, ptr, length);
+    this.buffers.add(view.buffer);
     view.fill(0);
     this.registry.register(view, { ptr, bytes });
     return view;
@@ -114,6 +110,5 @@ export class WasmMemory {
         hint: 'use smaller batches or layers, or the js backend (--backend js)',
       });
     }
-    this.buffers.add(this.memory.buffer);
   }
 }

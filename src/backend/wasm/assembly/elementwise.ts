@@ -2,6 +2,18 @@
 // ReLU family, and the optimiser updates. Same formulas as the JS backend (see backend.ts); the
 // scalar tail loops handle lengths that are not multiples of 4.
 
+// out[0..n) = value (bulk memory for zeros: how gradients are cleared before each batch)
+export function fill(out: usize, value: f32, n: i32): void {
+  if (value == 0) {
+    memory.fill(out, 0, <usize>n * 4);
+    return;
+  }
+  const v = f32x4.splat(value);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(out + <usize>i * 4, v);
+  for (; i < n; i++) store<f32>(out + <usize>i * 4, value);
+}
+
 // out[r, j] = x[r, j] + v[j]
 export function addRowVector(out: usize, x: usize, v: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
