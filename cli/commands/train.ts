@@ -7,7 +7,9 @@ import {
   Adam, AdamW, Dense, DivergenceError, EarlyStopping, LeakyReLU, MONITOR_METRICS, NablaError, ReLU, SGD, Sequential,
   Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, type Callback, type EpochLog,
   type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo, type FitState,
+  describeBackend, type Backend,
 } from '../../src/index.ts';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import {
   checkWritable, defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
@@ -35,7 +37,7 @@ export const DEFAULTS = {
   out: 'models/mnist-mlp.safetensors',
 };
 
-interface TrainOptions {
+interface TrainOptions extends BackendFlags {
   hidden: number[];
   activation: Activation;
   output?: Output;
@@ -70,7 +72,7 @@ interface TrainOptions {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a network on MNIST and save it (defaults: the npm start network)')
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
@@ -104,7 +106,8 @@ export function registerTrain(program: Command): void {
     .option('--init <model>', 'start from the weights (and architecture) of an existing model file')
     .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder instead of the bundled set')
     .option('--json', 'print one JSON object per epoch (and a final result) on stdout', false)
-    .option('--no-progress', 'no progress output on stderr')
+    .option('--no-progress', 'no progress output on stderr');
+  addBackendOptions(command)
     .action(async (opts: TrainOptions, cmd: Command) => {
       await train(opts, cmd);
     });
@@ -150,7 +153,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const { train: trainSet, val } = splitDataset(all, opts.val);
   const test = loadMnist('test', opts.data);
 
-  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined);
+  const backend = await backendFromFlags(opts);
+  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined, backend);
   const lr = opts.lr;
   const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
   if (opts.earlyStopping !== undefined && val.count === 0) {
@@ -162,7 +166,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
   say(model.summary());
   say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, batch ${opts.batchSize}, ` +
-    `${opts.optimizer} lr ${lr} (${opts.schedule}${opts.warmup > 0 ? `, warm-up ${opts.warmup}` : ''}), loss ${loss}, seed ${opts.seed}`);
+    `${opts.optimizer} lr ${lr} (${opts.schedule}${opts.warmup > 0 ? `, warm-up ${opts.warmup}` : ''}), loss ${loss}, seed ${opts.seed}; backend ${describeBackend(backend)}`);
   if (resume) say(`resuming from ${opts.resume}: epoch ${resume.epoch}${resume.batch > 0 ? `, batch ${resume.batch}` : ''} done`);
 
   const printEpoch: Callback = {
@@ -268,7 +272,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 }
 
-function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean) {
+function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean, backend: Backend) {
   if (opts.init) {
     const clash = resuming ? [] : ['hidden', 'activation', 'output'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
@@ -277,7 +281,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
         hint: 'the architecture comes from the --init model file; drop these flags',
       });
     }
-    const { model, training } = loadModelFile(opts.init, { seed: opts.seed });
+    const { model, training } = loadModelFile(opts.init, { seed: opts.seed, backend });
     if (model.inputShape.length !== 1 || model.inputShape[0] !== features) {
       throw new NablaError({ where: `model file "${opts.init}"`, expected: `an input of ${features} features`, found: `input shape [${model.inputShape.join(', ')}]` });
     }
@@ -298,7 +302,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
   layers.push(new Dense(classes, { init: output === 'none' ? init : 'xavier' }));
   if (output === 'sigmoid') layers.push(new Sigmoid());
   if (output === 'softmax') layers.push(new Softmax());
-  return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed }), loss: opts.loss, info: {} as TrainingInfo };
+  return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed, backend }), loss: opts.loss, info: {} as TrainingInfo };
 }
 
 function activationLayer(name: Activation): Layer {
@@ -312,11 +316,12 @@ function activationLayer(name: Activation): Layer {
 
 function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decaySet: boolean): Optimizer {
   const params = model.parameters();
+  const backend = model.backend;
   switch (opts.optimizer) {
-    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay ?? 0 });
-    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay ?? 0 });
+    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay ?? 0, backend });
+    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay ?? 0, backend });
     // AdamW keeps its own default decay (0.01, as PyTorch) unless --weight-decay is given.
-    case 'adamw': return new AdamW(params, { lr, weightDecay: decaySet ? opts.weightDecay : undefined });
+    case 'adamw': return new AdamW(params, { lr, weightDecay: decaySet ? opts.weightDecay : undefined, backend });
   }
 }
 

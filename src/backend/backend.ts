@@ -32,6 +32,9 @@ export interface Backend {
     transA: boolean, transB: boolean, alpha: number, beta: number,
   ): void;
 
+  /** out[0..n) = value (how gradients are cleared before a batch). */
+  fill(out: Float32Array, value: number, n: number): void;
+
   /** out[r, j] = x[r, j] + v[j] for a (rows × cols) matrix; out may be x. */
   addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void;
   /** out[j] = beta·out[j] + Σ_r x[r, j]: column sums, used for bias gradients. */

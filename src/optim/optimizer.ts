@@ -28,7 +28,7 @@ export abstract class Optimizer {
 
   /** Clear every parameter gradient (the only place gradients are reset). */
   zeroGrad(): void {
-    for (const p of this.params) p.grad.data.fill(0);
+    for (const p of this.params) this.backend.fill(p.grad.data, 0, p.grad.size);
   }
 
   abstract step(): void;

@@ -40,6 +40,10 @@ export class JsBackend implements Backend {
     else fastGemm(c, a, b, m, n, k, transA, transB, alpha, beta, this.scratch);
   }
 
+  fill(out: Float32Array, value: number, n: number): void {
+    out.fill(value, 0, n);
+  }
+
   addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
     for (let r = 0, o = 0; r < rows; r++) {
       for (let j = 0; j < cols; j++, o++) out[o] = x[o] + v[j];

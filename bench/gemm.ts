@@ -1,0 +1,68 @@
+/**
+ * One library's GEMM throughput, as JSON on stdout (run by bench/run.ts, one process per
+ * library). Shapes: square 128³, 512³, 1024³, and the three products of a 784-128-10 MLP's
+ * first layer at batch 64: forward X·Wᵀ, the weight gradient dYᵀ·X and the input gradient dY·W.
+ *
+ *   node --import tsx bench/gemm.ts --lib nabla-wasm --threads 2
+ */
+import { setFlagsFromString } from 'node:v8';
+import { parseArgs } from 'node:util';
+import { JsBackend, WasmBackend, type Backend } from '../src/index.ts';
+import { median, timeRuns } from './stats.ts';
+import { useTf, type TfBackend } from './tfjs.ts';
+
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+export interface GemmShape {
+  name: string;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export const GEMM_SHAPES: GemmShape[] = [
+  { name: '128³', m: 128, n: 128, k: 128, transA: false, transB: false },
+  { name: '512³', m: 512, n: 512, k: 512, transA: false, transB: false },
+  { name: '1024³', m: 1024, n: 1024, k: 1024, transA: false, transB: false },
+  { name: 'fwd 64×784·(128×784)ᵀ', m: 64, n: 128, k: 784, transA: false, transB: true },
+  { name: 'dW (64×128)ᵀ·64×784', m: 128, n: 784, k: 64, transA: true, transB: false },
+  { name: 'dX 64×128·128×784', m: 64, n: 784, k: 128, transA: false, transB: false },
+];
+
+function fill(a: Float32Array): Float32Array {
+  for (let i = 0; i < a.length; i++) a[i] = ((i * 2654435761) % 1000) / 1000 - 0.5;
+  return a;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { lib: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' } } });
+  const lib = values.lib ?? 'nabla-wasm';
+  const quick = values.quick ?? false;
+  const runs = quick ? { warmup: 1, minRuns: 3, maxRuns: 10, minMs: 100 } : { warmup: 2, minRuns: 7, maxRuns: 60, minMs: 500 };
+  const results: { shape: string; gflops: number; runs: number }[] = [];
+  if (lib.startsWith('nabla')) {
+    const backend: Backend = lib === 'nabla-js' ? new JsBackend() : await WasmBackend.create({ threads: Number(values.threads ?? 1) });
+    for (const s of GEMM_SHAPES) {
+      const a = fill(backend.allocate(s.m * s.k));
+      const b = fill(backend.allocate(s.k * s.n));
+      const c = backend.allocate(s.m * s.n);
+      const times = timeRuns(() => backend.gemm(c, a, b, s.m, s.n, s.k, s.transA, s.transB, 1, 0), runs);
+      results.push({ shape: s.name, gflops: (2 * s.m * s.n * s.k) / median(times) / 1e6, runs: times.length });
+    }
+    if (backend instanceof WasmBackend) backend.dispose();
+  } else {
+    const tf = await useTf(lib.replace('tfjs-', '') as TfBackend);
+    for (const s of GEMM_SHAPES) {
+      const a = tf.tensor2d(fill(new Float32Array(s.m * s.k)), s.transA ? [s.k, s.m] : [s.m, s.k]);
+      const b = tf.tensor2d(fill(new Float32Array(s.k * s.n)), s.transB ? [s.n, s.k] : [s.k, s.n]);
+      // dataSync forces the product to be computed (and copied out, as nabla's result is usable).
+      const times = timeRuns(() => tf.tidy(() => tf.matMul(a, b, s.transA, s.transB).dataSync()), runs);
+      results.push({ shape: s.name, gflops: (2 * s.m * s.n * s.k) / median(times) / 1e6, runs: times.length });
+    }
+  }
+  console.log(JSON.stringify({ lib, threads: Number(values.threads ?? 1), results }));
+}
+
+await main();

@@ -1,0 +1,109 @@
+/**
+ * npm run bench: nabla side by side with TF.js on this machine, in one run.
+ *
+ * 1. GEMM GFLOP/s (median of several runs) for nabla-js, nabla-wasm on 1 and on 2 threads,
+ *    TF.js wasm and TF.js cpu, with ratio columns against TF.js wasm.
+ * 2. One MNIST epoch of the 784-128-10 MLP (batch 64, SGD lr 0.1): median epoch time, test
+ *    accuracy after the first epoch, peak memory of the process, speed-up against TF.js wasm.
+ *
+ * Every measurement runs in its own child process, one after another, so that libraries do not
+ * share a heap or a core. Results are printed as tables and written to bench/results/latest.json.
+ *
+ *   npm run bench              # full run (a few minutes)
+ *   npm run bench -- --quick   # fewer repetitions, one epoch each
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { median } from './stats.ts';
+
+const HERE = import.meta.dirname;
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, skip: { type: 'string' } } });
+const quick = values.quick ?? false;
+const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
+const cores = availableParallelism();
+
+interface Lib {
+  key: string;
+  lib: string;
+  threads: number;
+  label: string;
+}
+
+const LIBS: Lib[] = [
+  { key: 'nabla-js', lib: 'nabla-js', threads: 1, label: 'nabla js' },
+  { key: 'nabla-wasm-1', lib: 'nabla-wasm', threads: 1, label: 'nabla wasm 1t' },
+  ...(cores >= 2 ? [{ key: 'nabla-wasm-2', lib: 'nabla-wasm', threads: 2, label: 'nabla wasm 2t' }] : []),
+  { key: 'tfjs-wasm', lib: 'tfjs-wasm', threads: 1, label: 'TF.js wasm' },
+  { key: 'tfjs-cpu', lib: 'tfjs-cpu', threads: 1, label: 'TF.js cpu' },
+].filter((l) => !skip.has(l.key));
+
+function child(script: string, args: string[]): any {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(HERE, script), ...args], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 24,
+  });
+  const line = out.trim().split('\n').at(-1)!;
+  return JSON.parse(line);
+}
+
+function pad(s: string, n: number, left = false): string {
+  return left ? s.padStart(n) : s.padEnd(n);
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i], i > 0)).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+say(`nabla bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, Node ${process.version}${quick ? ' (quick)' : ''}`);
+say('Every figure is a median; the machine may be shared, so compare within this run.\n');
+
+// 1. GEMM
+const gemm: Record<string, { shape: string; gflops: number }[]> = {};
+for (const l of LIBS) {
+  process.stderr.write(`gemm: ${l.label}...\n`);
+  gemm[l.key] = child('gemm.ts', ['--lib', l.lib, '--threads', String(l.threads), ...(quick ? ['--quick'] : [])]).results;
+}
+const shapes = gemm[LIBS[0].key].map((r) => r.shape);
+const ratioLibs = LIBS.filter((l) => l.lib === 'nabla-wasm' && gemm['tfjs-wasm']);
+say('GEMM, GFLOP/s (C = A·B, float32)');
+say(table(
+  ['shape', ...LIBS.map((l) => l.label), ...ratioLibs.map((l) => `${l.label.replace('nabla ', '')} / TF.js wasm`)],
+  shapes.map((shape, i) => [
+    shape,
+    ...LIBS.map((l) => gemm[l.key][i].gflops.toFixed(1)),
+    ...ratioLibs.map((l) => `${(gemm[l.key][i].gflops / gemm['tfjs-wasm'][i].gflops).toFixed(1)}×`),
+  ]),
+));
+
+// 2. MLP epoch
+const epochs = quick ? 1 : 3;
+const mlp: Record<string, { epochSeconds: number[]; testAccuracy: number; maxRssMB: number }> = {};
+for (const l of LIBS) {
+  process.stderr.write(`mlp epoch: ${l.label}...\n`);
+  // TF.js cpu takes ~20 s an epoch: one epoch is enough to time it.
+  const e = l.key === 'tfjs-cpu' ? 1 : epochs;
+  mlp[l.key] = child('mlp.ts', ['--lib', l.lib, '--threads', String(l.threads), '--epochs', String(e)]);
+}
+const ref = mlp['tfjs-wasm'] ? median(mlp['tfjs-wasm'].epochSeconds) : NaN;
+say('\nMNIST epoch: MLP 784-128-10, ReLU, softmax cross-entropy, SGD lr 0.1, batch 64, 60,000 images');
+say(table(
+  ['library', 'epoch (s)', 'epochs timed', 'test acc after 1 epoch', 'peak RSS (MB)', 'speed-up vs TF.js wasm'],
+  LIBS.map((l) => {
+    const r = mlp[l.key];
+    const t = median(r.epochSeconds);
+    return [l.label, t.toFixed(3), String(r.epochSeconds.length), `${(r.testAccuracy * 100).toFixed(2)}%`, r.maxRssMB.toFixed(0), Number.isNaN(ref) ? '-' : `${(ref / t).toFixed(1)}×`];
+  }),
+));
+
+const dir = join(HERE, 'results');
+mkdirSync(dir, { recursive: true });
+const file = join(dir, 'latest.json');
+const json = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores, node: process.version, quick, gemm, mlp };
+writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
+renameSync(`${file}.tmp`, file);
+say(`\nresults written to ${file}`);

@@ -1,0 +1,320 @@
+// GEMM in AssemblyScript with 128-bit SIMD: C = alpha·op(A)·op(B) + beta·C, columns [n0, n1).
+//
+// The classic blocked scheme (Goto & van de Geijn): for each block of KC values of k and NC
+// columns, copy ("pack") op(B) into panels of NR = 8 columns so the micro-kernel reads it
+// contiguously, and op(A) into panels of MR = 4 rows; then a micro-kernel keeps a 4 × 8 tile of
+// C in eight v128 registers while it walks k. Packing is also where the transposes are handled:
+// the micro-kernel never knows about them.
+//
+// Zero skipping: packing also lists, for every panel, the k-steps where the panel holds any
+// non-zero value. A step where A's 4 values or B's 8 values are all zero adds exactly nothing
+// to the tile, so when one side's panels are mostly empty (a first layer's inputs: ~80% of
+// MNIST's pixels are 0, and whole rows of them), the micro-kernel walks that side's list
+// instead of every step. Skipping exact zeros changes no bit of the result (the sums see the
+// same non-zero terms in the same order), so which path runs never affects determinism.
+//
+// All pointers are byte offsets into the shared memory; matrices are row-major f32.
+// NOTE: written for imported shared memory and the stub runtime: nothing here allocates, and
+// every scratch area (packA, packB, tile) is handed in by the caller, one set per thread.
+
+import { madd } from './madd';
+
+const MR: i32 = 4;
+const NR: i32 = 8;
+const KC: i32 = 256;
+const MC: i32 = 128;
+const NC: i32 = 1024;
+
+// Scratch layout (per thread): packed A (MC×KC floats), packed B (KC×NC), the 4×8 edge tile,
+// then the step lists: A's (MC/MR panels × KC) and B's (NC/NR × KC) i32 step offsets, and one
+// count per panel.
+const LIST_A: i32 = (MC / MR) * KC;
+const LIST_B: i32 = (NC / NR) * KC;
+
+/** Bytes of scratch one thread needs. */
+export function gemmScratchBytes(): i32 {
+  return (MC * KC + KC * NC + MR * NR + LIST_A + LIST_B + MC / MR + NC / NR) * 4;
+}
+
+// Use a step list when at most this fraction of a side's steps are non-zero: walking a list
+// costs an extra load per step, so nearly full panels are faster the plain way.
+const LIST_MAX_FILL: f32 = 0.75;
+
+// Pack op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: panel q holds, for each p,
+// the MR values op(A)[i0 + q·MR + r, p] (r = 0..MR−1), zero-padded past mc.
+// Returns the number of non-zero steps over all panels; panel q's list of step indices
+// (increasing p) is at list + q·KC·4, its length at counts + q·4.
+function packA(dst: usize, a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, list: usize, counts: usize): i32 {
+  for (let q = 0; q < mc; q += MR) {
+    const rows = min(MR, mc - q);
+    const panel = dst + <usize>(q * kc) * 4;
+    if (transA) {
+      // A is stored (k × m): op(A)[i, p] = A[p, i]; the MR values for one p are contiguous.
+      for (let p = 0; p < kc; p++) {
+        const src = a + (<usize>(p0 + p) * lda + <usize>(i0 + q)) * 4;
+        const out = panel + <usize>(p * MR) * 4;
+        if (rows == MR) v128.store(out, v128.load(src));
+        else for (let r = 0; r < MR; r++) store<f32>(out + r * 4, r < rows ? load<f32>(src + r * 4) : 0);
+      }
+    } else if (rows == MR) {
+      // A is stored (m × k): read 4 rows × 4 steps as four vectors, transpose them in registers
+      // and store the 4 steps' columns contiguously.
+      const r0 = a + (<usize>(i0 + q) * lda + <usize>p0) * 4;
+      const stride = <usize>lda * 4;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const src = r0 + <usize>p * 4;
+        transpose4(panel + <usize>(p * MR) * 4, 16,
+          v128.load(src), v128.load(src + stride), v128.load(src + 2 * stride), v128.load(src + 3 * stride));
+      }
+      for (; p < kc; p++) {
+        for (let r = 0; r < MR; r++) store<f32>(panel + <usize>(p * MR + r) * 4, load<f32>(r0 + <usize>r * stride + <usize>p * 4));
+      }
+    } else {
+      // The last, partial panel: walk each row and scatter into the panel, zero-padded.
+      for (let r = 0; r < MR; r++) {
+        if (r < rows) {
+          const src = a + (<usize>(i0 + q + r) * lda + <usize>p0) * 4;
+          for (let p = 0; p < kc; p++) store<f32>(panel + <usize>(p * MR + r) * 4, load<f32>(src + p * 4));
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(panel + <usize>(p * MR + r) * 4, 0);
+        }
+      }
+    }
+  }
+  return listSteps(dst, mc / MR + (mc % MR != 0 ? 1 : 0), kc, MR, list, counts);
+}
+
+// Pack op(B)[p0 .. p0+kc, j0 .. j0+nc) into panels of NR columns: panel q holds, for each p,
+// the NR values op(B)[p, j0 + q·NR + c], zero-padded past nc.
+function packB(dst: usize, b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, list: usize, counts: usize): i32 {
+  for (let q = 0; q < nc; q += NR) {
+    const cols = min(NR, nc - q);
+    const panel = dst + <usize>(q * kc) * 4;
+    if (!transB) {
+      // B is stored (k × n): the NR values for one p are contiguous.
+      for (let p = 0; p < kc; p++) {
+        const src = b + (<usize>(p0 + p) * ldb + <usize>(j0 + q)) * 4;
+        const out = panel + <usize>(p * NR) * 4;
+        if (cols == NR) {
+          v128.store(out, v128.load(src));
+          v128.store(out + 16, v128.load(src + 16));
+        } else {
+          for (let c = 0; c < NR; c++) store<f32>(out + c * 4, c < cols ? load<f32>(src + c * 4) : 0);
+        }
+      }
+    } else if (cols == NR) {
+      // B is stored (n × k): op(B)[p, j] = B[j, p]. Read 8 stored rows × 4 steps as eight
+      // vectors, transpose each 4 × 4 half in registers, store every step's 8 values together.
+      const r0 = b + (<usize>(j0 + q) * ldb + <usize>p0) * 4;
+      const stride = <usize>ldb * 4;
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const src = r0 + <usize>p * 4;
+        const out = panel + <usize>(p * NR) * 4;
+        transpose4(out, 32,
+          v128.load(src), v128.load(src + stride), v128.load(src + 2 * stride), v128.load(src + 3 * stride));
+        const hi = src + 4 * stride;
+        transpose4(out + 16, 32,
+          v128.load(hi), v128.load(hi + stride), v128.load(hi + 2 * stride), v128.load(hi + 3 * stride));
+      }
+      for (; p < kc; p++) {
+        for (let c = 0; c < NR; c++) store<f32>(panel + <usize>(p * NR + c) * 4, load<f32>(r0 + <usize>c * stride + <usize>p * 4));
+      }
+    } else {
+      // The last, partial panel: walk each stored row and scatter, zero-padded.
+      for (let c = 0; c < NR; c++) {
+        if (c < cols) {
+          const src = b + (<usize>(j0 + q + c) * ldb + <usize>p0) * 4;
+          for (let p = 0; p < kc; p++) store<f32>(panel + <usize>(p * NR + c) * 4, load<f32>(src + p * 4));
+        } else {
+          for (let p = 0; p < kc; p++) store<f32>(panel + <usize>(p * NR + c) * 4, 0);
+        }
+      }
+    }
+  }
+  return listSteps(dst, nc / NR + (nc % NR != 0 ? 1 : 0), kc, NR, list, counts);
+}
+
+// Transpose the 4 × 4 block whose rows are x0..x3 and store its columns at out, out + step,
+// out + 2·step, out + 3·step (bytes).
+// @ts-ignore: decorator
+@inline
+function transpose4(out: usize, step: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+// For each of `panels` packed panels (kc steps of `width` floats, width 4 or 8), list the
+// steps holding any non-zero (NaN counts: it must propagate). Returns the total.
+function listSteps(packed: usize, panels: i32, kc: i32, width: i32, list: usize, counts: usize): i32 {
+  const zero = f32x4.splat(0);
+  let total = 0;
+  for (let q = 0; q < panels; q++) {
+    const panel = packed + <usize>(q * kc * width) * 4;
+    const out = list + <usize>(q * KC) * 4;
+    let n = 0;
+    for (let p = 0; p < kc; p++) {
+      const at = <usize>(p * width) * 4;
+      let nz = f32x4.ne(v128.load(panel + at), zero);
+      if (width == 8) nz = v128.or(nz, f32x4.ne(v128.load(panel + at, 16), zero));
+      // Branch-free: always write p, advance only past a non-zero step (zeros are scattered
+      // unpredictably, so a branch here would mispredict half the time).
+      store<i32>(out + <usize>n * 4, p);
+      n += <i32>v128.any_true(nz);
+    }
+    store<i32>(counts + <usize>q * 4, n);
+    total += n;
+  }
+  return total;
+}
+
+// The micro-kernel: tile (MR × NR) = Σ_p Apanel[p] ⊗ Bpanel[p], then C[tile] += alpha·tile.
+// Eight accumulators + two B vectors + one broadcast A value fit the 16 SIMD registers.
+// @ts-ignore: decorator
+@inline
+function micro(
+  c: usize, ldc: i32, ap: usize, bp: usize, kc: i32, alpha: f32, rows: i32, cols: i32, tile: usize,
+  steps: usize, nsteps: i32,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (nsteps < 0) {
+    // Every step, in order.
+    for (let p = 0; p < kc; p++) {
+      const b0 = v128.load(bp);
+      const b1 = v128.load(bp, 16);
+      let a = v128.load32_splat(ap);
+      c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+      a = v128.load32_splat(ap, 4);
+      c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+      a = v128.load32_splat(ap, 8);
+      c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+      a = v128.load32_splat(ap, 12);
+      c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+      ap += MR * 4;
+      bp += NR * 4;
+    }
+  } else {
+    // Only the listed steps (the others hold zeros on one side), still in increasing order.
+    for (let t = 0; t < nsteps; t++) {
+      const p = <usize>load<i32>(steps + <usize>t * 4);
+      const bq = bp + p * (NR * 4);
+      const aq = ap + p * (MR * 4);
+      const b0 = v128.load(bq);
+      const b1 = v128.load(bq, 16);
+      let a = v128.load32_splat(aq);
+      c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+      a = v128.load32_splat(aq, 4);
+      c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+      a = v128.load32_splat(aq, 8);
+      c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+      a = v128.load32_splat(aq, 12);
+      c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    }
+  }
+  const al = f32x4.splat(alpha);
+  const ldc4 = <usize>ldc * 4;
+  if (rows == MR && cols == NR) {
+    let row = c;
+    v128.store(row, madd(al, c00, v128.load(row))); v128.store(row, madd(al, c01, v128.load(row, 16)), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c10, v128.load(row))); v128.store(row, madd(al, c11, v128.load(row, 16)), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c20, v128.load(row))); v128.store(row, madd(al, c21, v128.load(row, 16)), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c30, v128.load(row))); v128.store(row, madd(al, c31, v128.load(row, 16)), 16);
+    return;
+  }
+  // Edge tile: spill to scratch, then add only the rows and columns that exist.
+  v128.store(tile, c00); v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+  for (let r = 0; r < rows; r++) {
+    const row = c + <usize>r * ldc4;
+    for (let j = 0; j < cols; j++) {
+      const dst = row + <usize>j * 4;
+      store<f32>(dst, load<f32>(dst) + alpha * load<f32>(tile + <usize>(r * NR + j) * 4));
+    }
+  }
+}
+
+/** C[:, n0..n1) = beta·C[:, n0..n1) (beta = 0 writes zeros, ignoring NaN already there). */
+export function scaleColumns(c: usize, m: i32, n: i32, beta: f32, n0: i32, n1: i32): void {
+  if (beta == 1) return;
+  const bv = f32x4.splat(beta);
+  for (let i = 0; i < m; i++) {
+    const row = c + <usize>i * n * 4;
+    let j = n0;
+    if (beta == 0) {
+      for (; j + 4 <= n1; j += 4) v128.store(row + <usize>j * 4, f32x4.splat(0));
+      for (; j < n1; j++) store<f32>(row + <usize>j * 4, 0);
+    } else {
+      for (; j + 4 <= n1; j += 4) v128.store(row + <usize>j * 4, f32x4.mul(bv, v128.load(row + <usize>j * 4)));
+      for (; j < n1; j++) store<f32>(row + <usize>j * 4, beta * load<f32>(row + <usize>j * 4));
+    }
+  }
+}
+
+/** C[:, n0..n1) = alpha·op(A)·op(B)[:, n0..n1) + beta·C[:, n0..n1). Scratch from gemmScratchBytes. */
+export function gemm(
+  c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
+  transA: bool, transB: bool, alpha: f32, beta: f32,
+  n0: i32, n1: i32, scratch: usize,
+): void {
+  // beta first, once: every k block then accumulates into C.
+  scaleColumns(c, m, n, beta, n0, n1);
+  if (k == 0 || alpha == 0) return;
+  const pA = scratch;
+  const pB = pA + <usize>(MC * KC) * 4;
+  const tile = pB + <usize>(KC * NC) * 4;
+  const listA = tile + <usize>(MR * NR) * 4;
+  const listB = listA + <usize>LIST_A * 4;
+  const countA = listB + <usize>LIST_B * 4;
+  const countB = countA + <usize>(MC / MR) * 4;
+  const lda = transA ? m : k;
+  const ldb = transB ? k : n;
+  for (let jc = n0; jc < n1; jc += NC) {
+    const nc = min(NC, n1 - jc);
+    const panelsB = (nc + NR - 1) / NR;
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const fillB = <f32>packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB) / <f32>(panelsB * kc);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        const panelsA = (mc + MR - 1) / MR;
+        const fillA = <f32>packA(pA, a, lda, transA, ic, mc, pc, kc, listA, countA) / <f32>(panelsA * kc);
+        // Walk the emptier side's lists if it is empty enough; else every step.
+        const useA = fillA <= LIST_MAX_FILL && fillA <= fillB;
+        const useB = !useA && fillB <= LIST_MAX_FILL;
+        for (let jr = 0; jr < nc; jr += NR) {
+          const cols = min(NR, nc - jr);
+          const bp = pB + <usize>(jr * kc) * 4;
+          for (let ir = 0; ir < mc; ir += MR) {
+            const rows = min(MR, mc - ir);
+            const cp = c + (<usize>(ic + ir) * n + <usize>(jc + jr)) * 4;
+            let steps: usize = 0;
+            let nsteps = -1;
+            if (useA) {
+              steps = listA + <usize>((ir / MR) * KC) * 4;
+              nsteps = load<i32>(countA + <usize>(ir / MR) * 4);
+            } else if (useB) {
+              steps = listB + <usize>((jr / NR) * KC) * 4;
+              nsteps = load<i32>(countB + <usize>(jr / NR) * 4);
+            }
+            micro(cp, n, pA + <usize>(ir * kc) * 4, bp, kc, alpha, rows, cols, tile, steps, nsteps);
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * ThreadPool: the calling thread plus (threads − 1) kernel workers over one shared memory.
+ *
+ * A job is cut into parts (column ranges of a GEMM) that any thread may claim, the caller
+ * included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
+ * next unclaimed part; [2] parts finished; [48 + i] status of worker i (1 = failed, with text at
+ * ERROR + 256·i). The job's arguments are 16 float64 at ARGS.
+ *
+ * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
+ * workers, then claims parts itself until none is left, and finally waits only for parts that a
+ * worker claimed and is still computing. So a worker that the OS has not scheduled (a busy
+ * machine) never holds the caller up: the caller simply does its parts. Which thread computes a
+ * part does not change its result, so results stay deterministic.
+ *
+ * NOTE: the caller blocks in Atomics.wait while it waits. Node allows that on its main thread;
+ * browsers allow it only in workers, so a page's main thread gets no pool (createBackend falls
+ * back to one thread there). Failures never hang: an error inside a worker's kernel is reported
+ * through its status word and thrown by the caller; a worker that dies while computing a part
+ * leaves that part unfinished past a deadline, which throws; a worker that dies while idle is
+ * reported by the runtime's exit event, after which every job throws.
+ */
+import { NablaError } from '../../errors.ts';
+import { spawnKernelWorker, type WorkerHandle, type WorkerInit } from './kernelWorker.ts';
+import type { WasmMemory } from './wasmMemory.ts';
+
+export const CONTROL = 1024;
+export const ARGS = 2048;
+export const ERROR = 8192;
+export const MAX_THREADS = 16;
+const JOB = 0;
+const CLAIM = 1;
+const FINISHED = 2;
+const STATUS = 48;
+export const OP_EXIT = -1;
+export const OP_GEMM = 1;
+/** Busy-wait iterations (tens of microseconds) before a worker sleeps. */
+const SPIN = 20_000;
+
+export class ThreadPool {
+  readonly threads: number;
+  private readonly workers: WorkerHandle[];
+  private readonly memory: WasmMemory;
+  private readonly ctl: Int32Array;
+  private failure: Error | undefined;
+
+  private constructor(memory: WasmMemory, workers: WorkerHandle[]) {
+    this.memory = memory;
+    this.workers = workers;
+    this.threads = workers.length + 1;
+    this.ctl = new Int32Array(memory.buffer, CONTROL, 64);
+    workers.forEach((w, i) => w.onExit((err) => {
+      this.failure ??= new Error(`wasm worker ${i + 1} stopped: ${err.message}`);
+    }));
+  }
+
+  /** Start `threads − 1` workers and wait until each has instantiated the module. */
+  static async start(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[]): Promise<ThreadPool> {
+    const workers: WorkerHandle[] = [];
+    const ready: Promise<void>[] = [];
+    for (let i = 1; i < threads; i++) {
+      const w = spawnKernelWorker();
+      if (!w) {
+        workers.forEach((x) => x.terminate());
+        throw new NablaError({
+          where: 'wasm backend',
+          expected: 'a way to start worker threads (Web Workers or node:worker_threads)',
+          found: 'neither in this environment',
+          hint: 'use --threads 1',
+        });
+      }
+      workers.push(w);
+      ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
+      const init: WorkerInit = {
+        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i], spin: SPIN,
+      };
+      w.postMessage(init);
+    }
+    try {
+      await Promise.all(ready);
+    } catch (err) {
+      workers.forEach((x) => x.terminate());
+      throw new NablaError({
+        where: 'wasm backend',
+        expected: `${threads - 1} worker thread(s) to start`,
+        found: `a worker failed: ${(err as Error).message}`,
+        hint: 'use --threads 1, or --backend js',
+      });
+    }
+    return new ThreadPool(memory, workers);
+  }
+
+  /**
+   * Run one job of `parts` parts (at most 255): `args` go to the workers (see kernelWorker.ts),
+   * `part(p)` computes part p on the calling thread. Returns when every part is done; throws if
+   * a worker failed, or if a claimed part is not finished within `deadlineMs` (a dead worker).
+   */
+  run(args: number[], parts: number, part: (p: number) => void, what: string, deadlineMs: number): void {
+    if (this.failure) throw this.brokenError(what);
+    const ctl = this.ctl;
+    new Float64Array(this.memory.buffer, ARGS, 16).set(args);
+    const job = (Atomics.load(ctl, JOB) + 1) | 0;
+    const tag = (job & 0x7fffff) << 8;
+    Atomics.store(ctl, FINISHED, 0);
+    Atomics.store(ctl, CLAIM, tag);
+    Atomics.store(ctl, JOB, job);
+    Atomics.notify(ctl, JOB);
+    let ownError: unknown;
+    for (;;) {
+      const cur = Atomics.load(ctl, CLAIM);
+      if ((cur & 0xff) >= parts) break;
+      if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
+      try {
+        part(cur & 0xff);
+      } catch (err) {
+        ownError ??= err;
+      }
+      Atomics.add(ctl, FINISHED, 1);
+    }
+    // Only parts a worker claimed can still be running.
+    const start = performance.now();
+    for (let s = 0; s < SPIN && Atomics.load(ctl, FINISHED) < parts; s++);
+    for (;;) {
+      const done = Atomics.load(ctl, FINISHED);
+      if (done >= parts) break;
+      Atomics.wait(ctl, FINISHED, done, 20);
+      if (performance.now() - start > deadlineMs) {
+        this.failure ??= new Error(`a wasm worker did not finish its part of a ${what} within ${Math.round(deadlineMs)} ms`);
+        throw this.brokenError(what);
+      }
+    }
+    for (let i = 1; i < this.threads; i++) {
+      if (Atomics.load(ctl, STATUS + i) === 0) continue;
+      Atomics.store(ctl, STATUS + i, 0);
+      const bytes = new Uint8Array(this.memory.buffer, ERROR + 256 * i, 256).slice();
+      const end = bytes.indexOf(0);
+      const text = new TextDecoder().decode(bytes.subarray(0, end < 0 ? 256 : end));
+      throw new NablaError({ where: `wasm worker ${i}`, expected: `${what} to succeed`, found: `an error: ${text}` });
+    }
+    if (ownError) throw ownError;
+  }
+
+  private brokenError(what: string): NablaError {
+    return new NablaError({
+      where: 'wasm backend',
+      expected: `its ${this.threads - 1} worker thread(s) running`,
+      found: `${this.failure!.message} (while running a ${what})`,
+      hint: 'create a new backend, or use --threads 1',
+    });
+  }
+
+  /** Tell every worker to leave its loop, then terminate it. */
+  stop(): void {
+    new Float64Array(this.memory.buffer, ARGS, 16)[0] = OP_EXIT;
+    Atomics.add(this.ctl, JOB, 1);
+    Atomics.notify(this.ctl, JOB);
+    for (const w of this.workers) w.terminate();
+    this.failure ??= new Error('the backend was disposed');
+  }
+
+  /** For tests: kill worker i without telling the pool, as a crash would. */
+  crashWorkerForTesting(i: number): void {
+    this.workers[i - 1].terminate();
+  }
+}
