@@ -20,8 +20,11 @@ export const RESUME_KEYS = [
   'warmup', 'gamma', 'stepSize', 'epochs', 'batchSize', 'seed', 'val', 'limit', 'shuffle', 'init', 'earlyStopping',
   'monitor', 'restoreBest', 'clipNorm',
 ] as const;
-/** Taken from the checkpoint when not given again, but free to change. */
-const DEFAULTED_KEYS = ['out', 'data'] as const;
+/**
+ * Taken from the checkpoint when not given again, but free to change. (A resume is bit-identical
+ * on the same backend; another backend continues correctly, with its own rounding.)
+ */
+const DEFAULTED_KEYS = ['out', 'data', 'backend', 'threads'] as const;
 
 /** models/mnist-mlp.safetensors → models/mnist-mlp.ckpt.safetensors */
 export function defaultCheckpointPath(out: string): string {

@@ -18,8 +18,8 @@ import { NablaError, Rng } from '../src/index.ts';
 /** One trial: flag (long name without "--") → value as passed on the command line ("true"/"false" for switches). */
 export type TrialFlags = Array<[string, string]>;
 
-/** Flags a search may not vary: where things are written, what is printed, and the data itself. */
-const NOT_SEARCHABLE = new Set(['out', 'checkpoint', 'resume', 'json', 'progress', 'data', 'test', 'init', 'limit', 'val', 'help']);
+/** Flags a search may not vary: where things are written, what is printed, the data, and how the kernels run. */
+const NOT_SEARCHABLE = new Set(['out', 'checkpoint', 'resume', 'json', 'progress', 'data', 'test', 'init', 'limit', 'val', 'help', 'backend', 'threads']);
 /** Short names people use. */
 const ALIASES: Record<string, string> = { batch: 'batch-size', wd: 'weight-decay', opt: 'optimizer', act: 'activation', clip: 'clip-norm' };
 /** Flags searched on a log scale when given as a range. */
