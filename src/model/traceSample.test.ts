@@ -32,7 +32,7 @@ test('traceSample: z, a, δ and ∂C/∂W of a sigmoid MSE network match a hand 
   const t = traceSample(model, x, y, 'mse');
   assert.deepEqual(t.steps.map((s) => s.type), ['Dense', 'Sigmoid', 'Dense', 'Sigmoid']);
   assert.deepEqual(t.steps.map((s) => s.outputShape), [[3], [3], [2], [2]]);
-  assertClose(t.loss, [0, 1].reduce((s, j) => s + (a2[j] - y[j]) ** 2, 0), { rtol: 1e-5 });
+  assertClose([t.loss], [[0, 1].reduce((s, j) => s + (a2[j] - y[j]) ** 2, 0)], { rtol: 1e-5 });
   const tol = { rtol: 1e-5, atol: 1e-6 };
   assertClose(t.steps[0].output, z1, tol);
   assertClose(t.steps[1].output, a1, tol);
@@ -46,6 +46,8 @@ test('traceSample: z, a, δ and ∂C/∂W of a sigmoid MSE network match a hand 
   assertClose(t.steps[0].params[0].grad, dW1, tol);
   assert.deepEqual(t.steps[0].params[0].shape, [3, 4]);
   assert.equal(t.steps[1].params.length, 0);
+  const sum = a2[0] + a2[1];
+  assertClose(t.probabilities, [a2[0] / sum, a2[1] / sum], tol);
 });
 
 test('traceSample: per-sample gradients average to what a batch backward accumulates; model gradients untouched', () => {

@@ -55,6 +55,8 @@ export interface SampleTrace {
   target: Float32Array;
   /** The loss C for this sample. */
   loss: number;
+  /** Class probabilities (model.predictProbabilities: softmax of logits, or normalised Sigmoid). */
+  probabilities: Float32Array;
   lossName: LossName;
   steps: TraceStep[];
 }
@@ -119,7 +121,8 @@ export function traceSample(
         name: p.name, shape: [...p.value.shape], value: p.value.data.slice(), grad: p.grad.data.slice(),
       })),
     }));
-    return { input: Float32Array.from(x), target: Float32Array.from(target), loss: value, lossName: lossFn.name, steps };
+    const probabilities = model.predictProbabilities(Float32Array.from(x), 1);
+    return { input: Float32Array.from(x), target: Float32Array.from(target), loss: value, probabilities, lossName: lossFn.name, steps };
   } finally {
     params.forEach((p, i) => p.grad.data.set(savedGrads[i]));
   }

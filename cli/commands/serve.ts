@@ -1,0 +1,34 @@
+/** nabla serve [model]: the playground, the MNIST files and a prediction API over HTTP. */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { bundledMnistDir } from '../mnistFiles.ts';
+import { loadModelFile } from '../modelFiles.ts';
+import { intIn } from '../options.ts';
+import { readFileChecked } from '../files.ts';
+import { DEFAULT_MAX_BODY, startServer } from '../server.ts';
+import { WEB_DIST, ensureWebBuilt } from '../webBuild.ts';
+import { DEFAULTS } from './train.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the browser playground and a JSON prediction API (POST /api/predict, GET /api/model)')
+    .argument('[model]', `model file (.safetensors); default ${DEFAULTS.out} if it exists, else none (train in the page)`)
+    .option('--host <address>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', intIn(0, 65535), 8080)
+    .option('--max-body <bytes>', 'largest request body accepted (larger: 413)', intIn(1), DEFAULT_MAX_BODY)
+    .action(async (modelArg: string | undefined, opts: { host: string; port: number; maxBody: number }) => {
+      const modelPath = modelArg ?? (existsSync(DEFAULTS.out) ? DEFAULTS.out : undefined);
+      let model;
+      if (modelPath) {
+        const bytes = readFileChecked(modelPath, 'model file');
+        model = { loaded: loadModelFile(modelPath), bytes, name: basename(modelPath) };
+      }
+      if (await ensureWebBuilt()) process.stderr.write(`built the playground into ${WEB_DIST}\n`);
+      const { url } = await startServer({
+        model, staticDir: WEB_DIST, dataDir: bundledMnistDir(), host: opts.host, port: opts.port, maxBody: opts.maxBody,
+      });
+      console.log(`nabla serve: ${url}/  (model: ${modelPath ?? 'none, train one in the page'}; Ctrl-C to stop)`);
+    });
+}
