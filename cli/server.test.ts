@@ -77,7 +77,7 @@ test('serve: binds loopback, reports the chosen port', () => {
 test('GET /api/model describes the model; /api/model/weights is the file itself', async () => {
   const r = await fetch(`${server.url}/api/model`);
   assert.equal(r.status, 200);
-  assertIsolated(Object.fromEntries(r.headers));
+  assertIsolated({ 'cross-origin-opener-policy': r.headers.get('cross-origin-opener-policy') ?? undefined, 'cross-origin-embedder-policy': r.headers.get('cross-origin-embedder-policy') ?? undefined });
   const info = (await r.json()) as { params: number; architecture: unknown; training: { seed: number }; layers: { type: string }[]; name: string };
   assert.equal(info.params, 784 * 16 + 16 + 16 * 10 + 10);
   assert.deepEqual(info.architecture, loaded.model.config());

@@ -153,6 +153,8 @@ function resetNetwork(): void {
 
 function onProgress(p: Progress): void {
   lossPoints.push([p.step, p.loss]);
+  $('loss-chart').dataset.last = String(p.loss);
+  if (lossPoints.length === 1) $('loss-chart').dataset.first = String(p.loss);
   if (p.testAccuracy !== undefined) accPoints.push([p.step, p.testAccuracy]);
   drawChart($('loss-chart'), lossPoints, '#c0392b');
   drawChart($('acc-chart'), accPoints, '#2471a3', [0, 1]);
@@ -378,6 +380,7 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       break;
     case 'training':
       training = m.running;
+      document.body.dataset.training = String(training);
       trainButton.textContent = training ? 'Pause' : 'Train';
       trainButton.disabled = !dataReady;
       break;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { bundledMnistDir } from '../mnistFiles.ts';
-import { loadModelFile } from '../modelFiles.ts';
+import { NablaError, decodeModel } from '../../src/index.ts';
 import { intIn } from '../options.ts';
 import { readFileChecked } from '../files.ts';
 import { DEFAULT_MAX_BODY, startServer } from '../server.ts';
@@ -23,12 +23,22 @@ export function registerServe(program: Command): void {
       let model;
       if (modelPath) {
         const bytes = readFileChecked(modelPath, 'model file');
-        model = { loaded: loadModelFile(modelPath), bytes, name: basename(modelPath) };
+        model = { loaded: decodeModel(bytes, `model file "${modelPath}"`), bytes, name: basename(modelPath) };
       }
       if (await ensureWebBuilt()) process.stderr.write(`built the playground into ${WEB_DIST}\n`);
-      const { url } = await startServer({
-        model, staticDir: WEB_DIST, dataDir: bundledMnistDir(), host: opts.host, port: opts.port, maxBody: opts.maxBody,
-      });
+      let url: string;
+      try {
+        ({ url } = await startServer({
+          model, staticDir: WEB_DIST, dataDir: bundledMnistDir(), host: opts.host, port: opts.port, maxBody: opts.maxBody,
+        }));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new NablaError({
+          where: `--host ${opts.host} --port ${opts.port}`, expected: 'an address the server can listen on',
+          found: code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EADDRNOTAVAIL' ? 'no such local address' : String((e as Error).message),
+          hint: code === 'EADDRINUSE' ? 'pick another --port, or --port 0 for any free one' : undefined,
+        });
+      }
       console.log(`nabla serve: ${url}/  (model: ${modelPath ?? 'none, train one in the page'}; Ctrl-C to stop)`);
     });
 }
