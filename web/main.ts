@@ -279,6 +279,29 @@ function vectorBody(v: Float32Array): (HTMLElement | string)[] {
   return [strip(v), text];
 }
 
+/**
+ * Rows of ∂C/∂W(1) as 28×28 pictures: row u is δ_u times the input image, so it shows the digit
+ * itself, red or blue by the sign of δ_u. The first units with a non-zero δ, in unit order.
+ */
+function gradientRows(grad: Float32Array, delta: Float32Array, l: number): HTMLElement {
+  const wrap = document.createElement('div');
+  wrap.className = 'grid';
+  let shown = 0;
+  for (let u = 0; u < delta.length && shown < 8; u++) {
+    if (delta[u] === 0) continue;
+    const cell = document.createElement('div');
+    cell.title = `row ${u} of ∂C/∂W(${l}) = δ(${l})_${u} · a(${l - 1})ᵀ, δ = ${delta[u].toExponential(2)}`;
+    cell.append(pixelCanvas(signedToRgba(grad.subarray(u * 784, (u + 1) * 784), 28, 28), 28, 28));
+    wrap.append(cell);
+    shown++;
+  }
+  const caption = document.createElement('div');
+  caption.textContent = `rows of the first ${shown} units with δ ≠ 0, as 28×28: each is δ_u × the input (red +, blue −)`;
+  const box = document.createElement('div');
+  box.append(wrap, caption);
+  return box;
+}
+
 const ACTIVATION_EQ: Record<string, string> = {
   ReLU: 'σ(z) = max(0, z),  σ′(z) = [z > 0]',
   LeakyReLU: 'σ(z) = z > 0 ? z : αz',
@@ -331,7 +354,9 @@ function renderTrace(trace: SampleTrace, title: string): void {
         const img = pixelCanvas(signedToRgba(W.grad, inN, outN), inN, outN, 'mat');
         img.style.width = `${Math.min(700, Math.max(inN, 200))}px`;
         img.style.height = `${Math.min(200, Math.max(outN * 4, 20))}px`;
-        parts.push(...field(`∂C/∂W(${l}) = δ(${l}) a(${l - 1})ᵀ`, `(${outN}×${inN}) = (${outN})·(${inN})ᵀ`, [img]));
+        const body: (HTMLElement | string)[] = [img];
+        if (inN === 784) body.push(gradientRows(W.grad, s.gradOutput, l));
+        parts.push(...field(`∂C/∂W(${l}) = δ(${l}) a(${l - 1})ᵀ`, `(${outN}×${inN}) = (${outN})·(${inN})ᵀ`, body));
       }
       if (b) parts.push(...field(`∂C/∂b(${l}) = δ(${l})`, `(${outN})`, vectorBody(b.grad)));
       card(`Layer ${l}: Dense ${inN} → ${outN}  (state dict "${s.index}.weight", "${s.index}.bias")`, parts);
