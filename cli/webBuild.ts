@@ -78,8 +78,15 @@ export async function ensureWebBuilt(): Promise<boolean> {
   return true;
 }
 
-// `node --import tsx cli/webBuild.ts`: build now.
+// `node --import tsx cli/webBuild.ts [--if-possible]`: build now. `prepare` passes --if-possible so
+// that an install without devDependencies (no esbuild) still succeeds; `nabla serve` will say
+// what is missing if the page is ever needed.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  await buildWeb();
-  console.log(`playground built in ${WEB_DIST}`);
+  try {
+    await buildWeb();
+    console.log(`playground built in ${WEB_DIST}`);
+  } catch (e) {
+    if (!(process.argv.includes('--if-possible') && e instanceof NablaError)) throw e;
+    console.warn(`playground not built: ${e.message}`);
+  }
 }
