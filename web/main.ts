@@ -344,9 +344,11 @@ function renderTrace(trace: SampleTrace, title: string): void {
       const parts = [
         ...field(`z(${l}) = W(${l}) a(${l - 1}) + b(${l})`, `(${outN}) = (${outN}×${inN})·(${inN}) + (${outN})`, vectorBody(s.output)),
         ...field(
-          l === L
-            ? (trace.lossName === 'ce' ? `δ(${l}) = ∂C/∂z(${l}) = softmax(z(${l})) − y` : `δ(${l}) = ∂C/∂z(${l})`)
-            : `δ(${l}) = ∂C/∂z(${l}) = (W(${l + 1})ᵀ δ(${l + 1})) ⊙ σ′(z(${l}))`,
+          l < L
+            ? `δ(${l}) = ∂C/∂z(${l}) = (W(${l + 1})ᵀ δ(${l + 1})) ⊙ σ′(z(${l}))`
+            : s.index < trace.steps.length - 1
+              ? `δ(${l}) = ∂C/∂z(${l}) = ∂C/∂a(${l}) ⊙ σ′(z(${l}))`
+              : trace.lossName === 'ce' ? `δ(${l}) = ∂C/∂z(${l}) = softmax(z(${l})) − y` : `δ(${l}) = ∂C/∂z(${l}) = 2(z(${l}) − y)`,
           `(${outN})`, vectorBody(s.gradOutput),
         ),
       ];
@@ -363,7 +365,10 @@ function renderTrace(trace: SampleTrace, title: string): void {
     } else {
       const parts = [
         ...field(`a(${l}) = σ(z(${l}))`, `(${outN}); ${ACTIVATION_EQ[s.type] ?? s.type}`, vectorBody(s.output)),
-        ...field(`∂C/∂a(${l}) = W(${l + 1})ᵀ δ(${l + 1})`, `(${outN})`, vectorBody(s.gradOutput)),
+        ...field(
+          l < L ? `∂C/∂a(${l}) = W(${l + 1})ᵀ δ(${l + 1})` : trace.lossName === 'mse' ? `∂C/∂a(${l}) = 2(a(${l}) − y)` : `∂C/∂a(${l})`,
+          `(${outN})`, vectorBody(s.gradOutput),
+        ),
       ];
       card(`Layer ${l}: ${s.type}`, parts);
     }
@@ -371,8 +376,8 @@ function renderTrace(trace: SampleTrace, title: string): void {
   const p = trace.probabilities;
   const best = p.indexOf(Math.max(...p));
   card('Output and cost', [
-    ...field(`p = softmax(z(${L}))`, `(${p.length}); predicted ${best}`, vectorBody(p)),
-    ...field(trace.lossName === 'ce' ? 'C = −Σ_j y_j log p_j' : 'C = Σ_j (a_j − y_j)²', `y = ${formatVector(trace.target)}`, [`C = ${trace.loss.toFixed(5)}`]),
+    ...field(trace.lossName === 'ce' ? `p = softmax(z(${L}))` : `p = a(${L}) / Σ_j a(${L})_j`, `(${p.length}); predicted ${best}`, vectorBody(p)),
+    ...field(trace.lossName === 'ce' ? 'C = −Σ_j y_j log p_j' : `C = Σ_j (a(${L})_j − y_j)²`, `y = ${formatVector(trace.target)}`, [`C = ${trace.loss.toFixed(5)}`]),
   ]);
 }
 

@@ -8,7 +8,7 @@
 import {
   Adam, BatchIterator, Dense, ReLU, Sequential, argmax, assembleMnist, decodeModel, encodeModel, inkToRgba,
   misclassified, parseIdx, rgbaToInk, signedToRgba, sliceDataset, toMnistInput, traceSample, Tensor,
-  type Backend, type Dataset, type Optimizer,
+  type Backend, type Dataset, type LossName, type Optimizer,
 } from '../src/index.ts';
 import { createBackend } from './backend.ts';
 import type { FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
@@ -23,6 +23,8 @@ const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postM
 const backend: Backend = createBackend();
 let model: Sequential | undefined;
 let source = '';
+/** The loss the model was trained with (from the server's file; the page trains with 'ce'). */
+let lossName: LossName = 'ce';
 let optimizer: Optimizer | undefined;
 let hyper: Hyper = { lr: 2e-3, hidden: 64, batchSize: 64 };
 let train: Dataset | undefined;
@@ -103,7 +105,9 @@ async function loadServerModel(): Promise<void> {
   if (res.ok) {
     const meta = (await res.json()) as { name: string; weights: string };
     const bytes = new Uint8Array(await (await fetch(meta.weights)).arrayBuffer());
-    model = decodeModel(bytes, `server model "${meta.name}"`, { backend }).model;
+    const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend });
+    model = loaded.model;
+    lossName = loaded.training.loss ?? 'ce';
     source = `server: ${meta.name}`;
     const firstDense = model.layers.find((l) => l.type === 'Dense');
     if (firstDense) hyper = { ...hyper, hidden: firstDense.outputShape[0] };
@@ -117,6 +121,7 @@ async function loadServerModel(): Promise<void> {
 function newModel(seed: number): void {
   model = new Sequential([new Dense(hyper.hidden), new ReLU(), new Dense(10)], { inputShape: [784], seed, backend });
   source = `page: 784-${hyper.hidden}-10, seed ${seed}`;
+  lossName = 'ce';
   optimizer = new Adam(model.parameters(), { lr: hyper.lr, backend });
   batches = undefined;
   epochIt = undefined;
@@ -234,7 +239,7 @@ function inspect(): void {
     const units = Math.min(64, first.outputShape[0]);
     for (let u = 0; u < units; u++) weights.push(signedToRgba(w.subarray(u * 784, (u + 1) * 784), 28, 28));
   }
-  const ev = m.evaluate(test, { loss: 'ce' });
+  const ev = m.evaluate(test, { loss: lossName });
   const probs = m.predictProbabilities(test.x, test.count);
   const mistakes = misclassified(probs, test.y, 10, 24).map((e) => ({
     ...e, rgba: inkToRgba(test!.x.subarray(e.index * 784, (e.index + 1) * 784), 28, 28),
@@ -254,11 +259,11 @@ function trace(from: 'drawing' | 'test', index: number): void {
     const probs = m.predictProbabilities(lastDrawing, 1);
     const target = new Float32Array(10);
     target[argmax(probs, 0, 10)] = 1;
-    post({ type: 'trace', trace: traceSample(m, lastDrawing, target, 'ce'), label: null, title: 'your drawing (target: the predicted class)' });
+    post({ type: 'trace', trace: traceSample(m, lastDrawing, target, lossName), label: null, title: 'your drawing (target: the predicted class)' });
     return;
   }
   if (!test) throw new Error('MNIST is still loading');
   const i = Math.max(0, Math.min(test.count - 1, Math.floor(index)));
-  const t = traceSample(m, test.x.subarray(i * 784, (i + 1) * 784), test.y.subarray(i * 10, (i + 1) * 10), 'ce');
+  const t = traceSample(m, test.x.subarray(i * 784, (i + 1) * 784), test.y.subarray(i * 10, (i + 1) * 10), lossName);
   post({ type: 'trace', trace: t, label: test.labels[i], title: `test digit #${i} (label ${test.labels[i]})` });
 }
