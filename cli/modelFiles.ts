@@ -1,8 +1,8 @@
 /** Loading and saving model files from the CLI: bytes from disk, the library decodes/encodes. */
-import { decodeModel, encodeModel, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
+import { decodeModel, encodeModel, type Backend, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
 import { readFileChecked, writeFileAtomic } from './files.ts';
 
-export function loadModelFile(path: string, options: { seed?: number } = {}): LoadedModel {
+export function loadModelFile(path: string, options: { seed?: number; backend?: Backend } = {}): LoadedModel {
   return decodeModel(readFileChecked(path, 'model file'), `model file "${path}"`, options);
 }
 

@@ -15,6 +15,10 @@ export { Rng } from './random.ts';
 export type { Backend } from './backend/backend.ts';
 export { JsBackend } from './backend/js/jsBackend.ts';
 export { naiveGemm } from './backend/js/naiveGemm.ts';
+export { WasmBackend, availableCores, sharedMemoryAvailable, type WasmBackendOptions } from './backend/wasm/wasmBackend.ts';
+export {
+  createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
+} from './backend/createBackend.ts';
 
 export { Layer, type Param, type LayerConfig, type BuildContext } from './layers/layer.ts';
 export { Dense, type DenseOptions } from './layers/dense.ts';

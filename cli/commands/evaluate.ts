@@ -2,20 +2,22 @@
 import type { Command } from 'commander';
 import { sliceDataset } from '../../src/index.ts';
 import { loadMnist } from '../mnistFiles.ts';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModelFile } from '../modelFiles.ts';
 import { intIn } from '../options.ts';
 import { formatEvaluation } from '../output.ts';
 
 export function registerEval(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('evaluate a model on the MNIST test set')
     .argument('<model>', 'model file (.safetensors)')
     .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder')
     .option('--limit <n>', 'use only the first N test samples', intIn(1))
-    .option('--json', 'print the result as one JSON object', false)
-    .action((modelPath: string, opts: { data?: string; limit?: number; json: boolean }) => {
-      const { model, training } = loadModelFile(modelPath);
+    .option('--json', 'print the result as one JSON object', false);
+  addBackendOptions(command)
+    .action(async (modelPath: string, opts: { data?: string; limit?: number; json: boolean } & BackendFlags) => {
+      const { model, training } = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
       let test = loadMnist('test', opts.data);
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
       const ev = model.evaluate(test, { loss: training.loss ?? 'ce' });

@@ -2,18 +2,20 @@
 import type { Command } from 'commander';
 import { argmax } from '../../src/index.ts';
 import { readDigitPng } from '../image.ts';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModelFile } from '../modelFiles.ts';
 import { pct } from '../output.ts';
 
 export function registerPredict(program: Command): void {
-  program
+  const command = program
     .command('predict')
     .description('classify PNG images of digits (any size or colour; brought to MNIST\'s 28×28 white-on-black)')
     .argument('<model>', 'model file (.safetensors)')
     .argument('<images...>', 'PNG files')
-    .option('--json', 'print one JSON object per image', false)
-    .action(async (modelPath: string, images: string[], opts: { json: boolean }) => {
-      const { model } = loadModelFile(modelPath);
+    .option('--json', 'print one JSON object per image', false);
+  addBackendOptions(command)
+    .action(async (modelPath: string, images: string[], opts: { json: boolean } & BackendFlags) => {
+      const { model } = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
       const k = model.outputShape[0];
       for (const path of images) {
         const x = await readDigitPng(path);

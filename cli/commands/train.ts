@@ -6,8 +6,9 @@ import type { Command } from 'commander';
 import {
   Adam, AdamW, Dense, DivergenceError, LeakyReLU, NablaError, ReLU, SGD, Sequential, Sigmoid, Softmax, Tanh,
   cosineDecay, sliceDataset, splitDataset, type Callback, type EpochLog, type Layer, type LossName, type Optimizer,
-  type TrainingInfo,
+  describeBackend, type Backend, type TrainingInfo,
 } from '../../src/index.ts';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { dataSource, loadMnist } from '../mnistFiles.ts';
 import { loadModelFile, saveModelFile } from '../modelFiles.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
@@ -32,7 +33,7 @@ export const DEFAULTS = {
   out: 'models/mnist-mlp.safetensors',
 };
 
-interface TrainOptions {
+interface TrainOptions extends BackendFlags {
   hidden: number[];
   activation: Activation;
   output?: Output;
@@ -57,7 +58,7 @@ interface TrainOptions {
 }
 
 export function registerTrain(program: Command): void {
-  program
+  const command = program
     .command('train')
     .description('train a network on MNIST and save it (defaults: the npm start network)')
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
@@ -80,7 +81,8 @@ export function registerTrain(program: Command): void {
     .option('--init <model>', 'start from the weights (and architecture) of an existing model file')
     .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder instead of the bundled set')
     .option('--json', 'print one JSON object per epoch (and a final result) on stdout', false)
-    .option('--no-progress', 'no progress output on stderr')
+    .option('--no-progress', 'no progress output on stderr');
+  addBackendOptions(command)
     .action(async (opts: TrainOptions, cmd: Command) => {
       await train(opts, cmd);
     });
@@ -111,13 +113,14 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const { train: trainSet, val } = splitDataset(all, opts.val);
   const test = loadMnist('test', opts.data);
 
-  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes);
+  const backend = await backendFromFlags(opts);
+  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, backend);
   const lr = opts.lr ?? DEFAULTS.lr[opts.optimizer];
   const optimizer = makeOptimizer(opts, model, lr, cmd.getOptionValueSource('weightDecay') === 'cli');
 
   say(model.summary());
   say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, batch ${opts.batchSize}, ` +
-    `${opts.optimizer} lr ${lr} (${opts.schedule}), loss ${loss}, seed ${opts.seed}`);
+    `${opts.optimizer} lr ${lr} (${opts.schedule}), loss ${loss}, seed ${opts.seed}; backend ${describeBackend(backend)}`);
 
   const printEpoch: Callback = {
     onEpochEnd(log: EpochLog) {
@@ -171,7 +174,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 }
 
-function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number) {
+function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, backend: Backend) {
   if (opts.init) {
     const clash = ['hidden', 'activation', 'output'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
@@ -180,7 +183,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
         hint: 'the architecture comes from the --init model file; drop these flags',
       });
     }
-    const { model, training } = loadModelFile(opts.init, { seed: opts.seed });
+    const { model, training } = loadModelFile(opts.init, { seed: opts.seed, backend });
     if (model.inputShape.length !== 1 || model.inputShape[0] !== features) {
       throw new NablaError({ where: `model file "${opts.init}"`, expected: `an input of ${features} features`, found: `input shape [${model.inputShape.join(', ')}]` });
     }
@@ -201,7 +204,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
   layers.push(new Dense(classes, { init: output === 'none' ? init : 'xavier' }));
   if (output === 'sigmoid') layers.push(new Sigmoid());
   if (output === 'softmax') layers.push(new Softmax());
-  return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed }), loss: opts.loss, info: {} as TrainingInfo };
+  return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed, backend }), loss: opts.loss, info: {} as TrainingInfo };
 }
 
 function activationLayer(name: Activation): Layer {
@@ -215,10 +218,11 @@ function activationLayer(name: Activation): Layer {
 
 function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decaySet: boolean): Optimizer {
   const params = model.parameters();
+  const backend = model.backend;
   switch (opts.optimizer) {
-    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay });
-    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay });
+    case 'sgd': return new SGD(params, { lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay, backend });
+    case 'adam': return new Adam(params, { lr, weightDecay: opts.weightDecay, backend });
     // AdamW keeps its own default decay (0.01, as PyTorch) unless --weight-decay is given.
-    case 'adamw': return new AdamW(params, { lr, weightDecay: decaySet ? opts.weightDecay : undefined });
+    case 'adamw': return new AdamW(params, { lr, weightDecay: decaySet ? opts.weightDecay : undefined, backend });
   }
 }

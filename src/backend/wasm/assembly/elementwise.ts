@@ -1,0 +1,180 @@
+// The memory-bound kernels of a training step, four lanes at a time: bias add, bias gradient,
+// ReLU family, and the optimiser updates. Same formulas as the JS backend (see backend.ts); the
+// scalar tail loops handle lengths that are not multiples of 4.
+
+// out[r, j] = x[r, j] + v[j]
+export function addRowVector(out: usize, x: usize, v: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const o = out + <usize>(r * cols) * 4;
+    const xi = x + <usize>(r * cols) * 4;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const off = <usize>j * 4;
+      v128.store(o + off, f32x4.add(v128.load(xi + off), v128.load(v + off)));
+    }
+    for (; j < cols; j++) store<f32>(o + <usize>j * 4, load<f32>(xi + <usize>j * 4) + load<f32>(v + <usize>j * 4));
+  }
+}
+
+// out[j] = beta·out[j] + Σ_r x[r, j]
+export function sumRows(out: usize, x: usize, rows: i32, cols: i32, beta: f32): void {
+  let j = 0;
+  const bv = f32x4.splat(beta);
+  for (; j + 4 <= cols; j += 4) {
+    let s = f32x4.splat(0);
+    for (let r = 0; r < rows; r++) s = f32x4.add(s, v128.load(x + <usize>(r * cols + j) * 4));
+    const o = out + <usize>j * 4;
+    v128.store(o, beta == 0 ? s : f32x4.add(f32x4.mul(bv, v128.load(o)), s));
+  }
+  for (; j < cols; j++) {
+    let s: f32 = 0;
+    for (let r = 0; r < rows; r++) s += load<f32>(x + <usize>(r * cols + j) * 4);
+    const o = out + <usize>j * 4;
+    store<f32>(o, beta == 0 ? s : beta * load<f32>(o) + s);
+  }
+}
+
+// out = max(x, 0). NOTE: written as a select on x > 0, not f32x4.max, so that NaN propagates
+// exactly as in the JS backend (x > 0 ? x : 0 maps NaN to 0 there too).
+export function relu(out: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + <usize>i * 4);
+    v128.store(out + <usize>i * 4, v128.bitselect(v, zero, f32x4.gt(v, zero)));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(x + <usize>i * 4);
+    store<f32>(out + <usize>i * 4, v > 0 ? v : 0);
+  }
+}
+
+// dx = dy ⊙ [x > 0]
+export function reluBackward(dx: usize, dy: usize, x: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i * 4;
+    v128.store(dx + off, v128.and(v128.load(dy + off), f32x4.gt(v128.load(x + off), zero)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i * 4;
+    store<f32>(dx + off, load<f32>(x + off) > 0 ? load<f32>(dy + off) : 0);
+  }
+}
+
+// out = x > 0 ? x : slope·x
+export function leakyRelu(out: usize, x: usize, n: i32, slope: f32): void {
+  const zero = f32x4.splat(0);
+  const s = f32x4.splat(slope);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + <usize>i * 4);
+    v128.store(out + <usize>i * 4, v128.bitselect(v, f32x4.mul(s, v), f32x4.gt(v, zero)));
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(x + <usize>i * 4);
+    store<f32>(out + <usize>i * 4, v > 0 ? v : slope * v);
+  }
+}
+
+// dx = x > 0 ? dy : slope·dy
+export function leakyReluBackward(dx: usize, dy: usize, x: usize, n: i32, slope: f32): void {
+  const zero = f32x4.splat(0);
+  const s = f32x4.splat(slope);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i * 4;
+    const g = v128.load(dy + off);
+    v128.store(dx + off, v128.bitselect(g, f32x4.mul(s, g), f32x4.gt(v128.load(x + off), zero)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i * 4;
+    const g = load<f32>(dy + off);
+    store<f32>(dx + off, load<f32>(x + off) > 0 ? g : slope * g);
+  }
+}
+
+// SGD with momentum, PyTorch's form: g = grad + wd·p; v = μ·v + g; step = nesterov ? g + μ·v : v;
+// p −= lr·step. With μ = 0 the velocity buffer is never touched (it may be empty).
+export function sgdUpdate(
+  param: usize, grad: usize, velocity: usize, n: i32,
+  lr: f32, momentum: f32, weightDecay: f32, nesterov: bool,
+): void {
+  const lrv = f32x4.splat(lr);
+  const mu = f32x4.splat(momentum);
+  const wd = f32x4.splat(weightDecay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i * 4;
+    const p = v128.load(param + off);
+    let g = v128.load(grad + off);
+    if (weightDecay != 0) g = f32x4.add(g, f32x4.mul(wd, p));
+    let step = g;
+    if (momentum != 0) {
+      const v = f32x4.add(f32x4.mul(mu, v128.load(velocity + off)), g);
+      v128.store(velocity + off, v);
+      step = nesterov ? f32x4.add(g, f32x4.mul(mu, v)) : v;
+    }
+    v128.store(param + off, f32x4.sub(p, f32x4.mul(lrv, step)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i * 4;
+    const p = load<f32>(param + off);
+    let g = load<f32>(grad + off);
+    if (weightDecay != 0) g += weightDecay * p;
+    let step = g;
+    if (momentum != 0) {
+      const v = momentum * load<f32>(velocity + off) + g;
+      store<f32>(velocity + off, v);
+      step = nesterov ? g + momentum * v : v;
+    }
+    store<f32>(param + off, p - lr * step);
+  }
+}
+
+// Adam / AdamW: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(m/bc1) / (sqrt(v/bc2) + eps).
+// Weight decay is added to g (Adam, L2) or applied as p −= lr·wd·p first (AdamW, decoupled).
+export function adamUpdate(
+  param: usize, grad: usize, m: usize, v: usize, n: i32,
+  lr: f32, beta1: f32, beta2: f32, eps: f32, weightDecay: f32, decoupled: bool,
+  bc1: f32, bc2: f32,
+): void {
+  const b1 = f32x4.splat(beta1), b2 = f32x4.splat(beta2);
+  const c1 = f32x4.splat(1 - beta1), c2 = f32x4.splat(1 - beta2);
+  // Same association as the JS backend: (lr/bc1)·m / (sqrt(v)·(1/sqrt(bc2)) + eps).
+  const stepSize: f32 = lr / bc1, invSqrtBc2: f32 = 1 / Mathf.sqrt(bc2);
+  const sv = f32x4.splat(stepSize), ib2 = f32x4.splat(invSqrtBc2);
+  const ev = f32x4.splat(eps);
+  const wd = f32x4.splat(weightDecay), shrink = f32x4.splat(1 - lr * weightDecay);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i * 4;
+    let p = v128.load(param + off);
+    let g = v128.load(grad + off);
+    if (weightDecay != 0) {
+      if (decoupled) p = f32x4.mul(shrink, p);
+      else g = f32x4.add(g, f32x4.mul(wd, p));
+    }
+    const mi = f32x4.add(f32x4.mul(b1, v128.load(m + off)), f32x4.mul(c1, g));
+    const vi = f32x4.add(f32x4.mul(b2, v128.load(v + off)), f32x4.mul(c2, f32x4.mul(g, g)));
+    v128.store(m + off, mi);
+    v128.store(v + off, vi);
+    const denom = f32x4.add(f32x4.mul(f32x4.sqrt(vi), ib2), ev);
+    v128.store(param + off, f32x4.sub(p, f32x4.div(f32x4.mul(sv, mi), denom)));
+  }
+  for (; i < n; i++) {
+    const off = <usize>i * 4;
+    let p = load<f32>(param + off);
+    let g = load<f32>(grad + off);
+    if (weightDecay != 0) {
+      if (decoupled) p = (1 - lr * weightDecay) * p;
+      else g += weightDecay * p;
+    }
+    const mi = beta1 * load<f32>(m + off) + (1 - beta1) * g;
+    const vi = beta2 * load<f32>(v + off) + (1 - beta2) * g * g;
+    store<f32>(m + off, mi);
+    store<f32>(v + off, vi);
+    store<f32>(param + off, p - (stepSize * mi) / (Mathf.sqrt(vi) * invSqrtBc2 + eps));
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * The body of a kernel worker thread, and how to start one in Node or in a browser.
+ *
+ * A worker instantiates the same wasm module over the same shared memory as the main thread,
+ * then loops: wait for the job counter to move, run its share of the job (its columns of a
+ * GEMM), publish "done", repeat. Jobs and their arguments travel through the shared memory
+ * itself (see threadPool.ts for the layout), so a dispatch costs a few atomic operations and no
+ * message passing; a worker spins briefly before sleeping so that back-to-back kernels of a
+ * training step find it awake.
+ *
+ * NOTE: `kernelWorkerMain` is shipped to the worker as source text (Function.prototype.toString),
+ * so it must not reference anything outside its own body: no imports, no module constants.
+ * That is what lets one file start workers under tsx, from a bundle, or in a browser.
+ */
+
+/** What the worker needs to join the pool (sent once, as its first message). */
+export interface WorkerInit {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  /** This worker's thread index (1 … threads−1; the main thread is 0). */
+  index: number;
+  /** Byte offsets of the control words, this worker's argument block and its error text. */
+  control: number;
+  args: number;
+  error: number;
+  /** Busy-wait iterations before sleeping on the job counter. */
+  spin: number;
+}
+
+/** The minimal messaging a worker body needs from its host. */
+export interface WorkerPort {
+  once(handler: (message: WorkerInit) => void): void;
+  post(message: unknown): void;
+}
+
+export function kernelWorkerMain(port: WorkerPort): void {
+  port.once((init) => {
+    // Control words (Int32 indices): 0 = job counter; 16 + i = job done by thread i;
+    // 48 + i = status of thread i (0 ok, 1 failed).
+    const JOB = 0;
+    const DONE = 16;
+    const STATUS = 48;
+    const OP_EXIT = -1;
+    const OP_GEMM = 1;
+    const ctl = new Int32Array(init.memory.buffer, init.control, 64);
+    const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
+    const k = instance.exports as unknown as {
+      gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
+        alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+    };
+    const me = init.index;
+    let seen = Atomics.load(ctl, JOB);
+    port.post({ ready: me });
+    for (;;) {
+      for (let i = 0; i < init.spin && Atomics.load(ctl, JOB) === seen; i++);
+      while (Atomics.load(ctl, JOB) === seen) Atomics.wait(ctl, JOB, seen);
+      seen = Atomics.load(ctl, JOB);
+      // Arguments are read fresh each job: the memory may have grown since the last one.
+      const args = new Float64Array(init.memory.buffer, init.args, 16);
+      const op = args[0];
+      if (op === OP_EXIT) break;
+      try {
+        if (op === OP_GEMM) {
+          k.gemm(args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8],
+            args[9], args[10], args[11], args[12], args[13]);
+        }
+        Atomics.store(ctl, STATUS + me, 0);
+      } catch (err) {
+        const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
+        new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
+        Atomics.store(ctl, STATUS + me, 1);
+      }
+      Atomics.store(ctl, DONE + me, seen);
+      Atomics.notify(ctl, DONE + me);
+    }
+  });
+}
+
+/** Something we can post to and terminate: a Node worker_threads Worker or a Web Worker. */
+export interface WorkerHandle {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+  /** Called once the worker says it is ready, or fails to start. */
+  onReady(handler: (error?: Error) => void): void;
+  /** Called if the worker dies after starting. */
+  onExit(handler: (error: Error) => void): void;
+}
+
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  terminate(): unknown;
+  unref(): void;
+  on(event: string, handler: (arg: unknown) => void): void;
+  once(event: string, handler: (arg: unknown) => void): void;
+}
+
+// esbuild (under tsx) may wrap functions in a __name(...) helper; give the worker a no-op one.
+const PRELUDE = 'var __name = (f) => f;';
+
+/**
+ * Start a kernel worker in this environment: a Web Worker from a Blob where `Worker` exists (a
+ * browser page or worker), else a Node worker_threads Worker, found through
+ * process.getBuiltinModule so that this file imports nothing from node:*. Returns undefined
+ * where neither exists.
+ */
+export function spawnKernelWorker(): WorkerHandle | undefined {
+  const body = kernelWorkerMain.toString();
+  const g = globalThis as unknown as {
+    Worker?: new (url: string) => Worker;
+    process?: { getBuiltinModule?: (name: string) => unknown };
+  };
+  if (typeof g.Worker === 'function' && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
+    const source = `${PRELUDE}(${body})({ once: (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; }, post: (m) => self.postMessage(m) });`;
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const w = new g.Worker(url);
+    return {
+      postMessage: (m) => w.postMessage(m),
+      terminate: () => w.terminate(),
+      onReady: (h) => {
+        w.onmessage = () => h();
+        w.onerror = (e) => h(new Error(e.message));
+      },
+      onExit: (h) => {
+        w.onerror = (e) => h(new Error(e.message));
+      },
+    };
+  }
+  const threads = g.process?.getBuiltinModule?.('node:worker_threads') as
+    | { Worker: new (code: string, options: { eval: boolean }) => NodeWorker }
+    | undefined;
+  if (!threads) return undefined;
+  const source = `${PRELUDE}const { parentPort } = require('node:worker_threads');
+(${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) });`;
+  const w = new threads.Worker(source, { eval: true });
+  // A pool of idle workers must not keep the process alive.
+  w.unref();
+  let started = false;
+  return {
+    postMessage: (m) => w.postMessage(m),
+    terminate: () => w.terminate(),
+    onReady: (h) => {
+      w.once('message', () => {
+        started = true;
+        h();
+      });
+      w.once('error', (e) => {
+        if (!started) h(e instanceof Error ? e : new Error(String(e)));
+      });
+    },
+    onExit: (h) => {
+      w.on('error', (e) => h(e instanceof Error ? e : new Error(String(e))));
+      w.on('exit', (code) => h(new Error(`worker exited with code ${String(code)}`)));
+    },
+  };
+}

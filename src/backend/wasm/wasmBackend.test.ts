@@ -1,0 +1,146 @@
+// The wasm backend: the shared conformance suite on 1 and 2 threads and on baseline SIMD, then
+// what only this backend has: threads (determinism, crashes), memory and bad requests.
+import { setFlagsFromString } from 'node:v8';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelConformance } from '../../../test/kernelConformance.ts';
+import { assertNablaError } from '../../../test/assertNablaError.ts';
+import { NablaError } from '../../errors.ts';
+import { Rng } from '../../random.ts';
+import { Dense } from '../../layers/dense.ts';
+import { ReLU } from '../../layers/activations.ts';
+import { Sequential } from '../../model/sequential.ts';
+import { SGD } from '../../optim/sgd.ts';
+import { JsBackend } from '../js/jsBackend.ts';
+import { createBackend } from '../createBackend.ts';
+import { WasmBackend, availableCores } from './wasmBackend.ts';
+
+// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const twoThreads = availableCores() >= 2;
+const one = await WasmBackend.create({ threads: 1 });
+const baseline = await WasmBackend.create({ threads: 1, relaxedSimd: false });
+const two = twoThreads ? await WasmBackend.create({ threads: 2 }) : undefined;
+after(() => {
+  one.dispose();
+  baseline.dispose();
+  two?.dispose();
+});
+
+kernelConformance('js', () => new JsBackend());
+kernelConformance('wasm, 1 thread', () => one);
+kernelConformance('wasm, baseline SIMD', () => baseline);
+if (two) kernelConformance('wasm, 2 threads', () => two);
+
+test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
+  assert.equal(one.threads, 1);
+  assert.equal(baseline.simd, 'baseline');
+  assert.ok(['relaxed', 'baseline'].includes(one.simd));
+  if (two) assert.equal(two.threads, 2);
+});
+
+test('allocate returns zeroed views into the wasm memory that kernels use in place; freed blocks come back zeroed', () => {
+  const a = one.allocate(1000);
+  assert.ok(a.every((v) => v === 0), 'zeroed');
+  assert.ok(one.wasmMemory.pointerOf(a) >= 0, 'resident');
+  assert.equal(one.wasmMemory.pointerOf(new Float32Array(4)), -1);
+  a.fill(5);
+  const before = one.wasmMemory.reserve(64);
+  one.wasmMemory.release({ ptr: before, bytes: 64 });
+  assert.equal(one.wasmMemory.reserve(64), before, 'a released block is reused');
+  one.wasmMemory.release({ ptr: before, bytes: 64 });
+  // Growing the memory keeps earlier views valid (shared memory never detaches).
+  const big = one.allocate(8 * 1024 * 1024);
+  big[big.length - 1] = 1;
+  assert.equal(a[999], 5);
+});
+
+test('threads give bit-identical GEMM results to one thread (each element is summed in the same order)', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(3);
+  for (const [m, n, k, tA, tB] of [[64, 128, 784, false, true], [128, 784, 64, true, false], [64, 784, 128, false, false], [97, 333, 129, true, true]] as const) {
+    const a = one.allocate(m * k);
+    const b = one.allocate(k * n);
+    a.forEach((_, i) => (a[i] = rng.uniform() - 0.5));
+    b.forEach((_, i) => (b[i] = rng.uniform() - 0.5));
+    const c1 = one.allocate(m * n);
+    const c2 = two!.allocate(m * n);
+    one.gemm(c1, a, b, m, n, k, tA, tB, 1, 0);
+    two!.gemm(c2, a, b, m, n, k, tA, tB, 1, 0);
+    assert.deepEqual(Buffer.from(c2.buffer, c2.byteOffset, c2.byteLength), Buffer.from(c1.buffer, c1.byteOffset, c1.byteLength), `${m}×${n}×${k}`);
+  }
+});
+
+test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, and to the JS backend\'s accuracy', { skip: !two && 'needs 2 cores' }, () => {
+  // Synthetic 10-class data: each class a noisy prototype, so a small net learns it in one epoch.
+  const rng = new Rng(5);
+  const count = 2000;
+  const features = 64;
+  const protos = Array.from({ length: 10 }, () => Array.from({ length: features }, () => (rng.uniform() < 0.3 ? 1 : 0)));
+  const x = new Float32Array(count * features);
+  const y = new Float32Array(count * 10);
+  for (let i = 0; i < count; i++) {
+    const c = i % 10;
+    y[i * 10 + c] = 1;
+    for (let j = 0; j < features; j++) x[i * features + j] = protos[c][j] * (0.5 + rng.uniform()) + (rng.uniform() < 0.1 ? 1 : 0);
+  }
+  const data = { x, y, count };
+  const run = (backend: JsBackend) => {
+    const model = new Sequential([new Dense(96), new ReLU(), new Dense(10)], { inputShape: [features], seed: 9, backend });
+    const optimizer = new SGD(model.parameters(), { lr: 0.2, momentum: 0.9, backend });
+    model.fit(data, { optimizer, loss: 'ce', epochs: 2, batchSize: 50 });
+    return { model, acc: model.evaluate(data, { loss: 'ce' }).accuracy };
+  };
+  const r1 = run(one);
+  const r2 = run(two!);
+  const rj = run(new JsBackend());
+  const w1 = r1.model.parameters().map((p) => Array.from(p.value.data));
+  const w2 = r2.model.parameters().map((p) => Array.from(p.value.data));
+  assert.deepEqual(w2, w1, 'weights after training differ between 1 and 2 threads');
+  assert.ok(r1.acc > 0.9, `wasm accuracy ${r1.acc}`);
+  assert.ok(Math.abs(r1.acc - rj.acc) <= 0.01, `wasm ${r1.acc} vs js ${rj.acc}`);
+});
+
+test('sizes that do not match the buffers are rejected before the kernel runs', () => {
+  const c = one.allocate(4);
+  const a = one.allocate(6);
+  const b = one.allocate(6);
+  assertNablaError(() => one.gemm(c, a, b, 2, 3, 3, false, false, 1, 0), ['wasm gemm', 'C to hold 2 × 3 = 6 values', '4']);
+  assertNablaError(() => one.relu(a, b, 7), ['wasm relu', 'to hold 7 = 7 values', '6']);
+  assertNablaError(() => one.addRowVector(a, b, one.allocate(2), 2, 3), ['wasm addRowVector', 'v to hold 3']);
+});
+
+test('thread counts this machine cannot give are refused, naming the limit', async () => {
+  const cores = availableCores();
+  for (const bad of [0, 1.5, cores + 1, 99]) {
+    await assert.rejects(WasmBackend.create({ threads: bad }), (e: unknown) =>
+      e instanceof NablaError && e.message.includes(`a thread count from 1 to ${Math.min(cores, 16)}`) && e.message.includes(String(bad)));
+  }
+  // 'auto' must not hide a bad request behind a fallback to js.
+  await assert.rejects(createBackend({ name: 'auto', threads: 0 }), NablaError);
+});
+
+test('a worker that dies surfaces as an error to the caller, never a hang; the backend stays failed', { skip: !twoThreads && 'needs 2 cores' }, async () => {
+  const be = await WasmBackend.create({ threads: 2, workerTimeoutMs: 300 });
+  const n = 256;
+  const a = be.allocate(n * n).fill(1);
+  const c = be.allocate(n * n);
+  be.crashWorkerForTesting(1);
+  const t0 = performance.now();
+  assertNablaError(() => be.gemm(c, a, a, n, n, n, false, false, 1, 0), ['wasm worker 1', 'did not finish a gemm 256×256×256']);
+  assert.ok(performance.now() - t0 < 5000, 'gave up within the deadline');
+  await new Promise((r) => setTimeout(r, 50));
+  assertNablaError(() => be.gemm(c, a, a, n, n, n, false, false, 1, 0), ['wasm backend', 'worker thread']);
+  // Small products stay on the calling thread and still work.
+  const s = be.allocate(4);
+  be.gemm(s, a, a, 2, 2, 2, false, false, 1, 0);
+  assert.deepEqual(Array.from(s), [2, 2, 2, 2]);
+  be.dispose();
+});
+
+test('a disposed backend says so instead of waiting for workers that are gone', { skip: !twoThreads && 'needs 2 cores' }, async () => {
+  const be = await WasmBackend.create({ threads: 2 });
+  be.dispose();
+  const a = be.allocate(128 * 128);
+  assertNablaError(() => be.gemm(a, a.slice(), a.slice(), 128, 128, 128, false, false, 1, 0), ['the backend was disposed']);
+});

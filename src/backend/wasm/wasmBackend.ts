@@ -1,0 +1,349 @@
+/**
+ * WasmBackend: the kernels compiled from AssemblyScript to WebAssembly with 128-bit SIMD, GEMM
+ * split over worker threads that share one memory.
+ *
+ * - GEMM, bias add and bias gradient, the ReLU family and the SGD/Adam updates run in wasm;
+ *   every other kernel (sigmoid, tanh, softmax, the losses) is the JS reference code running on
+ *   the same buffers, which live in the wasm memory and are ordinary Float32Arrays to JS.
+ * - `allocate` returns views into the wasm memory, so parameters, gradients and activations never
+ *   move. Kernels still accept any Float32Array: a foreign operand is copied into a staging area
+ *   (GEMM) or the JS code handles the call (elementwise kernels).
+ * - Threads split a GEMM's output columns into contiguous ranges aligned to the 8-column panels.
+ *   Every output element is computed by one thread in the same order whatever the thread count,
+ *   so results are deterministic (and identical across thread counts).
+ *
+ * @example
+ * const backend = await WasmBackend.create({ threads: 2 });
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
+ */
+import { NablaError } from '../../errors.ts';
+import { JsBackend } from '../js/jsBackend.ts';
+import { KERNELS } from './kernels.generated.ts';
+import { MAX_THREADS, OP_GEMM, ThreadPool } from './threadPool.ts';
+import { WasmMemory } from './wasmMemory.ts';
+
+export interface WasmBackendOptions {
+  /** Threads including the caller's (default: the available cores, or 1 without shared memory). */
+  threads?: number;
+  /** Use relaxed SIMD's fused multiply-add where the engine supports it (default true). */
+  relaxedSimd?: boolean;
+  /** Upper bound on the wasm memory in MiB (default 2048). */
+  maxMemoryMiB?: number;
+  /** Slack added to every threaded job's deadline before a silent worker counts as dead (ms, default 5000). */
+  workerTimeoutMs?: number;
+  /** Where to say that a request was scaled down (default console.warn). */
+  log?: (message: string) => void;
+}
+
+interface Kernels {
+  gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
+    alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+  gemmScratchBytes(): number;
+  addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
+  sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
+  relu(out: number, x: number, n: number): void;
+  reluBackward(dx: number, dy: number, x: number, n: number): void;
+  leakyRelu(out: number, x: number, n: number, slope: number): void;
+  leakyReluBackward(dx: number, dy: number, x: number, n: number, slope: number): void;
+  sgdUpdate(p: number, g: number, v: number, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
+  adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
+    wd: number, decoupled: number, bc1: number, bc2: number): void;
+}
+
+/** Columns of one GEMM panel: thread ranges are multiples of it. */
+const PANEL = 8;
+/** Below this many flops a GEMM runs on one thread: waking workers would cost more. */
+const PARALLEL_MIN_FLOPS = 1 << 18;
+
+/** Cores this process may use (navigator.hardwareConcurrency or os.availableParallelism()). */
+export function availableCores(): number {
+  const g = globalThis as unknown as {
+    navigator?: { hardwareConcurrency?: number };
+    process?: { getBuiltinModule?: (name: string) => unknown };
+  };
+  const os = g.process?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number } | undefined;
+  return os?.availableParallelism?.() ?? g.navigator?.hardwareConcurrency ?? 1;
+}
+
+/**
+ * Throws unless `threads` is undefined (the default) or an integer from 1 to the available cores
+ * (at most 16): more threads than cores would only make them wait for each other.
+ */
+export function checkThreadCount(threads: number | undefined): void {
+  if (threads === undefined) return;
+  const cores = availableCores();
+  const limit = Math.min(cores, MAX_THREADS);
+  if (!Number.isInteger(threads) || threads < 1 || threads > limit) {
+    throw new NablaError({
+      where: 'wasm backend',
+      expected: `a thread count from 1 to ${limit} (this machine has ${cores} core${cores === 1 ? '' : 's'})`,
+      found: String(threads),
+      hint: `use --threads ${limit} or leave it out for the default`,
+    });
+  }
+}
+
+/** Whether this engine can share a WebAssembly.Memory between threads. */
+export function sharedMemoryAvailable(): boolean {
+  try {
+    if (typeof SharedArrayBuffer === 'undefined') return false;
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+export class WasmBackend extends JsBackend {
+  override readonly name: string;
+  readonly threads: number;
+  /** 'relaxed' (fused multiply-add) or 'baseline' SIMD. */
+  readonly simd: 'relaxed' | 'baseline';
+  readonly wasmMemory: WasmMemory;
+  private readonly k: Kernels;
+  private readonly pool: ThreadPool | undefined;
+  private readonly threadScratch: number[];
+  private readonly timeoutMs: number;
+  private stage = { ptr: 0, bytes: 0 };
+
+  private constructor(
+    memory: WasmMemory, kernels: Kernels, pool: ThreadPool | undefined, simd: 'relaxed' | 'baseline', timeoutMs: number,
+  ) {
+    super();
+    this.wasmMemory = memory;
+    this.k = kernels;
+    this.pool = pool;
+    this.threads = pool?.threads ?? 1;
+    this.simd = simd;
+    this.timeoutMs = timeoutMs;
+    this.name = 'wasm';
+    const bytes = kernels.gemmScratchBytes();
+    this.threadScratch = Array.from({ length: this.threads }, () => memory.reserve(bytes));
+  }
+
+  /**
+   * Compile the kernels and start the worker threads. Rejects with a NablaError when this engine
+   * has no WebAssembly SIMD or the thread count is not allowed here.
+   */
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const log = options.log ?? ((m: string) => console.warn(m));
+    checkThreadCount(options.threads);
+    const shared = sharedMemoryAvailable();
+    let threads = options.threads ?? (shared ? Math.min(availableCores(), MAX_THREADS) : 1);
+    if (threads > 1 && !shared) {
+      log(`nabla: shared WebAssembly memory is not available here (a browser page needs cross-origin isolation); the wasm backend runs on 1 thread instead of ${threads}`);
+      threads = 1;
+    }
+    const mainThreadOfPage = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+    if (threads > 1 && mainThreadOfPage) {
+      log('nabla: a page\'s main thread cannot wait for worker threads; the wasm backend runs on 1 thread (run nabla inside a Worker to use threads)');
+      threads = 1;
+    }
+    const variants = options.relaxedSimd === false ? (['simd'] as const) : (['relaxed', 'simd'] as const);
+    let bytes: Uint8Array<ArrayBuffer> | undefined;
+    let simd: 'relaxed' | 'baseline' = 'baseline';
+    for (const v of variants) {
+      const candidate = decodeBase64(KERNELS[`${v}${shared ? 'Shared' : 'Unshared'}`]);
+      if (WebAssembly.validate(candidate)) {
+        bytes = candidate;
+        simd = v === 'relaxed' ? 'relaxed' : 'baseline';
+        break;
+      }
+    }
+    if (!bytes) {
+      throw new NablaError({
+        where: 'wasm backend',
+        expected: 'a JavaScript engine with WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)',
+        found: 'an engine that rejects the SIMD module',
+        hint: 'use --backend js',
+      });
+    }
+    const memory = new WasmMemory(shared, options.maxMemoryMiB ?? 2048);
+    const module = await WebAssembly.compile(bytes);
+    const instance = await WebAssembly.instantiate(module, {
+      env: { memory: memory.memory, abort: () => { throw new Error('wasm abort'); } },
+    });
+    const pool = threads > 1 ? await ThreadPool.start(memory, module, threads) : undefined;
+    return new WasmBackend(memory, instance.exports as unknown as Kernels, pool, simd, options.workerTimeoutMs ?? 5000);
+  }
+
+  override allocate(length: number): Float32Array {
+    // Unshared memory detaches views when it grows: hand out ordinary arrays instead.
+    return this.wasmMemory.shared ? this.wasmMemory.allocate(length) : new Float32Array(length);
+  }
+
+  /** Stop the worker threads (the backend must not be used afterwards). */
+  dispose(): void {
+    this.pool?.stop();
+  }
+
+  /** For tests: kill worker i (1-based) as a crash would. */
+  crashWorkerForTesting(i: number): void {
+    this.pool?.crashWorkerForTesting(i);
+  }
+
+  override gemm(
+    c: Float32Array, a: Float32Array, b: Float32Array,
+    m: number, n: number, k: number,
+    transA: boolean, transB: boolean, alpha: number, beta: number,
+  ): void {
+    checkLength('gemm', 'C', c, m * n, `${m} × ${n}`);
+    checkLength('gemm', 'A', a, m * k, transA ? `${k} × ${m}` : `${m} × ${k}`);
+    checkLength('gemm', 'B', b, k * n, transB ? `${n} × ${k}` : `${k} × ${n}`);
+    if (m === 0 || n === 0) return;
+    const mem = this.wasmMemory;
+    let pa = mem.pointerOf(a);
+    let pb = mem.pointerOf(b);
+    let pc = mem.pointerOf(c);
+    // Foreign operands go to one staging block: C first, then A, then B.
+    const need = (pc < 0 ? m * n : 0) + (pa < 0 ? m * k : 0) + (pb < 0 ? k * n : 0);
+    if (need > 0) {
+      let at = this.stageBlock(need * 4);
+      const f = new Float32Array(mem.buffer);
+      if (pc < 0) {
+        pc = at;
+        if (beta !== 0) f.set(c.subarray(0, m * n), at >> 2);
+        at += m * n * 4;
+      }
+      if (pa < 0) {
+        pa = at;
+        f.set(a.subarray(0, m * k), at >> 2);
+        at += m * k * 4;
+      }
+      if (pb < 0) {
+        pb = at;
+        f.set(b.subarray(0, k * n), at >> 2);
+      }
+    }
+    const tA = transA ? 1 : 0;
+    const tB = transB ? 1 : 0;
+    const flops = 2 * m * n * k;
+    const pool = this.pool;
+    const parts = pool && flops >= PARALLEL_MIN_FLOPS ? Math.min(pool.threads, Math.floor(n / PANEL)) : 1;
+    if (parts <= 1) {
+      this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, n, this.threadScratch[0]);
+    } else {
+      // Thread t computes columns [bounds(t), bounds(t + 1)); idle threads get an empty range.
+      const per = Math.ceil(n / parts / PANEL) * PANEL;
+      const bound = (t: number): number => Math.min(n, t * per);
+      pool!.run(
+        (i, args) => {
+          args.set([OP_GEMM, pc, pa, pb, m, n, k, tA, tB, alpha, beta, bound(i), bound(i + 1), this.threadScratch[i]]);
+        },
+        () => this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, bound(1), this.threadScratch[0]),
+        `gemm ${m}×${n}×${k}`,
+        this.timeoutMs + flops / 1e6,
+      );
+    }
+    if (mem.pointerOf(c) < 0) c.set(new Float32Array(mem.buffer, pc, m * n));
+  }
+
+  private stageBlock(bytes: number): number {
+    if (this.stage.bytes < bytes) {
+      if (this.stage.bytes > 0) this.wasmMemory.release(this.stage);
+      this.stage = { ptr: this.wasmMemory.reserve(bytes), bytes };
+    }
+    return this.stage.ptr;
+  }
+
+  /** Pointers of arrays that all live in the wasm memory, or undefined if any does not. */
+  private resident(...arrays: Float32Array[]): number[] | undefined {
+    const out: number[] = [];
+    for (const arr of arrays) {
+      const p = this.wasmMemory.pointerOf(arr);
+      if (p < 0) return undefined;
+      out.push(p);
+    }
+    return out;
+  }
+
+  override addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
+    checkLength('addRowVector', 'x', x, rows * cols, `${rows} × ${cols}`);
+    checkLength('addRowVector', 'out', out, rows * cols, `${rows} × ${cols}`);
+    checkLength('addRowVector', 'v', v, cols, `${cols}`);
+    const p = this.resident(out, x, v);
+    if (p) this.k.addRowVector(p[0], p[1], p[2], rows, cols);
+    else super.addRowVector(out, x, v, rows, cols);
+  }
+
+  override sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void {
+    checkLength('sumRows', 'x', x, rows * cols, `${rows} × ${cols}`);
+    checkLength('sumRows', 'out', out, cols, `${cols}`);
+    const p = this.resident(out, x);
+    if (p) this.k.sumRows(p[0], p[1], rows, cols, beta);
+    else super.sumRows(out, x, rows, cols, beta);
+  }
+
+  override relu(out: Float32Array, x: Float32Array, n: number): void {
+    checkLengths('relu', n, { out, x });
+    const p = this.resident(out, x);
+    if (p) this.k.relu(p[0], p[1], n);
+    else super.relu(out, x, n);
+  }
+
+  override reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
+    checkLengths('reluBackward', n, { dx, dy, x });
+    const p = this.resident(dx, dy, x);
+    if (p) this.k.reluBackward(p[0], p[1], p[2], n);
+    else super.reluBackward(dx, dy, x, n);
+  }
+
+  override leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void {
+    checkLengths('leakyRelu', n, { out, x });
+    const p = this.resident(out, x);
+    if (p) this.k.leakyRelu(p[0], p[1], n, slope);
+    else super.leakyRelu(out, x, n, slope);
+  }
+
+  override leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void {
+    checkLengths('leakyReluBackward', n, { dx, dy, x });
+    const p = this.resident(dx, dy, x);
+    if (p) this.k.leakyReluBackward(p[0], p[1], p[2], n, slope);
+    else super.leakyReluBackward(dx, dy, x, n, slope);
+  }
+
+  override sgdUpdate(
+    param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,
+    lr: number, momentum: number, weightDecay: number, nesterov: boolean,
+  ): void {
+    checkLengths('sgdUpdate', n, momentum === 0 ? { param, grad } : { param, grad, velocity });
+    const p = this.resident(param, grad, momentum === 0 ? param : velocity);
+    if (p) this.k.sgdUpdate(p[0], p[1], p[2], n, lr, momentum, weightDecay, nesterov ? 1 : 0);
+    else super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+  }
+
+  override adamUpdate(
+    param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
+    bc1: number, bc2: number,
+  ): void {
+    checkLengths('adamUpdate', n, { param, grad, m, v });
+    const p = this.resident(param, grad, m, v);
+    if (p) this.k.adamUpdate(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, bc1, bc2);
+    else super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
+  }
+}
+
+// A kernel reading past a buffer would read (or write) some other buffer of the wasm memory
+// without any trap, so sizes are checked before every call.
+function checkLength(kernel: string, name: string, arr: Float32Array, need: number, shape: string): void {
+  if (arr.length < need) {
+    throw new NablaError({
+      where: `wasm ${kernel}`,
+      expected: `${name} to hold ${shape} = ${need} values`,
+      found: `${arr.length}`,
+      hint: 'the sizes passed do not match the buffers',
+    });
+  }
+}
+
+function checkLengths(kernel: string, n: number, arrays: Record<string, Float32Array>): void {
+  for (const [name, arr] of Object.entries(arrays)) checkLength(kernel, name, arr, n, `${n}`);
+}

@@ -1,0 +1,119 @@
+/**
+ * WasmMemory: the WebAssembly memory every wasm kernel works in, and a small allocator over it.
+ *
+ * Layout (byte offsets):
+ *   0 … 64 KiB    reserved: thread-pool control words, per-thread kernel arguments, error text
+ *   64 KiB …      heap: parameter, gradient, optimiser and activation buffers, packing scratch
+ *
+ * Blocks are 64-byte aligned (a cache line; also what v128 loads like). `allocate` hands out a
+ * Float32Array view of a block; when that view is garbage-collected, a FinalizationRegistry
+ * returns the block to the free list, so users never dispose anything by hand.
+ *
+ * NOTE: with shared memory, growing keeps every existing view valid (a SharedArrayBuffer never
+ * detaches). Unshared memory detaches all views on growth, so in that mode `allocate` returns
+ * plain arrays and the backend copies operands into a staging area for each call instead.
+ */
+import { NablaError } from '../../errors.ts';
+
+export const PAGE_BYTES = 65536;
+export const HEAP_START = 65536;
+const ALIGN = 64;
+
+interface Block {
+  ptr: number;
+  bytes: number;
+}
+
+export class WasmMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly shared: boolean;
+  private top = HEAP_START;
+  private free: Block[] = [];
+  // Every buffer object the memory has shown: views made before a growth keep the old object,
+  // so a pointer lookup must recognise all of them. NOTE: held strongly on purpose: V8 may drop
+  // an unreferenced wrapper and hand out a new object for the same memory, which a WeakSet
+  // would then miss.
+  private readonly buffers = new Set<ArrayBufferLike>();
+  private readonly registry = new FinalizationRegistry<Block>((block) => this.release(block));
+
+  constructor(shared: boolean, maxMiB: number) {
+    const maximum = Math.floor((maxMiB * 1024 * 1024) / PAGE_BYTES);
+    this.shared = shared;
+    this.memory = new WebAssembly.Memory({ initial: 16, maximum, shared });
+    this.buffers.add(this.memory.buffer);
+  }
+
+  /** The current buffer (after any growth). */
+  get buffer(): ArrayBufferLike {
+    return this.memory.buffer;
+  }
+
+  /** Byte offset of an array that lives in this memory, or −1 for any other array. */
+  pointerOf(arr: Float32Array): number {
+    if (this.buffers.has(arr.buffer)) return arr.byteOffset;
+    if (arr.buffer !== this.memory.buffer) return -1;
+    this.buffers.add(arr.buffer);
+    return arr.byteOffset;
+  }
+
+  /** Reserve `bytes` (rounded up to 64) and return the block's byte offset. */
+  reserve(bytes: number): number {
+    const size = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i];
+      if (b.bytes < size) continue;
+      if (b.bytes === size) this.free.splice(i, 1);
+      else this.free[i] = { ptr: b.ptr + size, bytes: b.bytes - size };
+      return b.ptr;
+    }
+    const ptr = this.top;
+    this.ensure(ptr + size);
+    this.top = ptr + size;
+    return ptr;
+  }
+
+  /** Give a block back (adjacent free blocks are merged so large buffers can be reused). */
+  release(block: Block): void {
+    const size = Math.max(ALIGN, Math.ceil(block.bytes / ALIGN) * ALIGN);
+    const list = this.free;
+    let i = 0;
+    while (i < list.length && list[i].ptr < block.ptr) i++;
+    list.splice(i, 0, { ptr: block.ptr, bytes: size });
+    if (i + 1 < list.length && list[i].ptr + list[i].bytes === list[i + 1].ptr) {
+      list[i].bytes += list[i + 1].bytes;
+      list.splice(i + 1, 1);
+    }
+    if (i > 0 && list[i - 1].ptr + list[i - 1].bytes === list[i].ptr) {
+      list[i - 1].bytes += list[i].bytes;
+      list.splice(i, 1);
+    }
+  }
+
+  /** A zeroed Float32Array living in this memory, freed automatically once unreachable. */
+  allocate(length: number): Float32Array {
+    const bytes = length * 4;
+    const ptr = this.reserve(bytes);
+    const view = new Float32Array(this.memory.buffer, ptr, length);
+    view.fill(0);
+    this.registry.register(view, { ptr, bytes });
+    return view;
+  }
+
+  /** Grow the memory so that [0, end) is addressable. */
+  ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end <= have) return;
+    const pages = Math.ceil((end - have) / PAGE_BYTES);
+    try {
+      this.memory.grow(pages);
+    } catch {
+      throw new NablaError({
+        where: 'wasm backend',
+        expected: `room for ${Math.ceil(end / 2 ** 20)} MiB of WebAssembly memory`,
+        found: `a limit of ${Math.floor(have / 2 ** 20)} MiB that cannot grow further`,
+        hint: 'use smaller batches or layers, or the js backend (--backend js)',
+      });
+    }
+    this.buffers.add(this.memory.buffer);
+  }
+}
