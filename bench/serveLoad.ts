@@ -1,7 +1,7 @@
 /**
  * Load test of `nabla serve`'s prediction API on loopback, with autocannon.
  *
- *   npm run bench:serve [-- <model> --duration 10 --connections 20]
+ *   npm run bench:serve [-- <model> --duration 10 --connections 20 --backend auto|wasm|js --threads n]
  *
  * Starts the real server (`nabla serve <model> --port 0`) in a child process, then:
  *   1. valid load: `connections` clients POST a real MNIST test digit as JSON for `duration` s;
@@ -26,6 +26,10 @@ const flag = (name: string, fallback: number): number => {
 };
 const modelPath = args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--'))) ?? 'models/mnist-mlp.safetensors';
 const duration = flag('duration', 10);
+const backendAt = args.indexOf('--backend');
+const backend = backendAt >= 0 ? args[backendAt + 1] : 'auto';
+const threadsAt = args.indexOf('--threads');
+const threads = threadsAt >= 0 ? ['--threads', args[threadsAt + 1]] : [];
 const connections = flag('connections', 20);
 
 if (!existsSync(modelPath)) {
@@ -33,7 +37,7 @@ if (!existsSync(modelPath)) {
   process.exit(1);
 }
 
-const server = spawn(process.execPath, [join(ROOT, 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [join(ROOT, 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0', '--backend', backend, ...threads], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((ok, fail) => {
   let out = '';
   server.stdout.on('data', (c: Buffer) => {
@@ -80,7 +84,7 @@ const check = (ok: boolean, what: string): void => {
 };
 
 try {
-  console.log(`nabla serve ${modelPath} at ${url}; ${duration} s per phase, ${connections} connections (loopback, 2-core machine)`);
+  console.log(`nabla serve ${modelPath} --backend ${backend} ${threads.join(' ')} at ${url}; ${duration} s per phase, ${connections} connections (loopback, 2-core machine)`);
   const alone = await valid();
   console.log(line('valid only', alone));
   check(alone.errors === 0 && alone.timeouts === 0 && alone.non2xx === 0 && alone['2xx'] > 0, 'valid load: every request 200, zero errors');

@@ -6,16 +6,18 @@ import { writeFileAtomic } from '../files.ts';
 import { dataSource, loadMnist } from '../mnistFiles.ts';
 import { loadModelFile } from '../modelFiles.ts';
 import { buildReport } from '../report.ts';
+import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 
 export function registerReport(program: Command): void {
-  program
+  const command = program
     .command('report')
     .description('write a self-contained HTML report: training curves, test confusion matrix, W(1) images, worst mistakes')
     .argument('<model>', 'model file (.safetensors)')
     .option('--out <file>', 'where to write the report (default: the model path with .report.html)')
-    .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder')
-    .action((modelPath: string, opts: { out?: string; data?: string }) => {
-      const loaded = loadModelFile(modelPath);
+    .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder');
+  addBackendOptions(command)
+    .action(async (modelPath: string, opts: { out?: string; data?: string } & BackendFlags) => {
+      const loaded = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
       const test = loadMnist('test', opts.data);
       if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || loaded.model.outputShape[0] !== test.classes) {
         throw new NablaError({
