@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { isNablaError } from '../src/index.ts';
 import { registerEval } from './commands/evaluate.ts';
 import { registerPredict } from './commands/predict.ts';
+import { registerReport } from './commands/report.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSummary } from './commands/summary.ts';
 import { registerTrain } from './commands/train.ts';
 
@@ -21,6 +23,8 @@ export function makeProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerSummary(program);
+  registerServe(program);
+  registerReport(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
   return program;
 }

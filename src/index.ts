@@ -42,11 +42,14 @@ export {
 } from './model/sequential.ts';
 export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export { cosineDecay } from './model/schedules.ts';
+export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
+export { misclassified, type Mistake } from './model/misclassified.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
+export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
