@@ -46,6 +46,10 @@ export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
+export {
+  exportOnnx, encodeOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
+  type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
+} from './io/onnx.ts';
 
 export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';
