@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { isNablaError } from '../src/index.ts';
 import { registerEval } from './commands/evaluate.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerSummary } from './commands/summary.ts';
 import { registerTrain } from './commands/train.ts';
@@ -21,6 +23,8 @@ export function makeProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerSummary(program);
+  registerExport(program);
+  registerImport(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
   return program;
 }

@@ -38,6 +38,7 @@ export {
 } from './model/sequential.ts';
 export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export { cosineDecay } from './model/schedules.ts';
+export { parseArchitecture } from './model/architecture.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
@@ -47,9 +48,10 @@ export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
 export {
-  exportOnnx, encodeOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
+  exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
   type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
 } from './io/onnx.ts';
+export { importStateDict, type ImportOptions } from './io/importWeights.ts';
 
 export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';

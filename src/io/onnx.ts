@@ -99,7 +99,7 @@ export function encodeOnnx(spec: OnnxGraphSpec, options: OnnxOptions = {}): Uint
   let value = 'input';
   const last = spec.layers.length - 1;
   spec.layers.forEach((layer, i) => {
-    const output = i === last ? outputName(layer.config.type) : `${i}.${layer.config.type}`;
+    const output = i === last ? onnxOutputName(layer.config.type) : `${i}.${layer.config.type}`;
     emitLayer(graph, layer, i, value, output);
     value = output;
   });
@@ -124,7 +124,14 @@ export function encodeOnnx(spec: OnnxGraphSpec, options: OnnxOptions = {}): Uint
   return m.finish();
 }
 
-function outputName(lastType: string): string {
+/**
+ * The name the exported graph gives its output, from the type of the model's last layer.
+ *
+ * @example
+ * onnxOutputName('Softmax'); // 'probabilities'
+ * onnxOutputName('Dense');   // 'logits'
+ */
+export function onnxOutputName(lastType: string): string {
   if (lastType === 'Softmax') return 'probabilities';
   if (['ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh'].includes(lastType)) return 'output';
   return 'logits';
