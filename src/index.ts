@@ -40,7 +40,7 @@ export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export { cosineDecay } from './model/schedules.ts';
 export { parseArchitecture } from './model/architecture.ts';
 
-export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
+export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
@@ -53,5 +53,7 @@ export {
 } from './io/onnx.ts';
 export { importStateDict, type ImportOptions } from './io/importWeights.ts';
 
-export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
-export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';
+export {
+  gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult, type LayerCheckOptions, type LayerCheckReport,
+} from './testing/gradCheck.ts';
+export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';

@@ -14,6 +14,12 @@ import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import type { Tensor } from '../tensor.ts';
 import { decodeSafetensors } from './safetensors.ts';
 
+/**
+ * importStateDict's options.
+ *
+ * @example
+ * importStateDict(bytes, parseArchitecture('784-10'), { prefix: 'net.', role: 'weights file "w.safetensors"' });
+ */
 export interface ImportOptions {
   /** Names the file in messages, e.g. 'weights file "mlp.safetensors"'. */
   role?: string;

@@ -31,17 +31,37 @@ import type { Sequential } from '../model/sequential.ts';
 import { sameShape, shapeToString, type Shape, type Tensor } from '../tensor.ts';
 import { ProtoWriter } from './protobuf.ts';
 
-/** The ONNX operator set the exporter writes against (default domain, ai.onnx). */
+/**
+ * The ONNX operator set the exporter writes against (default domain, ai.onnx).
+ *
+ * @example
+ * ONNX_OPSET; // 13
+ */
 export const ONNX_OPSET = 13;
-/** The ONNX IR version of the files (7: the IR released with opset 13, ONNX 1.8). */
+/**
+ * The ONNX IR version of the files (7: the IR released with opset 13, ONNX 1.8).
+ *
+ * @example
+ * ONNX_IR_VERSION; // 7
+ */
 export const ONNX_IR_VERSION = 7;
-/** Layer types `exportOnnx` can write. */
+/**
+ * Layer types `exportOnnx` can write.
+ *
+ * @example
+ * ONNX_LAYER_TYPES.includes('Conv2D'); // true
+ */
 export const ONNX_LAYER_TYPES = [
   'Dense', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten',
   'Conv2D', 'MaxPool2D', 'AvgPool2D', 'Dropout', 'BatchNorm1D', 'BatchNorm2D',
 ] as const;
 
-/** One layer as the exporter sees it: its JSON config and its per-sample shapes. */
+/**
+ * One layer as the exporter sees it: its JSON config and its per-sample shapes.
+ *
+ * @example
+ * const layer: OnnxLayer = { config: { type: 'Flatten' }, inputShape: [1, 28, 28], outputShape: [784] };
+ */
 export interface OnnxLayer {
   config: LayerConfig;
   inputShape: Shape;
@@ -51,6 +71,9 @@ export interface OnnxLayer {
 /**
  * A model as the exporter sees it: shapes, layer configs and every tensor by its state-dict name
  * ("0.weight"; for batch norm also "1.running_mean", "1.running_var").
+ *
+ * @example
+ * encodeOnnx({ inputShape: [4], layers: [{ config: { type: 'ReLU' }, inputShape: [4], outputShape: [4] }], tensors: new Map() });
  */
 export interface OnnxGraphSpec {
   inputShape: Shape;
@@ -58,6 +81,12 @@ export interface OnnxGraphSpec {
   tensors: Map<string, Tensor>;
 }
 
+/**
+ * Optional extras of the ONNX file.
+ *
+ * @example
+ * exportOnnx(model, { docString: 'MNIST digits', metadata: { pixels: 'x / 255' } });
+ */
 export interface OnnxOptions {
   /** The graph's name (default "nabla"). */
   graphName?: string;
