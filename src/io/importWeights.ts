@@ -43,7 +43,8 @@ export function importStateDict(bytes: Uint8Array, architecture: ModelConfig, op
   const { tensors: raw } = decodeSafetensors(bytes, role);
   const tensors = stripPrefix(raw, options.prefix ?? '', role);
   const model = Sequential.fromConfig(architecture, { seed: options.seed, backend: options.backend });
-  const wanted = model.parameters().map((p) => p.name);
+  // Everything the model saves: parameters and, for layers that have them, buffers (running statistics).
+  const wanted = [...model.stateDict().keys()];
   const missing = wanted.filter((n) => !tensors.has(n));
   if (missing.length > 0) {
     const prefixed = [...tensors.keys()].find((k) => k.endsWith(`.${missing[0]}`));
