@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
-import { Dense, Flatten, LeakyReLU, ReLU, Rng, Sequential, Sigmoid, Softmax, Tanh, Tensor, shapeSize } from '../index.ts';
+import { Dense, Flatten, LAYER_TYPES, LeakyReLU, ReLU, Rng, Sequential, Sigmoid, Softmax, Tanh, Tensor, shapeSize } from '../index.ts';
 import type { Layer, LayerConfig } from '../layers/layer.ts';
 import { assertNablaError } from '../../test/assertNablaError.ts';
-import { ONNX_IR_VERSION, ONNX_OPSET, encodeOnnx, exportOnnx, type OnnxLayer } from './onnx.ts';
+import { ONNX_IR_VERSION, ONNX_LAYER_TYPES, ONNX_OPSET, encodeOnnx, exportOnnx, type OnnxLayer } from './onnx.ts';
 import { ProtoWriter } from './protobuf.ts';
 
 test('protobuf: varints, negative int64, strings, floats and nested messages as the wire format says', () => {
@@ -110,6 +110,11 @@ test('Conv2D, BatchNorm2D, MaxPool2D, AvgPool2D, Dropout, BatchNorm1D emitters m
   });
   const r2 = await (await ort.InferenceSession.create(avgOnly)).run({ input: new ort.Tensor('float32', Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]), [1, 1, 3, 3]) });
   assert.deepEqual([...(r2.logits.data as Float32Array)], [1, 2.5, 5.5, 7]);
+});
+
+test('every layer type a model file may name has an ONNX emitter (a new layer needs one too)', () => {
+  const missing = LAYER_TYPES.filter((t) => !(ONNX_LAYER_TYPES as readonly string[]).includes(t));
+  assert.deepEqual(missing, []);
 });
 
 test('a layer ONNX cannot express, or weights that disagree with the config: a NablaError naming the layer, no bytes', () => {
