@@ -38,6 +38,16 @@ test('tsc -p tsconfig.build.json: browser-only type-check passes and emits .js +
   const r = await building;
   assert.equal(r.code, 0, r.out);
   for (const f of ['index.js', 'index.d.ts', 'io/onnx.d.ts', 'layers/dense.d.ts']) assert.ok(existsSync(join(outDir, f)), f);
+  // package.json points consumers at files this build makes (dist/ is the outDir of npm run build).
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  assert.deepEqual(Object.keys(pkg.exports['.']), ['nabla-source', 'types', 'default'], 'condition order: source, types, default');
+  assert.equal(pkg.exports['.']['nabla-source'], './src/index.ts');
+  for (const target of [pkg.exports['.'].types, pkg.exports['.'].default, pkg.types, pkg.exports['./browser'].types]) {
+    assert.match(target, /^\.\/dist\//);
+    assert.ok(existsSync(join(outDir, target.slice('./dist/'.length))), `${target} is built`);
+  }
+  assert.match(pkg.scripts.build, new RegExp(`--outfile=${pkg.exports['./browser'].default.slice(2).replaceAll('.', '\\.')}`));
+  assert.equal(pkg.sideEffects, false);
   const index = readFileSync(join(outDir, 'index.js'), 'utf8');
   assert.match(index, /from "\.\/tensor\.js"/, 'relative imports rewritten to .js');
   assert.doesNotMatch(index, /\.ts"/);
