@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { isNablaError } from '../src/index.ts';
 import { registerEval } from './commands/evaluate.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerReport } from './commands/report.ts';
 import { registerServe } from './commands/serve.ts';
@@ -25,6 +27,8 @@ export function makeProgram(): Command {
   registerSummary(program);
   registerServe(program);
   registerReport(program);
+  registerExport(program);
+  registerImport(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
   return program;
 }

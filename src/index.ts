@@ -44,8 +44,9 @@ export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export { cosineDecay } from './model/schedules.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
+export { parseArchitecture } from './model/architecture.ts';
 
-export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
+export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
@@ -53,6 +54,13 @@ export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
+export {
+  exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
+  type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
+} from './io/onnx.ts';
+export { importStateDict, type ImportOptions } from './io/importWeights.ts';
 
-export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
-export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';
+export {
+  gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult, type LayerCheckOptions, type LayerCheckReport,
+} from './testing/gradCheck.ts';
+export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';

@@ -7,8 +7,14 @@
  * - arguments are output buffers first, then inputs, then sizes, then scalars;
  * - kernels never allocate per call and never see a Tensor;
  * - matrices are row-major; "rows" is the batch dimension N unless said otherwise.
+ *
+ * @example
+ * const backend: Backend = new JsBackend();
+ * const c = backend.allocate(4);
+ * backend.gemm(c, a, b, 2, 2, 3, false, false, 1, 0); // C (2×2) = A (2×3) · B (3×2)
  */
 export interface Backend {
+  /** Shown in benchmarks and messages, e.g. "js" or "wasm-simd". */
   readonly name: string;
 
   /**
@@ -46,11 +52,13 @@ export interface Backend {
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void;
   /** out = x > 0 ? x : slope·x */
   leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void;
+  /** dx = dy ⊙ (x > 0 ? 1 : slope), from the forward input x */
   leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void;
   /** out = 1 / (1 + e^−x) */
   sigmoid(out: Float32Array, x: Float32Array, n: number): void;
   /** dx = dy ⊙ y(1 − y), from the forward output y */
   sigmoidBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;
+  /** out = tanh x */
   tanh(out: Float32Array, x: Float32Array, n: number): void;
   /** dx = dy ⊙ (1 − y²), from the forward output y */
   tanhBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;

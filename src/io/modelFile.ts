@@ -16,9 +16,20 @@ import { Sequential, type History, type ModelConfig } from '../model/sequential.
 import type { Backend } from '../backend/backend.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 
+/**
+ * The version of the metadata layout, stored as "nabla" in every model file.
+ *
+ * @example
+ * decodeSafetensors(bytes).metadata.nabla === MODEL_FORMAT_VERSION;
+ */
 export const MODEL_FORMAT_VERSION = '1';
 
-/** What the file records about how the weights were made; every field optional. */
+/**
+ * What the file records about how the weights were made; every field optional.
+ *
+ * @example
+ * encodeModel(model, { loss: 'ce', seed: 1, preprocessing: { pixels: 'x / 255' } } satisfies TrainingInfo);
+ */
 export interface TrainingInfo {
   loss?: LossName;
   optimizer?: Record<string, unknown>;
@@ -48,6 +59,12 @@ export function encodeModel(model: Sequential, training: TrainingInfo = {}): Uin
   });
 }
 
+/**
+ * decodeModel's result.
+ *
+ * @example
+ * const { model, training }: LoadedModel = decodeModel(bytes);
+ */
 export interface LoadedModel {
   model: Sequential;
   training: TrainingInfo;

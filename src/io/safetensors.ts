@@ -32,7 +32,13 @@ const METADATA_KEY = '__metadata__';
 // but checking once keeps big-endian hosts correct (they take the DataView path).
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** A decoded safetensors file: tensors in file order, and the string metadata. */
+/**
+ * A decoded safetensors file: tensors in file order, and the string metadata.
+ *
+ * @example
+ * const { tensors, metadata }: SafetensorsContents = decodeSafetensors(bytes);
+ * tensors.get('0.weight')?.shape; // [256, 784]
+ */
 export interface SafetensorsContents {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;

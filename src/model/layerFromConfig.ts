@@ -9,8 +9,20 @@ import { Dense } from '../layers/dense.ts';
 import { Flatten } from '../layers/flatten.ts';
 import type { Layer, LayerConfig } from '../layers/layer.ts';
 
+/**
+ * The layer types a model file's architecture may name.
+ *
+ * @example
+ * LAYER_TYPES.includes('Dense'); // true
+ */
 export const LAYER_TYPES = ['Dense', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten'] as const;
 
+/**
+ * Rebuild layer `index` of an architecture from its config.
+ *
+ * @example
+ * layerFromConfig({ type: 'LeakyReLU', slope: 0.1 }, 1); // a LeakyReLU
+ */
 export function layerFromConfig(config: LayerConfig, index: number): Layer {
   const where = `architecture, layer ${index}`;
   switch (config.type) {

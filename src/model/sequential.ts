@@ -19,6 +19,13 @@ import { layerFromConfig } from './layerFromConfig.ts';
 
 export type { Samples };
 
+/**
+ * What fit records after each epoch (losses and accuracies are means over the epoch).
+ *
+ * @example
+ * const last: EpochLog = history.epochs[history.epochs.length - 1];
+ * console.log(last.loss, last.valAccuracy);
+ */
 export interface EpochLog {
   epoch: number;
   loss: number;
@@ -30,10 +37,22 @@ export interface EpochLog {
   lr: number;
 }
 
+/**
+ * fit's result: one EpochLog per epoch.
+ *
+ * @example
+ * const history: History = model.fit(train, { optimizer, loss: 'ce', epochs: 3 });
+ */
 export interface History {
   epochs: EpochLog[];
 }
 
+/**
+ * What a callback's onBatchEnd receives.
+ *
+ * @example
+ * const log: Callback = { onBatchEnd: (b: BatchLog) => console.log(`${b.batch}/${b.batches}: ${b.loss}`) };
+ */
 export interface BatchLog {
   epoch: number;
   batch: number;
@@ -41,14 +60,31 @@ export interface BatchLog {
   loss: number;
 }
 
-/** Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch. */
+/**
+ * Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch.
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: 'ce', epochs: 20, callbacks: [{
+ *   onEpochEnd: (log) => { if (log.valAccuracy! > 0.98) model.stopTraining = true; },
+ * }] });
+ */
 export interface Callback {
+  /** Once, before the first epoch. */
   onTrainBegin?(info: { epochs: number; batches: number; samples: number }): void;
+  /** At the start of every epoch (1-based). */
   onEpochBegin?(epoch: number): void;
+  /** After every batch's update. */
   onBatchEnd?(log: BatchLog): void;
+  /** After every epoch, with its log (validation included). */
   onEpochEnd?(log: EpochLog): void;
 }
 
+/**
+ * How fit trains: optimiser, loss, epochs and the rest.
+ *
+ * @example
+ * const options: FitOptions = { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 5, batchSize: 64, validationSplit: 0.1 };
+ */
 export interface FitOptions {
   optimizer: Optimizer;
   loss: Loss | LossName;
@@ -63,6 +99,12 @@ export interface FitOptions {
   callbacks?: Callback[];
 }
 
+/**
+ * evaluate's result.
+ *
+ * @example
+ * const { accuracy, confusion }: Evaluation = model.evaluate(test, { loss: 'ce' });
+ */
 export interface Evaluation {
   loss: number;
   accuracy: number;
@@ -73,7 +115,13 @@ export interface Evaluation {
   perClass: number[];
 }
 
-/** Thrown when the loss becomes NaN or ±Infinity; the model holds the last good weights. */
+/**
+ * Thrown when the loss becomes NaN or ±Infinity; the model holds the last good weights.
+ *
+ * @example
+ * try { model.fit(train, { optimizer, loss: 'ce', epochs: 5 }); }
+ * catch (e) { if (e instanceof DivergenceError) console.log(`diverged at epoch ${e.epoch}`); }
+ */
 export class DivergenceError extends NablaError {
   readonly epoch: number;
   readonly batch: number;
@@ -92,11 +140,23 @@ export class DivergenceError extends NablaError {
   }
 }
 
+/**
+ * A model's architecture as JSON: what model files store and Sequential.fromConfig rebuilds.
+ *
+ * @example
+ * const config: ModelConfig = { inputShape: [784], layers: [{ type: 'Dense', units: 10 }] };
+ */
 export interface ModelConfig {
   inputShape: number[];
   layers: LayerConfig[];
 }
 
+/**
+ * Sequential's options.
+ *
+ * @example
+ * new Sequential([new Dense(10)], { inputShape: [784], seed: 1, backend: new JsBackend() });
+ */
 export interface SequentialOptions {
   /** Per-sample input shape, e.g. [784] for flattened MNIST. */
   inputShape: Shape;
@@ -105,6 +165,13 @@ export interface SequentialOptions {
   backend?: Backend;
 }
 
+/**
+ * Layers applied in order, with the training loop around them: fit, evaluate, predict, trainStep.
+ *
+ * @example
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+ * model.fit(train, { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 5 });
+ */
 export class Sequential {
   readonly layers: Layer[];
   readonly inputShape: Shape;
@@ -142,10 +209,12 @@ export class Sequential {
     return new Sequential(layers, { inputShape: config.inputShape, ...options });
   }
 
+  /** The architecture as JSON (what encodeModel stores). */
   config(): ModelConfig {
     return { inputShape: [...this.inputShape], layers: this.layers.map((l) => l.config()) };
   }
 
+  /** Run every layer on another backend (same numbers, possibly faster). */
   setBackend(backend: Backend): void {
     this.backend = backend;
     for (const l of this.layers) l.setBackend(backend);
@@ -165,6 +234,7 @@ export class Sequential {
     return this.parameters().reduce((s, p) => s + p.value.size, 0);
   }
 
+  /** Clear every parameter gradient. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad.data.fill(0);
   }
@@ -418,7 +488,12 @@ export class Sequential {
   }
 }
 
-/** Index of the largest value in v[offset, offset + k). */
+/**
+ * Index of the largest value in v[offset, offset + k).
+ *
+ * @example
+ * argmax(new Float32Array([0.1, 0.7, 0.2]), 0, 3); // 1
+ */
 export function argmax(v: Float32Array, offset: number, k: number): number {
   let best = 0;
   for (let j = 1; j < k; j++) if (v[offset + j] > v[offset + best]) best = j;

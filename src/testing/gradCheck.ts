@@ -17,6 +17,12 @@ import type { Layer } from '../layers/layer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 
+/**
+ * Step and tolerances of a central-difference check.
+ *
+ * @example
+ * gradCheck(f, x, analytic, { h: 1e-3, rtol: 1e-3, atol: 1e-5 });
+ */
 export interface GradCheckOptions {
   /** Step h (default 1e-2, see docs/numerics.md). */
   h?: number;
@@ -26,6 +32,13 @@ export interface GradCheckOptions {
   maxChecks?: number;
 }
 
+/**
+ * gradCheck's verdict, with the worst coordinate.
+ *
+ * @example
+ * const r: GradCheckResult = gradCheck(f, x, analytic);
+ * if (!r.ok) throw new Error(r.message);
+ */
 export interface GradCheckResult {
   ok: boolean;
   checked: number;
@@ -84,6 +97,12 @@ export function gradCheck(
   return { ok, checked, maxAbsError, worst, message };
 }
 
+/**
+ * Options of checkLayerGradients: the input shape and batch to check a layer on, and the tolerances.
+ *
+ * @example
+ * checkLayerGradients(new Dense(3), { inputShape: [4], batch: 2 });
+ */
 export interface LayerCheckOptions extends GradCheckOptions {
   /** Per-sample input shape. */
   inputShape: Shape;
@@ -95,6 +114,12 @@ export interface LayerCheckOptions extends GradCheckOptions {
   avoidZero?: number;
 }
 
+/**
+ * checkLayerGradients's verdict for the input gradient and each parameter.
+ *
+ * @example
+ * const report: LayerCheckReport = checkLayerGradients(new Tanh(), { inputShape: [5] });
+ */
 export interface LayerCheckReport {
   ok: boolean;
   results: { name: string; result: GradCheckResult }[];

@@ -7,7 +7,15 @@ import type { Backend } from '../backend.ts';
 import { fastGemm, type GemmScratch } from './fastGemm.ts';
 import { naiveGemm } from './naiveGemm.ts';
 
+/**
+ * The reference backend: plain JavaScript kernels (a blocked GEMM, with the naive one as its oracle).
+ *
+ * @example
+ * const model = new Sequential([new Dense(10)], { inputShape: [784], backend: new JsBackend() });
+ * new JsBackend({ naive: true }); // the reference GEMM, as a test oracle
+ */
 export class JsBackend implements Backend {
+  /** "js", or "js-naive" for the reference-GEMM oracle. */
   readonly name: string;
   private readonly naive: boolean;
   // Growable scratch for GEMM packing: allocated on first use and on growth only.
