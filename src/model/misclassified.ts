@@ -5,6 +5,10 @@
 import { NablaError } from '../errors.ts';
 import { argmax } from './sequential.ts';
 
+/**
+ * One misclassified sample, as `misclassified` lists them (most confident first).
+ * @example const [worst]: Mistake[] = misclassified(probs, test.y, 10, 1); worst.predicted;
+ */
 export interface Mistake {
   /** Row of the sample in the data set. */
   index: number;

@@ -22,7 +22,10 @@ import { lossByName } from '../losses/lossByName.ts';
 import { Tensor, shapeSize, type Shape } from '../tensor.ts';
 import type { Sequential } from './sequential.ts';
 
-/** One parameter of a traced layer: its current value and ∂C/∂param for the traced sample. */
+/**
+ * One parameter of a traced layer: its current value and ∂C/∂param for the traced sample.
+ * @example const dW = traceSample(model, x, y, 'ce').steps[0].params[0].grad; // ∂C/∂W(1)
+ */
 export interface TracedParam {
   /** "weight" or "bias" (PyTorch's suffix); the full state-dict name is `${layer}.${name}`. */
   name: string;
@@ -31,7 +34,10 @@ export interface TracedParam {
   grad: Float32Array;
 }
 
-/** One layer of the trace. */
+/**
+ * One layer of the trace.
+ * @example const { output, dOutput } = traceSample(model, x, y, 'ce').steps[0]; // z(1) and δ(1)
+ */
 export interface TraceStep {
   /** Position in the model (the PyTorch state-dict prefix). */
   index: number;
@@ -48,6 +54,10 @@ export interface TraceStep {
   params: TracedParam[];
 }
 
+/**
+ * One sample's Forward and Backward, layer by layer, as `traceSample` returns it.
+ * @example const trace: SampleTrace = traceSample(model, x, y, 'ce'); trace.loss;
+ */
 export interface SampleTrace {
   /** The input a(0), as given. */
   input: Float32Array;
@@ -57,7 +67,9 @@ export interface SampleTrace {
   loss: number;
   /** Class probabilities (model.predictProbabilities: softmax of logits, or normalised Sigmoid). */
   probabilities: Float32Array;
+  /** The loss the trace used ('ce' or 'mse'). */
   lossName: LossName;
+  /** One entry per layer, input to output. */
   steps: TraceStep[];
 }
 

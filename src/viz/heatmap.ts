@@ -17,7 +17,10 @@ function checkLength(where: string, values: ArrayLike<number>, width: number, he
   }
 }
 
-/** The largest |v|; 0 for an empty or all-zero array. */
+/**
+ * The largest |v|; 0 for an empty or all-zero array.
+ * @example maxAbs([1, -3, 2]); // 3
+ */
 export function maxAbs(values: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < values.length; i++) {
