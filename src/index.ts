@@ -16,7 +16,14 @@ export type { Backend } from './backend/backend.ts';
 export { JsBackend } from './backend/js/jsBackend.ts';
 export { naiveGemm } from './backend/js/naiveGemm.ts';
 
-export { Layer, type Param, type LayerConfig, type BuildContext } from './layers/layer.ts';
+export { Layer, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
+export { Conv2D, type Conv2DOptions } from './layers/conv2d.ts';
+export { MaxPool2D } from './layers/maxPool2d.ts';
+export { AvgPool2D } from './layers/avgPool2d.ts';
+export { type Pool2DOptions } from './layers/pool2d.ts';
+export { type Pair } from './layers/window.ts';
+export { Dropout } from './layers/dropout.ts';
+export { BatchNorm1D, BatchNorm2D, type BatchNormOptions } from './layers/batchNorm.ts';
 export { Dense, type DenseOptions } from './layers/dense.ts';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, Softmax } from './layers/activations.ts';
 export { Flatten } from './layers/flatten.ts';

@@ -26,6 +26,17 @@ export interface Param {
   grad: Tensor;
 }
 
+/**
+ * Non-learned state saved with the model (PyTorch calls these buffers): BatchNorm's running
+ * statistics. The optimiser never sees them. `dtype` is how the model file stores the value
+ * ('I64' for PyTorch's integer counters such as num_batches_tracked; default 'F32').
+ */
+export interface StateTensor {
+  name: string;
+  value: Tensor;
+  dtype?: 'F32' | 'I64';
+}
+
 /** JSON description of a layer: enough to rebuild it (the model file stores a list of these). */
 export interface LayerConfig {
   type: string;
@@ -67,6 +78,11 @@ export abstract class Layer {
   abstract config(): LayerConfig;
 
   params(): Param[] {
+    return [];
+  }
+
+  /** Non-learned state saved in model files ("running_mean", ...); none by default. */
+  buffers(): StateTensor[] {
     return [];
   }
 
