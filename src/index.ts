@@ -56,3 +56,7 @@ export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type
 
 export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';
+export {
+  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR,
+  type ModelPreset,
+} from './model/layerSpec.ts';
