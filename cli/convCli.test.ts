@@ -40,10 +40,10 @@ test('train --layers: a small CNN with batch norm and dropout learns the synthet
   assert.equal(JSON.parse(e.stdout).accuracy, result.test_accuracy);
 });
 
-test('train --model lenet5 builds LeNet-5 and trains one epoch', () => {
+test('train --model lenet5 --augment builds LeNet-5 and trains one epoch on shifted, rotated images', () => {
   const data = writeMnistFixture({ train: 120, test: 30 });
   const out = join(mkdtempSync(join(tmpdir(), 'nabla-conv-')), 'lenet.safetensors');
-  const r = nabla('train', '--data', data, '--model', 'lenet5', '--epochs', '1', '--batch-size', '16', '--val', '0', '--no-progress', '--out', out);
+  const r = nabla('train', '--data', data, '--model', 'lenet5', '--augment', '--epochs', '1', '--batch-size', '16', '--val', '0', '--no-progress', '--out', out);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Dense \(400 → 120\)/);
   assert.match(r.stdout, /Total params: 61,706/);

@@ -50,6 +50,7 @@ export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
+export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import {
   Adam, AdamW, Dense, DivergenceError, LeakyReLU, NablaError, ReLU, SGD, Sequential, Sigmoid, Softmax, Tanh,
   cosineDecay, sliceDataset, splitDataset, shapeSize, parseLayerSpec, specWantsImages, layerFromConfig,
-  MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR, type Callback, type EpochLog, type Layer, type LossName, type Optimizer,
+  MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR, ImageAugmenter, type Callback, type EpochLog, type Layer, type LossName, type Optimizer,
   type TrainingInfo,
 } from '../../src/index.ts';
 import { dataSource, loadMnist } from '../mnistFiles.ts';
@@ -36,6 +36,7 @@ export const DEFAULTS = {
 interface TrainOptions {
   model: (typeof MODEL_PRESET_NAMES)[number];
   layers?: string;
+  augment: boolean;
   hidden: number[];
   activation: Activation;
   output?: Output;
@@ -65,6 +66,7 @@ export function registerTrain(program: Command): void {
     .description('train a network on MNIST and save it (defaults: the npm start network)')
     .option('--model <preset>', `architecture: ${MODEL_PRESET_NAMES.map((n) => `${n} (${MODEL_PRESETS[n].description})`).join('; ')}`, oneOf(MODEL_PRESET_NAMES), 'mlp')
     .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${LAYER_SPEC_GRAMMAR}`)
+    .option('--augment', 'shift training images by up to 2 pixels and rotate them by up to 10°, at random (seeded)', false)
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
     .option('--activation <name>', `hidden activation: ${ACTIVATIONS.join('|')}`, oneOf(ACTIVATIONS), 'relu')
     .option('--output <name>', `output activation: ${OUTPUTS.join('|')} (default: none for ce, sigmoid for mse)`, oneOf(OUTPUTS))
@@ -140,17 +142,21 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const callbacks: Callback[] = [progressCallback(opts.epochs, opts.progress && !opts.json), printEpoch];
   if (opts.schedule === 'cosine') callbacks.unshift(cosineDecay(optimizer));
 
+  const side = Math.round(Math.sqrt(trainSet.features));
+  const augmenter = opts.augment ? new ImageAugmenter(model.rng, { height: side, width: side, maxShift: 2, maxRotation: 10 }) : undefined;
   const t0 = performance.now();
   const training: TrainingInfo = {
     ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize,
     optimizer: { name: opts.optimizer, lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay, schedule: opts.schedule },
     dataset: dataSource(opts.data), trainSamples: trainSet.count, valSamples: val.count,
+    ...(augmenter ? { augment: { maxShift: 2, maxRotation: 10 } } : {}),
     preprocessing: { pixels: 'byte / 255, in [0, 1]', layout: 'N x 784, row-major 28 x 28, white digit on black', labels: 'one-hot, 10 classes' },
   };
   try {
     training.history = model.fit(trainSet, {
       optimizer, loss, epochs: opts.epochs, batchSize: opts.batchSize, shuffle: opts.shuffle,
       validationData: val.count > 0 ? val : undefined, callbacks,
+      augment: augmenter ? (x, n) => augmenter.apply(x, n) : undefined,
     });
   } catch (e) {
     if (e instanceof DivergenceError) {

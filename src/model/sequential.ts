@@ -61,6 +61,12 @@ export interface FitOptions {
   /** Or: take this fraction of the training samples (the last ones) as validation data. */
   validationSplit?: number;
   callbacks?: Callback[];
+  /**
+   * Called with each training batch's inputs (N × features, a copy gathered for this batch) and
+   * N before the step, to augment them in place, e.g. ImageAugmenter.apply. Never called on
+   * validation or test data.
+   */
+  augment?: (x: Float32Array, count: number) => void;
 }
 
 export interface Evaluation {
@@ -308,6 +314,7 @@ export class Sequential {
       for (const batch of batchesIt.epoch()) {
         const n = batch.size;
         b++;
+        options.augment?.(batch.x, n);
         const xt = new Tensor([n, ...this.inputShape], batch.x);
         const yt = new Tensor([n, k], batch.y);
         const step = this.trainStep(xt, yt, loss, options.optimizer);
