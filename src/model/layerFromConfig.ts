@@ -22,6 +22,18 @@ export const LAYER_TYPES = [
 
 export function layerFromConfig(config: LayerConfig, index: number): Layer {
   const where = `architecture, layer ${index}`;
+  try {
+    return construct(config, where);
+  } catch (e) {
+    // A constructor says "Conv2D: expected stride ≥ 1"; add which layer of the architecture it was.
+    if (e instanceof NablaError && !e.where.startsWith(where)) {
+      throw new NablaError({ where: `${where} (${e.where})`, expected: e.expected, found: e.found, hint: e.hint });
+    }
+    throw e;
+  }
+}
+
+function construct(config: LayerConfig, where: string): Layer {
   switch (config.type) {
     case 'Dense': {
       const init = (config.init ?? 'he') as InitName;

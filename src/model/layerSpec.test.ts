@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 import { Sequential } from './sequential.ts';
-import { LAYER_TYPES } from './layerFromConfig.ts';
+import { LAYER_TYPES, layerFromConfig } from './layerFromConfig.ts';
 import { MODEL_PRESETS, layersFromSpec, parseLayerSpec, specWantsImages } from './layerSpec.ts';
 
 test('parseLayerSpec: every token kind, with options, into the model-file layer configs', () => {
@@ -79,4 +79,10 @@ test('presets build into models with the documented shapes and PyTorch-style par
   assert.deepEqual(build('mlp').layers.map((l) => l.outputShape), [[256], [256], [128], [128], [10]]);
   assert.match(cnn.summary(), /Conv2D \(16, 3×3\)/);
   assert.match(lenet.summary(), /0 Conv2D \(6, 5×5 p2\)\s+\[N, 6, 28, 28\]\s+156/);
+});
+
+test('layerFromConfig names the architecture layer when a constructor refuses a config', () => {
+  assertNablaError(() => layerFromConfig({ type: 'Conv2D', filters: 4, kernelSize: [3, 3], stride: [0, 1], padding: [0, 0] }, 2),
+    ['architecture, layer 2 (Conv2D)', 'stride', '[0,1]']);
+  assertNablaError(() => layerFromConfig({ type: 'Dropout', rate: 2 }, 5), ['architecture, layer 5 (Dropout)', 'rate in [0, 1)']);
 });
