@@ -63,3 +63,9 @@ test('safetensors writes I64 as little-endian int64 and reads it back', () => {
   assert.equal(data.getBigInt64(8, true), 300n);
   assert.deepEqual([...decodeSafetensors(bytes).tensors.get('n')!.data], [7, 300]);
 });
+
+test('loadStateDict wants the buffers too: a state dict without running statistics is refused, naming them', () => {
+  const model = cnn();
+  const partial = new Map([...model.stateDict()].filter(([k]) => !k.endsWith('running_var')));
+  assert.throws(() => cnn().loadStateDict(partial), /a tensor named "1\.running_var" \[4\]/);
+});
