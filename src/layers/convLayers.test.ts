@@ -3,7 +3,8 @@
 // behaviour, running statistics, and the shape errors raised when a model is built.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkLayerGradients } from '../testing/gradCheck.ts';
+import { checkLayerGradients, gradCheck } from '../testing/gradCheck.ts';
+import { lossByName } from '../losses/lossByName.ts';
 import { assertClose } from '../testing/assertClose.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { Rng } from '../random.ts';
@@ -17,7 +18,7 @@ import { Dropout } from './dropout.ts';
 import { BatchNorm1D, BatchNorm2D } from './batchNorm.ts';
 import { Flatten } from './flatten.ts';
 import { Dense } from './dense.ts';
-import { ReLU } from './activations.ts';
+import { ReLU, Tanh } from './activations.ts';
 import type { Layer } from './layer.ts';
 import { Adam } from '../optim/adam.ts';
 
@@ -210,4 +211,28 @@ test('a small CNN learns to tell vertical from horizontal bars', () => {
   assert.ok(last.loss < history.epochs[0].loss, 'loss went down');
   const ev = model.evaluate({ x, y, count }, { loss: 'ce' });
   assert.ok(ev.accuracy > 0.95, `accuracy ${ev.accuracy}`);
+});
+
+test('a whole CNN (conv, batch norm, tanh, pools, flatten, dense) passes the gradient check end to end', () => {
+  // Tanh instead of ReLU and average pooling before the max: no kinks near the probe points.
+  const model = new Sequential([
+    new Conv2D(3, [3, 2], { padding: 1, stride: [1, 2] }), new BatchNorm2D(), new Tanh(), new AvgPool2D(2, { stride: 1 }),
+    new Conv2D(2, 2, { stride: 2 }), new MaxPool2D([2, 1], { stride: 1 }), new Flatten(), new Dense(3),
+  ], { inputShape: [2, 7, 6], seed: 5 });
+  const rng = new Rng(9);
+  const n = 3;
+  const x = new Tensor([n, 2, 7, 6], Float32Array.from({ length: n * 84 }, () => rng.normal()));
+  const y = new Tensor([n, 3]);
+  for (let r = 0; r < n; r++) y.data[r * 3 + (r % 3)] = 1;
+  const loss = lossByName('ce');
+  const dy = new Tensor([n, 3]);
+  model.zeroGrad();
+  loss.compute(model.backend, dy.data, model.forward(x, true).data, y.data, n, 3);
+  model.backward(dy);
+  const scratch = new Float32Array(n * 3);
+  const f = () => loss.compute(model.backend, scratch, model.forward(x, true).data, y.data, n, 3);
+  for (const p of model.parameters()) {
+    const r = gradCheck(f, p.value.data, p.grad.data.slice(), { h: 1e-2, rtol: 1e-2, atol: 1e-4 });
+    assert.ok(r.ok, `${p.name}: ${r.message}`);
+  }
 });
