@@ -51,12 +51,14 @@ export interface TrainingInfo {
  * const bytes = encodeModel(model, { loss: 'ce', seed: 1 });
  */
 export function encodeModel(model: Sequential, training: TrainingInfo = {}): Uint8Array {
+  // Buffers such as BatchNorm's num_batches_tracked are int64 in PyTorch: strict loading wants them so.
+  const dtypes = Object.fromEntries(model.buffers().filter((b) => b.dtype).map((b) => [b.name, b.dtype!]));
   return encodeSafetensors([...model.stateDict()], {
     format: 'pt',
     nabla: MODEL_FORMAT_VERSION,
     architecture: JSON.stringify(model.config()),
     training: JSON.stringify(training),
-  });
+  }, dtypes);
 }
 
 /**

@@ -32,6 +32,20 @@ export interface Param {
 }
 
 /**
+ * Non-learned state saved with the model (PyTorch calls these buffers): BatchNorm's running
+ * statistics. The optimiser never sees them. `dtype` is how the model file stores the value
+ * ('I64' for PyTorch's integer counters such as num_batches_tracked; default 'F32').
+ *
+ * @example
+ * for (const b of model.buffers()) console.log(b.name, b.value.shape); // '1.running_mean' [16] ...
+ */
+export interface StateTensor {
+  name: string;
+  value: Tensor;
+  dtype?: 'F32' | 'I64';
+}
+
+/**
  * JSON description of a layer: enough to rebuild it (the model file stores a list of these).
  *
  * @example
@@ -101,6 +115,11 @@ export abstract class Layer {
 
   /** The learnable tensors, in state-dict order (none by default). */
   params(): Param[] {
+    return [];
+  }
+
+  /** Non-learned state saved in model files ("running_mean", ...); none by default. */
+  buffers(): StateTensor[] {
     return [];
   }
 

@@ -9,7 +9,7 @@ import type { Backend } from '../backend/backend.ts';
 import { BatchIterator, type Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
-import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
+import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -97,6 +97,12 @@ export interface FitOptions {
   /** Or: take this fraction of the training samples (the last ones) as validation data. */
   validationSplit?: number;
   callbacks?: Callback[];
+  /**
+   * Called with each training batch's inputs (N × features, a copy gathered for this batch) and
+   * N before the step, to augment them in place, e.g. ImageAugmenter.apply. Never called on
+   * validation or test data.
+   */
+  augment?: (x: Float32Array, count: number) => void;
 }
 
 /**
@@ -239,9 +245,23 @@ export class Sequential {
     for (const p of this.parameters()) p.grad.data.fill(0);
   }
 
-  /** Name → tensor, as PyTorch's model.state_dict(). */
+  /** Non-learned state (BatchNorm running statistics), named as in PyTorch ("1.running_mean"). */
+  buffers(): StateTensor[] {
+    const out: StateTensor[] = [];
+    this.layers.forEach((layer, i) => {
+      for (const b of layer.buffers()) out.push({ ...b, name: `${i}.${b.name}` });
+    });
+    return out;
+  }
+
+  /** Name → tensor, as PyTorch's model.state_dict(): each layer's parameters, then its buffers. */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.parameters().map((p) => [p.name, p.value]));
+    const out = new Map<string, Tensor>();
+    this.layers.forEach((layer, i) => {
+      for (const p of layer.params()) out.set(`${i}.${p.name}`, p.value);
+      for (const b of layer.buffers()) out.set(`${i}.${b.name}`, b.value);
+    });
+    return out;
   }
 
   /**
@@ -249,7 +269,7 @@ export class Sequential {
    * Everything is checked before anything is copied, so a failed load leaves the model unchanged.
    */
   loadStateDict(tensors: Map<string, Tensor>, role = 'weights'): void {
-    const params = this.parameters();
+    const params: { name: string; value: Tensor }[] = [...this.stateDict()].map(([name, value]) => ({ name, value }));
     for (const p of params) {
       const t = tensors.get(p.name);
       if (!t) {
@@ -364,6 +384,7 @@ export class Sequential {
       for (const batch of batchesIt.epoch()) {
         const n = batch.size;
         b++;
+        options.augment?.(batch.x, n);
         const xt = new Tensor([n, ...this.inputShape], batch.x);
         const yt = new Tensor([n, k], batch.y);
         const step = this.trainStep(xt, yt, loss, options.optimizer);
@@ -478,13 +499,31 @@ export class Sequential {
       const n = l.params().reduce((s, p) => s + p.value.size, 0);
       total += n;
       const cfg = l.config();
-      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : '';
+      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : layerDetail(cfg);
       rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape]), n.toLocaleString('en-US')]);
     });
     const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
     const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padStart(widths[2])}`;
     const rule = '─'.repeat(widths[0] + widths[1] + widths[2] + 4);
     return [line(rows[0]), rule, ...rows.slice(1).map(line), rule, `Total params: ${total.toLocaleString('en-US')}`].join('\n');
+  }
+}
+
+/** "5×5 s2 p1" for windowed layers, "0.5" for Dropout: what summary() shows after the type. */
+function layerDetail(cfg: LayerConfig): string {
+  const pair = (v: unknown): string => (Array.isArray(v) && v[0] !== v[1] ? `${v[0]}×${v[1]}` : String((v as number[])[0]));
+  const win = (k: unknown): string => {
+    const [kh, kw] = k as number[];
+    const s = cfg.stride as number[];
+    const p = cfg.padding as number[];
+    return `${kh}×${kw}` + (s.some((v, i) => v !== (cfg.type === 'Conv2D' ? 1 : (k as number[])[i])) ? ` s${pair(s)}` : '') +
+      (p.some((v) => v !== 0) ? ` p${pair(p)}` : '');
+  };
+  switch (cfg.type) {
+    case 'Conv2D': return `(${cfg.filters}, ${win(cfg.kernelSize)})`;
+    case 'MaxPool2D': case 'AvgPool2D': return `(${win(cfg.poolSize)})`;
+    case 'Dropout': return `(${cfg.rate})`;
+    default: return '';
   }
 }
 

@@ -112,6 +112,8 @@ export interface LayerCheckOptions extends GradCheckOptions {
   backend?: Backend;
   /** Inputs closer than this to a kink (0 for ReLU) are moved away from it (default 0). */
   avoidZero?: number;
+  /** Run forward in training mode (default true); false checks e.g. BatchNorm's evaluation mode. */
+  training?: boolean;
 }
 
 /**
@@ -140,6 +142,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
   const n = options.batch ?? 3;
   const x = new Tensor([n, ...options.inputShape]);
   const avoid = options.avoidZero ?? 0;
+  const training = options.training ?? true;
   for (let i = 0; i < x.size; i++) {
     let v = rng.normal();
     if (Math.abs(v) < avoid) v = v < 0 ? v - avoid : v + avoid;
@@ -150,7 +153,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
 
   // f = Σ probe ⊙ layer(x), accumulated in float64.
   const f = (): number => {
-    const y = layer.forward(x, true);
+    const y = layer.forward(x, training);
     let s = 0;
     for (let i = 0; i < y.size; i++) s += y.data[i] * probe.data[i];
     return s;
@@ -158,7 +161,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
 
   for (const p of layer.params()) p.grad.data.fill(0);
   layer.needsInputGrad = true;
-  layer.forward(x, true);
+  layer.forward(x, training);
   const dx = layer.backward(probe).data.slice();
   const grads = layer.params().map((p) => ({ p, analytic: p.grad.data.slice() }));
 
