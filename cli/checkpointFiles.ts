@@ -16,7 +16,7 @@ import { readFileChecked, writeFileAtomic } from './files.ts';
  * names). Output paths, --data and display flags may differ between the run and its resume.
  */
 export const RESUME_KEYS = [
-  'hidden', 'activation', 'output', 'loss', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule',
+  'model', 'layers', 'augment', 'hidden', 'activation', 'output', 'loss', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule',
   'warmup', 'gamma', 'stepSize', 'epochs', 'batchSize', 'seed', 'val', 'limit', 'shuffle', 'init', 'earlyStopping',
   'monitor', 'restoreBest', 'clipNorm',
 ] as const;

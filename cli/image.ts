@@ -48,6 +48,17 @@ export async function readDigitPng(path: string): Promise<Float32Array> {
     });
   }
 
+  return decodeDigitPng(bytes, where);
+}
+
+/**
+ * Decode PNG bytes of one digit (a file's contents, an HTTP request body) to an MNIST-style input,
+ * as {@link readDigitPng} does; `where` names the source in errors.
+ *
+ * @example
+ * const x = decodeDigitPng(body, 'request body'); // Float32Array(784)
+ */
+export function decodeDigitPng(bytes: Uint8Array, where: string): Float32Array {
   if (bytes.length === 0) {
     throw new NablaError({
       where,
@@ -69,7 +80,7 @@ export async function readDigitPng(path: string): Promise<Float32Array> {
 
   let png: { width: number; height: number; data: Buffer };
   try {
-    png = PNG.sync.read(bytes);
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     // NOTE: pngjs's messages are terse and, for truncation, cryptic ("There are some read
     // requests waitng on finished stream"): say what it means, keep its words for reference.

@@ -5,8 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { isNablaError } from '../src/index.ts';
 import { registerEval } from './commands/evaluate.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
 import { registerPredict } from './commands/predict.ts';
 import { registerSearch } from './commands/search.ts';
+import { registerReport } from './commands/report.ts';
+import { registerServe } from './commands/serve.ts';
 import { registerSummary } from './commands/summary.ts';
 import { Interrupted, registerTrain } from './commands/train.ts';
 
@@ -23,6 +27,10 @@ export function makeProgram(): Command {
   registerPredict(program);
   registerSummary(program);
   registerSearch(program);
+  registerServe(program);
+  registerReport(program);
+  registerExport(program);
+  registerImport(program);
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError(`(run "nabla ${cmd.name()} --help" for usage)`);
   return program;
 }

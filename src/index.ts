@@ -20,7 +20,14 @@ export {
   createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
 } from './backend/createBackend.ts';
 
-export { Layer, type Param, type LayerConfig, type BuildContext } from './layers/layer.ts';
+export { Layer, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
+export { Conv2D, type Conv2DOptions } from './layers/conv2d.ts';
+export { MaxPool2D } from './layers/maxPool2d.ts';
+export { AvgPool2D } from './layers/avgPool2d.ts';
+export { type Pool2DOptions } from './layers/pool2d.ts';
+export { type Pair } from './layers/window.ts';
+export { Dropout } from './layers/dropout.ts';
+export { BatchNorm1D, BatchNorm2D, type BatchNormOptions } from './layers/batchNorm.ts';
 export { Dense, type DenseOptions } from './layers/dense.ts';
 export { ReLU, LeakyReLU, Sigmoid, Tanh, Softmax } from './layers/activations.ts';
 export { Flatten } from './layers/flatten.ts';
@@ -55,14 +62,30 @@ export {
   type TrainingWarning, type NonFinite, type MonitorOptions,
 } from './model/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';
+export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
+export { misclassified, type Mistake } from './model/misclassified.ts';
+export { parseArchitecture } from './model/architecture.ts';
 
-export { parseIdx, encodeIdx, type IdxArray, type IdxDtype } from './data/idx.ts';
+export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
+export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
+export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
+export {
+  exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
+  type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
+} from './io/onnx.ts';
+export { importStateDict, type ImportOptions } from './io/importWeights.ts';
 
-export { gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult } from './testing/gradCheck.ts';
-export { assertClose, compareClose, type CloseOptions } from './testing/assertClose.ts';
+export {
+  gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult, type LayerCheckOptions, type LayerCheckReport,
+} from './testing/gradCheck.ts';
+export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';
+export {
+  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR,
+  type ModelPreset,
+} from './model/layerSpec.ts';

@@ -10,7 +10,19 @@
 import { NablaError } from './errors.ts';
 import type { Rng } from './random.ts';
 
+/**
+ * Weight initialisers: 'he' (normal, variance 2/fanIn, for ReLU) and 'xavier' (uniform, for sigmoid/tanh).
+ *
+ * @example
+ * const init: InitName = 'xavier';
+ */
 export type InitName = 'he' | 'xavier';
+/**
+ * Every InitName, for validation and help texts.
+ *
+ * @example
+ * INIT_NAMES.includes('he'); // true
+ */
 export const INIT_NAMES: readonly InitName[] = ['he', 'xavier'];
 
 /** @example heNormal(w.data, 784, rng) */
@@ -25,7 +37,12 @@ export function xavierUniform(out: Float32Array, fanIn: number, fanOut: number, 
   for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * limit;
 }
 
-/** Fill `out` with the named initialiser. */
+/**
+ * Fill `out` with the named initialiser.
+ *
+ * @example
+ * initialize('he', weights, 784, 128, new Rng(1));
+ */
 export function initialize(name: InitName, out: Float32Array, fanIn: number, fanOut: number, rng: Rng): void {
   if (name === 'he') heNormal(out, fanIn, rng);
   else if (name === 'xavier') xavierUniform(out, fanIn, fanOut, rng);

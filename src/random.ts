@@ -82,6 +82,7 @@ export class Rng {
     return [this.s0, this.s1, this.s2, this.s3, this.spareNormal ?? NaN];
   }
 
+  /** Restore a state saved by getState (also after a round trip through JSON). */
   setState(state: readonly number[]): void {
     [this.s0, this.s1, this.s2, this.s3] = state.map((v) => v | 0);
     // NOTE: "no pending normal" is NaN in getState(), which JSON turns into null: accept any

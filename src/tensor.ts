@@ -7,8 +7,15 @@
  */
 import { NablaError } from './errors.ts';
 
+/**
+ * A per-sample or batch shape, outermost dimension first (row-major).
+ *
+ * @example
+ * const shape: Shape = [2, 3]; // 2 rows of 3
+ */
 export type Shape = readonly number[];
 
+/** A Float32Array and its shape, row-major: what layers pass each other. */
 export class Tensor {
   readonly data: Float32Array;
   readonly shape: Shape;
@@ -40,6 +47,7 @@ export class Tensor {
     return this.data[offset(this.shape, index)];
   }
 
+  /** Write the element at a multi-index (slow path, like get). */
   set(value: number, ...index: number[]): void {
     this.data[offset(this.shape, index)] = value;
   }
@@ -49,6 +57,7 @@ export class Tensor {
     return new Tensor(shape, this.data);
   }
 
+  /** A copy with its own buffer. */
   clone(): Tensor {
     return new Tensor(this.shape, this.data.slice());
   }
@@ -77,13 +86,24 @@ export class Tensor {
   }
 }
 
+/**
+ * Number of elements of a shape: the product of its dimensions (1 for []).
+ *
+ * @example
+ * shapeSize([2, 3, 4]); // 24
+ */
 export function shapeSize(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
-/** "[2, 3]"; symbolic sizes allowed: shapeToString(['N', 784]) is "[N, 784]". */
+/**
+ * "[2, 3]"; symbolic sizes allowed: shapeToString(['N', 784]) is "[N, 784]".
+ *
+ * @example
+ * shapeToString(['N', 784]); // '[N, 784]'
+ */
 export function shapeToString(shape: readonly (number | string)[]): string {
   return `[${shape.join(', ')}]`;
 }

@@ -5,9 +5,10 @@
 import type { Command } from 'commander';
 import {
   Adam, AdamW, Dense, DivergenceError, EarlyStopping, LeakyReLU, MONITOR_METRICS, NablaError, ReLU, SGD, Sequential,
-  Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, type Callback, type EpochLog,
-  type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo, type FitState,
-  describeBackend, type Backend,
+  Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, shapeSize, parseLayerSpec,
+  specWantsImages, layerFromConfig, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR, ImageAugmenter,
+  type Callback, type EpochLog, type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo,
+  type FitState, describeBackend, type Backend,
 } from '../../src/index.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import {
@@ -38,6 +39,9 @@ export const DEFAULTS = {
 };
 
 interface TrainOptions extends BackendFlags {
+  model: (typeof MODEL_PRESET_NAMES)[number];
+  layers?: string;
+  augment: boolean;
   hidden: number[];
   activation: Activation;
   output?: Output;
@@ -75,6 +79,9 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description('train a network on MNIST and save it (defaults: the npm start network)')
+    .option('--model <preset>', `architecture: ${MODEL_PRESET_NAMES.map((n) => `${n} (${MODEL_PRESETS[n].description})`).join('; ')}`, oneOf(MODEL_PRESET_NAMES), 'mlp')
+    .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${LAYER_SPEC_GRAMMAR}`)
+    .option('--augment', 'shift training images by up to 2 pixels and rotate them by up to 10°, at random (seeded)', false)
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
     .option('--activation <name>', `hidden activation: ${ACTIVATIONS.join('|')}`, oneOf(ACTIVATIONS), 'relu')
     .option('--output <name>', `output activation: ${OUTPUTS.join('|')} (default: none for ce, sigmoid for mse)`, oneOf(OUTPUTS))
@@ -193,6 +200,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   // Last, so the checkpoint sees the early-stopping state of this epoch.
   callbacks.push({ onEpochEnd: writeCheckpoint });
 
+  const side = Math.round(Math.sqrt(trainSet.features));
+  const augmenter = opts.augment ? new ImageAugmenter(model.rng, { height: side, width: side, maxShift: 2, maxRotation: 10 }) : undefined;
   const t0 = performance.now();
   const training: TrainingInfo = {
     ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize,
@@ -201,6 +210,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
       warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize, clipNorm: opts.clipNorm, earlyStopping: opts.earlyStopping,
     },
     dataset: dataSource(opts.data), trainSamples: trainSet.count, valSamples: val.count,
+    ...(augmenter ? { augment: { maxShift: 2, maxRotation: 10 } } : {}),
     preprocessing: { pixels: 'byte / 255, in [0, 1]', layout: 'N x 784, row-major 28 x 28, white digit on black', labels: 'one-hot, 10 classes' },
   };
   // Ctrl-C: finish the current batch, checkpoint, say how to resume. A second Ctrl-C quits at once.
@@ -215,6 +225,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     training.history = await model.fitAsync(trainSet, {
       optimizer, loss, epochs: opts.epochs, batchSize: opts.batchSize, shuffle: opts.shuffle,
       validationData: val.count > 0 ? val : undefined, callbacks, clipNorm: opts.clipNorm, resume,
+      augment: augmenter ? (x, n) => augmenter.apply(x, n) : undefined,
     });
     if (interrupted) {
       const state = model.trainingState();
@@ -274,7 +285,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
 function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean, backend: Backend) {
   if (opts.init) {
-    const clash = resuming ? [] : ['hidden', 'activation', 'output'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
+    const clash = resuming ? [] : ['hidden', 'activation', 'output', 'model', 'layers'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
       throw new NablaError({
         where: `flag --${clash[0]}`, expected: 'no architecture flags with --init', found: `--${clash.join(', --')}`,
@@ -282,13 +293,14 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
       });
     }
     const { model, training } = loadModelFile(opts.init, { seed: opts.seed, backend });
-    if (model.inputShape.length !== 1 || model.inputShape[0] !== features) {
+    if (shapeSize(model.inputShape) !== features) {
       throw new NablaError({ where: `model file "${opts.init}"`, expected: `an input of ${features} features`, found: `input shape [${model.inputShape.join(', ')}]` });
     }
     // A model's loss is part of what it was trained for; keep it unless the user says otherwise.
     const loss = cmd.getOptionValueSource('loss') === 'cli' ? opts.loss : (training.loss ?? opts.loss);
     return { model, loss, info: { initFrom: opts.init } as TrainingInfo };
   }
+  if (opts.layers !== undefined || opts.model !== 'mlp') return specModel(opts, cmd, features, classes);
   const output = opts.output ?? (opts.loss === 'mse' ? 'sigmoid' : 'none');
   if (opts.loss === 'ce' && output !== 'none') {
     throw new NablaError({
@@ -303,6 +315,33 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
   if (output === 'sigmoid') layers.push(new Sigmoid());
   if (output === 'softmax') layers.push(new Softmax());
   return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed, backend }), loss: opts.loss, info: {} as TrainingInfo };
+}
+
+/** --layers or a --model preset other than mlp: the library parses the spec, we only check the ends. */
+function specModel(opts: TrainOptions, cmd: Command, features: number, classes: number) {
+  const flag = opts.layers !== undefined ? '--layers' : '--model';
+  const clash = ['hidden', 'activation', 'output', ...(opts.layers !== undefined ? ['model'] : [])]
+    .filter((f) => cmd.getOptionValueSource(f) === 'cli');
+  if (clash.length > 0) {
+    throw new NablaError({
+      where: `flag --${clash[0]}`, expected: `no --hidden, --activation, --output${flag === '--layers' ? ' or --model' : ''} with ${flag}`,
+      found: `--${clash.join(', --')}`, hint: `${flag} describes the whole network; drop the other flags`,
+    });
+  }
+  // MNIST images: 28×28 grey, a flat row of 784 values per sample either way.
+  const side = Math.round(Math.sqrt(features));
+  const imageShape = [1, side, side];
+  const configs = opts.layers !== undefined ? parseLayerSpec(opts.layers) : parseLayerSpec(MODEL_PRESETS[opts.model].spec);
+  const inputShape = specWantsImages(configs) ? imageShape : [features];
+  const layers: Layer[] = configs.map((c, i) => layerFromConfig(c, i));
+  const model = new Sequential(layers, { inputShape, seed: opts.seed });
+  if (shapeSize(model.outputShape) !== classes) {
+    throw new NablaError({
+      where: `flag ${flag}`, expected: `a network ending in ${classes} outputs (one per class)`,
+      found: `output shape [N, ${model.outputShape.join(', ')}]`, hint: `end the spec with flatten,dense:${classes}`,
+    });
+  }
+  return { model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
 }
 
 function activationLayer(name: Activation): Layer {

@@ -7,8 +7,14 @@
  * - arguments are output buffers first, then inputs, then sizes, then scalars;
  * - kernels never allocate per call and never see a Tensor;
  * - matrices are row-major; "rows" is the batch dimension N unless said otherwise.
+ *
+ * @example
+ * const backend: Backend = new JsBackend();
+ * const c = backend.allocate(4);
+ * backend.gemm(c, a, b, 2, 2, 3, false, false, 1, 0); // C (2×2) = A (2×3) · B (3×2)
  */
 export interface Backend {
+  /** Shown in benchmarks and messages, e.g. "js" or "wasm-simd". */
   readonly name: string;
 
   /**
@@ -46,11 +52,13 @@ export interface Backend {
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void;
   /** out = x > 0 ? x : slope·x */
   leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void;
+  /** dx = dy ⊙ (x > 0 ? 1 : slope), from the forward input x */
   leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void;
   /** out = 1 / (1 + e^−x) */
   sigmoid(out: Float32Array, x: Float32Array, n: number): void;
   /** dx = dy ⊙ y(1 − y), from the forward output y */
   sigmoidBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;
+  /** out = tanh x */
   tanh(out: Float32Array, x: Float32Array, n: number): void;
   /** dx = dy ⊙ (1 − y²), from the forward output y */
   tanhBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, n: number): void;
@@ -70,6 +78,94 @@ export interface Backend {
   ): number;
   /** Writes dpred = scale·2(pred − target) and returns Σ (pred − target)². */
   squaredError(dpred: Float32Array, pred: Float32Array, target: Float32Array, n: number, scale: number): number;
+
+  /** out[i] = a[i] · b[i]: dropout's mask, forward (x ⊙ mask) and backward (dy ⊙ mask). */
+  multiply(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void;
+
+  // ── Images: NCHW layout, x: (N, C, H, W) row-major. ──────────────────────────────────────
+  // A window of KH × KW taken every SH rows / SW columns over the input zero-padded by PH rows
+  // (top and bottom) and PW columns (left and right) gives OH × OW outputs:
+  //   OH = floor((H + 2·PH − KH) / SH) + 1,  OW = floor((W + 2·PW − KW) / SW) + 1.
+
+  /**
+   * im2col: unrolls every window into a column. cols: (N, C·KH·KW, OH·OW), where
+   * cols[n, (c·KH + u)·KW + v, oh·OW + ow] = x[n, c, oh·SH − PH + u, ow·SW − PW + v], or 0 where
+   * that index falls into the padding. A convolution is then one GEMM per sample:
+   * y[n] (OC × OH·OW) = W (OC × C·KH·KW) · cols[n]. Every entry of cols is written.
+   */
+  im2col(
+    cols: Float32Array, x: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+  /**
+   * col2im: the adjoint of im2col. ADDS every entry of cols back into the pixel it was copied
+   * from: dx[n, c, i, j] += Σ of the cols entries that im2col took from (i, j); entries that
+   * came from the padding are dropped. NOTE: dx is accumulated, not overwritten: zero it first
+   * when it should hold only this gradient.
+   */
+  col2im(
+    dx: Float32Array, cols: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+  /** out[n, c, s] = x[n, c, s] + b[c] for x: (N, C, S); out may be x. Convolution bias. */
+  addChannelBias(out: Float32Array, x: Float32Array, b: Float32Array, n: number, c: number, s: number): void;
+  /** out[c] = beta·out[c] + Σ_{n,s} x[n, c, s]: the convolution bias gradient. */
+  sumChannels(out: Float32Array, x: Float32Array, n: number, c: number, s: number, beta: number): void;
+
+  /**
+   * Max pooling: y[n, c, oh, ow] = max of x over the window (padding counts as −∞, as in
+   * PyTorch; a window must hold at least one real pixel, which PH ≤ KH/2 guarantees).
+   * y: (N, C, OH, OW).
+   */
+  maxPool(
+    y: Float32Array, x: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+  /**
+   * Max pooling backward: dx (written fresh, zeros elsewhere) receives each dy at the position
+   * of its window's maximum, found again from x (the first one in row-major window order on
+   * ties, as the forward takes it). Overlapping windows add up.
+   */
+  maxPoolBackward(
+    dx: Float32Array, dy: Float32Array, x: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+  /**
+   * Average pooling: y = (sum of the window) / (KH·KW); padding counts as zeros and is included
+   * in the divisor (PyTorch's default, count_include_pad=True).
+   */
+  avgPool(
+    y: Float32Array, x: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+  /** Average pooling backward: dx (written fresh) gets dy / (KH·KW) at every pixel of its window. */
+  avgPoolBackward(
+    dx: Float32Array, dy: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  ): void;
+
+  // ── Batch normalisation over x: (N, C, S), statistics per channel c over N·S values ───────
+  // (S = H·W for BatchNorm2D, S = 1 for BatchNorm1D on (N, C)).
+
+  /** mean[c] and the biased variance var[c] = mean of (x − mean)² (two passes, float64 sums). */
+  batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void;
+  /** y = (x − mean[c]) · invStd[c] · gamma[c] + beta[c]; y may be x. */
+  batchNormNormalize(
+    y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
+    n: number, c: number, s: number,
+  ): void;
+  /**
+   * Batch norm backward with x̂ = (x − mean)·invStd recomputed from x. ADDS dgamma[c] += Σ dy·x̂
+   * and dbeta[c] += Σ dy; writes dx fresh. With `batchStats` (training: mean and invStd came
+   * from this batch, so they depend on x), with M = N·S:
+   *   dx = gamma·invStd / M · (M·dy − Σdy − x̂·Σ(dy·x̂));
+   * without (evaluation: running statistics are constants), dx = gamma·invStd·dy.
+   */
+  batchNormBackward(
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+    dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
+    n: number, c: number, s: number, batchStats: boolean,
+  ): void;
 
   /**
    * SGD with momentum (PyTorch's form): g = grad + wd·p; v = μ·v + g;

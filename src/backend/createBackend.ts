@@ -13,9 +13,21 @@ import type { Backend } from './backend.ts';
 import { JsBackend } from './js/jsBackend.ts';
 import { WasmBackend, checkThreadCount } from './wasm/wasmBackend.ts';
 
+/**
+ * The names `createBackend` and the CLI's `--backend` accept.
+ * @example BACKEND_NAMES.includes('wasm'); // true
+ */
 export const BACKEND_NAMES = ['auto', 'wasm', 'js'] as const;
+/**
+ * 'auto' (wasm where it runs, else js), 'wasm' or 'js'.
+ * @example const name: BackendName = 'auto';
+ */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
+/**
+ * What `createBackend` should make.
+ * @example const options: CreateBackendOptions = { name: 'wasm', threads: 1 };
+ */
 export interface CreateBackendOptions {
   /** Default 'auto'. */
   name?: BackendName;
@@ -25,6 +37,12 @@ export interface CreateBackendOptions {
   log?: (message: string) => void;
 }
 
+/**
+ * The backend by name, or the fastest this engine can run ('auto', the default): see the file
+ * header. Rejects with a NablaError for a thread count this machine cannot give.
+ * @example
+ * const backend = await createBackend({ name: 'wasm', threads: 2 });
+ */
 export async function createBackend(options: CreateBackendOptions = {}): Promise<Backend> {
   const name = options.name ?? 'auto';
   if (name === 'js') return new JsBackend();
@@ -41,7 +59,10 @@ export async function createBackend(options: CreateBackendOptions = {}): Promise
   }
 }
 
-/** A one-line description: "wasm (2 threads, relaxed SIMD)" or "js". */
+/**
+ * A one-line description: "wasm (2 threads, relaxed SIMD)" or "js".
+ * @example describeBackend(new JsBackend()); // 'js'
+ */
 export function describeBackend(backend: Backend): string {
   if (backend instanceof WasmBackend) {
     return `wasm (${backend.threads} thread${backend.threads === 1 ? '' : 's'}, ${backend.simd} SIMD)`;

@@ -13,6 +13,9 @@ import type { Rng } from '../random.ts';
 /**
  * Samples as rows: x (count × features), y (count × targets). A Dataset is one; so is any pair of
  * row-major buffers a user brings.
+ *
+ * @example
+ * const xor: Samples = { x: new Float32Array([0, 0, 0, 1, 1, 0, 1, 1]), y: new Float32Array([0, 1, 1, 0]), count: 4 };
  */
 export interface Samples {
   x: Float32Array;
@@ -104,7 +107,14 @@ export function gatherBatch(
   }
 }
 
-/** One batch handed out by {@link BatchIterator}; its buffers are reused by the next batch. */
+/**
+ * One batch handed out by {@link BatchIterator}; its buffers are reused by the next batch.
+ *
+ * @example
+ * for (const batch of new BatchIterator(train, { batchSize: 64, shuffle: true, rng: new Rng(1) }).epoch()) {
+ *   model.trainStep(new Tensor([batch.size, 784], batch.x), new Tensor([batch.size, 10], batch.y), 'ce', optimizer);
+ * }
+ */
 export interface Batch {
   /** (size, features) inputs. */
   x: Float32Array;
@@ -176,10 +186,13 @@ export class BatchIterator {
   /**
    * One epoch: draws a new order (shuffled if enabled), then yields every batch in turn, starting
    * at batch `skip` (a run resumed mid-epoch: same order, the first `skip` batches already done).
+   * `onOrder` runs right after the order is drawn (a resume then moves the Rng on to where the
+   * skipped batches' dropout masks and augmentations left it).
    */
-  *epoch(skip = 0): Generator<Batch, void, undefined> {
+  *epoch(skip = 0, onOrder?: () => void): Generator<Batch, void, undefined> {
     const ds = this.dataset;
     epochOrder(ds.count, this.shuffle, this.rng, this.order);
+    onOrder?.();
     const batch: Batch = { x: this.fullX, y: this.fullY, size: 0, start: 0, order: this.order };
     for (let start = skip * this.batchSize; start < ds.count; start += this.batchSize) {
       const size = Math.min(this.batchSize, ds.count - start);

@@ -16,13 +16,29 @@
  */
 import { NablaError } from '../errors.ts';
 
-/** Element types the IDX format defines (type codes 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E). */
+/**
+ * Element types the IDX format defines (type codes 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E).
+ *
+ * @example
+ * encodeIdx({ dtype: 'uint8' satisfies IdxDtype, shape: [2], data: new Uint8Array([3, 4]) });
+ */
 export type IdxDtype = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
-/** The typed array holding an {@link IdxArray}'s values, matching its dtype. */
+/**
+ * The typed array holding an {@link IdxArray}'s values, matching its dtype.
+ *
+ * @example
+ * const data: IdxData = parseIdx(bytes).data; // Uint8Array for MNIST
+ */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
-/** A parsed IDX file: element type, dims (outermost first) and row-major values in host order. */
+/**
+ * A parsed IDX file: element type, dims (outermost first) and row-major values in host order.
+ *
+ * @example
+ * const arr: IdxArray = parseIdx(bytes);
+ * arr.shape; // [60000, 28, 28] for MNIST's training images
+ */
 export interface IdxArray {
   dtype: IdxDtype;
   shape: number[];

@@ -11,7 +11,13 @@
 import { NablaError } from '../errors.ts';
 import type { IdxArray } from './idx.ts';
 
-/** A supervised dataset held in flat row-major buffers, one row per sample. */
+/**
+ * A supervised dataset held in flat row-major buffers, one row per sample.
+ *
+ * @example
+ * const ds: Dataset = assembleMnist(images, labels, roles);
+ * model.fit(ds, { optimizer, loss: 'ce', epochs: 1 }); // a Dataset is Samples
+ */
 export interface Dataset {
   /** (N, features) inputs; for MNIST the pixels scaled to [0, 1] by /255. */
   x: Float32Array;

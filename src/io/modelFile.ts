@@ -16,9 +16,20 @@ import { Sequential, type History, type ModelConfig } from '../model/sequential.
 import type { Backend } from '../backend/backend.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 
+/**
+ * The version of the metadata layout, stored as "nabla" in every model file.
+ *
+ * @example
+ * decodeSafetensors(bytes).metadata.nabla === MODEL_FORMAT_VERSION;
+ */
 export const MODEL_FORMAT_VERSION = '1';
 
-/** What the file records about how the weights were made; every field optional. */
+/**
+ * What the file records about how the weights were made; every field optional.
+ *
+ * @example
+ * encodeModel(model, { loss: 'ce', seed: 1, preprocessing: { pixels: 'x / 255' } } satisfies TrainingInfo);
+ */
 export interface TrainingInfo {
   loss?: LossName;
   optimizer?: Record<string, unknown>;
@@ -40,14 +51,22 @@ export interface TrainingInfo {
  * const bytes = encodeModel(model, { loss: 'ce', seed: 1 });
  */
 export function encodeModel(model: Sequential, training: TrainingInfo = {}): Uint8Array {
+  // Buffers such as BatchNorm's num_batches_tracked are int64 in PyTorch: strict loading wants them so.
+  const dtypes = Object.fromEntries(model.buffers().filter((b) => b.dtype).map((b) => [b.name, b.dtype!]));
   return encodeSafetensors([...model.stateDict()], {
     format: 'pt',
     nabla: MODEL_FORMAT_VERSION,
     architecture: JSON.stringify(model.config()),
     training: JSON.stringify(training),
-  });
+  }, dtypes);
 }
 
+/**
+ * decodeModel's result.
+ *
+ * @example
+ * const { model, training }: LoadedModel = decodeModel(bytes);
+ */
 export interface LoadedModel {
   model: Sequential;
   training: TrainingInfo;

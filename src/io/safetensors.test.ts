@@ -146,8 +146,8 @@ test('error: entry missing dtype, shape or data_offsets', () => {
 });
 
 test('error: unsupported dtype', () => {
-  const i64 = buildFile(JSON.stringify({ w: { dtype: 'I64', shape: [1], data_offsets: [0, 8] } }), new Uint8Array(8));
-  const err = assertNablaError(() => decodeSafetensors(i64, ROLE), [ROLE, 'tensor "w"', 'dtype "I64"', 'F32']);
+  const i64 = buildFile(JSON.stringify({ w: { dtype: 'U64', shape: [1], data_offsets: [0, 8] } }), new Uint8Array(8));
+  const err = assertNablaError(() => decodeSafetensors(i64, ROLE), [ROLE, 'tensor "w"', 'dtype "U64"', 'F32']);
   assert.match(err.hint ?? '', /float32/);
   const weird = buildFile(JSON.stringify({ w: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }), [0]);
   assertNablaError(() => decodeSafetensors(weird, ROLE), ['dtype "Q4"']);

@@ -12,8 +12,10 @@
  *   offset 8+N            data buffer: tensors packed back to back, little-endian;
  *                         data_offsets are relative to the start of this buffer
  *
- * Writing emits F32 (nabla's only parameter type). Reading accepts F32, F64, F16 and BF16 and
- * converts to Float32, so a PyTorch state dict saved in any float type loads. Validation follows
+ * Writing emits F32 (nabla's only parameter type), or I64 for the tensors named in `dtypes`
+ * (integer counters such as BatchNorm's num_batches_tracked, which PyTorch stores as int64).
+ * Reading accepts F32, F64, F16, BF16 and I64 and converts to Float32, so a PyTorch state dict
+ * saved in any float type loads. Validation follows
  * the reference implementation: offsets must tile the data buffer exactly, with no gaps, overlaps
  * or trailing bytes, and each tensor's byte size must equal shape × dtype size.
  */
@@ -21,10 +23,10 @@ import { NablaError } from '../errors.ts';
 import { Tensor } from '../tensor.ts';
 
 /** Bytes per element of the dtypes we can read. */
-const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F64: 8, F16: 2, BF16: 2 };
+const DTYPE_BYTES: Readonly<Record<string, number>> = { F32: 4, F64: 8, F16: 2, BF16: 2, I64: 8 };
 
 /** Dtypes the spec defines that we recognise but do not read (model weights are floats). */
-const KNOWN_UNSUPPORTED = ['BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'I64', 'U64', 'F8_E4M3', 'F8_E5M2'];
+const KNOWN_UNSUPPORTED = ['BOOL', 'U8', 'I8', 'I16', 'U16', 'I32', 'U32', 'U64', 'F8_E4M3', 'F8_E5M2'];
 
 const METADATA_KEY = '__metadata__';
 
@@ -32,7 +34,13 @@ const METADATA_KEY = '__metadata__';
 // but checking once keeps big-endian hosts correct (they take the DataView path).
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** A decoded safetensors file: tensors in file order, and the string metadata. */
+/**
+ * A decoded safetensors file: tensors in file order, and the string metadata.
+ *
+ * @example
+ * const { tensors, metadata }: SafetensorsContents = decodeSafetensors(bytes);
+ * tensors.get('0.weight')?.shape; // [256, 784]
+ */
 export interface SafetensorsContents {
   tensors: Map<string, Tensor>;
   metadata: Record<string, string>;
@@ -54,6 +62,7 @@ export interface SafetensorsContents {
 export function encodeSafetensors(
   tensors: Record<string, Tensor> | Array<[string, Tensor]>,
   metadata?: Record<string, string>,
+  dtypes: Readonly<Record<string, 'F32' | 'I64'>> = {},
 ): Uint8Array {
   const entries: Array<[string, Tensor]> = Array.isArray(tensors) ? tensors : Object.entries(tensors);
 
@@ -68,6 +77,9 @@ export function encodeSafetensors(
     }
     if (!(tensor instanceof Tensor)) {
       throw new NablaError({ where: 'encodeSafetensors', expected: `a Tensor for "${name}"`, found: typeof tensor });
+    }
+    if (dtypes[name] === 'I64' && !tensor.data.every((v) => Number.isInteger(v))) {
+      throw new NablaError({ where: 'encodeSafetensors', expected: `integers in "${name}" (saved as I64)`, found: 'a fraction' });
     }
     seen.add(name);
   }
@@ -90,8 +102,9 @@ export function encodeSafetensors(
   if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${jsonObjectInOrder(metadata)}`);
   let offset = 0;
   for (const [name, tensor] of entries) {
-    const end = offset + tensor.data.length * 4;
-    const info = `{"dtype":"F32","shape":${JSON.stringify([...tensor.shape])},"data_offsets":[${offset},${end}]}`;
+    const dtype = dtypes[name] ?? 'F32';
+    const end = offset + tensor.data.length * DTYPE_BYTES[dtype];
+    const info = `{"dtype":"${dtype}","shape":${JSON.stringify([...tensor.shape])},"data_offsets":[${offset},${end}]}`;
     parts.push(`${JSON.stringify(name)}:${info}`);
     offset = end;
   }
@@ -106,8 +119,13 @@ export function encodeSafetensors(
   out.fill(0x20, 8 + json.length, 8 + headerLength); // space padding
 
   let at = 8 + headerLength;
-  for (const [, tensor] of entries) {
+  for (const [name, tensor] of entries) {
     const data = tensor.data;
+    if (dtypes[name] === 'I64') {
+      for (let i = 0; i < data.length; i++) view.setBigInt64(at + 8 * i, BigInt(data[i]), true);
+      at += data.length * 8;
+      continue;
+    }
     if (HOST_LITTLE_ENDIAN) {
       out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
     } else {
@@ -370,6 +388,11 @@ function readFloats(view: DataView, at: number, e: Entry): Float32Array {
     }
     case 'F64': {
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(at + 8 * i, true);
+      break;
+    }
+    case 'I64': {
+      // NOTE: float32 holds integers exactly up to 2^24; counters beyond that round.
+      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(at + 8 * i, true));
       break;
     }
     case 'F16': {

@@ -28,6 +28,12 @@ abstract class Elementwise extends Layer {
   }
 }
 
+/**
+ * max(z, 0), elementwise.
+ *
+ * @example
+ * new Sequential([new Dense(64), new ReLU(), new Dense(10)], { inputShape: [784] });
+ */
 export class ReLU extends Elementwise {
   readonly type = 'ReLU';
 
@@ -45,6 +51,7 @@ export class ReLU extends Elementwise {
   }
 }
 
+/** z > 0 ? z : slope·z, elementwise (slope default 0.01). */
 export class LeakyReLU extends Elementwise {
   readonly type = 'LeakyReLU';
   readonly slope: number;
@@ -71,11 +78,18 @@ export class LeakyReLU extends Elementwise {
     return dx;
   }
 
+  /** Also records the slope. */
   override config(): LayerConfig {
     return { type: this.type, slope: this.slope };
   }
 }
 
+/**
+ * 1 / (1 + e^−z), elementwise: the notes' σ.
+ *
+ * @example
+ * new Sequential([new Dense(30, { init: 'xavier' }), new Sigmoid(), new Dense(10), new Sigmoid()], { inputShape: [784] });
+ */
 export class Sigmoid extends Elementwise {
   readonly type = 'Sigmoid';
 
@@ -93,6 +107,12 @@ export class Sigmoid extends Elementwise {
   }
 }
 
+/**
+ * tanh z, elementwise.
+ *
+ * @example
+ * new Sequential([new Dense(64, { init: 'xavier' }), new Tanh(), new Dense(10)], { inputShape: [784] });
+ */
 export class Tanh extends Elementwise {
   readonly type = 'Tanh';
 
@@ -115,6 +135,9 @@ export class Tanh extends Elementwise {
  * NOTE: for training a classifier, prefer no Softmax layer and the fused 'ce' loss on the logits:
  * it is cheaper and numerically stable. This layer exists for MSE-on-probabilities and for
  * models whose outputs must be probabilities.
+ *
+ * @example
+ * new Sequential([new Dense(10), new Softmax()], { inputShape: [784] }); // outputs are probabilities
  */
 export class Softmax extends Elementwise {
   readonly type = 'Softmax';

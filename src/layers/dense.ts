@@ -11,6 +11,12 @@ import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 import { Buffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
 
+/**
+ * Options of a Dense layer.
+ *
+ * @example
+ * new Dense(10, { bias: false, init: 'xavier' });
+ */
 export interface DenseOptions {
   /** Include the bias b (default true). */
   bias?: boolean;
@@ -18,6 +24,12 @@ export interface DenseOptions {
   init?: InitName;
 }
 
+/**
+ * The fully connected layer y = x·Wᵀ + b (PyTorch's nn.Linear); W is [units, inputs].
+ *
+ * @example
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784] });
+ */
 export class Dense extends Layer {
   readonly type = 'Dense';
   readonly units: number;

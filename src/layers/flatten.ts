@@ -6,6 +6,12 @@ import type { Rng } from '../random.ts';
 import { shapeSize, type Shape, Tensor } from '../tensor.ts';
 import { Layer, type LayerConfig } from './layer.ts';
 
+/**
+ * (N, d1, d2, ...) → (N, d1·d2·...), without copying.
+ *
+ * @example
+ * new Sequential([new Flatten(), new Dense(10)], { inputShape: [28, 28] });
+ */
 export class Flatten extends Layer {
   readonly type = 'Flatten';
 

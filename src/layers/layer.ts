@@ -19,19 +19,49 @@ import type { Rng } from '../random.ts';
 import { NablaError } from '../errors.ts';
 import { Tensor, shapeSize, shapeToString, type Shape } from '../tensor.ts';
 
-/** A learnable tensor with its gradient. `name` is its PyTorch-style suffix ("weight", "bias"). */
+/**
+ * A learnable tensor with its gradient. `name` is its PyTorch-style suffix ("weight", "bias").
+ *
+ * @example
+ * for (const p of model.parameters()) console.log(p.name, p.value.shape, p.grad.data[0]);
+ */
 export interface Param {
   name: string;
   value: Tensor;
   grad: Tensor;
 }
 
-/** JSON description of a layer: enough to rebuild it (the model file stores a list of these). */
+/**
+ * Non-learned state saved with the model (PyTorch calls these buffers): BatchNorm's running
+ * statistics. The optimiser never sees them. `dtype` is how the model file stores the value
+ * ('I64' for PyTorch's integer counters such as num_batches_tracked; default 'F32').
+ *
+ * @example
+ * for (const b of model.buffers()) console.log(b.name, b.value.shape); // '1.running_mean' [16] ...
+ */
+export interface StateTensor {
+  name: string;
+  value: Tensor;
+  dtype?: 'F32' | 'I64';
+}
+
+/**
+ * JSON description of a layer: enough to rebuild it (the model file stores a list of these).
+ *
+ * @example
+ * const config: LayerConfig = { type: 'Dense', units: 10, bias: true, init: 'he' };
+ */
 export interface LayerConfig {
   type: string;
   [key: string]: unknown;
 }
 
+/**
+ * What Sequential hands each layer's build: the backend, the seeded Rng and the layer's position.
+ *
+ * @example
+ * layer.build([784], { backend: new JsBackend(), rng: new Rng(1), index: 0 }); // returns the output shape
+ */
 export interface BuildContext {
   backend: Backend;
   rng: Rng;
@@ -39,6 +69,20 @@ export interface BuildContext {
   index: number;
 }
 
+/**
+ * The base of every layer (see the contract above). Subclasses implement init, forward,
+ * backward and config, and create their parameters with createParam.
+ *
+ * @example
+ * // y = 2x, no parameters
+ * class Double extends Layer {
+ *   readonly type = 'Double';
+ *   protected init(inputShape: Shape): Shape { return inputShape; }
+ *   forward(x: Tensor): Tensor { return new Tensor(x.shape, x.data.map((v) => 2 * v)); }
+ *   backward(dy: Tensor): Tensor { return new Tensor(dy.shape, dy.data.map((v) => 2 * v)); }
+ *   config(): LayerConfig { return { type: this.type }; }
+ * }
+ */
 export abstract class Layer {
   abstract readonly type: string;
   needsInputGrad = true;
@@ -62,11 +106,20 @@ export abstract class Layer {
   }
 
   protected abstract init(inputShape: Shape, rng: Rng): Shape;
+  /** y for x: (N, ...inputShape); `training` switches train-time behaviour (e.g. dropout). */
   abstract forward(x: Tensor, training: boolean): Tensor;
+  /** dx for dy = ∂C/∂y of the last forward; adds into parameter gradients. */
   abstract backward(dy: Tensor): Tensor;
+  /** The JSON description model files store, enough to rebuild the layer. */
   abstract config(): LayerConfig;
 
+  /** The learnable tensors, in state-dict order (none by default). */
   params(): Param[] {
+    return [];
+  }
+
+  /** Non-learned state saved in model files ("running_mean", ...); none by default. */
+  buffers(): StateTensor[] {
     return [];
   }
 

@@ -8,9 +8,28 @@
  */
 import type { Backend } from '../backend/backend.ts';
 
+/**
+ * Loss names: 'mse' (the notes' quadratic cost) and 'ce' (softmax cross-entropy on logits).
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: 'ce' satisfies LossName, epochs: 1 });
+ */
 export type LossName = 'mse' | 'ce';
+/**
+ * Every LossName.
+ *
+ * @example
+ * LOSS_NAMES; // ['mse', 'ce']
+ */
 export const LOSS_NAMES: readonly LossName[] = ['mse', 'ce'];
 
+/**
+ * A loss: its mean over a batch and the output gradient, in one pass.
+ *
+ * @example
+ * const loss: Loss = new SoftmaxCrossEntropyLoss();
+ * const value = loss.compute(backend, dy, logits, targets, n, 10); // dy now holds ∂C/∂logits
+ */
 export interface Loss {
   readonly name: LossName;
   /**

@@ -11,6 +11,12 @@
 import type { Backend } from '../backend/backend.ts';
 import type { Loss } from './loss.ts';
 
+/**
+ * Mean squared error (the notes' C0 = (a − y)², averaged); pass 'mse' to fit for the same.
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: new MSELoss(), epochs: 1 });
+ */
 export class MSELoss implements Loss {
   readonly name = 'mse';
   readonly takesLogits = false;

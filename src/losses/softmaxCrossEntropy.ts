@@ -9,6 +9,12 @@
 import type { Backend } from '../backend/backend.ts';
 import type { Loss } from './loss.ts';
 
+/**
+ * Softmax then cross-entropy, fused and numerically stable, on logits; pass 'ce' to fit for the same.
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: new SoftmaxCrossEntropyLoss(), epochs: 1 });
+ */
 export class SoftmaxCrossEntropyLoss implements Loss {
   readonly name = 'ce';
   readonly takesLogits = true;

@@ -2,7 +2,8 @@
  * Checkpoints: everything needed to continue a training run bit for bit, in one safetensors file.
  *
  * Tensors (F32):
- *   "0.weight", "0.bias", ...           the model weights (the names of model files)
+ *   "0.weight", "0.bias", ...           the model's state dict (the names of model files), with
+ *                                       buffers such as batch-norm running statistics
  *   "optimizer.m.0.weight", ".v."       Adam/AdamW moments      } one per parameter
  *   "optimizer.velocity.0.weight"       SGD momentum velocity   }
  *   "early_stopping.best.0.weight"      the best epoch's weights (early stopping with restore-best)
@@ -77,7 +78,7 @@ export function encodeCheckpoint(parts: CheckpointParts): Uint8Array {
     }
   });
   if (earlyStopping?.bestWeights) {
-    model.parameters().forEach((p, i) => tensors.push([`early_stopping.best.${p.name}`, new Tensor(p.value.shape, earlyStopping.bestWeights![i])]));
+    [...model.stateDict()].forEach(([name, t], i) => tensors.push([`early_stopping.best.${name}`, new Tensor(t.shape, earlyStopping.bestWeights![i])]));
   }
   const metadata: Record<string, string> = {
     format: 'pt',
@@ -172,7 +173,6 @@ export function restoreCheckpoint(
       hint: 'resume with the optimiser settings the checkpoint was made with',
     });
   }
-  const params = model.parameters();
   const want = new Map<string, Tensor>();
   const take = (name: string, shape: readonly number[]): Tensor => {
     const t = ckpt.tensors.get(name);
@@ -185,14 +185,16 @@ export function restoreCheckpoint(
     want.set(name, t);
     return t;
   };
-  const weights = new Map(params.map((p) => [p.name, take(p.name, p.value.shape)]));
+  // The state dict: parameters and buffers (batch-norm running statistics).
+  const state = [...model.stateDict()];
+  const weights = new Map(state.map(([name, t]) => [name, take(name, t.shape)]));
   const moments = optimizer.params.map((p) => {
     if (optimizer instanceof Adam) return [take(`optimizer.m.${p.name}`, p.value.shape), take(`optimizer.v.${p.name}`, p.value.shape)];
     if (optimizer instanceof SGD && optimizer.momentum > 0) return [take(`optimizer.velocity.${p.name}`, p.value.shape)];
     return [];
   });
-  const hasBest = ckpt.tensors.has(`early_stopping.best.${params[0]?.name}`);
-  const best = hasBest && earlyStopping ? params.map((p) => take(`early_stopping.best.${p.name}`, p.value.shape).data) : undefined;
+  const hasBest = ckpt.tensors.has(`early_stopping.best.${state[0]?.[0]}`);
+  const best = hasBest && earlyStopping ? state.map(([name, t]) => take(`early_stopping.best.${name}`, t.shape).data) : undefined;
   const extra = [...ckpt.tensors.keys()].filter((k) => !want.has(k) && !k.startsWith('early_stopping.best.'));
   if (extra.length > 0) {
     throw new NablaError({ where: role, expected: 'only the tensors of this network and optimiser', found: `also ${extra.slice(0, 3).join(', ')}` });

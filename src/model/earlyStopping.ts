@@ -41,7 +41,7 @@ export class EarlyStopping implements Callback {
   wait = 0;
   /** True once patience ran out: training ended early (a resumed run then does not train on). */
   stopped = false;
-  /** Copies of the parameters at the best epoch (restoreBest only). */
+  /** Copies of the state dict (parameters and buffers) at the best epoch (restoreBest only). */
   bestWeights: Float32Array[] | undefined;
   private readonly model: Sequential;
 
@@ -99,7 +99,8 @@ export class EarlyStopping implements Callback {
       this.best = value;
       this.bestEpoch = log.epoch;
       this.wait = 0;
-      if (this.restoreBest) this.bestWeights = this.model.parameters().map((p) => p.value.data.slice());
+      // The whole state dict: batch-norm running statistics belong to the best epoch too.
+      if (this.restoreBest) this.bestWeights = [...this.model.stateDict().values()].map((t) => t.data.slice());
       return;
     }
     this.wait++;
@@ -111,6 +112,6 @@ export class EarlyStopping implements Callback {
 
   onTrainEnd(): void {
     if (!this.restoreBest || !this.bestWeights) return;
-    this.model.parameters().forEach((p, i) => p.value.data.set(this.bestWeights![i]));
+    [...this.model.stateDict().values()].forEach((t, i) => t.data.set(this.bestWeights![i]));
   }
 }

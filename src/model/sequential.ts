@@ -9,7 +9,7 @@ import type { Backend } from '../backend/backend.ts';
 import { BatchIterator, type Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
-import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param } from '../layers/layer.ts';
+import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
@@ -23,6 +23,13 @@ import {
 
 export type { Samples };
 
+/**
+ * What fit records after each epoch (losses and accuracies are means over the epoch).
+ *
+ * @example
+ * const last: EpochLog = history.epochs[history.epochs.length - 1];
+ * console.log(last.loss, last.valAccuracy);
+ */
 export interface EpochLog {
   epoch: number;
   loss: number;
@@ -34,10 +41,22 @@ export interface EpochLog {
   lr: number;
 }
 
+/**
+ * fit's result: one EpochLog per epoch.
+ *
+ * @example
+ * const history: History = model.fit(train, { optimizer, loss: 'ce', epochs: 3 });
+ */
 export interface History {
   epochs: EpochLog[];
 }
 
+/**
+ * What a callback's onBatchEnd receives.
+ *
+ * @example
+ * const log: Callback = { onBatchEnd: (b: BatchLog) => console.log(`${b.batch}/${b.batches}: ${b.loss}`) };
+ */
 export interface BatchLog {
   epoch: number;
   batch: number;
@@ -61,11 +80,18 @@ export interface TrainBeginInfo {
  * Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch, or
  * `model.stopAfterBatch = true` to stop after the current batch (fit then returns early and
  * `model.trainingState()` says where to resume).
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: 'ce', epochs: 20, callbacks: [{
+ *   onEpochEnd: (log) => { if (log.valAccuracy! > 0.98) model.stopTraining = true; },
+ * }] });
  */
 export interface Callback {
   onTrainBegin?(info: TrainBeginInfo): void;
   onEpochBegin?(epoch: number): void;
+  /** After every batch's update. */
   onBatchEnd?(log: BatchLog): void;
+  /** After every epoch, with its log (validation included). */
   onEpochEnd?(log: EpochLog): void;
   /** After the last epoch (or an early stop); not after stopAfterBatch or an error. */
   onTrainEnd?(history: History): void;
@@ -91,6 +117,12 @@ export interface FitState {
   seconds?: number;
 }
 
+/**
+ * How fit trains: optimiser, loss, epochs and the rest.
+ *
+ * @example
+ * const options: FitOptions = { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 5, batchSize: 64, validationSplit: 0.1 };
+ */
 export interface FitOptions {
   optimizer: Optimizer;
   loss: Loss | LossName;
@@ -103,6 +135,12 @@ export interface FitOptions {
   /** Or: take this fraction of the training samples (the last ones) as validation data. */
   validationSplit?: number;
   callbacks?: Callback[];
+  /**
+   * Called with each training batch's inputs (N × features, a copy gathered for this batch) and
+   * N before the step, to augment them in place, e.g. ImageAugmenter.apply. Never called on
+   * validation or test data.
+   */
+  augment?: (x: Float32Array, count: number) => void;
   /** Clip the global gradient norm to this value before every update (default: no clipping). */
   clipNorm?: number;
   /**
@@ -133,6 +171,12 @@ export interface StepResult {
   nonFinite?: NonFinite & { expected?: string };
 }
 
+/**
+ * evaluate's result.
+ *
+ * @example
+ * const { accuracy, confusion }: Evaluation = model.evaluate(test, { loss: 'ce' });
+ */
 export interface Evaluation {
   loss: number;
   accuracy: number;
@@ -146,6 +190,10 @@ export interface Evaluation {
 /**
  * Thrown when the loss, an activation or a gradient becomes NaN or ±Infinity, at the batch where
  * it first appears and naming the layer when one is to blame; the model holds the last good weights.
+ *
+ * @example
+ * try { model.fit(train, { optimizer, loss: 'ce', epochs: 5 }); }
+ * catch (e) { if (e instanceof DivergenceError) console.log(`diverged at epoch ${e.epoch}`); }
  */
 export class DivergenceError extends NablaError {
   readonly epoch: number;
@@ -168,11 +216,23 @@ export class DivergenceError extends NablaError {
   }
 }
 
+/**
+ * A model's architecture as JSON: what model files store and Sequential.fromConfig rebuilds.
+ *
+ * @example
+ * const config: ModelConfig = { inputShape: [784], layers: [{ type: 'Dense', units: 10 }] };
+ */
 export interface ModelConfig {
   inputShape: number[];
   layers: LayerConfig[];
 }
 
+/**
+ * Sequential's options.
+ *
+ * @example
+ * new Sequential([new Dense(10)], { inputShape: [784], seed: 1, backend: new JsBackend() });
+ */
 export interface SequentialOptions {
   /** Per-sample input shape, e.g. [784] for flattened MNIST. */
   inputShape: Shape;
@@ -181,6 +241,13 @@ export interface SequentialOptions {
   backend?: Backend;
 }
 
+/**
+ * Layers applied in order, with the training loop around them: fit, evaluate, predict, trainStep.
+ *
+ * @example
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+ * model.fit(train, { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 5 });
+ */
 export class Sequential {
   readonly layers: Layer[];
   readonly inputShape: Shape;
@@ -223,10 +290,12 @@ export class Sequential {
     return new Sequential(layers, { inputShape: config.inputShape, ...options });
   }
 
+  /** The architecture as JSON (what encodeModel stores). */
   config(): ModelConfig {
     return { inputShape: [...this.inputShape], layers: this.layers.map((l) => l.config()) };
   }
 
+  /** Run every layer on another backend (same numbers, possibly faster). */
   setBackend(backend: Backend): void {
     this.backend = backend;
     for (const l of this.layers) l.setBackend(backend);
@@ -246,13 +315,28 @@ export class Sequential {
     return this.parameters().reduce((s, p) => s + p.value.size, 0);
   }
 
+  /** Clear every parameter gradient. */
   zeroGrad(): void {
     for (const p of this.parameters()) p.grad.data.fill(0);
   }
 
-  /** Name → tensor, as PyTorch's model.state_dict(). */
+  /** Non-learned state (BatchNorm running statistics), named as in PyTorch ("1.running_mean"). */
+  buffers(): StateTensor[] {
+    const out: StateTensor[] = [];
+    this.layers.forEach((layer, i) => {
+      for (const b of layer.buffers()) out.push({ ...b, name: `${i}.${b.name}` });
+    });
+    return out;
+  }
+
+  /** Name → tensor, as PyTorch's model.state_dict(): each layer's parameters, then its buffers. */
   stateDict(): Map<string, Tensor> {
-    return new Map(this.parameters().map((p) => [p.name, p.value]));
+    const out = new Map<string, Tensor>();
+    this.layers.forEach((layer, i) => {
+      for (const p of layer.params()) out.set(`${i}.${p.name}`, p.value);
+      for (const b of layer.buffers()) out.set(`${i}.${b.name}`, b.value);
+    });
+    return out;
   }
 
   /**
@@ -260,7 +344,7 @@ export class Sequential {
    * Everything is checked before anything is copied, so a failed load leaves the model unchanged.
    */
   loadStateDict(tensors: Map<string, Tensor>, role = 'weights'): void {
-    const params = this.parameters();
+    const params: { name: string; value: Tensor }[] = [...this.stateDict()].map(([name, value]) => ({ name, value }));
     for (const p of params) {
       const t = tensors.get(p.name);
       if (!t) {
@@ -444,6 +528,10 @@ export class Sequential {
     for (let epoch = initialEpoch + 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
       // A run resumed mid-epoch replays that epoch's shuffle from the Rng state it started with.
       const partial = epoch === initialEpoch + 1 && resume !== undefined && resume.batch > 0 ? resume : undefined;
+      // NOTE: the model Rng (restored from the checkpoint) stands where the interrupted run left it,
+      // after its done batches' dropout masks and augmentations; the shuffle is replayed from the
+      // epoch's start state, then the Rng is moved back to that later position.
+      const rngNow = partial ? this.rng.getState() : undefined;
       if (partial) this.rng.setState(partial.epochRng!);
       const epochRng = this.rng.getState();
       const t0 = performance.now() - (partial?.seconds ?? 0) * 1000;
@@ -452,9 +540,10 @@ export class Sequential {
       let lossSum = partial?.lossSum ?? 0;
       let correct = partial?.correct ?? 0;
       let b = partial?.batch ?? 0;
-      for (const batch of batchesIt.epoch(b)) {
+      for (const batch of batchesIt.epoch(b, () => rngNow && this.rng.setState(rngNow))) {
         const n = batch.size;
         b++;
+        options.augment?.(batch.x, n);
         const xt = new Tensor([n, ...this.inputShape], batch.x);
         const yt = new Tensor([n, k], batch.y);
         const step = this.trainStep(xt, yt, loss, options.optimizer, stepOptions);
@@ -586,7 +675,7 @@ export class Sequential {
       const n = l.params().reduce((s, p) => s + p.value.size, 0);
       total += n;
       const cfg = l.config();
-      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : '';
+      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : layerDetail(cfg);
       rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape]), n.toLocaleString('en-US')]);
     });
     const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
@@ -596,7 +685,30 @@ export class Sequential {
   }
 }
 
-/** Index of the largest value in v[offset, offset + k). */
+/** "5×5 s2 p1" for windowed layers, "0.5" for Dropout: what summary() shows after the type. */
+function layerDetail(cfg: LayerConfig): string {
+  const pair = (v: unknown): string => (Array.isArray(v) && v[0] !== v[1] ? `${v[0]}×${v[1]}` : String((v as number[])[0]));
+  const win = (k: unknown): string => {
+    const [kh, kw] = k as number[];
+    const s = cfg.stride as number[];
+    const p = cfg.padding as number[];
+    return `${kh}×${kw}` + (s.some((v, i) => v !== (cfg.type === 'Conv2D' ? 1 : (k as number[])[i])) ? ` s${pair(s)}` : '') +
+      (p.some((v) => v !== 0) ? ` p${pair(p)}` : '');
+  };
+  switch (cfg.type) {
+    case 'Conv2D': return `(${cfg.filters}, ${win(cfg.kernelSize)})`;
+    case 'MaxPool2D': case 'AvgPool2D': return `(${win(cfg.poolSize)})`;
+    case 'Dropout': return `(${cfg.rate})`;
+    default: return '';
+  }
+}
+
+/**
+ * Index of the largest value in v[offset, offset + k).
+ *
+ * @example
+ * argmax(new Float32Array([0.1, 0.7, 0.2]), 0, 3); // 1
+ */
 export function argmax(v: Float32Array, offset: number, k: number): number {
   let best = 0;
   for (let j = 1; j < k; j++) if (v[offset + j] > v[offset + best]) best = j;

@@ -14,6 +14,12 @@
 import type { Param } from '../layers/layer.ts';
 import { checkRange, Optimizer, type OptimizerOptions } from './optimizer.ts';
 
+/**
+ * Adam's hyperparameters (defaults lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weightDecay 0).
+ *
+ * @example
+ * new Adam(model.parameters(), { lr: 2e-3, beta2: 0.99 });
+ */
 export interface AdamOptions extends OptimizerOptions {
   lr?: number;
   beta1?: number;

@@ -8,11 +8,26 @@ import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
 import type { Param } from '../layers/layer.ts';
 
+/**
+ * Options every optimiser takes.
+ *
+ * @example
+ * new SGD(model.parameters(), { lr: 0.1, backend: model.backend });
+ */
 export interface OptimizerOptions {
   /** Kernels for the update; use the model's backend (default: a JS backend). */
   backend?: Backend;
 }
 
+/**
+ * The base of the optimisers, PyTorch-shaped: zeroGrad() clears the gradients, step() updates
+ * the parameters from them.
+ *
+ * @example
+ * optimizer.zeroGrad();
+ * model.backward(dy); // after a forward
+ * optimizer.step();
+ */
 export abstract class Optimizer {
   readonly params: Param[];
   protected readonly backend: Backend;
@@ -31,6 +46,7 @@ export abstract class Optimizer {
     for (const p of this.params) this.backend.fill(p.grad.data, 0, p.grad.size);
   }
 
+  /** Update every parameter from its gradient (one step of the notes' w ← w − η ∂C/∂w, refined). */
   abstract step(): void;
 }
 

@@ -11,6 +11,12 @@
 import type { Param } from '../layers/layer.ts';
 import { checkRange, Optimizer, type OptimizerOptions } from './optimizer.ts';
 
+/**
+ * SGD's hyperparameters (defaults: momentum 0, nesterov false, weightDecay 0).
+ *
+ * @example
+ * new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+ */
 export interface SGDOptions extends OptimizerOptions {
   lr?: number;
   momentum?: number;

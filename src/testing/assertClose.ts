@@ -11,6 +11,12 @@ export interface CloseOptions {
   label?: string;
 }
 
+/**
+ * compareClose's verdict: the worst difference, its index, the mismatch count and a message.
+ *
+ * @example
+ * const { ok, maxAbsDiff }: Comparison = compareClose(a, b);
+ */
 export interface Comparison {
   ok: boolean;
   maxAbsDiff: number;
@@ -19,7 +25,13 @@ export interface Comparison {
   message: string;
 }
 
-/** The comparison without throwing. */
+/**
+ * The comparison without throwing.
+ *
+ * @example
+ * const r = compareClose([1, 2], [1, 2.1], { atol: 0.01 });
+ * r.ok; // false; r.message names index 1
+ */
 export function compareClose(
   actual: ArrayLike<number>, expected: ArrayLike<number>, options: CloseOptions = {},
 ): Comparison {
@@ -64,7 +76,12 @@ export function compareClose(
   return { ok, maxAbsDiff, worstIndex, mismatches, message };
 }
 
-/** Throws an Error with a diagnostic message when the arrays are not close. */
+/**
+ * Throws an Error with a diagnostic message when the arrays are not close.
+ *
+ * @example
+ * assertClose(fast, naive, { rtol: 1e-5, atol: 1e-6, label: 'gemm' });
+ */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, options: CloseOptions = {}): void {
   const r = compareClose(actual, expected, options);
   if (!r.ok) throw new Error(r.message);

@@ -17,6 +17,12 @@ import type { Layer } from '../layers/layer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 
+/**
+ * Step and tolerances of a central-difference check.
+ *
+ * @example
+ * gradCheck(f, x, analytic, { h: 1e-3, rtol: 1e-3, atol: 1e-5 });
+ */
 export interface GradCheckOptions {
   /** Step h (default 1e-2, see docs/numerics.md). */
   h?: number;
@@ -26,6 +32,13 @@ export interface GradCheckOptions {
   maxChecks?: number;
 }
 
+/**
+ * gradCheck's verdict, with the worst coordinate.
+ *
+ * @example
+ * const r: GradCheckResult = gradCheck(f, x, analytic);
+ * if (!r.ok) throw new Error(r.message);
+ */
 export interface GradCheckResult {
   ok: boolean;
   checked: number;
@@ -84,6 +97,12 @@ export function gradCheck(
   return { ok, checked, maxAbsError, worst, message };
 }
 
+/**
+ * Options of checkLayerGradients: the input shape and batch to check a layer on, and the tolerances.
+ *
+ * @example
+ * checkLayerGradients(new Dense(3), { inputShape: [4], batch: 2 });
+ */
 export interface LayerCheckOptions extends GradCheckOptions {
   /** Per-sample input shape. */
   inputShape: Shape;
@@ -93,8 +112,16 @@ export interface LayerCheckOptions extends GradCheckOptions {
   backend?: Backend;
   /** Inputs closer than this to a kink (0 for ReLU) are moved away from it (default 0). */
   avoidZero?: number;
+  /** Run forward in training mode (default true); false checks e.g. BatchNorm's evaluation mode. */
+  training?: boolean;
 }
 
+/**
+ * checkLayerGradients's verdict for the input gradient and each parameter.
+ *
+ * @example
+ * const report: LayerCheckReport = checkLayerGradients(new Tanh(), { inputShape: [5] });
+ */
 export interface LayerCheckReport {
   ok: boolean;
   results: { name: string; result: GradCheckResult }[];
@@ -115,6 +142,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
   const n = options.batch ?? 3;
   const x = new Tensor([n, ...options.inputShape]);
   const avoid = options.avoidZero ?? 0;
+  const training = options.training ?? true;
   for (let i = 0; i < x.size; i++) {
     let v = rng.normal();
     if (Math.abs(v) < avoid) v = v < 0 ? v - avoid : v + avoid;
@@ -125,7 +153,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
 
   // f = Σ probe ⊙ layer(x), accumulated in float64.
   const f = (): number => {
-    const y = layer.forward(x, true);
+    const y = layer.forward(x, training);
     let s = 0;
     for (let i = 0; i < y.size; i++) s += y.data[i] * probe.data[i];
     return s;
@@ -133,7 +161,7 @@ export function checkLayerGradients(layer: Layer, options: LayerCheckOptions): L
 
   for (const p of layer.params()) p.grad.data.fill(0);
   layer.needsInputGrad = true;
-  layer.forward(x, true);
+  layer.forward(x, training);
   const dx = layer.backward(probe).data.slice();
   const grads = layer.params().map((p) => ({ p, analytic: p.grad.data.slice() }));
 

@@ -6,8 +6,17 @@
 import type { Backend } from '../backend.ts';
 import { fastGemm, type GemmScratch } from './fastGemm.ts';
 import { naiveGemm } from './naiveGemm.ts';
+import * as image from './imageKernels.ts';
 
+/**
+ * The reference backend: plain JavaScript kernels (a blocked GEMM, with the naive one as its oracle).
+ *
+ * @example
+ * const model = new Sequential([new Dense(10)], { inputShape: [784], backend: new JsBackend() });
+ * new JsBackend({ naive: true }); // the reference GEMM, as a test oracle
+ */
 export class JsBackend implements Backend {
+  /** "js", or "js-naive" for the reference-GEMM oracle. */
   readonly name: string;
   private readonly naive: boolean;
   // Growable scratch for GEMM packing: allocated on first use and on growth only.
@@ -154,6 +163,23 @@ export class JsBackend implements Backend {
     }
     return loss;
   }
+
+  multiply(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+  }
+
+  // Image kernels live in imageKernels.ts (see backend.ts for their contracts).
+  readonly im2col = image.im2col;
+  readonly col2im = image.col2im;
+  readonly addChannelBias = image.addChannelBias;
+  readonly sumChannels = image.sumChannels;
+  readonly maxPool = image.maxPool;
+  readonly maxPoolBackward = image.maxPoolBackward;
+  readonly avgPool = image.avgPool;
+  readonly avgPoolBackward = image.avgPoolBackward;
+  readonly batchNormStats = image.batchNormStats;
+  readonly batchNormNormalize = image.batchNormNormalize;
+  readonly batchNormBackward = image.batchNormBackward;
 
   sgdUpdate(
     param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,

@@ -3,6 +3,11 @@
  * Slow on purpose and kept forever: it is the oracle every fast GEMM is tested against.
  *
  * C (m × n) = alpha·op(A)·op(B) + beta·C; see Backend.gemm for the layout of A and B.
+ *
+ * @example
+ * const c = new Float32Array(4);
+ * naiveGemm(c, new Float32Array([1, 2, 3, 4, 5, 6]), new Float32Array([1, 2, 3, 4, 5, 6]), 2, 2, 3, false, false, 1, 0);
+ * // c = [22, 28, 49, 64]: the notes' worked product, corrected
  */
 export function naiveGemm(
   c: Float32Array, a: Float32Array, b: Float32Array,

@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kernelConformance } from '../../../test/kernelConformance.ts';
+import { backendConformance } from '../../../test/backendConformance.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
 import { NablaError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
@@ -33,6 +34,9 @@ kernelConformance('js', () => new JsBackend());
 kernelConformance('wasm, 1 thread', () => one);
 kernelConformance('wasm, baseline SIMD', () => baseline);
 if (two) kernelConformance('wasm, 2 threads', () => two);
+// The image kernels (im2col/col2im, pooling, batch norm) on buffers in the wasm memory.
+backendConformance('wasm, 1 thread', () => one);
+if (two) backendConformance('wasm, 2 threads', () => two);
 
 test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
   assert.equal(one.threads, 1);

@@ -22,6 +22,10 @@ import { KERNELS } from './kernels.generated.ts';
 import { MAX_THREADS, OP_GEMM, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
+/**
+ * Options of `WasmBackend.create`.
+ * @example const options: WasmBackendOptions = { threads: 2, relaxedSimd: true };
+ */
 export interface WasmBackendOptions {
   /** Threads including the caller's (default: the available cores, or 1 without shared memory). */
   threads?: number;
@@ -56,7 +60,11 @@ const PANEL = 8;
 /** Below this many flops a GEMM runs on one thread: waking workers would cost more. */
 const PARALLEL_MIN_FLOPS = 1 << 18;
 
-/** Cores this process may use (navigator.hardwareConcurrency or os.availableParallelism()). */
+/**
+ * Cores this process may use (os.availableParallelism() in Node, navigator.hardwareConcurrency
+ * in a browser).
+ * @example availableCores(); // 2 on the development machine
+ */
 export function availableCores(): number {
   const g = globalThis as unknown as {
     navigator?: { hardwareConcurrency?: number };
@@ -84,7 +92,11 @@ export function checkThreadCount(threads: number | undefined): void {
   }
 }
 
-/** Whether this engine can share a WebAssembly.Memory between threads. */
+/**
+ * Whether this engine can share a WebAssembly.Memory between threads (Node: yes; a browser page:
+ * only when cross-origin isolated).
+ * @example if (!sharedMemoryAvailable()) console.log('the wasm backend will run on one thread');
+ */
 export function sharedMemoryAvailable(): boolean {
   try {
     if (typeof SharedArrayBuffer === 'undefined') return false;
@@ -107,9 +119,10 @@ export class WasmBackend extends JsBackend {
   readonly threads: number;
   /** 'relaxed' (fused multiply-add) or 'baseline' SIMD. */
   readonly simd: 'relaxed' | 'baseline';
+  /** The memory and its allocator. @internal */
   readonly wasmMemory: WasmMemory;
   private readonly k: Kernels;
-  /** The worker threads (undefined on one thread). */
+  /** The worker threads (undefined on one thread). @internal */
   readonly pool: ThreadPool | undefined;
   /** The calling thread's packing scratch (each worker has its own). */
   private readonly ownScratch: number;

@@ -1,0 +1,110 @@
+// The library as a package: the declaration build (which is also the browser-only type-check:
+// DOM libs, no Node types) emits runnable ES modules; the browser bundle runs; a bundle that
+// imports only Tensor carries no layer, optimiser or model code (tree-shaking); the API
+// reference builds without a warning.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+import * as nabla from '../src/index.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const require = createRequire(import.meta.url);
+
+/** Start a package's executable (e.g. 'typescript', 'bin/tsc') with this Node; resolves when it exits. */
+function tool(pkg: string, bin: string, args: string[]): Promise<{ code: number | null; out: string }> {
+  const script = join(dirname(require.resolve(`${pkg}/package.json`)), bin);
+  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out })));
+}
+
+// The two slow tools (≈ 10 s each) start together, before the first test, and run side by side.
+const distDir = mkdtempSync(join(tmpdir(), 'nabla-dist-'));
+const building = tool('typescript', 'bin/tsc', ['-p', 'tsconfig.build.json', '--outDir', distDir, '--declarationMap', 'false', '--sourceMap', 'false']);
+const apiJson = join(mkdtempSync(join(tmpdir(), 'nabla-api-')), 'api.json');
+// typedoc.json sets treatWarningsAsErrors: an undocumented export or a broken link fails it.
+const documenting = tool('typedoc', 'bin/typedoc', ['--json', apiJson]);
+
+test('tsc -p tsconfig.build.json: browser-only type-check passes and emits .js + .d.ts that run in plain Node', async () => {
+  const outDir = distDir;
+  const r = await building;
+  assert.equal(r.code, 0, r.out);
+  for (const f of ['index.js', 'index.d.ts', 'io/onnx.d.ts', 'layers/dense.d.ts']) assert.ok(existsSync(join(outDir, f)), f);
+  // package.json points consumers at files this build makes (dist/ is the outDir of npm run build).
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  assert.deepEqual(Object.keys(pkg.exports['.']), ['nabla-source', 'types', 'default'], 'condition order: source, types, default');
+  assert.equal(pkg.exports['.']['nabla-source'], './src/index.ts');
+  for (const target of [pkg.exports['.'].types, pkg.exports['.'].default, pkg.types, pkg.exports['./browser'].types]) {
+    assert.match(target, /^\.\/dist\//);
+    assert.ok(existsSync(join(outDir, target.slice('./dist/'.length))), `${target} is built`);
+  }
+  assert.match(pkg.scripts.build, new RegExp(`--outfile=${pkg.exports['./browser'].default.slice(2).replaceAll('.', '\\.')}`));
+  assert.equal(pkg.sideEffects, false);
+  const index = readFileSync(join(outDir, 'index.js'), 'utf8');
+  assert.match(index, /from "\.\/tensor\.js"/, 'relative imports rewritten to .js');
+  assert.doesNotMatch(index, /\.ts"/);
+  // The emitted modules, without tsx, export exactly what the sources do.
+  writeFileSync(join(outDir, 'package.json'), '{"type": "module"}');
+  const dist = await import(pathToFileURL(join(outDir, 'index.js')).href) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(dist).sort(), Object.keys(nabla).sort());
+  const model = new (dist.Sequential as typeof nabla.Sequential)([new (dist.Dense as typeof nabla.Dense)(3)], { inputShape: [2], seed: 1 });
+  const same = new nabla.Sequential([new nabla.Dense(3)], { inputShape: [2], seed: 1 });
+  assert.deepEqual(model.predict(Float32Array.from([1, 2]), 1), same.predict(Float32Array.from([1, 2]), 1));
+});
+
+test('the browser bundle (ESM, platform browser) runs and gives the sources\' numbers', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nabla-bundle-'));
+  const outfile = join(dir, 'nabla.browser.mjs');
+  const result = await build({
+    entryPoints: [join(ROOT, 'src', 'index.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
+    minify: true, outfile, metafile: true, logLevel: 'silent',
+  });
+  const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]].bytes;
+  assert.ok(bytes < 150_000, `browser bundle ${bytes} bytes`);
+  const b = await import(pathToFileURL(outfile).href) as typeof nabla;
+  const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
+  const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });
+  const viaSource = new nabla.Sequential([new nabla.Dense(4), new nabla.Tanh(), new nabla.Dense(2), new nabla.Softmax()], { inputShape: [4], seed: 3 });
+  assert.deepEqual(viaBundle.predict(x, 2), viaSource.predict(x, 2));
+  assert.ok(b.exportOnnx(viaBundle).length > 0);
+});
+
+test('tree-shaking: a bundle importing only Tensor carries no Dense, Adam, Sequential or ONNX code', async () => {
+  const bundleOf = async (contents: string) => (await build({
+    stdin: { contents, resolveDir: ROOT, loader: 'ts' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent',
+  })).outputFiles[0].text;
+  const tensorOnly = await bundleOf("import { Tensor } from './src/index.ts'; export const t = new Tensor([2, 3]);");
+  const withModel = await bundleOf("import { Sequential, Dense, Adam } from './src/index.ts'; export { Sequential, Dense, Adam };");
+  // The markers are present when the classes are used, so their absence below means something.
+  const markers = [/\bDense = class\b/, /\bAdam = class\b/, /\bSequential = class\b/, /\bJsBackend = class\b/];
+  for (const marker of markers) assert.match(withModel, marker);
+  for (const marker of [...markers, /ProtoWriter/, /function exportOnnx/]) assert.doesNotMatch(tensorOnly, marker);
+  assert.ok(tensorOnly.length < 6000, `Tensor-only bundle is ${tensorOnly.length} bytes`);
+});
+
+test('the API reference (typedoc) builds without warnings; every export has a doc comment with an example', async () => {
+  const json = apiJson;
+  const r = await documenting;
+  assert.equal(r.code, 0, r.out);
+  assert.doesNotMatch(r.out, /warning/i);
+
+  interface Comment { blockTags?: { tag: string }[] }
+  interface Reflection { name: string; comment?: Comment; signatures?: { comment?: Comment }[]; children?: Reflection[] }
+  const api = JSON.parse(readFileSync(json, 'utf8')) as Reflection;
+  const hasExample = (c?: Comment) => c?.blockTags?.some((t) => t.tag === '@example') ?? false;
+  const documented = (r: Reflection) => hasExample(r.comment) || (r.signatures ?? []).some((s) => hasExample(s.comment)) ||
+    (r.children ?? []).some((m) => m.name === 'constructor' && (m.signatures ?? []).some((s) => hasExample(s.comment)));
+  const exports = api.children ?? [];
+  const names = new Set(exports.map((e) => e.name));
+  assert.deepEqual(Object.keys(nabla).filter((k) => !names.has(k)), [], 'typedoc sees every runtime export of src/index.ts');
+  assert.ok(exports.length > Object.keys(nabla).length, 'and the type exports');
+  assert.deepEqual(exports.filter((e) => !documented(e)).map((e) => e.name), [], 'exports without an @example');
+});
