@@ -28,8 +28,20 @@ import { Tensor, sameShape, shapeToString } from '../tensor.ts';
 import type { EarlyStopping, EarlyStoppingState } from './earlyStopping.ts';
 import type { FitState, ModelConfig, Sequential } from './sequential.ts';
 
+/**
+ * Version of the checkpoint layout, in metadata "nabla_checkpoint".
+ *
+ * @example
+ * decodeCheckpoint(bytes).state; // refuses files of another version
+ */
 export const CHECKPOINT_FORMAT_VERSION = '1';
 
+/**
+ * The optimiser's type, hyperparameters and step count, as a checkpoint stores them.
+ *
+ * @example
+ * decodeCheckpoint(bytes).optimizer; // { type: 'Adam', hyper: { beta1: 0.9, ... }, t: 3440 }
+ */
 export interface OptimizerState {
   type: 'SGD' | 'Adam' | 'AdamW';
   /** Hyperparameters that must match to resume (lr is not among them: schedules change it). */
@@ -38,7 +50,12 @@ export interface OptimizerState {
   t?: number;
 }
 
-/** A decoded checkpoint, checked for integrity and structure but not yet applied to a model. */
+/**
+ * A decoded checkpoint, checked for integrity and structure but not yet applied to a model.
+ *
+ * @example
+ * const { architecture, options, state } = decodeCheckpoint(bytes);
+ */
 export interface Checkpoint {
   architecture: ModelConfig;
   optimizer: OptimizerState;
@@ -49,6 +66,12 @@ export interface Checkpoint {
   tensors: Map<string, Tensor>;
 }
 
+/**
+ * What encodeCheckpoint saves.
+ *
+ * @example
+ * encodeCheckpoint({ model, optimizer, state: model.trainingState(), earlyStopping: stopper, options: { lr: 2e-3 } });
+ */
 export interface CheckpointParts {
   model: Sequential;
   optimizer: Optimizer;
@@ -234,7 +257,12 @@ function optimizerState(optimizer: Optimizer): OptimizerState {
   throw new NablaError({ where: 'checkpoint', expected: 'an SGD, Adam or AdamW optimiser', found: optimizer.constructor.name });
 }
 
-/** "784 → Dense 256 → ReLU → Dense 10", for messages. */
+/**
+ * "784 → Dense 256 → ReLU → Dense 10", for messages.
+ *
+ * @example
+ * describeArchitecture(model.config()); // 'input [784] → Dense 256 → ReLU → Dense 10'
+ */
 export function describeArchitecture(config: ModelConfig): string {
   const layers = (config.layers ?? []).map((l) => (l.type === 'Dense' ? `Dense ${String(l.units)}` : String(l.type)));
   return [`input [${(config.inputShape ?? []).join(', ')}]`, ...layers].join(' → ');

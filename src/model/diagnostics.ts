@@ -14,7 +14,12 @@
 import type { Layer, Param } from '../layers/layer.ts';
 import type { Tensor } from '../tensor.ts';
 
-/** Index of the first NaN or ±Infinity in v, or −1. */
+/**
+ * Index of the first NaN or ±Infinity in v, or −1.
+ *
+ * @example
+ * firstNonFinite(new Float32Array([1, NaN])); // 1
+ */
 export function firstNonFinite(v: Float32Array): number {
   for (let i = 0; i < v.length; i++) {
     // x − x is 0 for every finite x and NaN for NaN and ±Infinity: one subtraction per value.
@@ -27,6 +32,9 @@ export function firstNonFinite(v: Float32Array): number {
  * Σ g² over every parameter gradient, accumulated in float64: the square of the global norm
  * ‖g‖ = sqrt(Σ_params Σ_i g_i²) that gradient clipping uses (as PyTorch's clip_grad_norm_).
  * Not finite when any gradient is NaN or ±Infinity, which makes it a cheap finiteness check too.
+ *
+ * @example
+ * const norm = Math.sqrt(gradSumOfSquares(model.parameters()));
  */
 export function gradSumOfSquares(params: readonly Param[]): number {
   let sum = 0;
@@ -59,7 +67,13 @@ export function clipGradNorm(params: readonly Param[], maxNorm: number, norm = M
   return norm;
 }
 
-/** Where a non-finite value was found, for DivergenceError. */
+/**
+ * Where a non-finite value was found, for DivergenceError.
+ *
+ * @example
+ * const r = model.trainStep(x, y, 'ce', optimizer);
+ * if (r.nonFinite) console.log(r.nonFinite.layer, r.nonFinite.found);
+ */
 export interface NonFinite {
   /** The layer named, e.g. "layer 2 (Dense)"; undefined when no single layer is to blame. */
   layer?: string;
@@ -137,6 +151,9 @@ function describe(v: number): string {
  * Fraction of a ReLU layer's units that output 0 for every sample of a batch: units that also get
  * no gradient, so they may never recover ("dead" ReLUs, usually from a too-large learning rate).
  * `act` is the layer output (N, ...features).
+ *
+ * @example
+ * deadUnitFraction(new Tensor([2, 2], new Float32Array([0, 1, 0, 0]))); // 0.5: unit 0 never fires
  */
 export function deadUnitFraction(act: Tensor): number {
   const n = act.shape[0];
@@ -151,7 +168,12 @@ export function deadUnitFraction(act: Tensor): number {
   return dead / units;
 }
 
-/** A warning from fit's monitor, with a concrete suggestion. */
+/**
+ * A warning from fit's monitor, with a concrete suggestion.
+ *
+ * @example
+ * model.fit(train, { optimizer, loss: 'ce', epochs: 8, callbacks: [{ onWarning: (w) => console.warn(w.message) }] });
+ */
 export interface TrainingWarning {
   kind: 'exploding-gradients' | 'dead-relu';
   epoch: number;
@@ -160,6 +182,12 @@ export interface TrainingWarning {
   message: string;
 }
 
+/**
+ * Thresholds of the TrainingMonitor.
+ *
+ * @example
+ * const monitor = new TrainingMonitor({ explodeFactor: 50, deadFraction: 0.8 });
+ */
 export interface MonitorOptions {
   /** Warn when a batch's gradient norm exceeds this multiple of its running average (default 20). */
   explodeFactor?: number;
@@ -170,6 +198,10 @@ export interface MonitorOptions {
 /**
  * Watches gradient norms batch by batch and ReLU outputs once per epoch; at most one warning of
  * each kind per epoch, so a log is not flooded.
+ *
+ * @example
+ * const monitor = new TrainingMonitor();
+ * const w = monitor.onGradNorm(norm, epoch, batch, undefined); // a warning, or undefined
  */
 export class TrainingMonitor {
   private readonly explodeFactor: number;

@@ -9,9 +9,27 @@
 import { NablaError } from '../errors.ts';
 import type { Callback, EpochLog, Sequential } from './sequential.ts';
 
+/**
+ * The metrics early stopping can watch.
+ *
+ * @example
+ * MONITOR_METRICS; // ['val_accuracy', 'val_loss']
+ */
 export const MONITOR_METRICS = ['val_accuracy', 'val_loss'] as const;
+/**
+ * One of MONITOR_METRICS.
+ *
+ * @example
+ * const monitor: MonitorMetric = 'val_loss';
+ */
 export type MonitorMetric = (typeof MONITOR_METRICS)[number];
 
+/**
+ * Settings of EarlyStopping.
+ *
+ * @example
+ * new EarlyStopping(model, { monitor: 'val_loss', patience: 5, minDelta: 1e-4 });
+ */
 export interface EarlyStoppingOptions {
   /** What to watch (default 'val_accuracy'; higher is better, for val_loss lower is). */
   monitor?: MonitorMetric;
@@ -23,7 +41,12 @@ export interface EarlyStoppingOptions {
   restoreBest?: boolean;
 }
 
-/** What a checkpoint stores to resume early stopping exactly. */
+/**
+ * What a checkpoint stores to resume early stopping exactly.
+ *
+ * @example
+ * const saved: EarlyStoppingState = stopper.getState(); // { best: 0.98, bestEpoch: 4, wait: 1, stopped: false }
+ */
 export interface EarlyStoppingState {
   best: number | null;
   bestEpoch: number;
@@ -68,10 +91,12 @@ export class EarlyStopping implements Callback {
     }
   }
 
+  /** Its counters, for a checkpoint (the best weights are saved as tensors beside them). */
   getState(): EarlyStoppingState {
     return { best: this.best, bestEpoch: this.bestEpoch, wait: this.wait, stopped: this.stopped };
   }
 
+  /** Restore counters (and the best weights) from a checkpoint. */
   setState(state: EarlyStoppingState, bestWeights?: Float32Array[]): void {
     this.best = state.best;
     this.bestEpoch = state.bestEpoch;
@@ -80,6 +105,7 @@ export class EarlyStopping implements Callback {
     this.bestWeights = bestWeights?.map((w) => w.slice());
   }
 
+  /** A resumed run that had already stopped trains no further. */
   onTrainBegin(): void {
     // A run resumed after the stop: nothing more to train.
     if (this.stopped) this.model.stopTraining = true;

@@ -21,9 +21,27 @@ import { NablaError } from '../errors.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import type { Callback } from './sequential.ts';
 
+/**
+ * The schedule types.
+ *
+ * @example
+ * SCHEDULE_NAMES.includes('step'); // true
+ */
 export const SCHEDULE_NAMES = ['constant', 'cosine', 'step', 'exponential'] as const;
+/**
+ * One of SCHEDULE_NAMES.
+ *
+ * @example
+ * const type: ScheduleName = 'cosine';
+ */
 export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
+/**
+ * A schedule: decay type and its settings, and an optional warm-up.
+ *
+ * @example
+ * const options: ScheduleOptions = { type: 'exponential', gamma: 0.8, warmup: 0.5 };
+ */
 export interface ScheduleOptions {
   /** Decay after the warm-up (default 'constant'). */
   type?: ScheduleName;
@@ -66,7 +84,12 @@ function warmupSteps(options: ScheduleOptions, batches: number): number {
   return Math.round((options.warmup ?? 0) * batches);
 }
 
-/** Validate schedule options against the optimiser's base learning rate; messages name the option. */
+/**
+ * Validate schedule options against the optimiser's base learning rate; messages name the option.
+ *
+ * @example
+ * checkSchedule({ type: 'step', gamma: 1.5 }, 0.1); // throws: gamma in (0, 1], found 1.5
+ */
 export function checkSchedule(options: ScheduleOptions, lr0: number, where = 'schedule'): void {
   const bad = (expected: string, found: unknown) => new NablaError({ where, expected, found: String(found) });
   const type = options.type ?? 'constant';

@@ -64,6 +64,12 @@ export interface BatchLog {
   loss: number;
 }
 
+/**
+ * What a callback's onTrainBegin is told.
+ *
+ * @example
+ * const cb: Callback = { onTrainBegin: (info) => console.log(`${info.batches} batches, from step ${info.step}`) };
+ */
 export interface TrainBeginInfo {
   epochs: number;
   batches: number;
@@ -87,7 +93,9 @@ export interface TrainBeginInfo {
  * }] });
  */
 export interface Callback {
+  /** Once, before the first epoch (with where a resumed run starts). */
   onTrainBegin?(info: TrainBeginInfo): void;
+  /** At the start of every epoch (1-based). */
   onEpochBegin?(epoch: number): void;
   /** After every batch's update. */
   onBatchEnd?(log: BatchLog): void;
@@ -102,6 +110,9 @@ export interface Callback {
 /**
  * Where a fit stands, enough to continue it bit for bit (with the weights, optimiser state and
  * model Rng, which a checkpoint stores beside it).
+ *
+ * @example
+ * const state: FitState = model.trainingState(); // { epoch: 2, batch: 150, history, ... } after a stop
  */
 export interface FitState {
   /** Epochs completed. */
@@ -152,7 +163,12 @@ export interface FitOptions {
   monitor?: boolean;
 }
 
-/** Options of one training step. */
+/**
+ * Options of one training step.
+ *
+ * @example
+ * model.trainStep(x, y, 'ce', optimizer, { clipNorm: 1 });
+ */
 export interface StepOptions {
   /** Clip the global gradient norm to this value before the update. */
   clipNorm?: number;
@@ -160,6 +176,13 @@ export interface StepOptions {
   gradNorm?: boolean;
 }
 
+/**
+ * What one training step reports.
+ *
+ * @example
+ * const { loss, correct, nonFinite } = model.trainStep(x, y, 'ce', optimizer, { gradNorm: true });
+ * if (nonFinite) console.log(nonFinite.found);
+ */
 export interface StepResult {
   /** The batch's mean loss, measured before the update. */
   loss: number;
