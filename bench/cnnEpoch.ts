@@ -62,5 +62,5 @@ const sorted = [...times].sort((a, b) => a - b);
 const median = sorted[Math.floor((sorted.length - 1) / 2)];
 console.log(JSON.stringify({
   bench: 'cnn-epoch', backend: describeBackend(backend), samples: train.count, epochs, median_epoch_seconds: median,
-  epoch_seconds: times, test_accuracy: accuracy,
+  epoch_seconds: times, test_accuracy: accuracy, max_rss_mb: process.resourceUsage().maxRSS / 1024,
 }));
