@@ -25,6 +25,13 @@ function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
   return max(0, min(out, num / s + 1));
 }
 
+// out[from .. to) = 0
+// @ts-ignore: decorator
+@inline
+function zero(out: usize, from: i32, to: i32): void {
+  for (let j = from; j < to; j++) store<f32>(out + <usize>j * 4, 0);
+}
+
 export function im2col(
   cols: usize, x: usize,
   n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
@@ -47,17 +54,21 @@ export function im2col(
           for (let i = 0; i < oh; i++) {
             const out = cols + <usize>(o + i * ow) * 4;
             if (i < oh0 || i >= oh1 || ow0 >= ow1) {
-              memory.fill(out, 0, <usize>ow * 4);
+              zero(out, 0, ow);
               continue;
             }
             const src = x + <usize>(xBase + (i * sh - ph + u) * w - pw + v) * 4;
-            if (ow0 > 0) memory.fill(out, 0, <usize>ow0 * 4);
+            zero(out, 0, ow0);
             if (sw == 1) {
-              memory.copy(out + <usize>ow0 * 4, src + <usize>ow0 * 4, <usize>(ow1 - ow0) * 4);
+              // Window rows are short (OW = 24 for a 5×5 kernel on 28×28): vector copies, not
+              // a bulk-memory call per row.
+              let j = ow0;
+              for (; j + 4 <= ow1; j += 4) v128.store(out + <usize>j * 4, v128.load(src + <usize>j * 4));
+              for (; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>j * 4));
             } else {
               for (let j = ow0; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>(j * sw) * 4));
             }
-            if (ow1 < ow) memory.fill(out + <usize>ow1 * 4, 0, <usize>(ow - ow1) * 4);
+            zero(out, ow1, ow);
           }
         }
       }
