@@ -5,6 +5,9 @@
  *    TF.js wasm and TF.js cpu, with ratio columns against TF.js wasm.
  * 2. One MNIST epoch of the 784-128-10 MLP (batch 64, SGD lr 0.1): median epoch time, test
  *    accuracy after the first epoch, peak memory of the process, speed-up against TF.js wasm.
+ * 3. One MNIST epoch of the small CNN (conv 5×5×8, pool, conv 5×5×16, pool, dense 10; batch 64):
+ *    nabla wasm and js, TF.js cpu (timed on its first batches and extrapolated: a full epoch takes
+ *    over an hour), and TF.js wasm, which cannot train it (no convolution gradient kernels).
  *
  * Every measurement runs in its own child process, one after another, so that libraries do not
  * share a heap or a core. Results are printed as tables and written to bench/results/latest.json.
@@ -100,10 +103,42 @@ say(table(
   }),
 ));
 
+// 3. Small CNN epoch
+process.stderr.write('cnn epoch: nabla...\n');
+const cnnRows: string[][] = [];
+const cnn: Record<string, unknown> = {};
+const nablaCnn = [
+  ...LIBS.filter((l) => l.lib === 'nabla-wasm').map((l) => ({ l, limit: 60000 })),
+  ...LIBS.filter((l) => l.lib === 'nabla-js').map((l) => ({ l, limit: quick ? 3200 : 12800 })),
+];
+for (const { l, limit } of nablaCnn) {
+  process.stderr.write(`cnn epoch: ${l.label}...\n`);
+  const backend = l.lib === 'nabla-js' ? 'js' : 'wasm';
+  const r = child('cnnEpoch.ts', ['--backend', backend, '--threads', String(l.threads), '--epochs', '1', '--limit', String(limit)]);
+  const epoch = r.median_epoch_seconds * (60000 / r.samples);
+  cnn[l.key] = { ...r, epochSeconds: epoch };
+  cnnRows.push([l.label, epoch.toFixed(2), r.samples === 60000 ? 'full epoch' : `${r.samples} samples, scaled`,
+    r.samples === 60000 ? `${(r.test_accuracy * 100).toFixed(2)}%` : '-', r.max_rss_mb.toFixed(0)]);
+}
+for (const l of LIBS.filter((x) => x.lib.startsWith('tfjs'))) {
+  process.stderr.write(`cnn epoch: ${l.label}...\n`);
+  const r = child('cnnTfjs.ts', ['--lib', l.lib, '--batches', quick ? '5' : '20']);
+  cnn[l.key] = r;
+  cnnRows.push(r.error
+    ? [l.label, 'cannot train', r.error, '-', r.maxRssMB.toFixed(0)]
+    : [l.label, r.epochSeconds.toFixed(0), `${r.batchesTimed} of ${r.batchesPerEpoch} batches, scaled`, '-', r.maxRssMB.toFixed(0)]);
+}
+const wasmCnn = cnn['nabla-wasm-2'] ?? cnn['nabla-wasm-1'];
+say('\nMNIST epoch: small CNN (conv 5×5×8, ReLU, maxpool 2, conv 5×5×16, ReLU, maxpool 2, dense 10), SGD lr 0.05 momentum 0.9, batch 64');
+say(table(['library', 'epoch (s)', 'timed on', 'test acc after 1 epoch', 'peak RSS (MB)'], cnnRows));
+if (wasmCnn && cnn['tfjs-cpu'] && !(cnn['tfjs-cpu'] as { error?: string }).error) {
+  say(`nabla wasm is ${((cnn['tfjs-cpu'] as { epochSeconds: number }).epochSeconds / (wasmCnn as { epochSeconds: number }).epochSeconds).toFixed(0)}× faster than TF.js cpu on this CNN`);
+}
+
 const dir = join(HERE, 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');
-const json = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores, node: process.version, quick, gemm, mlp };
+const json = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores, node: process.version, quick, gemm, mlp, cnn };
 writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
 renameSync(`${file}.tmp`, file);
 say(`\nresults written to ${file}`);

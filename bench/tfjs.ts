@@ -1,9 +1,9 @@
 /**
- * TF.js as a peer: tfjs-core with its wasm backend (XNNPACK, SIMD; one thread in Node) or its
- * plain-JS cpu backend. Dev dependencies only: the library never imports them.
+ * TF.js as a peer: the @tensorflow/tfjs package (ops, gradients, the plain-JS cpu backend) with
+ * its wasm backend (XNNPACK, SIMD; one thread in Node). Dev dependencies only: the library never
+ * imports them.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
 export type TfBackend = 'wasm' | 'cpu';

@@ -27,6 +27,11 @@ test('train --backend js and --backend wasm reach the same accuracy from the sam
   const text = nabla('train', '--data', data, '--hidden', '8', '--epochs', '1', '--val', '0', '--no-progress', '--backend', 'wasm', '--out', join(dir, 'x.safetensors'));
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, /backend wasm \(\d+ threads?, (relaxed|baseline) SIMD\)/);
+  // A network spelled with --layers runs on the chosen backend too (the line reports the model's).
+  const conv = nabla('train', '--data', data, '--layers', 'conv:2x5,relu,maxpool:2,flatten,dense:10', '--epochs', '1', '--val', '0',
+    '--no-progress', '--backend', 'wasm', '--threads', '1', '--out', join(dir, 'c.safetensors'));
+  assert.equal(conv.status, 0, conv.stderr);
+  assert.match(conv.stdout, /backend wasm \(1 thread, (relaxed|baseline) SIMD\)/);
 });
 
 test('--threads beyond the cores, --threads 0 and an unknown --backend are refused with one line, exit 1', () => {

@@ -28,6 +28,7 @@ export const GEOMETRIES: Geometry[] = [
   { n: 1, c: 3, h: 4, w: 4, kh: 4, kw: 4, sh: 1, sw: 1, ph: 0, pw: 0 },
   { n: 2, c: 1, h: 5, w: 3, kh: 1, kw: 1, sh: 2, sw: 2, ph: 0, pw: 0 },
   { n: 2, c: 2, h: 9, w: 8, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0 },
+  { n: 1, c: 3, h: 6, w: 14, kh: 2, kw: 2, sh: 2, sw: 2, ph: 0, pw: 0 }, // 7 outputs a row: 4-wide SIMD + tail
   { n: 1, c: 2, h: 3, w: 3, kh: 3, kw: 3, sh: 1, sw: 1, ph: 2, pw: 2 }, // corners see only padding
   { n: 1, c: 1, h: 28, w: 28, kh: 5, kw: 5, sh: 1, sw: 1, ph: 2, pw: 2 },
 ];

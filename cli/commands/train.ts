@@ -173,7 +173,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
   say(model.summary());
   say(`training on ${trainSet.count} samples, validating on ${val.count}; ${opts.epochs} epoch${opts.epochs === 1 ? "" : "s"}, batch ${opts.batchSize}, ` +
-    `${opts.optimizer} lr ${lr} (${opts.schedule}${opts.warmup > 0 ? `, warm-up ${opts.warmup}` : ''}), loss ${loss}, seed ${opts.seed}; backend ${describeBackend(backend)}`);
+    `${opts.optimizer} lr ${lr} (${opts.schedule}${opts.warmup > 0 ? `, warm-up ${opts.warmup}` : ''}), loss ${loss}, seed ${opts.seed}; backend ${describeBackend(model.backend)}`);
   if (resume) say(`resuming from ${opts.resume}: epoch ${resume.epoch}${resume.batch > 0 ? `, batch ${resume.batch}` : ''} done`);
 
   const printEpoch: Callback = {
@@ -300,7 +300,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
     const loss = cmd.getOptionValueSource('loss') === 'cli' ? opts.loss : (training.loss ?? opts.loss);
     return { model, loss, info: { initFrom: opts.init } as TrainingInfo };
   }
-  if (opts.layers !== undefined || opts.model !== 'mlp') return specModel(opts, cmd, features, classes);
+  if (opts.layers !== undefined || opts.model !== 'mlp') return specModel(opts, cmd, features, classes, backend);
   const output = opts.output ?? (opts.loss === 'mse' ? 'sigmoid' : 'none');
   if (opts.loss === 'ce' && output !== 'none') {
     throw new NablaError({
@@ -318,7 +318,7 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
 }
 
 /** --layers or a --model preset other than mlp: the library parses the spec, we only check the ends. */
-function specModel(opts: TrainOptions, cmd: Command, features: number, classes: number) {
+function specModel(opts: TrainOptions, cmd: Command, features: number, classes: number, backend: Backend) {
   const flag = opts.layers !== undefined ? '--layers' : '--model';
   const clash = ['hidden', 'activation', 'output', ...(opts.layers !== undefined ? ['model'] : [])]
     .filter((f) => cmd.getOptionValueSource(f) === 'cli');
@@ -334,7 +334,7 @@ function specModel(opts: TrainOptions, cmd: Command, features: number, classes: 
   const configs = opts.layers !== undefined ? parseLayerSpec(opts.layers) : parseLayerSpec(MODEL_PRESETS[opts.model].spec);
   const inputShape = specWantsImages(configs) ? imageShape : [features];
   const layers: Layer[] = configs.map((c, i) => layerFromConfig(c, i));
-  const model = new Sequential(layers, { inputShape, seed: opts.seed });
+  const model = new Sequential(layers, { inputShape, seed: opts.seed, backend });
   if (shapeSize(model.outputShape) !== classes) {
     throw new NablaError({
       where: `flag ${flag}`, expected: `a network ending in ${classes} outputs (one per class)`,

@@ -282,6 +282,7 @@ export class Sequential {
   /** Set (e.g. from a SIGINT handler) to end fit() after the current batch; see trainingState(). */
   stopAfterBatch = false;
   private readonly dyBuf = new Buffer();
+  private readonly inputBuf = new Buffer();
   /** Each layer's output for the last forward pass of trainStep (views of the layers' buffers). */
   private readonly acts: Tensor[] = [];
   private state: FitState = { epoch: 0, batch: 0, history: { epochs: [] } };
@@ -634,7 +635,7 @@ export class Sequential {
     let lossSum = 0;
     for (let start = 0; start < data.count; start += batchSize) {
       const n = Math.min(batchSize, data.count - start);
-      const x = new Tensor([n, ...this.inputShape], data.x.subarray(start * features, (start + n) * features));
+      const x = this.inputBatch(data.x, start, n);
       const out = this.forward(x, false);
       const y = data.y.subarray(start * k, (start + n) * k);
       lossSum += loss.compute(this.backend, dy, out.data, y, n, k) * n;
@@ -651,6 +652,17 @@ export class Sequential {
     return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count, confusion, perClass };
   }
 
+  /**
+   * Rows [start, start + n) of x as a tensor in the backend's memory: a copy (one batch, cheap
+   * next to the forward pass) that lets every kernel of the first layer run in place.
+   */
+  private inputBatch(x: Float32Array, start: number, n: number): Tensor {
+    const features = shapeSize(this.inputShape);
+    const batch = this.inputBuf.get(this.backend, n, this.inputShape);
+    batch.data.set(x.subarray(start * features, (start + n) * features));
+    return batch;
+  }
+
   /** Network outputs for `count` samples, (count × K). */
   predict(x: Float32Array, count: number, batchSize = 256): Float32Array {
     const features = shapeSize(this.inputShape);
@@ -661,8 +673,7 @@ export class Sequential {
     const out = new Float32Array(count * k);
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      const xt = new Tensor([n, ...this.inputShape], x.subarray(start * features, (start + n) * features));
-      out.set(this.forward(xt, false).data, start * k);
+      out.set(this.forward(this.inputBatch(x, start, n), false).data, start * k);
     }
     return out;
   }

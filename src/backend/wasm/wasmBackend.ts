@@ -18,6 +18,7 @@
  */
 import { NablaError } from '../../errors.ts';
 import { JsBackend } from '../js/jsBackend.ts';
+import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import { MAX_THREADS, OP_GEMM, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
@@ -51,6 +52,10 @@ interface Kernels {
   leakyRelu(out: number, x: number, n: number, slope: number): void;
   leakyReluBackward(dx: number, dy: number, x: number, n: number, slope: number): void;
   sgdUpdate(p: number, g: number, v: number, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
+  im2col(cols: number, x: number, ...geometry: number[]): void;
+  col2im(dx: number, cols: number, ...geometry: number[]): void;
+  maxPool(y: number, x: number, ...geometry: number[]): void;
+  maxPoolBackward(dx: number, dy: number, x: number, ...geometry: number[]): void;
   adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
     wd: number, decoupled: number, bc1: number, bc2: number): void;
 }
@@ -328,6 +333,44 @@ export class WasmBackend extends JsBackend {
     else super.leakyReluBackward(dx, dy, x, n, slope);
   }
 
+  // NOTE: properties, not methods, because JsBackend defines the image kernels as properties.
+  override readonly im2col = (cols: Float32Array, x: Float32Array, ...g: Geometry): void => {
+    const size = imageSizes(g);
+    checkLength('im2col', 'x', x, size.input, 'N·C·H·W');
+    checkLength('im2col', 'cols', cols, size.cols, 'N·C·KH·KW·OH·OW');
+    const p = this.resident(cols, x);
+    if (p) this.k.im2col(p[0], p[1], ...g);
+    else image.im2col(cols, x, ...g);
+  };
+
+  override readonly col2im = (dx: Float32Array, cols: Float32Array, ...g: Geometry): void => {
+    const size = imageSizes(g);
+    checkLength('col2im', 'dx', dx, size.input, 'N·C·H·W');
+    checkLength('col2im', 'cols', cols, size.cols, 'N·C·KH·KW·OH·OW');
+    const p = this.resident(dx, cols);
+    if (p) this.k.col2im(p[0], p[1], ...g);
+    else image.col2im(dx, cols, ...g);
+  };
+
+  override readonly maxPool = (y: Float32Array, x: Float32Array, ...g: Geometry): void => {
+    const size = imageSizes(g);
+    checkLength('maxPool', 'x', x, size.input, 'N·C·H·W');
+    checkLength('maxPool', 'y', y, size.output, 'N·C·OH·OW');
+    const p = this.resident(y, x);
+    if (p) this.k.maxPool(p[0], p[1], ...g);
+    else image.maxPool(y, x, ...g);
+  };
+
+  override readonly maxPoolBackward = (dx: Float32Array, dy: Float32Array, x: Float32Array, ...g: Geometry): void => {
+    const size = imageSizes(g);
+    checkLength('maxPoolBackward', 'x', x, size.input, 'N·C·H·W');
+    checkLength('maxPoolBackward', 'dx', dx, size.input, 'N·C·H·W');
+    checkLength('maxPoolBackward', 'dy', dy, size.output, 'N·C·OH·OW');
+    const p = this.resident(dx, dy, x);
+    if (p) this.k.maxPoolBackward(p[0], p[1], p[2], ...g);
+    else image.maxPoolBackward(dx, dy, x, ...g);
+  };
+
   override sgdUpdate(
     param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,
     lr: number, momentum: number, weightDecay: number, nesterov: boolean,
@@ -348,6 +391,16 @@ export class WasmBackend extends JsBackend {
     if (p) this.k.adamUpdate(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, bc1, bc2);
     else super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
   }
+}
+
+/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. */
+type Geometry = [number, number, number, number, number, number, number, number, number, number];
+
+/** Sizes of an image kernel's operands: the input (N·C·H·W), windows (N·C·KH·KW·OH·OW), output (N·C·OH·OW). */
+function imageSizes(g: Geometry): { input: number; cols: number; output: number } {
+  const [n, c, h, w, kh, kw, sh, sw, ph, pw] = g;
+  const ohw = image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
+  return { input: n * c * h * w, cols: n * c * kh * kw * ohw, output: n * c * ohw };
 }
 
 // A kernel reading past a buffer would read (or write) some other buffer of the wasm memory

@@ -39,12 +39,15 @@ export function gemmScratchBytes(): i32 {
 // Use a step list when at most this fraction of a side's steps are non-zero: walking a list
 // costs an extra load per step, so nearly full panels are faster the plain way.
 const LIST_MAX_FILL: f32 = 0.75;
+// Below this many steps a block is not worth listing: making the lists costs about as much as
+// the multiply-adds they could save (a 5×5 convolution on one channel has k = 25).
+const LIST_MIN_STEPS: i32 = 32;
 
 // Pack op(A)[i0 .. i0+mc, p0 .. p0+kc) into panels of MR rows: panel q holds, for each p,
 // the MR values op(A)[i0 + q·MR + r, p] (r = 0..MR−1), zero-padded past mc.
 // Returns the number of non-zero steps over all panels; panel q's list of step indices
 // (increasing p) is at list + q·KC·4, its length at counts + q·4.
-function packA(dst: usize, a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, list: usize, counts: usize): i32 {
+function packA(dst: usize, a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p0: i32, kc: i32, list: usize, counts: usize, listing: bool): i32 {
   for (let q = 0; q < mc; q += MR) {
     const rows = min(MR, mc - q);
     const panel = dst + <usize>(q * kc) * 4;
@@ -82,12 +85,12 @@ function packA(dst: usize, a: usize, lda: i32, transA: bool, i0: i32, mc: i32, p
       }
     }
   }
-  return listSteps(dst, mc / MR + (mc % MR != 0 ? 1 : 0), kc, MR, list, counts);
+  return listing ? listSteps(dst, mc / MR + (mc % MR != 0 ? 1 : 0), kc, MR, list, counts) : mc * kc;
 }
 
 // Pack op(B)[p0 .. p0+kc, j0 .. j0+nc) into panels of NR columns: panel q holds, for each p,
 // the NR values op(B)[p, j0 + q·NR + c], zero-padded past nc.
-function packB(dst: usize, b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, list: usize, counts: usize): i32 {
+function packB(dst: usize, b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j0: i32, nc: i32, list: usize, counts: usize, listing: bool): i32 {
   for (let q = 0; q < nc; q += NR) {
     const cols = min(NR, nc - q);
     const panel = dst + <usize>(q * kc) * 4;
@@ -133,7 +136,7 @@ function packB(dst: usize, b: usize, ldb: i32, transB: bool, p0: i32, kc: i32, j
       }
     }
   }
-  return listSteps(dst, nc / NR + (nc % NR != 0 ? 1 : 0), kc, NR, list, counts);
+  return listing ? listSteps(dst, nc / NR + (nc % NR != 0 ? 1 : 0), kc, NR, list, counts) : nc * kc;
 }
 
 // Transpose the 4 × 4 block whose rows are x0..x3 and store its columns at out, out + step,
@@ -288,14 +291,15 @@ export function gemm(
     const panelsB = (nc + NR - 1) / NR;
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
-      const fillB = <f32>packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB) / <f32>(panelsB * kc);
+      const listing = kc >= LIST_MIN_STEPS;
+      const fillB = <f32>packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, listing) / <f32>(panelsB * kc);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         const panelsA = (mc + MR - 1) / MR;
-        const fillA = <f32>packA(pA, a, lda, transA, ic, mc, pc, kc, listA, countA) / <f32>(panelsA * kc);
+        const fillA = <f32>packA(pA, a, lda, transA, ic, mc, pc, kc, listA, countA, listing) / <f32>(panelsA * kc);
         // Walk the emptier side's lists if it is empty enough; else every step.
-        const useA = fillA <= LIST_MAX_FILL && fillA <= fillB;
-        const useB = !useA && fillB <= LIST_MAX_FILL;
+        const useA = listing && fillA <= LIST_MAX_FILL && fillA <= fillB;
+        const useB = listing && !useA && fillB <= LIST_MAX_FILL;
         for (let jr = 0; jr < nc; jr += NR) {
           const cols = min(NR, nc - jr);
           const bp = pB + <usize>(jr * kc) * 4;

@@ -5,3 +5,4 @@ export { gemm, gemmScratchBytes } from './gemm';
 export {
   fill, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, adamUpdate,
 } from './elementwise';
+export { im2col, col2im, maxPool, maxPoolBackward } from './image';

@@ -1,0 +1,221 @@
+// The image kernels of a convolutional network: im2col / col2im (the unrolling that turns a
+// convolution into a GEMM, and its adjoint) and max pooling. Same definitions and loop orders
+// as src/backend/js/imageKernels.ts (read that file for the index formulas); compiled, with
+// bulk-memory copies for the contiguous runs of a stride-1 window row.
+
+// @ts-ignore: decorator
+@inline
+function outSize(len: i32, k: i32, s: i32, p: i32): i32 {
+  return (len + 2 * p - k) / s + 1;
+}
+
+/** First output index o whose input index o·s − p + u is ≥ 0. */
+// @ts-ignore: decorator
+@inline
+function firstValid(u: i32, s: i32, p: i32): i32 {
+  return u >= p ? 0 : (p - u + s - 1) / s;
+}
+
+/** One past the last output index o (below out) whose input index o·s − p + u is < len. */
+// @ts-ignore: decorator
+@inline
+function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
+  const num = len - 1 + p - u;
+  if (num < 0) return 0;
+  return max(0, min(out, num / s + 1));
+}
+
+// out[from .. to) = 0
+// @ts-ignore: decorator
+@inline
+function zero(out: usize, from: i32, to: i32): void {
+  for (let j = from; j < to; j++) store<f32>(out + <usize>j * 4, 0);
+}
+
+export function im2col(
+  cols: usize, x: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
+  const plane = h * w;
+  const ohw = oh * ow;
+  let row = 0;
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const xBase = (b * c + ch) * plane;
+      for (let u = 0; u < kh; u++) {
+        const oh0 = firstValid(u, sh, ph);
+        const oh1 = endValid(u, sh, ph, h, oh);
+        for (let v = 0; v < kw; v++, row++) {
+          const ow0 = firstValid(v, sw, pw);
+          const ow1 = endValid(v, sw, pw, w, ow);
+          const o = row * ohw;
+          for (let i = 0; i < oh; i++) {
+            const out = cols + <usize>(o + i * ow) * 4;
+            if (i < oh0 || i >= oh1 || ow0 >= ow1) {
+              zero(out, 0, ow);
+              continue;
+            }
+            const src = x + <usize>(xBase + (i * sh - ph + u) * w - pw + v) * 4;
+            zero(out, 0, ow0);
+            if (sw == 1) {
+              // Window rows are short (OW = 24 for a 5×5 kernel on 28×28): vector copies, not
+              // a bulk-memory call per row.
+              let j = ow0;
+              for (; j + 4 <= ow1; j += 4) v128.store(out + <usize>j * 4, v128.load(src + <usize>j * 4));
+              for (; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>j * 4));
+            } else {
+              for (let j = ow0; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>(j * sw) * 4));
+            }
+            zero(out, ow1, ow);
+          }
+        }
+      }
+    }
+  }
+}
+
+export function col2im(
+  dx: usize, cols: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
+  const plane = h * w;
+  const ohw = oh * ow;
+  let row = 0;
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const xBase = (b * c + ch) * plane;
+      for (let u = 0; u < kh; u++) {
+        const oh0 = firstValid(u, sh, ph);
+        const oh1 = endValid(u, sh, ph, h, oh);
+        for (let v = 0; v < kw; v++, row++) {
+          const ow0 = firstValid(v, sw, pw);
+          const ow1 = endValid(v, sw, pw, w, ow);
+          const o = row * ohw;
+          for (let i = oh0; i < oh1; i++) {
+            const src = cols + <usize>(o + i * ow) * 4;
+            const dst = dx + <usize>(xBase + (i * sh - ph + u) * w - pw + v) * 4;
+            let j = ow0;
+            if (sw == 1) {
+              for (; j + 4 <= ow1; j += 4) {
+                const d = dst + <usize>j * 4;
+                v128.store(d, f32x4.add(v128.load(d), v128.load(src + <usize>j * 4)));
+              }
+            }
+            for (; j < ow1; j++) {
+              const d = dst + <usize>(j * sw) * 4;
+              store<f32>(d, load<f32>(d) + load<f32>(src + <usize>j * 4));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function maxPool(
+  y: usize, x: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0) {
+    maxPool2x2(y, x, n * c, h, w, oh, ow);
+    return;
+  }
+  let o = 0;
+  for (let p = 0; p < n * c; p++) {
+    const base = p * h * w;
+    for (let i = 0; i < oh; i++) {
+      const r0 = max(0, i * sh - ph);
+      const r1 = min(h, i * sh - ph + kh);
+      for (let j = 0; j < ow; j++, o++) {
+        const c0 = max(0, j * sw - pw);
+        const c1 = min(w, j * sw - pw + kw);
+        let best: f32 = -Infinity;
+        for (let r = r0; r < r1; r++) {
+          const rowp = x + <usize>(base + r * w) * 4;
+          for (let q = c0; q < c1; q++) {
+            const v = load<f32>(rowp + <usize>q * 4);
+            if (v > best) best = v;
+          }
+        }
+        store<f32>(y + <usize>o * 4, best);
+      }
+    }
+  }
+}
+
+// The common 2×2, stride 2 pooling, four outputs at a time. pmax(a, b) is `b > a ? b : a`, the
+// same comparison as the general loop (NaN never wins), applied in the same window order.
+function maxPool2x2(y: usize, x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32): void {
+  const low = f32x4.splat(-Infinity);
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = x + <usize>(p * h * w) * 4;
+    for (let i = 0; i < oh; i++) {
+      const top = base + <usize>(2 * i * w) * 4;
+      const bottom = top + <usize>w * 4;
+      let j = 0;
+      for (; j + 4 <= ow; j += 4, o += 4) {
+        const t0 = v128.load(top + <usize>(2 * j) * 4);
+        const t1 = v128.load(top + <usize>(2 * j) * 4, 16);
+        const b0 = v128.load(bottom + <usize>(2 * j) * 4);
+        const b1 = v128.load(bottom + <usize>(2 * j) * 4, 16);
+        // Window order: top-left, top-right, bottom-left, bottom-right.
+        let best = f32x4.pmax(low, v128.shuffle<f32>(t0, t1, 0, 2, 4, 6));
+        best = f32x4.pmax(best, v128.shuffle<f32>(t0, t1, 1, 3, 5, 7));
+        best = f32x4.pmax(best, v128.shuffle<f32>(b0, b1, 0, 2, 4, 6));
+        best = f32x4.pmax(best, v128.shuffle<f32>(b0, b1, 1, 3, 5, 7));
+        v128.store(y + <usize>o * 4, best);
+      }
+      for (; j < ow; j++, o++) {
+        let best: f32 = -Infinity;
+        const l = <usize>(2 * j) * 4;
+        let v = load<f32>(top + l); if (v > best) best = v;
+        v = load<f32>(top + l + 4); if (v > best) best = v;
+        v = load<f32>(bottom + l); if (v > best) best = v;
+        v = load<f32>(bottom + l + 4); if (v > best) best = v;
+        store<f32>(y + <usize>o * 4, best);
+      }
+    }
+  }
+}
+
+export function maxPoolBackward(
+  dx: usize, dy: usize, x: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
+  memory.fill(dx, 0, <usize>(n * c * h * w) * 4);
+  let o = 0;
+  for (let p = 0; p < n * c; p++) {
+    const base = p * h * w;
+    for (let i = 0; i < oh; i++) {
+      const r0 = max(0, i * sh - ph);
+      const r1 = min(h, i * sh - ph + kh);
+      for (let j = 0; j < ow; j++, o++) {
+        const c0 = max(0, j * sw - pw);
+        const c1 = min(w, j * sw - pw + kw);
+        // Same scan and strict > as the forward, so the same (first) maximum is chosen.
+        let best: f32 = -Infinity;
+        let at = base + r0 * w + c0;
+        for (let r = r0; r < r1; r++) {
+          for (let q = c0; q < c1; q++) {
+            const v = load<f32>(x + <usize>(base + r * w + q) * 4);
+            if (v > best) {
+              best = v;
+              at = base + r * w + q;
+            }
+          }
+        }
+        const d = dx + <usize>at * 4;
+        store<f32>(d, load<f32>(d) + load<f32>(dy + <usize>o * 4));
+      }
+    }
+  }
+}
