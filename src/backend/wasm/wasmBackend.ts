@@ -393,7 +393,7 @@ export class WasmBackend extends JsBackend {
   }
 }
 
-/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. */
+/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
 type Geometry = [number, number, number, number, number, number, number, number, number, number];
 
 /** Sizes of an image kernel's operands: the input (N·C·H·W), windows (N·C·KH·KW·OH·OW), output (N·C·OH·OW). */
