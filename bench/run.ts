@@ -122,7 +122,7 @@ for (const { l, limit } of nablaCnn) {
 }
 for (const l of LIBS.filter((x) => x.lib.startsWith('tfjs'))) {
   process.stderr.write(`cnn epoch: ${l.label}...\n`);
-  const r = child('cnnTfjs.ts', ['--lib', l.lib, '--batches', quick ? '5' : '20']);
+  const r = child('cnnTfjs.ts', ['--lib', l.lib, '--batches', quick ? '3' : '10']);
   cnn[l.key] = r;
   cnnRows.push(r.error
     ? [l.label, 'cannot train', r.error, '-', r.maxRssMB.toFixed(0)]

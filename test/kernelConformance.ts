@@ -105,6 +105,9 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
         f(ref, want);
         assertClose(got, want, { rtol: 1e-6, atol: 1e-7, label: `${name} n=${n}` });
       };
+      const sq = be.sumSquares(x, n);
+      const sqRef = ref.sumSquares(x, n);
+      assert.ok(Math.abs(sq - sqRef) <= 1e-12 * sqRef, `sumSquares n=${n}: ${sq} vs ${sqRef}`);
       // A value, then zeros over the first half: both of the wasm kernel's paths.
       run('fill', (b, o) => {
         b.fill(o, 2.5, n);

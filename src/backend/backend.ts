@@ -38,6 +38,9 @@ export interface Backend {
     transA: boolean, transB: boolean, alpha: number, beta: number,
   ): void;
 
+  /** Σ x[i]² over x[0..n), accumulated in float64: squared norms for clipping and diagnostics. */
+  sumSquares(x: Float32Array, n: number): number;
+
   /** out[0..n) = value (how gradients are cleared before a batch). */
   fill(out: Float32Array, value: number, n: number): void;
 

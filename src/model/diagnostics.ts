@@ -7,10 +7,12 @@
  * forward and backward products, so well under 1% for N ≥ 64). Activations are scanned only when
  * the loss is not finite, and for dead units only once per epoch, on the last batch.
  *
- * NOTE: these loops run in JS over whatever Float32Array the backend handed out, not as Backend
- * kernels: they are tiny next to the GEMMs, and keeping them out of the Backend interface means a
- * second backend does not have to implement them.
+ * NOTE: the gradient norm, the one pass made every batch, goes through the backend's sumSquares
+ * kernel when the caller passes the backend (the wasm kernels make the batch itself so cheap that a
+ * JS loop over the gradients would be a noticeable share). The rarer scans stay JS loops over
+ * whatever Float32Array the backend handed out.
  */
+import type { Backend } from '../backend/backend.ts';
 import type { Layer, Param } from '../layers/layer.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -36,10 +38,14 @@ export function firstNonFinite(v: Float32Array): number {
  * @example
  * const norm = Math.sqrt(gradSumOfSquares(model.parameters()));
  */
-export function gradSumOfSquares(params: readonly Param[]): number {
+export function gradSumOfSquares(params: readonly Param[], backend?: Backend): number {
   let sum = 0;
   for (const p of params) {
     const g = p.grad.data;
+    if (backend) {
+      sum += backend.sumSquares(g, g.length);
+      continue;
+    }
     for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
   }
   return sum;

@@ -442,7 +442,7 @@ export class Sequential {
     this.backward(dy);
     let gradNorm: number | undefined;
     if (options.clipNorm !== undefined || options.gradNorm) {
-      gradNorm = Math.sqrt(gradSumOfSquares(optimizer.params));
+      gradNorm = Math.sqrt(gradSumOfSquares(optimizer.params, this.backend));
       if (!Number.isFinite(gradNorm)) {
         return { loss: value, correct, gradNorm, nonFinite: { ...diagnoseGradients(this.layers), expected: 'finite gradients' } };
       }

@@ -49,6 +49,12 @@ export class JsBackend implements Backend {
     else fastGemm(c, a, b, m, n, k, transA, transB, alpha, beta, this.scratch);
   }
 
+  sumSquares(x: Float32Array, n: number): number {
+    let sum = 0;
+    for (let i = 0; i < n; i++) sum += x[i] * x[i];
+    return sum;
+  }
+
   fill(out: Float32Array, value: number, n: number): void {
     out.fill(value, 0, n);
   }

@@ -33,8 +33,14 @@ const FINISHED = 2;
 const STATUS = 48;
 export const OP_EXIT = -1;
 export const OP_GEMM = 1;
-/** Busy-wait iterations (tens of microseconds) before a worker sleeps. */
+/**
+ * Busy-wait iterations before a thread sleeps: the caller's wait for running parts (tens of
+ * microseconds), and a worker's wait for the next job (about a millisecond: in a training step
+ * the threaded products come a few hundred microseconds apart, and a worker woken from
+ * Atomics.wait arrives too late to take its part).
+ */
 const SPIN = 20_000;
+const WORKER_SPIN = 1_000_000;
 
 export class ThreadPool {
   readonly threads: number;
@@ -71,7 +77,7 @@ export class ThreadPool {
       workers.push(w);
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
-        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i], spin: SPIN,
+        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i], spin: WORKER_SPIN,
       };
       w.postMessage(init);
     }

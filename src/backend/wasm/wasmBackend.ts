@@ -45,6 +45,7 @@ interface Kernels {
     alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
   gemmScratchBytes(): number;
   fill(out: number, value: number, n: number): void;
+  sumSquares(x: number, n: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
   sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
   relu(out: number, x: number, n: number): void;
@@ -279,6 +280,12 @@ export class WasmBackend extends JsBackend {
       out.push(p);
     }
     return out;
+  }
+
+  override sumSquares(x: Float32Array, n: number): number {
+    checkLengths('sumSquares', n, { x });
+    const p = this.resident(x);
+    return p ? this.k.sumSquares(p[0], n) : super.sumSquares(x, n);
   }
 
   override fill(out: Float32Array, value: number, n: number): void {

@@ -2,6 +2,27 @@
 // ReLU family, and the optimiser updates. Same formulas as the JS backend (see backend.ts); the
 // scalar tail loops handle lengths that are not multiples of 4.
 
+// Σ x² in float64 (each value widened before it is squared), two lanes at a time.
+export function sumSquares(x: usize, n: i32): f64 {
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(x + <usize>i * 4);
+    const lo = f64x2.promote_low_f32x4(v);
+    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+    acc0 = f64x2.add(acc0, f64x2.mul(lo, lo));
+    acc1 = f64x2.add(acc1, f64x2.mul(hi, hi));
+  }
+  const s = f64x2.add(acc0, acc1);
+  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  for (; i < n; i++) {
+    const v = <f64>load<f32>(x + <usize>i * 4);
+    sum += v * v;
+  }
+  return sum;
+}
+
 // out[0..n) = value (bulk memory for zeros: how gradients are cleared before each batch)
 export function fill(out: usize, value: f32, n: i32): void {
   if (value == 0) {

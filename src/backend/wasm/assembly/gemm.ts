@@ -155,7 +155,8 @@ function transpose4(out: usize, step: usize, x0: v128, x1: v128, x2: v128, x3: v
 }
 
 // For each of `panels` packed panels (kc steps of `width` floats, width 4 or 8), list the
-// steps holding any non-zero (NaN counts: it must propagate). Returns the total.
+// steps holding any non-zero (NaN counts: it must propagate). Returns the total, or every step
+// (panels·kc, "dense") when the first panel is already too full for its lists to be used.
 function listSteps(packed: usize, panels: i32, kc: i32, width: i32, list: usize, counts: usize): i32 {
   const zero = f32x4.splat(0);
   let total = 0;
@@ -174,6 +175,9 @@ function listSteps(packed: usize, panels: i32, kc: i32, width: i32, list: usize,
     }
     store<i32>(counts + <usize>q * 4, n);
     total += n;
+    // A dense first panel says the operand is dense (weights, gradients): stop listing, the
+    // lists would not be used (and listing a dense side costs about as much as its product).
+    if (q == 0 && <f32>n > LIST_MAX_FILL * <f32>kc) return panels * kc;
   }
   return total;
 }
