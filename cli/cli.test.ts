@@ -10,21 +10,10 @@ import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { decodeSafetensors, encodeIdx, encodeSafetensors, Tensor } from '../src/index.ts';
 import { syntheticImages, writeMnistFixture } from '../test/cliFixtures.ts';
+import { assertUserError, nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 
-function nabla(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-/** A user error: exit 1, one "nabla: error:" line (or commander's "error:"), no stack trace. */
-function assertUserError(r: ReturnType<typeof nabla>, ...fragments: string[]) {
-  assert.equal(r.code, 1, `expected exit 1, got ${r.code}; stderr: ${r.stderr}`);
-  assert.match(r.stderr, /error: /);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace leaked: ${r.stderr}`);
-  for (const f of fragments) assert.ok(r.stderr.includes(f), `stderr should mention ${JSON.stringify(f)}: ${r.stderr}`);
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nabla-cli-'));

@@ -2,24 +2,14 @@
 // summarises and evaluates; bad specs and clashing flags give one-line errors and no file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeMnistFixture } from '../test/cliFixtures.ts';
+import { assertUserError, nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 
-function nabla(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-function assertUserError(r: ReturnType<typeof nabla>, ...fragments: string[]) {
-  assert.equal(r.code, 1, `expected exit 1, got ${r.code}; stderr: ${r.stderr}`);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace leaked: ${r.stderr}`);
-  for (const f of fragments) assert.ok(r.stderr.includes(f), `stderr should mention ${JSON.stringify(f)}: ${r.stderr}`);
-}
 
 const quick = ['--epochs', '2', '--batch-size', '16', '--val', '30', '--no-progress'];
 

@@ -2,27 +2,16 @@
 // outputs; corrupted inputs and mismatched weights give one line, exit 1 and no output file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Rng, Tensor, decodeModel, encodeSafetensors } from '../src/index.ts';
 import { writeMnistFixture } from '../test/cliFixtures.ts';
+import { assertUserError, nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 
-function nabla(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
-function assertUserError(r: ReturnType<typeof nabla>, ...fragments: string[]) {
-  assert.equal(r.code, 1, `expected exit 1, got ${r.code}; stderr: ${r.stderr}`);
-  assert.match(r.stderr, /error: /);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, `stack trace leaked: ${r.stderr}`);
-  for (const f of fragments) assert.ok(r.stderr.includes(f), `stderr should mention ${JSON.stringify(f)}: ${r.stderr}`);
-}
 
 test('nabla export --onnx: the file runs in ONNX Runtime and gives the model\'s own outputs; bad models leave no file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nabla-export-'));

@@ -2,7 +2,6 @@
 // the library's: confusion matrix, accuracy, the history's curves, the worst mistakes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,8 @@ import { Adam, Dense, ReLU, Sequential, misclassified } from '../src/index.ts';
 import { writeMnistFixture } from '../test/cliFixtures.ts';
 import { loadMnist } from './mnistFiles.ts';
 import { loadModelFile, saveModelFile } from './modelFiles.ts';
+import { nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
-const nabla = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
 
 test('report: a self-contained HTML file whose figures are the model\'s own', () => {
   const data = writeMnistFixture({ train: 300, test: 90, classes: 3 });
@@ -26,7 +24,7 @@ test('report: a self-contained HTML file whose figures are the model\'s own', ()
   saveModelFile(modelPath, model, { loss: 'ce', seed: 4, history });
 
   const r = nabla('report', modelPath, '--data', data);
-  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
   const out = join(dir, 'm.report.html');
   assert.match(r.stdout, /report written to .*m\.report\.html/);
   const html = readFileSync(out, 'utf8');
@@ -65,20 +63,20 @@ test('report: a self-contained HTML file whose figures are the model\'s own', ()
 test('report: bad model or unwritable output is one error line and leaves no file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'nabla-report-'));
   const missing = nabla('report', join(dir, 'none.safetensors'));
-  assert.equal(missing.status, 1);
+  assert.equal(missing.code, 1);
   assert.match(missing.stderr, /nabla: error: model file .*none\.safetensors/);
   const modelPath = join(dir, 'm.safetensors');
   saveModelFile(modelPath, new Sequential([new Dense(10)], { inputShape: [784] }), {});
   writeFileSync(join(dir, 'file'), 'x');
   const data = writeMnistFixture({ train: 30, test: 30, classes: 3 });
   const r = nabla('report', modelPath, '--data', data, '--out', join(dir, 'file', 'r.html'));
-  assert.equal(r.status, 1);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /nabla: error: report .*r\.html/);
   assert.deepEqual(readdirSync(dir).sort(), ['file', 'm.safetensors']);
   assert.ok(!existsSync(join(dir, 'm.report.html')));
   // A model that is not a 784 → K classifier for this data is refused.
   saveModelFile(modelPath, new Sequential([new Dense(5)], { inputShape: [784] }), {});
   const wrong = nabla('report', modelPath, '--data', data);
-  assert.equal(wrong.status, 1);
+  assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /784 inputs and 10 outputs.*found input shape \[784\] and 5 outputs/);
 });

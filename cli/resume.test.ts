@@ -3,23 +3,19 @@
 // mismatched checkpoints are refused with one line, and nothing already saved is lost.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeSafetensors } from '../src/index.ts';
 import { writeMnistFixture } from '../test/cliFixtures.ts';
+import { BIN, nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 // 1,980 training samples in batches of 8: ~250 batches an epoch, a few tenths of a second each,
 // so a signal sent when the first epoch line appears lands in the middle of a later epoch.
 const data = writeMnistFixture({ train: 2200, test: 60 });
 const RUN = ['--data', data, '--hidden', '24', '--epochs', '5', '--batch-size', '8', '--no-progress', '--json'];
 
-function nabla(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nabla-resume-'));

@@ -3,7 +3,6 @@
 // once and saved, and a rerun that skips the trials already finished.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,14 +11,10 @@ import { makeProgram } from './main.ts';
 import { expandGrid, parseSpace, sampleRandom, trialArgs, trialKey } from './searchSpace.ts';
 import { assertNablaError } from '../test/assertNablaError.ts';
 import { writeMnistFixture } from '../test/cliFixtures.ts';
+import { nabla } from '../test/cliRunner.ts';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
 const train = makeProgram().commands.find((c) => c.name() === 'train') as Command;
 
-function nabla(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('grid: every combination in spec order; "|" separates hidden-layer lists; aliases resolve', () => {
   const dims = parseSpace('lr=1e-3,2e-3 hidden=256,128|512 batch=64,128', train, false);
