@@ -63,8 +63,11 @@ interface Kernels {
 
 /** Columns of one GEMM panel: thread ranges are multiples of it. */
 const PANEL = 8;
-/** Below this many flops a GEMM runs on one thread: waking workers would cost more. */
-const PARALLEL_MIN_FLOPS = 1 << 18;
+/**
+ * Below this many flops (≈ 40 µs of one core) a GEMM runs on one thread: handing half of it to a
+ * worker costs more than it saves (a small CNN's per-sample products are 0.2–0.4 Mflop).
+ */
+const PARALLEL_MIN_FLOPS = 1 << 21;
 
 /**
  * Cores this process may use (os.availableParallelism() in Node, navigator.hardwareConcurrency

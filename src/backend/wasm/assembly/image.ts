@@ -185,6 +185,32 @@ function maxPool2x2(y: usize, x: usize, planes: i32, h: i32, w: i32, oh: i32, ow
   }
 }
 
+// 2×2, stride 2: the windows do not overlap, so each dy goes to one pixel, chosen with the same
+// scan order and strict > as the forward (the first maximum wins ties).
+function maxPoolBackward2x2(dx: usize, dy: usize, x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32): void {
+  let o = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * h * w;
+    for (let i = 0; i < oh; i++) {
+      const top = base + 2 * i * w;
+      const bottom = top + w;
+      for (let j = 0; j < ow; j++, o++) {
+        let at = top + 2 * j;
+        let best = load<f32>(x + <usize>at * 4);
+        if (!(best > -Infinity)) best = -Infinity; // NaN never wins, as in the general loop
+        let v = load<f32>(x + <usize>(top + 2 * j + 1) * 4);
+        if (v > best) { best = v; at = top + 2 * j + 1; }
+        v = load<f32>(x + <usize>(bottom + 2 * j) * 4);
+        if (v > best) { best = v; at = bottom + 2 * j; }
+        v = load<f32>(x + <usize>(bottom + 2 * j + 1) * 4);
+        if (v > best) { at = bottom + 2 * j + 1; }
+        const d = dx + <usize>at * 4;
+        store<f32>(d, load<f32>(d) + load<f32>(dy + <usize>o * 4));
+      }
+    }
+  }
+}
+
 export function maxPoolBackward(
   dx: usize, dy: usize, x: usize,
   n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
@@ -192,6 +218,10 @@ export function maxPoolBackward(
   const oh = outSize(h, kh, sh, ph);
   const ow = outSize(w, kw, sw, pw);
   memory.fill(dx, 0, <usize>(n * c * h * w) * 4);
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0) {
+    maxPoolBackward2x2(dx, dy, x, n * c, h, w, oh, ow);
+    return;
+  }
   let o = 0;
   for (let p = 0; p < n * c; p++) {
     const base = p * h * w;
