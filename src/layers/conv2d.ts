@@ -139,7 +139,7 @@ export class Conv2D extends Layer {
     const geometry = this.geometry();
     const dx = this.needsInputGrad ? this.dxBuf.get(this.backend, n, this.inputShape) : NO_GRAD;
     // col2im adds, so dx starts from zero.
-    if (dx !== NO_GRAD) dx.data.fill(0);
+    if (dx !== NO_GRAD) this.backend.fill(dx.data, 0, dx.size);
     for (let b = 0; b < n; b++) {
       const xb = x.data.subarray(b * inSize, (b + 1) * inSize);
       const dyb = dy.data.subarray(b * oc * s, (b + 1) * oc * s);
