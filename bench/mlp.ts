@@ -43,7 +43,6 @@ async function nabla(lib: string, threads: number, epochs: number, train: Datase
 
 async function tfjs(lib: string, epochs: number, train: Dataset, test: Dataset): Promise<Result> {
   const tf = await useTf(lib.replace('tfjs-', '') as TfBackend);
-  tf.setBackend(lib.replace('tfjs-', ''));
   // He-normal weights and zero biases, as nabla's Dense.
   const w1 = tf.variable(tf.randomNormal([784, 128], 0, Math.sqrt(2 / 784), 'float32', 1));
   const b1 = tf.variable(tf.zeros([128]));

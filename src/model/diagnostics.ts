@@ -13,6 +13,7 @@
  * whatever Float32Array the backend handed out.
  */
 import type { Backend } from '../backend/backend.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
 import type { Layer, Param } from '../layers/layer.ts';
 import type { Tensor } from '../tensor.ts';
 
@@ -30,6 +31,9 @@ export function firstNonFinite(v: Float32Array): number {
   return -1;
 }
 
+/** The kernels used when the caller names no backend. */
+const REFERENCE = new JsBackend();
+
 /**
  * Σ g² over every parameter gradient, accumulated in float64: the square of the global norm
  * ‖g‖ = sqrt(Σ_params Σ_i g_i²) that gradient clipping uses (as PyTorch's clip_grad_norm_).
@@ -38,16 +42,9 @@ export function firstNonFinite(v: Float32Array): number {
  * @example
  * const norm = Math.sqrt(gradSumOfSquares(model.parameters()));
  */
-export function gradSumOfSquares(params: readonly Param[], backend?: Backend): number {
+export function gradSumOfSquares(params: readonly Param[], backend: Backend = REFERENCE): number {
   let sum = 0;
-  for (const p of params) {
-    const g = p.grad.data;
-    if (backend) {
-      sum += backend.sumSquares(g, g.length);
-      continue;
-    }
-    for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
-  }
+  for (const p of params) sum += backend.sumSquares(p.grad.data, p.grad.size);
   return sum;
 }
 
