@@ -225,6 +225,7 @@ export class WasmBackend extends JsBackend {
     let pa = mem.pointerOf(a);
     let pb = mem.pointerOf(b);
     let pc = mem.pointerOf(c);
+    const stagedC = pc < 0;
     // Foreign operands go to one staging block: C first, then A, then B.
     const need = (pc < 0 ? m * n : 0) + (pa < 0 ? m * k : 0) + (pb < 0 ? k * n : 0);
     if (need > 0) {
@@ -263,7 +264,7 @@ export class WasmBackend extends JsBackend {
         this.timeoutMs + flops / 1e6,
       );
     }
-    if (mem.pointerOf(c) < 0) c.set(new Float32Array(mem.buffer, pc, m * n));
+    if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
 
   private stageBlock(bytes: number): number {
