@@ -116,6 +116,30 @@ export interface Backend {
   sumChannels(out: Float32Array, x: Float32Array, n: number, c: number, s: number, beta: number): void;
 
   /**
+   * A whole batch of Conv2D forward (the cross-correlation of docs/math.md §11): for every sample,
+   * y[n] (OC × OH·OW) = weight (OC × C·KH·KW) · im2col(x[n]) + bias[oc] (no bias when undefined).
+   * x: (N, C, H, W), weight: (OC, C, KH, KW), y: (N, OC, OH, OW), written fresh. One call per
+   * batch, so a backend can keep the per-sample work (and its threads) inside its own kernels.
+   */
+  conv2dForward(
+    y: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | undefined,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    oc: number,
+  ): void;
+  /**
+   * A whole batch of Conv2D backward, from the forward input x and dy: (N, OC, OH, OW).
+   * ADDS dW += Σ_n dy[n] · im2col(x[n])ᵀ and (when given) db[oc] += Σ_{n, positions} dy[n, oc];
+   * writes dx (when given) fresh: dx[n] = col2im(weightᵀ · dy[n]). The order in which samples'
+   * contributions are summed is the backend's (fixed for a given backend, whatever its threads).
+   */
+  conv2dBackward(
+    dW: Float32Array, db: Float32Array | undefined, dx: Float32Array | undefined,
+    x: Float32Array, dy: Float32Array, weight: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    oc: number,
+  ): void;
+
+  /**
    * Max pooling: y[n, c, oh, ow] = max of x over the window (padding counts as −∞, as in
    * PyTorch; a window must hold at least one real pixel, which PH ≤ KH/2 guarantees).
    * y: (N, C, OH, OW).

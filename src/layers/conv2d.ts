@@ -5,12 +5,12 @@
  *   y[n, oc, i, j] = b[oc] + Σ_{c, u, v} W[oc, c, u, v] · x[n, c, i·SH − PH + u, j·SW − PW + v]
  *
  * (x read as 0 outside the image). Shapes: x: (N, C, H, W), W: (OC, C, KH, KW) as PyTorch stores
- * it, b: (OC), y: (N, OC, OH, OW). Computed as im2col + the shared GEMM, one sample at a time:
- * cols (C·KH·KW × OH·OW) holds every window as a column, and y[n] (OC × OH·OW) = W · cols.
- * Caches x; backward rebuilds each sample's cols from it instead of keeping N of them (a batch's
- * cols is KH·KW times the size of x: 25× for a 5×5 kernel).
+ * it, b: (OC), y: (N, OC, OH, OW). Computed as im2col + the shared GEMM: cols (C·KH·KW × OH·OW)
+ * holds every window of a sample as a column, and y[n] (OC × OH·OW) = W · cols. The whole batch
+ * is one backend call each way (Backend.conv2dForward / conv2dBackward), so the backend decides
+ * how samples are grouped and threaded. Caches x; backward rebuilds the cols from it instead of
+ * keeping a batch of them (a batch's cols is KH·KW times the size of x: 25× for a 5×5 kernel).
  */
-import type { Backend } from '../backend/backend.ts';
 import { NablaError } from '../errors.ts';
 import { type InitName, initialize } from '../init.ts';
 import type { Rng } from '../random.ts';
@@ -49,9 +49,6 @@ export class Conv2D extends Layer {
   weight!: Param;
   bias: Param | undefined;
   private x: Tensor | undefined;
-  // Per-sample im2col scratch (C·KH·KW × OH·OW) and its gradient, allocated once.
-  private cols: Float32Array = new Float32Array(0);
-  private dcols: Float32Array = new Float32Array(0);
   private readonly out = new Buffer();
   private readonly dxBuf = new Buffer();
 
@@ -90,15 +87,7 @@ export class Conv2D extends Layer {
     this.weight = this.createParam('weight', [this.filters, c, kh, kw]);
     initialize(this.initName, this.weight.value.data, fanIn, this.filters * kh * kw, rng);
     this.bias = this.useBias ? this.createParam('bias', [this.filters]) : undefined;
-    this.cols = this.backend.allocate(fanIn * oh * ow);
-    this.dcols = this.backend.allocate(fanIn * oh * ow);
     return [this.filters, oh, ow];
-  }
-
-  override setBackend(backend: Backend): void {
-    super.setBackend(backend);
-    this.cols = backend.allocate(this.cols.length);
-    this.dcols = backend.allocate(this.dcols.length);
   }
 
   override params(): Param[] {
@@ -113,18 +102,9 @@ export class Conv2D extends Layer {
 
   forward(x: Tensor, _training: boolean): Tensor {
     const n = x.shape[0];
-    const [oc, oh, ow] = this.outputShape;
-    const s = oh * ow;
-    const k = this.cols.length / s; // C·KH·KW
-    const inSize = x.size / n;
     const y = this.out.get(this.backend, n, this.outputShape);
-    const geometry = this.geometry();
-    for (let b = 0; b < n; b++) {
-      this.backend.im2col(this.cols, x.data.subarray(b * inSize, (b + 1) * inSize), 1, ...geometry);
-      // y[b] (OC × OH·OW) = W (OC × C·KH·KW) · cols (C·KH·KW × OH·OW)
-      this.backend.gemm(y.data.subarray(b * oc * s, (b + 1) * oc * s), this.weight.value.data, this.cols, oc, s, k, false, false, 1, 0);
-    }
-    if (this.bias) this.backend.addChannelBias(y.data, y.data, this.bias.value.data, n, oc, s);
+    // y[n] (OC × OH·OW) = W (OC × C·KH·KW) · im2col(x[n]) + b, for every sample.
+    this.backend.conv2dForward(y.data, x.data, this.weight.value.data, this.bias?.value.data, n, ...this.geometry(), this.filters);
     this.x = x;
     return y;
   }
@@ -132,28 +112,14 @@ export class Conv2D extends Layer {
   backward(dy: Tensor): Tensor {
     const x = this.x!;
     const n = x.shape[0];
-    const [oc, oh, ow] = this.outputShape;
-    const s = oh * ow;
-    const k = this.cols.length / s;
-    const inSize = x.size / n;
-    const geometry = this.geometry();
     const dx = this.needsInputGrad ? this.dxBuf.get(this.backend, n, this.inputShape) : NO_GRAD;
-    // col2im adds, so dx starts from zero.
-    if (dx !== NO_GRAD) this.backend.fill(dx.data, 0, dx.size);
-    for (let b = 0; b < n; b++) {
-      const xb = x.data.subarray(b * inSize, (b + 1) * inSize);
-      const dyb = dy.data.subarray(b * oc * s, (b + 1) * oc * s);
-      this.backend.im2col(this.cols, xb, 1, ...geometry);
-      // dW (OC × C·KH·KW) += dY[b] (OC × OH·OW) · colsᵀ: a cross-correlation of x with dy.
-      this.backend.gemm(this.weight.grad.data, dyb, this.cols, oc, k, s, false, true, 1, 1);
-      if (dx === NO_GRAD) continue;
-      // dcols (C·KH·KW × OH·OW) = Wᵀ · dY[b]; col2im sends every entry back to its pixel, which
-      // makes dx a full cross-correlation of dy with the flipped kernel (docs/math.md).
-      this.backend.gemm(this.dcols, this.weight.value.data, dyb, k, s, oc, true, false, 1, 0);
-      this.backend.col2im(dx.data.subarray(b * inSize, (b + 1) * inSize), this.dcols, 1, ...geometry);
-    }
-    // db[oc] += Σ over samples and positions of dY[n, oc].
-    if (this.bias) this.backend.sumChannels(this.bias.grad.data, dy.data, n, oc, s, 1);
+    // dW += Σ dY[n] · im2col(x[n])ᵀ (a cross-correlation of x with dy); db += Σ dY over samples
+    // and positions; dx[n] = col2im(Wᵀ · dY[n]), a full cross-correlation of dy with the flipped
+    // kernel (docs/math.md), written fresh.
+    this.backend.conv2dBackward(
+      this.weight.grad.data, this.bias?.grad.data, dx === NO_GRAD ? undefined : dx.data,
+      x.data, dy.data, this.weight.value.data, n, ...this.geometry(), this.filters,
+    );
     return dx;
   }
 

@@ -1,6 +1,8 @@
-// The JS backend (fast and naive-GEMM variants) through the shared backend conformance suite,
-// which a new backend runs the same way.
+// The JS backend through the shared image and convolution conformance suites, which a new
+// backend runs the same way.
 import { JsBackend } from './jsBackend.ts';
 import { backendConformance } from '../../../test/backendConformance.ts';
+import { convConformance } from '../../../test/convConformance.ts';
 
 backendConformance('js', () => new JsBackend());
+convConformance('js', () => new JsBackend());

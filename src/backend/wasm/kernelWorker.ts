@@ -45,12 +45,18 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const STATUS = 48;
     const OP_EXIT = -1;
     const OP_GEMM = 1;
+    const OP_CONV_FORWARD = 2;
+    const OP_CONV_BACKWARD = 3;
+    const ARG_COUNT = 32;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
     const k = instance.exports as unknown as {
       gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
         alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+      convForward(y: number, x: number, w: number, b: number, s0: number, s1: number, ...rest: number[]): void;
+      convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, w: number, s0: number, s1: number,
+        ...rest: number[]): void;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -60,9 +66,12 @@ export function kernelWorkerMain(port: WorkerPort): void {
       while (Atomics.load(ctl, JOB) === seen) Atomics.wait(ctl, JOB, seen);
       seen = Atomics.load(ctl, JOB);
       // Arguments are read fresh each job: the memory may have grown since the last one.
-      const args = new Float64Array(init.memory.buffer, init.args, 16);
+      const args = new Float64Array(init.memory.buffer, init.args, ARG_COUNT);
       if (args[0] === OP_EXIT) break;
-      const [, c, a, b, m, n, kk, tA, tB, alpha, beta, parts, per] = args;
+      const [, c, a, b, m, n, kk, tA, tB, alpha, beta, gemmParts, per] = args;
+      // Convolution jobs: [op, parts, first chunk, chunk size, …the kernel's pointers and sizes,
+      // conv scratch base, per-thread scratch stride (bytes)]; this thread's scratch is base + me·stride.
+      const parts = args[0] === OP_GEMM ? gemmParts : args[1];
       const tag = (seen & 0x7fffff) << 8;
       // Claim parts until none is left. A claim only succeeds while CLAIM still carries this
       // job's tag, so a worker that woke late can never run a newer job's part with these
@@ -75,6 +84,20 @@ export function kernelWorkerMain(port: WorkerPort): void {
         try {
           if (args[0] === OP_GEMM) {
             k.gemm(c, a, b, m, n, kk, tA, tB, alpha, beta, Math.min(n, part * per), Math.min(n, (part + 1) * per), init.scratch);
+          } else if (args[0] === OP_CONV_FORWARD) {
+            // [op, parts, first, chunk, y, x, w, b, n, c, h, wd, kh, kw, sh, sw, ph, pw, oc, scratch, stride]
+            const s0 = (args[2] + part) * args[3];
+            const s1 = Math.min(args[8], s0 + args[3]);
+            k.convForward(args[4], args[5], args[6], args[7], s0, s1, ...args.subarray(9, 19), args[19] + me * args[20], init.scratch);
+          } else if (args[0] === OP_CONV_BACKWARD) {
+            // [op, parts, first, chunk, partials, partStride, dbOffset (−1: none), dx, x, dy, w, n,
+            //  c, h, wd, kh, kw, sh, sw, ph, pw, oc, scratch, stride]
+            const chunk = args[2] + part;
+            const s0 = chunk * args[3];
+            const s1 = Math.min(args[11], s0 + args[3]);
+            const dwPart = args[4] + chunk * args[5];
+            k.convBackward(dwPart, args[6] < 0 ? 0 : dwPart + args[6], args[7], args[8], args[9], args[10], s0, s1,
+              ...args.subarray(12, 22), args[22] + me * args[23], init.scratch);
           }
         } catch (err) {
           const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));

@@ -4,7 +4,7 @@
  * A job is cut into parts (column ranges of a GEMM) that any thread may claim, the caller
  * included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
  * next unclaimed part; [2] parts finished; [48 + i] status of worker i (1 = failed, with text at
- * ERROR + 256·i). The job's arguments are 16 float64 at ARGS.
+ * ERROR + 256·i). The job's arguments are up to ARG_COUNT float64 at ARGS.
  *
  * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
  * workers, then claims parts itself until none is left, and finally waits only for parts that a
@@ -33,6 +33,14 @@ const FINISHED = 2;
 const STATUS = 48;
 export const OP_EXIT = -1;
 export const OP_GEMM = 1;
+/**
+ * Batch convolution (wasmBackend.ts conv2dForward / conv2dBackward): one part per fixed chunk of
+ * samples; arguments [op, parts, …] (see kernelWorker.ts), up to ARG_COUNT of them.
+ */
+export const OP_CONV_FORWARD = 2;
+export const OP_CONV_BACKWARD = 3;
+/** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
+export const ARG_COUNT = 32;
 /**
  * Busy-wait iterations before a thread sleeps: the caller's wait for running parts (tens of
  * microseconds), and a worker's wait for the next job (about a millisecond: in a training step
@@ -103,7 +111,7 @@ export class ThreadPool {
   run(args: number[], parts: number, part: (p: number) => void, what: string, deadlineMs: number): void {
     if (this.failure) throw this.brokenError(what);
     const ctl = this.ctl;
-    new Float64Array(this.memory.buffer, ARGS, 16).set(args);
+    new Float64Array(this.memory.buffer, ARGS, ARG_COUNT).set(args);
     const job = (Atomics.load(ctl, JOB) + 1) | 0;
     const tag = (job & 0x7fffff) << 8;
     Atomics.store(ctl, FINISHED, 0);
@@ -156,7 +164,7 @@ export class ThreadPool {
 
   /** Tell every worker to leave its loop, then terminate it. */
   stop(): void {
-    new Float64Array(this.memory.buffer, ARGS, 16)[0] = OP_EXIT;
+    new Float64Array(this.memory.buffer, ARGS, ARG_COUNT)[0] = OP_EXIT;
     Atomics.add(this.ctl, JOB, 1);
     Atomics.notify(this.ctl, JOB);
     for (const w of this.workers) w.terminate();

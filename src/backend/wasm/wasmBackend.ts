@@ -20,7 +20,7 @@ import { NablaError } from '../../errors.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
-import { MAX_THREADS, OP_GEMM, ThreadPool } from './threadPool.ts';
+import { MAX_THREADS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GEMM, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
 /**
@@ -59,6 +59,10 @@ interface Kernels {
   maxPoolBackward(dx: number, dy: number, x: number, ...geometry: number[]): void;
   adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
     wd: number, decoupled: number, bc1: number, bc2: number): void;
+  convForward(y: number, x: number, w: number, b: number, s0: number, s1: number, ...rest: number[]): void;
+  convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, w: number, s0: number, s1: number,
+    ...rest: number[]): void;
+  convAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dwLen: number, dbOffset: number, oc: number): void;
 }
 
 /** Columns of one GEMM panel: thread ranges are multiples of it. */
@@ -68,6 +72,14 @@ const PANEL = 8;
  * worker costs more than it saves (a small CNN's per-sample products are 0.2–0.4 Mflop).
  */
 const PARALLEL_MIN_FLOPS = 1 << 21;
+/**
+ * Samples per part of a batch convolution. Fixed (never derived from the thread count) because
+ * the backward sums one dW partial per chunk, in chunk order: the same chunks give the same bits
+ * on any number of threads. 8 samples of the small CNN's first layer are 8 × 576 GEMM columns.
+ */
+const CONV_CHUNK = 8;
+/** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
+const MAX_PARTS = 255;
 
 /**
  * Cores this process may use (os.availableParallelism() in Node, navigator.hardwareConcurrency
@@ -402,6 +414,108 @@ export class WasmBackend extends JsBackend {
     if (p) this.k.adamUpdate(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, bc1, bc2);
     else super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
   }
+
+  // ── Batch convolution: chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
+  // as the parts of one threaded job. Each thread has its own cols/yc scratch in one block
+  // (threads × stride), reserved on first use and grown when a larger layer needs more.
+  private convBlock = { ptr: 0, bytes: 0 };
+
+  /** The scratch block: per-thread slots of `stride` bytes, then `extra` bytes; returns its pointer. */
+  private convBlockAt(stride: number, extra: number): number {
+    const bytes = this.threads * stride + extra;
+    if (this.convBlock.bytes < bytes) {
+      if (this.convBlock.bytes > 0) this.wasmMemory.release(this.convBlock);
+      this.convBlock = { ptr: this.wasmMemory.reserve(bytes), bytes };
+    }
+    return this.convBlock.ptr;
+  }
+
+  /** Runs `count` chunks as jobs of at most MAX_PARTS parts, threaded when the work is large enough. */
+  private convJobs(
+    args: (first: number, parts: number) => number[], count: number, flops: number, what: string,
+    part: (chunk: number) => void,
+  ): void {
+    const pool = this.pool;
+    for (let first = 0; first < count; first += MAX_PARTS) {
+      const parts = Math.min(MAX_PARTS, count - first);
+      if (!pool || parts < 2 || flops < PARALLEL_MIN_FLOPS) {
+        for (let t = 0; t < parts; t++) part(first + t);
+      } else {
+        pool.run(args(first, parts), parts, (t) => part(first + t), what, this.timeoutMs + flops / 1e6);
+      }
+    }
+  }
+
+  override conv2dForward(
+    y: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | undefined,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    oc: number,
+  ): void {
+    const size = convSizes('conv2dForward', n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
+    checkLength('conv2dForward', 'x', x, size.input, 'N·C·H·W');
+    checkLength('conv2dForward', 'y', y, size.output, 'N·OC·OH·OW');
+    checkLength('conv2dForward', 'weight', weight, size.weight, 'OC·C·KH·KW');
+    if (bias) checkLength('conv2dForward', 'bias', bias, oc, 'OC');
+    const p = this.resident(y, x, weight, bias ?? weight);
+    if (!p) {
+      super.conv2dForward(y, x, weight, bias, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
+      return;
+    }
+    if (n === 0) return;
+    const [py, px, pw8, pb] = [p[0], p[1], p[2], bias ? p[3] : 0];
+    const g = [c, h, w, kh, kw, sh, sw, ph, pw, oc];
+    const stride = size.scratchPerThread;
+    const scratch = this.convBlockAt(stride, 0);
+    this.convJobs(
+      (first, parts) => [OP_CONV_FORWARD, parts, first, CONV_CHUNK, py, px, pw8, pb, n, ...g, scratch, stride],
+      Math.ceil(n / CONV_CHUNK), 2 * n * size.weight * size.s, `conv2d forward ${n}×${c}×${h}×${w}`,
+      (chunk) => this.k.convForward(py, px, pw8, pb, chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
+    );
+  }
+
+  override conv2dBackward(
+    dW: Float32Array, db: Float32Array | undefined, dx: Float32Array | undefined,
+    x: Float32Array, dy: Float32Array, weight: Float32Array,
+    n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+    oc: number,
+  ): void {
+    const size = convSizes('conv2dBackward', n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
+    checkLength('conv2dBackward', 'x', x, size.input, 'N·C·H·W');
+    checkLength('conv2dBackward', 'dy', dy, size.output, 'N·OC·OH·OW');
+    checkLength('conv2dBackward', 'weight', weight, size.weight, 'OC·C·KH·KW');
+    checkLength('conv2dBackward', 'dW', dW, size.weight, 'OC·C·KH·KW');
+    if (db) checkLength('conv2dBackward', 'db', db, oc, 'OC');
+    if (dx) checkLength('conv2dBackward', 'dx', dx, size.input, 'N·C·H·W');
+    const p = this.resident(dW, x, dy, weight, db ?? dW, dx ?? dW);
+    if (!p) {
+      super.conv2dBackward(dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
+      return;
+    }
+    if (n === 0) return;
+    const [pdW, px, pdy, pwt] = p;
+    const pdb = db ? p[4] : 0;
+    const pdx = dx ? p[5] : 0;
+    const g = [c, h, w, kh, kw, sh, sw, ph, pw, oc];
+    const chunks = Math.ceil(n / CONV_CHUNK);
+    // Each chunk writes its own dW partial (OC·K floats) and db partial (OC) into a slot of
+    // `partStride` bytes after the threads' scratch; they are added to dW and db in chunk order.
+    const dbOffset = size.weight * 4;
+    const partStride = Math.ceil((size.weight + oc) / 16) * 64;
+    const stride = size.scratchPerThread;
+    const scratch = this.convBlockAt(stride, chunks * partStride);
+    const partials = scratch + this.threads * stride;
+    const part = (chunk: number): number => partials + chunk * partStride;
+    // 3 products per sample with dx (dW, dcols), 2 without.
+    const flops = (dx ? 4 : 2) * n * size.weight * size.s;
+    this.convJobs(
+      (first, parts) => [OP_CONV_BACKWARD, parts, first, CONV_CHUNK, partials, partStride, db ? dbOffset : -1, pdx, px, pdy, pwt, n,
+        ...g, scratch, stride],
+      chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`,
+      (chunk) => this.k.convBackward(part(chunk), db ? part(chunk) + dbOffset : 0, pdx, px, pdy, pwt,
+        chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
+    );
+    this.k.convAddPartials(pdW, pdb, partials, chunks, partStride, size.weight, dbOffset, oc);
+  }
 }
 
 /** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
@@ -429,4 +543,32 @@ function checkLength(kernel: string, name: string, arr: Float32Array, need: numb
 
 function checkLengths(kernel: string, n: number, arrays: Record<string, Float32Array>): void {
   for (const [name, arr] of Object.entries(arrays)) checkLength(kernel, name, arr, n, `${n}`);
+}
+
+/**
+ * Sizes of a batch convolution's operands, after checking that its geometry gives at least one
+ * output (the layer checks this when it is built; a direct call with a bad geometry would
+ * otherwise hand wasm negative sizes).
+ */
+function convSizes(
+  kernel: string, n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
+  oc: number,
+): { input: number; output: number; weight: number; s: number; scratchPerThread: number } {
+  const all = { n, c, h, w, kh, kw, sh, sw, ph, pw, oc };
+  const oh = image.outSize(h, kh, sh, ph);
+  const ow = image.outSize(w, kw, sw, pw);
+  const whole = Object.values(all).every((v) => Number.isInteger(v) && v >= 0);
+  if (!whole || c < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || oc < 1 || oh < 1 || ow < 1) {
+    throw new NablaError({
+      where: `wasm ${kernel}`,
+      expected: 'whole sizes with C, KH, KW, SH, SW, OC ≥ 1 and a window that fits the padded input',
+      found: Object.entries(all).map(([k, v]) => `${k} ${v}`).join(', '),
+      hint: 'the sizes passed do not describe a convolution',
+    });
+  }
+  const s = oh * ow;
+  const k = c * kh * kw;
+  // cols (K × chunk·S) and yc / dyc (OC × chunk·S), 64-byte aligned.
+  const scratchPerThread = Math.ceil(((k + oc) * CONV_CHUNK * s) / 16) * 64;
+  return { input: n * c * h * w, output: n * oc * s, weight: oc * k, s, scratchPerThread };
 }

@@ -185,16 +185,57 @@ function maxPool2x2(y: usize, x: usize, planes: i32, h: i32, w: i32, oh: i32, ow
   }
 }
 
-// 2×2, stride 2: the windows do not overlap, so each dy goes to one pixel, chosen with the same
-// scan order and strict > as the forward (the first maximum wins ties).
+// 2×2, stride 2: the windows do not overlap, so each dy goes to one pixel: the first in window
+// order (top-left, top-right, bottom-left, bottom-right) that holds the window's maximum, as the
+// scalar scan with strict > picks it; a window whose maximum is −∞ (all −∞ or NaN) sends dy to
+// its top-left, as that scan does. Four windows at a time: the maximum as in maxPool2x2, then
+// one mask per position, each excluding the positions before it.
 function maxPoolBackward2x2(dx: usize, dy: usize, x: usize, planes: i32, h: i32, w: i32, oh: i32, ow: i32): void {
+  const low = f32x4.splat(-Infinity);
+  const zero = f32x4.splat(0);
   let o = 0;
   for (let p = 0; p < planes; p++) {
     const base = p * h * w;
     for (let i = 0; i < oh; i++) {
       const top = base + 2 * i * w;
       const bottom = top + w;
-      for (let j = 0; j < ow; j++, o++) {
+      let j = 0;
+      for (; j + 4 <= ow; j += 4, o += 4) {
+        const at = x + <usize>(top + 2 * j) * 4;
+        const ab = x + <usize>(bottom + 2 * j) * 4;
+        const t0 = v128.load(at);
+        const t1 = v128.load(at, 16);
+        const b0 = v128.load(ab);
+        const b1 = v128.load(ab, 16);
+        const tl = v128.shuffle<f32>(t0, t1, 0, 2, 4, 6);
+        const tr = v128.shuffle<f32>(t0, t1, 1, 3, 5, 7);
+        const bl = v128.shuffle<f32>(b0, b1, 0, 2, 4, 6);
+        const br = v128.shuffle<f32>(b0, b1, 1, 3, 5, 7);
+        let best = f32x4.pmax(low, tl);
+        best = f32x4.pmax(best, tr);
+        best = f32x4.pmax(best, bl);
+        best = f32x4.pmax(best, br);
+        let taken = v128.or(f32x4.eq(tl, best), f32x4.eq(best, low));
+        const mTr = v128.andnot(f32x4.eq(tr, best), taken);
+        taken = v128.or(taken, mTr);
+        const mBl = v128.andnot(f32x4.eq(bl, best), taken);
+        taken = v128.or(taken, mBl);
+        const mBr = v128.andnot(f32x4.eq(br, best), taken);
+        const mTl = v128.not(v128.or(v128.or(mTr, mBl), mBr));
+        // 0 + dy, as the scalar path adds dy to the cleared dx (turns −0 into +0, keeps NaN).
+        const g = v128.load(dy + <usize>o * 4);
+        const gTl = f32x4.add(zero, v128.and(g, mTl));
+        const gTr = f32x4.add(zero, v128.and(g, mTr));
+        const gBl = f32x4.add(zero, v128.and(g, mBl));
+        const gBr = f32x4.add(zero, v128.and(g, mBr));
+        const dt = dx + <usize>(top + 2 * j) * 4;
+        const db = dx + <usize>(bottom + 2 * j) * 4;
+        v128.store(dt, v128.shuffle<f32>(gTl, gTr, 0, 4, 1, 5));
+        v128.store(dt, v128.shuffle<f32>(gTl, gTr, 2, 6, 3, 7), 16);
+        v128.store(db, v128.shuffle<f32>(gBl, gBr, 0, 4, 1, 5));
+        v128.store(db, v128.shuffle<f32>(gBl, gBr, 2, 6, 3, 7), 16);
+      }
+      for (; j < ow; j++, o++) {
         let at = top + 2 * j;
         let best = load<f32>(x + <usize>at * 4);
         if (!(best > -Infinity)) best = -Infinity; // NaN never wins, as in the general loop

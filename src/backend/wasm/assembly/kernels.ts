@@ -6,3 +6,4 @@ export {
   fill, sumSquares, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, adamUpdate,
 } from './elementwise';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
+export { convForward, convBackward, convAddPartials } from './conv';
