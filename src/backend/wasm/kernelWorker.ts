@@ -47,6 +47,10 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const OP_GEMM = 1;
     const OP_CONV_FORWARD = 2;
     const OP_CONV_BACKWARD = 3;
+    const OP_RELU = 4;
+    const OP_RELU_BACKWARD = 5;
+    const OP_MAX_POOL = 6;
+    const OP_MAX_POOL_BACKWARD = 7;
     const ARG_COUNT = 32;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
@@ -57,6 +61,10 @@ export function kernelWorkerMain(port: WorkerPort): void {
       convForward(y: number, x: number, w: number, b: number, s0: number, s1: number, ...rest: number[]): void;
       convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, w: number, s0: number, s1: number,
         ...rest: number[]): void;
+      relu(out: number, x: number, n: number): void;
+      reluBackward(dx: number, dy: number, x: number, n: number): void;
+      maxPool(y: number, x: number, ...geometry: number[]): void;
+      maxPoolBackward(dx: number, dy: number, x: number, ...geometry: number[]): void;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -98,6 +106,23 @@ export function kernelWorkerMain(port: WorkerPort): void {
             const dwPart = args[4] + chunk * args[5];
             k.convBackward(dwPart, args[6] < 0 ? 0 : dwPart + args[6], args[7], args[8], args[9], args[10], s0, s1,
               ...args.subarray(12, 22), args[22] + me * args[23], init.scratch);
+          } else if (args[0] >= OP_RELU && args[0] <= OP_MAX_POOL_BACKWARD) {
+            // [op, parts, per, count, out, a, b, (pooling:) in plane, out plane, h, w, kh, kw, sh, sw, ph, pw]:
+            // values (ReLU) or planes (pooling) [part·per, …) of count.
+            const s = part * args[2];
+            const e = Math.min(args[3], s + args[2]);
+            const [out, a, b2, inPlane, outPlane] = args.subarray(4, 9);
+            if (e <= s) {
+              // nothing left for this part
+            } else if (args[0] === OP_RELU) {
+              k.relu(out + 4 * s, a + 4 * s, e - s);
+            } else if (args[0] === OP_RELU_BACKWARD) {
+              k.reluBackward(out + 4 * s, a + 4 * s, b2 + 4 * s, e - s);
+            } else if (args[0] === OP_MAX_POOL) {
+              k.maxPool(out + 4 * s * outPlane, a + 4 * s * inPlane, e - s, 1, ...args.subarray(9, 17));
+            } else {
+              k.maxPoolBackward(out + 4 * s * inPlane, a + 4 * s * outPlane, b2 + 4 * s * inPlane, e - s, 1, ...args.subarray(9, 17));
+            }
           }
         } catch (err) {
           const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));

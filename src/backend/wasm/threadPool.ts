@@ -39,6 +39,11 @@ export const OP_GEMM = 1;
  */
 export const OP_CONV_FORWARD = 2;
 export const OP_CONV_BACKWARD = 3;
+/** ReLU and max pooling of large activations, one range per thread: [op, parts, per, count, …]. */
+export const OP_RELU = 4;
+export const OP_RELU_BACKWARD = 5;
+export const OP_MAX_POOL = 6;
+export const OP_MAX_POOL_BACKWARD = 7;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
 /**

@@ -20,7 +20,9 @@ import { NablaError } from '../../errors.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
-import { MAX_THREADS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GEMM, ThreadPool } from './threadPool.ts';
+import {
+  MAX_THREADS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU, OP_RELU_BACKWARD, ThreadPool,
+} from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
 /**
@@ -80,6 +82,17 @@ const PARALLEL_MIN_FLOPS = 1 << 21;
 const CONV_CHUNK = 8;
 /** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
 const MAX_PARTS = 255;
+/**
+ * ReLU and max pooling (memory-bound, ≈ 1 ns a value) are split over the threads from this many
+ * values of their input on: a CNN's activations (the small CNN's first ReLU sees 295k per
+ * batch), not a dense layer's few thousand.
+ */
+const SPLIT_MIN_VALUES = 1 << 16;
+/**
+ * Parts per thread of such a split: more than one, so that a worker the OS pauses in the middle
+ * of its part (a busy machine) holds the caller up for a small part only.
+ */
+const SPLIT_PARTS_PER_THREAD = 4;
 
 /**
  * Cores this process may use (os.availableParallelism() in Node, navigator.hardwareConcurrency
@@ -331,14 +344,14 @@ export class WasmBackend extends JsBackend {
   override relu(out: Float32Array, x: Float32Array, n: number): void {
     checkLengths('relu', n, { out, x });
     const p = this.resident(out, x);
-    if (p) this.k.relu(p[0], p[1], n);
+    if (p) this.split(OP_RELU, n, p[0], p[1], 0);
     else super.relu(out, x, n);
   }
 
   override reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
     checkLengths('reluBackward', n, { dx, dy, x });
     const p = this.resident(dx, dy, x);
-    if (p) this.k.reluBackward(p[0], p[1], p[2], n);
+    if (p) this.split(OP_RELU_BACKWARD, n, p[0], p[1], p[2]);
     else super.reluBackward(dx, dy, x, n);
   }
 
@@ -380,7 +393,7 @@ export class WasmBackend extends JsBackend {
     checkLength('maxPool', 'x', x, size.input, 'N·C·H·W');
     checkLength('maxPool', 'y', y, size.output, 'N·C·OH·OW');
     const p = this.resident(y, x);
-    if (p) this.k.maxPool(p[0], p[1], ...g);
+    if (p) this.splitPool(OP_MAX_POOL, p[0], p[1], 0, g);
     else image.maxPool(y, x, ...g);
   };
 
@@ -390,7 +403,7 @@ export class WasmBackend extends JsBackend {
     checkLength('maxPoolBackward', 'dx', dx, size.input, 'N·C·H·W');
     checkLength('maxPoolBackward', 'dy', dy, size.output, 'N·C·OH·OW');
     const p = this.resident(dx, dy, x);
-    if (p) this.k.maxPoolBackward(p[0], p[1], p[2], ...g);
+    if (p) this.splitPool(OP_MAX_POOL_BACKWARD, p[0], p[1], p[2], g);
     else image.maxPoolBackward(dx, dy, x, ...g);
   };
 
@@ -515,6 +528,45 @@ export class WasmBackend extends JsBackend {
         chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
     );
     this.k.convAddPartials(pdW, pdb, partials, chunks, partStride, size.weight, dbOffset, oc);
+  }
+
+  // ── ReLU and max pooling split into one contiguous range per thread (elementwise, or whole
+  // planes for pooling: which thread computes a value never changes it).
+
+  /** relu(out, a) or reluBackward(out, a = dy, b = x) over n values. */
+  private split(op: number, n: number, out: number, a: number, b: number): void {
+    const parts = this.pool && n >= SPLIT_MIN_VALUES ? SPLIT_PARTS_PER_THREAD * this.threads : 1;
+    // Ranges of whole 64-byte lines, so two threads never write the same cache line.
+    const per = Math.ceil(n / parts / 16) * 16;
+    const part = (t: number): void => {
+      const s = t * per;
+      const e = Math.min(n, s + per);
+      if (e <= s) return;
+      if (op === OP_RELU) this.k.relu(out + 4 * s, a + 4 * s, e - s);
+      else this.k.reluBackward(out + 4 * s, a + 4 * s, b + 4 * s, e - s);
+    };
+    if (parts === 1) part(0);
+    else this.pool!.run([op, parts, per, n, out, a, b], parts, part, `relu over ${n}`, this.timeoutMs + n / 1e5);
+  }
+
+  /** maxPool(out = y, a = x) or maxPoolBackward(out = dx, a = dy, b = x), split over the N·C planes. */
+  private splitPool(op: number, out: number, a: number, b: number, g: Geometry): void {
+    const [n, c, h, w, kh, kw, sh, sw, ph, pw] = g;
+    const planes = n * c;
+    const inPlane = h * w;
+    const outPlane = image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
+    const parts = this.pool && planes * inPlane >= SPLIT_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, planes) : 1;
+    const per = Math.ceil(planes / parts);
+    const window = [h, w, kh, kw, sh, sw, ph, pw];
+    const part = (t: number): void => {
+      const s = t * per;
+      const e = Math.min(planes, s + per);
+      if (e <= s) return;
+      if (op === OP_MAX_POOL) this.k.maxPool(out + 4 * s * outPlane, a + 4 * s * inPlane, e - s, 1, ...window);
+      else this.k.maxPoolBackward(out + 4 * s * inPlane, a + 4 * s * outPlane, b + 4 * s * inPlane, e - s, 1, ...window);
+    };
+    if (parts === 1) part(0);
+    else this.pool!.run([op, parts, per, planes, out, a, b, inPlane, outPlane, ...window], parts, part, `max pool over ${planes} planes`, this.timeoutMs + (planes * inPlane) / 1e5);
   }
 }
 

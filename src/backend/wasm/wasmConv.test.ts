@@ -72,10 +72,11 @@ test('wasm conv kernels give bit-identical y, dW, db and dx on 1 and 2 threads, 
   ];
   for (const g of cases) {
     const r1 = runConv(one, g, 7);
-    const r2 = runConv(two!, g, 7);
+    // Three runs back to back: a worker that sleeps through the first job is awake for the next.
+    const r2 = [runConv(two!, g, 7), runConv(two!, g, 7), runConv(two!, g, 7)];
     const rj = runConv(js, g, 7);
     for (const key of ['y', 'dW', 'db', 'dx'] as const) {
-      assert.ok(bytes(r2[key]).equals(bytes(r1[key])), `${convLabel(g)}: ${key} differs between 1 and 2 threads`);
+      for (const r of r2) assert.ok(bytes(r[key]).equals(bytes(r1[key])), `${convLabel(g)}: ${key} differs between 1 and 2 threads`);
       assertClose(r1[key], rj[key], { rtol: 1e-4, atol: 1e-4 * Math.sqrt(g.n * convOut(g)[0] * convOut(g)[1]), label: `${convLabel(g)} ${key} wasm vs js` });
     }
   }
@@ -143,4 +144,70 @@ test('the same seeded small CNN trains to bit-identical weights on 1 and 2 threa
   const r2 = train(two!);
   assert.deepEqual(r2.weights, r1.weights, 'weights after training differ between 1 and 2 threads');
   assert.ok(r1.accuracy > 0.9, `accuracy ${r1.accuracy}`);
+});
+
+test('ReLU and max pooling of large activations, split over 2 threads, give the one-thread bits and the JS values', { skip: !two && 'needs 2 cores' }, () => {
+  const js = new JsBackend();
+  const rng = new Rng(10);
+  // Above the split threshold (65,536 values), with lengths and plane counts that leave remainders.
+  const n = 100_003;
+  const values = Float32Array.from({ length: n }, () => (rng.uniform() < 0.1 ? 0 : rng.normal()));
+  const grads = Float32Array.from({ length: n }, () => rng.normal());
+  // The 2-thread backend runs each kernel 10 times back to back, and every result is compared:
+  // a worker that sleeps through one job (the caller then does every part) is awake for the next.
+  const results = [one, two!, js].map((backend) => {
+    const x = backend.allocate(n);
+    x.set(values);
+    const dy = backend.allocate(n);
+    dy.set(grads);
+    const out = backend.allocate(n).fill(NaN);
+    const dx = backend.allocate(n).fill(NaN);
+    const runs: Buffer[][] = [];
+    for (let rep = 0; rep < (backend === two ? 10 : 1); rep++) {
+      out.fill(NaN);
+      dx.fill(NaN);
+      backend.relu(out, x, n);
+      backend.reluBackward(dx, dy, x, n);
+      runs.push([Buffer.from(bytes(out)), Buffer.from(bytes(dx))]);
+    }
+    return runs;
+  });
+  for (let i = 0; i < 2; i++) {
+    const what = i ? 'reluBackward' : 'relu';
+    for (const run of results[1]) assert.ok(run[i].equals(results[0][0][i]), `${what}: 1 vs 2 threads`);
+    assert.ok(results[2][0][i].equals(results[0][0][i]), `${what}: wasm vs js`);
+  }
+  // [n, c, h, w, kh, kw, sh, sw, ph, pw]: the small CNN's first pool, and an overlapping padded one.
+  type Window = [number, number, number, number, number, number, number, number, number, number];
+  const pools: Window[] = [[64, 8, 24, 24, 2, 2, 2, 2, 0, 0], [5, 7, 45, 43, 3, 3, 2, 2, 1, 1]];
+  for (const g of pools) {
+    const [pn, c, h, w, kh, kw, sh, sw, ph, pw] = g;
+    const size = pn * c * h * w;
+    const outSize = pn * c * (Math.floor((h + 2 * ph - kh) / sh) + 1) * (Math.floor((w + 2 * pw - kw) / sw) + 1);
+    // Ties and zeros, as after a ReLU.
+    const xs = Float32Array.from({ length: size }, () => Math.max(0, Math.round(rng.normal() * 4) / 4));
+    const dys = Float32Array.from({ length: outSize }, () => rng.normal());
+    const runs = [one, two!, js].map((backend) => {
+      const x = backend.allocate(size);
+      x.set(xs);
+      const dy = backend.allocate(outSize);
+      dy.set(dys);
+      const y = backend.allocate(outSize);
+      const dx = backend.allocate(size);
+      const out: Float32Array[][] = [];
+      for (let rep = 0; rep < (backend === two ? 10 : 1); rep++) {
+        y.fill(NaN);
+        dx.fill(NaN);
+        backend.maxPool(y, x, ...g);
+        backend.maxPoolBackward(dx, dy, x, ...g);
+        out.push([y.slice(), dx.slice()]);
+      }
+      return out;
+    });
+    for (let i = 0; i < 2; i++) {
+      const what = `${i ? 'maxPoolBackward' : 'maxPool'} ${g.join(',')}`;
+      for (const run of runs[1]) assert.ok(bytes(run[i]).equals(bytes(runs[0][0][i])), `${what}: 1 vs 2 threads`);
+      assertClose(runs[0][0][i], runs[2][0][i], { rtol: 0, atol: 0, label: `${what}: wasm vs js` });
+    }
+  }
 });
