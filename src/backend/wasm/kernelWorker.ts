@@ -45,12 +45,19 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const STATUS = 48;
     const OP_EXIT = -1;
     const OP_GEMM = 1;
+    const OP_SGD = 10;
+    const OP_ADAM = 11;
+    const OP_SUM_SQUARES = 12;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
     const k = instance.exports as unknown as {
       gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
         alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+      sgdUpdate(p: number, g: number, v: number, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
+      adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
+        wd: number, decoupled: number, bc1: number, bc2: number): void;
+      sumSquares(x: number, n: number): number;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -62,7 +69,11 @@ export function kernelWorkerMain(port: WorkerPort): void {
       // Arguments are read fresh each job: the memory may have grown since the last one.
       const args = new Float64Array(init.memory.buffer, init.args, 16);
       if (args[0] === OP_EXIT) break;
-      const [, c, a, b, m, n, kk, tA, tB, alpha, beta, parts, per] = args;
+      const op = args[0];
+      const [, c, a, b, m, n, kk, tA, tB, alpha, beta] = args;
+      // A GEMM's part count and size follow its 10 arguments; elementwise jobs lead with them.
+      const parts = op === OP_GEMM ? args[11] : args[1];
+      const per = op === OP_GEMM ? args[12] : args[2];
       const tag = (seen & 0x7fffff) << 8;
       // Claim parts until none is left. A claim only succeeds while CLAIM still carries this
       // job's tag, so a worker that woke late can never run a newer job's part with these
@@ -73,8 +84,22 @@ export function kernelWorkerMain(port: WorkerPort): void {
         if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
         const part = cur & 0xff;
         try {
-          if (args[0] === OP_GEMM) {
+          if (op === OP_GEMM) {
             k.gemm(c, a, b, m, n, kk, tA, tB, alpha, beta, Math.min(n, part * per), Math.min(n, (part + 1) * per), init.scratch);
+          } else {
+            // Elementwise: values [from, to) of every array argument (byte offset 4·from).
+            const from = part * per;
+            const off = 4 * from;
+            if (op === OP_SGD) {
+              const [, , , p, g, v, len, lr, mu, wd, nest] = args;
+              k.sgdUpdate(p + off, g + off, v + off, Math.min(len, from + per) - from, lr, mu, wd, nest);
+            } else if (op === OP_ADAM) {
+              const [, , , p, g, m1, v, len, lr, b1, b2, eps, wd, dec, bc1, bc2] = args;
+              k.adamUpdate(p + off, g + off, m1 + off, v + off, Math.min(len, from + per) - from, lr, b1, b2, eps, wd, dec, bc1, bc2);
+            } else if (op === OP_SUM_SQUARES) {
+              const [, , , x, len, out] = args;
+              new Float64Array(init.memory.buffer, out, parts)[part] = k.sumSquares(x + off, Math.min(len, from + per) - from);
+            }
           }
         } catch (err) {
           const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));

@@ -34,6 +34,14 @@ const STATUS = 48;
 export const OP_EXIT = -1;
 export const OP_GEMM = 1;
 /**
+ * Elementwise jobs over one range [0, n) cut into parts of `per` values; their argument blocks
+ * start [op, parts, per, ...]: SGD and Adam updates, and sums of squares (each part's float64
+ * sum written to its slot of an output array, added up by the caller in part order).
+ */
+export const OP_SGD = 10;
+export const OP_ADAM = 11;
+export const OP_SUM_SQUARES = 12;
+/**
  * Busy-wait iterations before a thread sleeps: the caller's wait for running parts (tens of
  * microseconds), and a worker's wait for the next job (about a millisecond: in a training step
  * the threaded products come a few hundred microseconds apart, and a worker woken from

@@ -79,6 +79,18 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
   }
 });
 
+test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(4);
+  for (const n of [32_768, 100_003, 1_000_000]) {
+    const x = one.allocate(n);
+    x.forEach((_, i) => (x[i] = rng.uniform() * 4 - 2));
+    // Each backend sums a copy in its own memory (a foreign array would take the JS path).
+    const x2 = two!.allocate(n);
+    x2.set(x);
+    assert.equal(two!.sumSquares(x2, n), one.sumSquares(x, n), `n = ${n}`);
+  }
+});
+
 test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, and to the JS backend\'s accuracy', { skip: !two && 'needs 2 cores' }, () => {
   // Synthetic 10-class data: each class a noisy prototype, so a small net learns it in one epoch.
   const rng = new Rng(5);

@@ -20,7 +20,7 @@ import { NablaError } from '../../errors.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
-import { MAX_THREADS, OP_GEMM, ThreadPool } from './threadPool.ts';
+import { MAX_THREADS, OP_ADAM, OP_GEMM, OP_SGD, OP_SUM_SQUARES, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
 /**
@@ -68,6 +68,16 @@ const PANEL = 8;
  * worker costs more than it saves (a small CNN's per-sample products are 0.2–0.4 Mflop).
  */
 const PARALLEL_MIN_FLOPS = 1 << 21;
+/**
+ * Elementwise kernels (optimiser updates, sums of squares) split over threads from this many
+ * values: a first layer's weights (784 × 128) are, biases and small layers are not.
+ */
+const PARALLEL_MIN_VALUES = 1 << 16;
+/**
+ * Values per part of a threaded sum of squares. Fixed, not derived from the thread count, so the
+ * partial sums, added in part order, give the same total on any number of threads.
+ */
+const SUM_PART = 1 << 14;
 
 /**
  * Cores this process may use (os.availableParallelism() in Node, navigator.hardwareConcurrency
@@ -137,6 +147,7 @@ export class WasmBackend extends JsBackend {
   private readonly ownScratch: number;
   private readonly timeoutMs: number;
   private stage = { ptr: 0, bytes: 0 };
+  private sums = { ptr: 0, bytes: 0 };
 
   private constructor(
     memory: WasmMemory, kernels: Kernels, pool: ThreadPool | undefined, simd: 'relaxed' | 'baseline', timeoutMs: number,
@@ -287,9 +298,50 @@ export class WasmBackend extends JsBackend {
   }
 
   override sumSquares(x: Float32Array, n: number): number {
-    checkLengths('sumSquares', n, { x });
-    const p = this.resident(x);
-    return p ? this.k.sumSquares(p[0], n) : super.sumSquares(x, n);
+    checkLength('sumSquares', 'x', x, n, `${n}`);
+    const px = this.wasmMemory.pointerOf(x);
+    if (px < 0) return super.sumSquares(x, n);
+    if (n < 2 * SUM_PART) return this.k.sumSquares(px, n);
+    // Parts of SUM_PART values, each summed on whichever thread claims it, added in order.
+    const parts = Math.ceil(n / SUM_PART);
+    const out = this.sumSlots(parts);
+    const sums = new Float64Array(this.wasmMemory.buffer, out, parts);
+    const part = (t: number): void => {
+      sums[t] = this.k.sumSquares(px + 4 * t * SUM_PART, Math.min(n, (t + 1) * SUM_PART) - t * SUM_PART);
+    };
+    if (this.pool && parts <= 255) {
+      this.pool.run([OP_SUM_SQUARES, parts, SUM_PART, px, n, out], parts, part, `sumSquares of ${n}`, this.timeoutMs);
+    } else {
+      for (let t = 0; t < parts; t++) part(t);
+    }
+    let total = 0;
+    for (let t = 0; t < parts; t++) total += sums[t];
+    return total;
+  }
+
+  /** 8-byte-aligned room for `parts` float64 partial sums, kept between calls. */
+  private sumSlots(parts: number): number {
+    if (this.sums.bytes < parts * 8) {
+      if (this.sums.bytes > 0) this.wasmMemory.release(this.sums);
+      this.sums = { ptr: this.wasmMemory.reserve(parts * 8), bytes: parts * 8 };
+    }
+    return this.sums.ptr;
+  }
+
+  /**
+   * Run an elementwise kernel over [0, n) on every thread when n is large: `call(from, to)`
+   * computes one range on the calling thread; `args` (after [op, parts, per]) go to workers.
+   */
+  private elementwise(op: number, n: number, args: number[], call: (from: number, to: number) => void, what: string): void {
+    const pool = this.pool;
+    if (!pool || n < PARALLEL_MIN_VALUES) {
+      call(0, n);
+      return;
+    }
+    const parts = pool.threads;
+    // Parts start on multiples of 4 values (whole SIMD vectors).
+    const per = Math.ceil(n / parts / 4) * 4;
+    pool.run([op, parts, per, ...args], parts, (t) => call(t * per, Math.min(n, (t + 1) * per)), what, this.timeoutMs);
   }
 
   override fill(out: Float32Array, value: number, n: number): void {
@@ -388,8 +440,14 @@ export class WasmBackend extends JsBackend {
   ): void {
     checkLengths('sgdUpdate', n, momentum === 0 ? { param, grad } : { param, grad, velocity });
     const p = this.resident(param, grad, momentum === 0 ? param : velocity);
-    if (p) this.k.sgdUpdate(p[0], p[1], p[2], n, lr, momentum, weightDecay, nesterov ? 1 : 0);
-    else super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+    if (!p) {
+      super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+      return;
+    }
+    const [pp, pg, pv] = p;
+    const nest = nesterov ? 1 : 0;
+    this.elementwise(OP_SGD, n, [pp, pg, pv, n, lr, momentum, weightDecay, nest], (from, to) =>
+      this.k.sgdUpdate(pp + 4 * from, pg + 4 * from, pv + 4 * from, to - from, lr, momentum, weightDecay, nest), 'SGD update');
   }
 
   override adamUpdate(
@@ -399,8 +457,15 @@ export class WasmBackend extends JsBackend {
   ): void {
     checkLengths('adamUpdate', n, { param, grad, m, v });
     const p = this.resident(param, grad, m, v);
-    if (p) this.k.adamUpdate(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, bc1, bc2);
-    else super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
+    if (!p) {
+      super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
+      return;
+    }
+    const [pp, pg, pm, pv] = p;
+    const dec = decoupled ? 1 : 0;
+    this.elementwise(OP_ADAM, n, [pp, pg, pm, pv, n, lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2], (from, to) =>
+      this.k.adamUpdate(pp + 4 * from, pg + 4 * from, pm + 4 * from, pv + 4 * from, to - from,
+        lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2), 'Adam update');
   }
 }
 
