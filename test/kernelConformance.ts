@@ -170,6 +170,31 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
     }
   });
 
+  test(`[${label}] gatherRows copies the ordered rows, from its own memory and from plain arrays, and rejects bad indices`, () => {
+    const be = getBackend();
+    const rng = new Rng(17);
+    for (const width of [1, 10, 784]) {
+      for (const own of [true, false]) {
+        const rows = 300;
+        const make = own ? (len: number) => be.allocate(len) : (len: number) => new Float32Array(len);
+        const src = filled(make, rows * width, rng);
+        const orderBuf = make(rows);
+        const order = new Uint32Array(orderBuf.buffer, orderBuf.byteOffset, rows);
+        order.forEach((_, i) => (order[i] = Math.floor(rng.uniform() * rows)));
+        for (const [start, count] of [[0, 64], [250, 50], [7, 1], [0, 0]]) {
+          const out = make(64 * width);
+          be.gatherRows(out, src, order, start, count, width);
+          const want = new Float32Array(64 * width);
+          for (let r = 0; r < count; r++) want.set(src.subarray(order[start + r] * width, (order[start + r] + 1) * width), r * width);
+          assert.deepEqual(out, want, `width ${width} own ${own} rows ${start}+${count}`);
+        }
+        order[5] = rows;
+        assert.throws(() => be.gatherRows(make(64 * width), src, order, 0, 64, width), /row indices below 300/);
+        assert.throws(() => be.gatherRows(make(64 * width), src, order, 250, 64, width), /within the order/);
+      }
+    }
+  });
+
   test(`[${label}] optimiser updates match the JS reference (SGD ± momentum, Nesterov, decay; Adam, AdamW)`, () => {
     const be = getBackend();
     const rng = new Rng(13);

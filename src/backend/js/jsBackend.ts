@@ -4,9 +4,33 @@
  * product through the naive oracle instead (slow; for tests).
  */
 import type { Backend } from '../backend.ts';
+import { NablaError } from '../../errors.ts';
 import { fastGemm, type GemmScratch } from './fastGemm.ts';
 import { naiveGemm } from './naiveGemm.ts';
 import * as image from './imageKernels.ts';
+
+/**
+ * Throws unless gatherRows(out, src, order, start, count, width) stays inside its arrays: out
+ * holds count rows, positions start..start+count are in order, and every index there names a
+ * row of src.
+ */
+export function checkGather(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+  if (out.length < count * width) {
+    throw new NablaError({ where: 'gatherRows', expected: `out to hold ${count} rows of ${width} values`, found: `${out.length} values` });
+  }
+  if (!Number.isInteger(start) || start < 0 || start + count > order.length) {
+    throw new NablaError({ where: 'gatherRows', expected: `positions ${start}..${start + count - 1} within the order (length ${order.length})`, found: `start ${start}, count ${count}` });
+  }
+  const rows = width > 0 ? Math.floor(src.length / width) : 0;
+  for (let r = start; r < start + count; r++) {
+    if (order[r] >= rows) {
+      throw new NablaError({
+        where: 'gatherRows', expected: `row indices below ${rows} (the rows of the source)`, found: `${order[r]} at position ${r}`,
+        hint: 'the order was made for a larger dataset',
+      });
+    }
+  }
+}
 
 /**
  * The reference backend: plain JavaScript kernels (a blocked GEMM, with the naive one as its oracle).
@@ -128,6 +152,18 @@ export class JsBackend implements Backend {
       let dot = 0;
       for (let j = 0; j < cols; j++) dot += dy[o + j] * y[o + j];
       for (let j = 0; j < cols; j++) dx[o + j] = y[o + j] * (dy[o + j] - dot);
+    }
+  }
+
+  gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+    checkGather(out, src, order, start, count, width);
+    for (let r = 0; r < count; r++) {
+      const from = order[start + r] * width;
+      // NOTE: set(subarray) is a memcpy; it measured 4× faster than an element loop for
+      // 784-wide rows (the view is a small object, no data is allocated). Short rows (10
+      // one-hot targets) are cheaper copied by hand than through a view.
+      if (width >= 64) out.set(src.subarray(from, from + width), r * width);
+      else for (let j = 0, o = r * width; j < width; j++) out[o + j] = src[from + j];
     }
   }
 

@@ -48,6 +48,7 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const OP_SGD = 10;
     const OP_ADAM = 11;
     const OP_SUM_SQUARES = 12;
+    const OP_GATHER = 13;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
@@ -58,6 +59,7 @@ export function kernelWorkerMain(port: WorkerPort): void {
       adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
         wd: number, decoupled: number, bc1: number, bc2: number): void;
       sumSquares(x: number, n: number): number;
+      gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -87,7 +89,8 @@ export function kernelWorkerMain(port: WorkerPort): void {
           if (op === OP_GEMM) {
             k.gemm(c, a, b, m, n, kk, tA, tB, alpha, beta, Math.min(n, part * per), Math.min(n, (part + 1) * per), init.scratch);
           } else {
-            // Elementwise: values [from, to) of every array argument (byte offset 4·from).
+            // Elementwise: values [from, to) of every array argument (byte offset 4·from), or
+            // rows [from, to) of a gather.
             const from = part * per;
             const off = 4 * from;
             if (op === OP_SGD) {
@@ -96,6 +99,10 @@ export function kernelWorkerMain(port: WorkerPort): void {
             } else if (op === OP_ADAM) {
               const [, , , p, g, m1, v, len, lr, b1, b2, eps, wd, dec, bc1, bc2] = args;
               k.adamUpdate(p + off, g + off, m1 + off, v + off, Math.min(len, from + per) - from, lr, b1, b2, eps, wd, dec, bc1, bc2);
+            } else if (op === OP_GATHER) {
+              // Rows [from, to) of the batch.
+              const [, , , out, src, order, count, rowBytes] = args;
+              k.gatherRows(out + from * rowBytes, src, order + off, Math.min(count, from + per) - from, rowBytes);
             } else if (op === OP_SUM_SQUARES) {
               const [, , , x, len, out] = args;
               new Float64Array(init.memory.buffer, out, parts)[part] = k.sumSquares(x + off, Math.min(len, from + per) - from);

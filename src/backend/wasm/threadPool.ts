@@ -41,6 +41,8 @@ export const OP_GEMM = 1;
 export const OP_SGD = 10;
 export const OP_ADAM = 11;
 export const OP_SUM_SQUARES = 12;
+/** A row gather split by rows: [op, parts, per, out, src, order, count, rowBytes]. */
+export const OP_GATHER = 13;
 /**
  * Busy-wait iterations before a thread sleeps: the caller's wait for running parts (tens of
  * microseconds), and a worker's wait for the next job (about a millisecond: in a training step

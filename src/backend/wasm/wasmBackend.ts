@@ -17,10 +17,10 @@
  * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
  */
 import { NablaError } from '../../errors.ts';
-import { JsBackend } from '../js/jsBackend.ts';
+import { JsBackend, checkGather } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
-import { MAX_THREADS, OP_ADAM, OP_GEMM, OP_SGD, OP_SUM_SQUARES, ThreadPool } from './threadPool.ts';
+import { MAX_THREADS, OP_ADAM, OP_GATHER, OP_GEMM, OP_SGD, OP_SUM_SQUARES, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
 /**
@@ -44,6 +44,7 @@ interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
     alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
   gemmScratchBytes(): number;
+  gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
@@ -342,6 +343,34 @@ export class WasmBackend extends JsBackend {
     // Parts start on multiples of 4 values (whole SIMD vectors).
     const per = Math.ceil(n / parts / 4) * 4;
     pool.run([op, parts, per, ...args], parts, (t) => call(t * per, Math.min(n, (t + 1) * per)), what, this.timeoutMs);
+  }
+
+  override gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+    // Sizes and every row index, before anything is copied: a row past the dataset would copy
+    // some other buffer of the memory without a trap.
+    checkGather(out, src, order, start, count, width);
+    const porder = this.wasmMemory.pointerOf(order);
+    const pout = this.wasmMemory.pointerOf(out);
+    const psrc = this.wasmMemory.pointerOf(src);
+    // The dataset (or the order) is not in the wasm memory: the JS copies, from any array.
+    if (porder < 0 || pout < 0 || psrc < 0 || width === 0) {
+      super.gatherRows(out, src, order, start, count, width);
+      return;
+    }
+    const po = porder + 4 * start;
+    const rowBytes = 4 * width;
+    const pool = this.pool;
+    if (!pool || count * width < PARALLEL_MIN_VALUES / 2 || count < pool.threads) {
+      this.k.gatherRows(pout, psrc, po, count, rowBytes);
+      return;
+    }
+    // Random rows of a large dataset come from main memory: two cores keep twice as many loads
+    // in flight. Part t is rows [t·per, (t + 1)·per).
+    const parts = pool.threads;
+    const per = Math.ceil(count / parts);
+    pool.run([OP_GATHER, parts, per, pout, psrc, po, count, rowBytes], parts,
+      (t) => this.k.gatherRows(pout + t * per * rowBytes, psrc, po + 4 * t * per, Math.min(count, (t + 1) * per) - t * per, rowBytes),
+      `gather of ${count} rows`, this.timeoutMs);
   }
 
   override fill(out: Float32Array, value: number, n: number): void {

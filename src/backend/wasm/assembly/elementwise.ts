@@ -221,3 +221,12 @@ export function adamUpdate(
     store<f32>(param + off, p - (stepSize * mi) / (Mathf.sqrt(vi) * invSqrtBc2 + eps));
   }
 }
+
+// out[r, :] = src[order[r], :] for r in 0..count, rows of rowBytes bytes: a mini-batch's rows
+// gathered from a dataset (bulk-memory copies; order holds u32 row indices).
+export function gatherRows(out: usize, src: usize, order: usize, count: i32, rowBytes: i32): void {
+  const row = <usize>rowBytes;
+  for (let r = 0; r < count; r++) {
+    memory.copy(out + <usize>r * row, src + <usize>load<u32>(order + <usize>r * 4) * row, row);
+  }
+}
