@@ -1,6 +1,8 @@
 /**
  * npm run bench: nabla side by side with TF.js on this machine, in one run.
  *
+ * 0. The ceiling: GFLOP/s of wasm SIMD multiply-adds with no memory traffic (bench/peak.ts), on 1
+ *    thread and on every core, which no wasm GEMM can pass on this CPU.
  * 1. GEMM GFLOP/s (median of several runs) for nabla-js, nabla-wasm on 1 and on 2 threads,
  *    TF.js wasm and TF.js cpu, with ratio columns against TF.js wasm.
  * 2. One MNIST epoch of the 784-128-10 MLP (batch 64, SGD lr 0.1): median epoch time, test
@@ -65,6 +67,12 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 say(`nabla bench: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cores} cores, Node ${process.version}${quick ? ' (quick)' : ''}`);
 say('Every figure is a median; the machine may be shared, so compare within this run.\n');
 
+// 0. The ceiling: wasm SIMD multiply-adds without memory traffic, on 1 thread and on every core.
+process.stderr.write('peak: wasm SIMD multiply-add...\n');
+const peak: Record<string, number> = skip.has('peak') ? {} : child('peak.ts', []).peakGflops;
+const peakText = Object.entries(peak).map(([k, v]) => `${v.toFixed(1)} GFLOP/s on ${k.replace('threads', '')} thread${k === 'threads1' ? '' : 's'}`).join(', ');
+if (peakText) say(`Ceiling: wasm f32x4 fused multiply-adds with no loads or stores reach ${peakText}.\n`);
+
 // 1. GEMM
 const gemm: Record<string, { shape: string; gflops: number }[]> = {};
 for (const l of LIBS) {
@@ -82,6 +90,11 @@ say(table(
     ...ratioLibs.map((l) => `${(gemm[l.key][i].gflops / gemm['tfjs-wasm'][i].gflops).toFixed(1)}×`),
   ]),
 ));
+
+const i512 = shapes.indexOf('512³');
+const share = LIBS.filter((l) => l.lib === 'nabla-wasm' && peak[`threads${l.threads}`] && i512 >= 0)
+  .map((l) => `${l.label} ${((100 * gemm[l.key][i512].gflops) / peak[`threads${l.threads}`]).toFixed(0)}%`);
+if (share.length) say(`512³ as a share of that ceiling on the same thread count: ${share.join(', ')}`);
 
 // 2. MLP epoch
 const epochs = quick ? 1 : 3;
@@ -138,7 +151,7 @@ if (wasmCnn && cnn['tfjs-cpu'] && !(cnn['tfjs-cpu'] as { error?: string }).error
 const dir = join(HERE, 'results');
 mkdirSync(dir, { recursive: true });
 const file = join(dir, 'latest.json');
-const json = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores, node: process.version, quick, gemm, mlp, cnn };
+const json = { date: new Date().toISOString(), cpu: cpus()[0]?.model, cores, node: process.version, quick, peak, gemm, mlp, cnn };
 writeFileSync(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
 renameSync(`${file}.tmp`, file);
 say(`\nresults written to ${file}`);

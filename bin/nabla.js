@@ -7,5 +7,13 @@ import { register } from 'tsx/esm/api';
 // a flag; newer Node versions ship it and ignore this. It must be set before any wasm compiles.
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 register();
+// A reader that stops early (`nabla summary model | head`) closes the pipe: that is not an error,
+// so leave quietly instead of dying on EPIPE with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { main } = await import('../cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

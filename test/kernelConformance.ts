@@ -19,6 +19,8 @@ const GEMM_SHAPES: [number, number, number][] = [
 const SCALARS: [number, number][] = [[1, 0], [1, 1], [0.5, -0.75], [-2, 0.25], [0, 0.5]];
 // Lengths that are not multiples of 4 (the SIMD width) and one that spans many vectors.
 const LENGTHS = [1, 3, 4, 17, 1000];
+// Long enough for the wasm backend to split sums of squares and optimiser updates over threads.
+const LONG = 100_003;
 
 function filled(make: (n: number) => Float32Array, n: number, rng: Rng, scale = 1): Float32Array {
   const out = make(n);
@@ -61,13 +63,15 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
       for (let i = 0; i < len; i++) if (rng.uniform() < density) out[i] = rng.uniform() + 0.1;
       return out;
     };
-    // forward X·Wᵀ, weight gradient dYᵀ·X, and awkward sizes, with 0–20% non-zeros.
+    // forward X·Wᵀ, weight gradient dYᵀ·X, and awkward sizes (more than one block of k, of
+    // A's rows and of B's columns; ragged edges), with 0–30% non-zeros.
     const cases: [number, number, number, boolean, boolean, 'A' | 'B'][] = [
       [64, 128, 784, false, true, 'A'], [128, 784, 64, true, false, 'B'], [37, 21, 300, false, false, 'A'],
       [33, 129, 65, true, false, 'B'], [19, 61, 401, false, true, 'A'], [5, 1000, 9, false, false, 'B'], [3, 7, 2000, false, false, 'A'],
+      [150, 70, 300, false, false, 'B'], [9, 1030, 40, false, true, 'A'],
     ];
     for (const [m, n, k, transA, transB, which] of cases) {
-      for (const density of [0, 0.02, 0.2]) {
+      for (const density of [0, 0.02, 0.2, 0.3]) {
         const a = which === 'A' ? sparse(m * k, density) : filled((len) => be.allocate(len), m * k, rng);
         const b = which === 'B' ? sparse(k * n, density) : filled((len) => be.allocate(len), k * n, rng);
         const c = filled((len) => be.allocate(len), m * n, rng);
@@ -106,6 +110,12 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
         assertClose(got, want, { rtol: 1e-6, atol: 1e-7, label: `${name} n=${n}` });
       };
       const sq = be.sumSquares(x, n);
+      if (n === 1000) {
+        const long = filled(own, LONG, rng, 3);
+        const got = be.sumSquares(long, LONG);
+        const want = ref.sumSquares(long, LONG);
+        assert.ok(Math.abs(got - want) <= 1e-12 * want, `sumSquares n=${LONG}: ${got} vs ${want}`);
+      }
       const sqRef = ref.sumSquares(x, n);
       assert.ok(Math.abs(sq - sqRef) <= 1e-12 * sqRef, `sumSquares n=${n}: ${sq} vs ${sqRef}`);
       // A value, then zeros over the first half: both of the wasm kernel's paths.
@@ -160,11 +170,36 @@ export function kernelConformance(label: string, getBackend: () => Backend): voi
     }
   });
 
+  test(`[${label}] gatherRows copies the ordered rows, from its own memory and from plain arrays, and rejects bad indices`, () => {
+    const be = getBackend();
+    const rng = new Rng(17);
+    for (const width of [1, 10, 784]) {
+      for (const own of [true, false]) {
+        const rows = 300;
+        const make = own ? (len: number) => be.allocate(len) : (len: number) => new Float32Array(len);
+        const src = filled(make, rows * width, rng);
+        const orderBuf = make(rows);
+        const order = new Uint32Array(orderBuf.buffer, orderBuf.byteOffset, rows);
+        order.forEach((_, i) => (order[i] = Math.floor(rng.uniform() * rows)));
+        for (const [start, count] of [[0, 64], [250, 50], [7, 1], [0, 0]]) {
+          const out = make(64 * width);
+          be.gatherRows(out, src, order, start, count, width);
+          const want = new Float32Array(64 * width);
+          for (let r = 0; r < count; r++) want.set(src.subarray(order[start + r] * width, (order[start + r] + 1) * width), r * width);
+          assert.deepEqual(out, want, `width ${width} own ${own} rows ${start}+${count}`);
+        }
+        order[5] = rows;
+        assert.throws(() => be.gatherRows(make(64 * width), src, order, 0, 64, width), /row indices below 300/);
+        assert.throws(() => be.gatherRows(make(64 * width), src, order, 250, 64, width), /within the order/);
+      }
+    }
+  });
+
   test(`[${label}] optimiser updates match the JS reference (SGD ± momentum, Nesterov, decay; Adam, AdamW)`, () => {
     const be = getBackend();
     const rng = new Rng(13);
     const own = (len: number) => be.allocate(len);
-    for (const n of LENGTHS) {
+    for (const n of [...LENGTHS, LONG]) {
       const grad = filled(own, n, rng);
       const sgdCases: [number, number, boolean][] = [[0, 0, false], [0.9, 0, false], [0.9, 0.01, true]];
       for (const [mu, wd, nesterov] of sgdCases) {

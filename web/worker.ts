@@ -180,7 +180,7 @@ async function trainLoop(): Promise<void> {
     let lossSum = 0;
     let count = 0;
     while (running && performance.now() - t0 < 60) {
-      if (!batches) batches = new BatchIterator(train, { batchSize: hyper.batchSize, shuffle: true, rng: m.rng, allocate: (n) => backend.allocate(n) });
+      if (!batches) batches = new BatchIterator(train, { batchSize: hyper.batchSize, shuffle: true, rng: m.rng, backend });
       if (!epochIt) epochIt = batches.epoch();
       let next = epochIt.next();
       if (next.done) {

@@ -44,6 +44,13 @@ export interface Backend {
   /** out[0..n) = value (how gradients are cleared before a batch). */
   fill(out: Float32Array, value: number, n: number): void;
 
+  /**
+   * Row gather, how a mini-batch is assembled: out[r, :] = src[order[start + r], :] for r in
+   * 0..count, rows of `width` values. The wasm backend copies in wasm (on every thread) when
+   * all three arrays live in its memory: load a dataset through `allocate` to get that.
+   */
+  gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void;
+
   /** out[r, j] = x[r, j] + v[j] for a (rows × cols) matrix; out may be x. */
   addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void;
   /** out[j] = beta·out[j] + Σ_r x[r, j]: column sums, used for bias gradients. */

@@ -45,6 +45,10 @@ function describeIdx(arr: IdxArray): string {
  * `roles` names both files in error messages, e.g.
  * `{ images: 'images file "train-images-idx3-ubyte"', labels: 'labels file "train-labels-idx1-ubyte"' }`.
  *
+ * `allocate` makes the pixel and target arrays (default: plain Float32Arrays). Pass a backend's
+ * (`backend.allocate`) to keep the data where that backend's kernels read it: the wasm backend
+ * then gathers each batch in wasm, on every thread, instead of copying it in from JS memory.
+ *
  * @example
  * const ds = assembleMnist(parseIdx(imageBytes, roles.images), parseIdx(labelBytes, roles.labels), roles);
  * ds.count;    // 60000
@@ -56,6 +60,7 @@ export function assembleMnist(
   labels: IdxArray,
   roles: { images: string; labels: string },
   numClasses = 10,
+  allocate: (length: number) => Float32Array = (length) => new Float32Array(length),
 ): Dataset {
   if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 256) {
     throw new NablaError({
@@ -109,12 +114,12 @@ export function assembleMnist(
 
   const features = height * width;
   const pixels = images.data as Uint8Array;
-  const x = new Float32Array(count * features);
+  const x = allocate(count * features);
   // Division (not multiplication by 1/255) so that 255 maps to exactly 1 and every value is the
   // correctly rounded quotient a NumPy or PyTorch pipeline would produce.
   for (let i = 0; i < x.length; i++) x[i] = pixels[i] / 255;
 
-  const y = new Float32Array(count * numClasses);
+  const y = allocate(count * numClasses);
   for (let i = 0; i < count; i++) y[i * numClasses + labelBytes[i]] = 1;
 
   return {

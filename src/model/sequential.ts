@@ -519,7 +519,7 @@ export class Sequential {
     const history: History = resume ? structuredClone(resume.history) : { epochs: [] };
     const callbacks = options.callbacks ?? [];
     const batchesIt = new BatchIterator(train, {
-      batchSize, shuffle: options.shuffle ?? true, rng: this.rng, allocate: (size) => this.backend.allocate(size),
+      batchSize, shuffle: options.shuffle ?? true, rng: this.rng, backend: this.backend,
     });
     const batches = batchesIt.batches;
     if (resume && !(Number.isInteger(resume.epoch) && resume.epoch >= 0 && Number.isInteger(resume.batch) &&

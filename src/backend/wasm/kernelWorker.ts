@@ -52,6 +52,10 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const OP_MAX_POOL = 6;
     const OP_MAX_POOL_BACKWARD = 7;
     const ARG_COUNT = 32;
+    const OP_SGD = 10;
+    const OP_ADAM = 11;
+    const OP_SUM_SQUARES = 12;
+    const OP_GATHER = 13;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
@@ -65,6 +69,11 @@ export function kernelWorkerMain(port: WorkerPort): void {
       reluBackward(dx: number, dy: number, x: number, n: number): void;
       maxPool(y: number, x: number, ...geometry: number[]): void;
       maxPoolBackward(dx: number, dy: number, x: number, ...geometry: number[]): void;
+      sgdUpdate(p: number, g: number, v: number, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
+      adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
+        wd: number, decoupled: number, bc1: number, bc2: number): void;
+      sumSquares(x: number, n: number): number;
+      gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -76,10 +85,14 @@ export function kernelWorkerMain(port: WorkerPort): void {
       // Arguments are read fresh each job: the memory may have grown since the last one.
       const args = new Float64Array(init.memory.buffer, init.args, ARG_COUNT);
       if (args[0] === OP_EXIT) break;
-      const [, c, a, b, m, n, kk, tA, tB, alpha, beta, gemmParts, per] = args;
-      // Convolution jobs: [op, parts, first chunk, chunk size, …the kernel's pointers and sizes,
-      // conv scratch base, per-thread scratch stride (bytes)]; this thread's scratch is base + me·stride.
-      const parts = args[0] === OP_GEMM ? gemmParts : args[1];
+      const op = args[0];
+      const [, c, a, b, m, n, kk, tA, tB, alpha, beta] = args;
+      // A GEMM's part count and size follow its 10 arguments; every other job leads with its part
+      // count. Convolution jobs: [op, parts, first chunk, chunk size, …the kernel's pointers and
+      // sizes, conv scratch base, per-thread scratch stride (bytes)]; this thread's scratch is
+      // base + me·stride.
+      const parts = op === OP_GEMM ? args[11] : args[1];
+      const per = op === OP_GEMM ? args[12] : args[2];
       const tag = (seen & 0x7fffff) << 8;
       // Claim parts until none is left. A claim only succeeds while CLAIM still carries this
       // job's tag, so a worker that woke late can never run a newer job's part with these
@@ -90,14 +103,14 @@ export function kernelWorkerMain(port: WorkerPort): void {
         if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
         const part = cur & 0xff;
         try {
-          if (args[0] === OP_GEMM) {
+          if (op === OP_GEMM) {
             k.gemm(c, a, b, m, n, kk, tA, tB, alpha, beta, Math.min(n, part * per), Math.min(n, (part + 1) * per), init.scratch);
-          } else if (args[0] === OP_CONV_FORWARD) {
+          } else if (op === OP_CONV_FORWARD) {
             // [op, parts, first, chunk, y, x, w, b, n, c, h, wd, kh, kw, sh, sw, ph, pw, oc, scratch, stride]
             const s0 = (args[2] + part) * args[3];
             const s1 = Math.min(args[8], s0 + args[3]);
             k.convForward(args[4], args[5], args[6], args[7], s0, s1, ...args.subarray(9, 19), args[19] + me * args[20], init.scratch);
-          } else if (args[0] === OP_CONV_BACKWARD) {
+          } else if (op === OP_CONV_BACKWARD) {
             // [op, parts, first, chunk, partials, partStride, dbOffset (−1: none), dx, x, dy, w, n,
             //  c, h, wd, kh, kw, sh, sw, ph, pw, oc, scratch, stride]
             const chunk = args[2] + part;
@@ -106,7 +119,7 @@ export function kernelWorkerMain(port: WorkerPort): void {
             const dwPart = args[4] + chunk * args[5];
             k.convBackward(dwPart, args[6] < 0 ? 0 : dwPart + args[6], args[7], args[8], args[9], args[10], s0, s1,
               ...args.subarray(12, 22), args[22] + me * args[23], init.scratch);
-          } else if (args[0] >= OP_RELU && args[0] <= OP_MAX_POOL_BACKWARD) {
+          } else if (op >= OP_RELU && op <= OP_MAX_POOL_BACKWARD) {
             // [op, parts, per, count, out, a, b, (pooling:) in plane, out plane, h, w, kh, kw, sh, sw, ph, pw]:
             // values (ReLU) or planes (pooling) [part·per, …) of count.
             const s = part * args[2];
@@ -114,14 +127,33 @@ export function kernelWorkerMain(port: WorkerPort): void {
             const [out, a, b2, inPlane, outPlane] = args.subarray(4, 9);
             if (e <= s) {
               // nothing left for this part
-            } else if (args[0] === OP_RELU) {
+            } else if (op === OP_RELU) {
               k.relu(out + 4 * s, a + 4 * s, e - s);
-            } else if (args[0] === OP_RELU_BACKWARD) {
+            } else if (op === OP_RELU_BACKWARD) {
               k.reluBackward(out + 4 * s, a + 4 * s, b2 + 4 * s, e - s);
-            } else if (args[0] === OP_MAX_POOL) {
+            } else if (op === OP_MAX_POOL) {
               k.maxPool(out + 4 * s * outPlane, a + 4 * s * inPlane, e - s, 1, ...args.subarray(9, 17));
             } else {
               k.maxPoolBackward(out + 4 * s * inPlane, a + 4 * s * outPlane, b2 + 4 * s * inPlane, e - s, 1, ...args.subarray(9, 17));
+            }
+          } else {
+            // Elementwise: values [from, to) of every array argument (byte offset 4·from), or
+            // rows [from, to) of a gather.
+            const from = part * per;
+            const off = 4 * from;
+            if (op === OP_SGD) {
+              const [, , , p, g, v, len, lr, mu, wd, nest] = args;
+              k.sgdUpdate(p + off, g + off, v + off, Math.min(len, from + per) - from, lr, mu, wd, nest);
+            } else if (op === OP_ADAM) {
+              const [, , , p, g, m1, v, len, lr, b1, b2, eps, wd, dec, bc1, bc2] = args;
+              k.adamUpdate(p + off, g + off, m1 + off, v + off, Math.min(len, from + per) - from, lr, b1, b2, eps, wd, dec, bc1, bc2);
+            } else if (op === OP_GATHER) {
+              // Rows [from, to) of the batch.
+              const [, , , out, src, order, count, rowBytes] = args;
+              k.gatherRows(out + from * rowBytes, src, order + off, Math.min(count, from + per) - from, rowBytes);
+            } else if (op === OP_SUM_SQUARES) {
+              const [, , , x, len, out] = args;
+              new Float64Array(init.memory.buffer, out, parts)[part] = k.sumSquares(x + off, Math.min(len, from + per) - from);
             }
           }
         } catch (err) {

@@ -35,15 +35,25 @@ export const OP_EXIT = -1;
 export const OP_GEMM = 1;
 /**
  * Batch convolution (wasmBackend.ts conv2dForward / conv2dBackward): one part per fixed chunk of
- * samples; arguments [op, parts, …] (see kernelWorker.ts), up to ARG_COUNT of them.
+ * samples; arguments [op, parts, first chunk, chunk size, …] (see kernelWorker.ts).
  */
 export const OP_CONV_FORWARD = 2;
 export const OP_CONV_BACKWARD = 3;
-/** ReLU and max pooling of large activations, one range per thread: [op, parts, per, count, …]. */
+/** ReLU and max pooling of large activations: [op, parts, per, count, …], values or planes. */
 export const OP_RELU = 4;
 export const OP_RELU_BACKWARD = 5;
 export const OP_MAX_POOL = 6;
 export const OP_MAX_POOL_BACKWARD = 7;
+/**
+ * Elementwise jobs over one range [0, n) cut into parts of `per` values; their argument blocks
+ * start [op, parts, per, ...]: SGD and Adam updates, and sums of squares (each part's float64
+ * sum written to its slot of an output array, added up by the caller in part order).
+ */
+export const OP_SGD = 10;
+export const OP_ADAM = 11;
+export const OP_SUM_SQUARES = 12;
+/** A row gather split by rows: [op, parts, per, out, src, order, count, rowBytes]. */
+export const OP_GATHER = 13;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
 /**

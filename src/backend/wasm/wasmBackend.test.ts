@@ -12,6 +12,7 @@ import { Dense } from '../../layers/dense.ts';
 import { ReLU } from '../../layers/activations.ts';
 import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
+import { BatchIterator } from '../../data/batches.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import { createBackend } from '../createBackend.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
@@ -79,6 +80,18 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
   }
 });
 
+test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(4);
+  for (const n of [32_768, 100_003, 1_000_000]) {
+    const x = one.allocate(n);
+    x.forEach((_, i) => (x[i] = rng.uniform() * 4 - 2));
+    // Each backend sums a copy in its own memory (a foreign array would take the JS path).
+    const x2 = two!.allocate(n);
+    x2.set(x);
+    assert.equal(two!.sumSquares(x2, n), one.sumSquares(x, n), `n = ${n}`);
+  }
+});
+
 test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, and to the JS backend\'s accuracy', { skip: !two && 'needs 2 cores' }, () => {
   // Synthetic 10-class data: each class a noisy prototype, so a small net learns it in one epoch.
   const rng = new Rng(5);
@@ -107,6 +120,29 @@ test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, an
   assert.deepEqual(w2, w1, 'weights after training differ between 1 and 2 threads');
   assert.ok(r1.acc > 0.9, `wasm accuracy ${r1.acc}`);
   assert.ok(Math.abs(r1.acc - rj.acc) <= 0.01, `wasm ${r1.acc} vs js ${rj.acc}`);
+});
+
+test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the JS gather of plain arrays', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(6);
+  const count = 1000;
+  const features = 784; // 64 rows of 784: large enough to split over the threads
+  const x = two!.allocate(count * features);
+  const y = two!.allocate(count * 10);
+  x.forEach((_, i) => (x[i] = rng.uniform() < 0.2 ? rng.uniform() : 0));
+  for (let i = 0; i < count; i++) y[i * 10 + (i % 10)] = 1;
+  const inWasm = new BatchIterator({ x, y, count }, { batchSize: 64, shuffle: true, rng: new Rng(1), backend: two! });
+  const plain = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1) });
+  let batches = 0;
+  const other = plain.epoch();
+  for (const batch of inWasm.epoch()) {
+    const ref = other.next().value!;
+    assert.equal(batch.size, ref.size);
+    assert.deepEqual(batch.x, ref.x, `batch ${batches} x`);
+    assert.deepEqual(batch.y, ref.y, `batch ${batches} y`);
+    batches++;
+  }
+  assert.equal(batches, 16);
+  assert.ok(other.next().done, 'as many batches on both');
 });
 
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {

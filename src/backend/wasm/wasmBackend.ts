@@ -17,11 +17,12 @@
  * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
  */
 import { NablaError } from '../../errors.ts';
-import { JsBackend } from '../js/jsBackend.ts';
+import { JsBackend, checkGather } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import {
-  MAX_THREADS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU, OP_RELU_BACKWARD, ThreadPool,
+  MAX_THREADS, OP_ADAM, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GATHER, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU,
+  OP_RELU_BACKWARD, OP_SGD, OP_SUM_SQUARES, ThreadPool,
 } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
@@ -46,6 +47,7 @@ interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
     alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
   gemmScratchBytes(): number;
+  gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
@@ -75,6 +77,17 @@ const PANEL = 8;
  */
 const PARALLEL_MIN_FLOPS = 1 << 21;
 /**
+ * Elementwise kernels (optimiser updates, sums of squares, ReLU, max pooling) split over threads
+ * from this many values: a first layer's weights (784 × 128) are, and a CNN's activations (the
+ * small CNN's first ReLU sees 295k values per batch), biases and small layers are not.
+ */
+const PARALLEL_MIN_VALUES = 1 << 16;
+/**
+ * Values per part of a threaded sum of squares. Fixed, not derived from the thread count, so the
+ * partial sums, added in part order, give the same total on any number of threads.
+ */
+const SUM_PART = 1 << 14;
+/**
  * Samples per part of a batch convolution. Fixed (never derived from the thread count) because
  * the backward sums one dW partial per chunk, in chunk order: the same chunks give the same bits
  * on any number of threads. 8 samples of the small CNN's first layer are 8 × 576 GEMM columns.
@@ -83,14 +96,8 @@ const CONV_CHUNK = 8;
 /** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
 const MAX_PARTS = 255;
 /**
- * ReLU and max pooling (memory-bound, ≈ 1 ns a value) are split over the threads from this many
- * values of their input on: a CNN's activations (the small CNN's first ReLU sees 295k per
- * batch), not a dense layer's few thousand.
- */
-const SPLIT_MIN_VALUES = 1 << 16;
-/**
- * Parts per thread of such a split: more than one, so that a worker the OS pauses in the middle
- * of its part (a busy machine) holds the caller up for a small part only.
+ * Parts per thread of a ReLU or max-pooling split: more than one, so that a worker the OS pauses
+ * in the middle of its part (a busy machine) holds the caller up for a small part only.
  */
 const SPLIT_PARTS_PER_THREAD = 4;
 
@@ -162,6 +169,7 @@ export class WasmBackend extends JsBackend {
   private readonly ownScratch: number;
   private readonly timeoutMs: number;
   private stage = { ptr: 0, bytes: 0 };
+  private sums = { ptr: 0, bytes: 0 };
 
   private constructor(
     memory: WasmMemory, kernels: Kernels, pool: ThreadPool | undefined, simd: 'relaxed' | 'baseline', timeoutMs: number,
@@ -312,9 +320,78 @@ export class WasmBackend extends JsBackend {
   }
 
   override sumSquares(x: Float32Array, n: number): number {
-    checkLengths('sumSquares', n, { x });
-    const p = this.resident(x);
-    return p ? this.k.sumSquares(p[0], n) : super.sumSquares(x, n);
+    checkLength('sumSquares', 'x', x, n, `${n}`);
+    const px = this.wasmMemory.pointerOf(x);
+    if (px < 0) return super.sumSquares(x, n);
+    if (n < 2 * SUM_PART) return this.k.sumSquares(px, n);
+    // Parts of SUM_PART values, each summed on whichever thread claims it, added in order.
+    const parts = Math.ceil(n / SUM_PART);
+    const out = this.sumSlots(parts);
+    const sums = new Float64Array(this.wasmMemory.buffer, out, parts);
+    const part = (t: number): void => {
+      sums[t] = this.k.sumSquares(px + 4 * t * SUM_PART, Math.min(n, (t + 1) * SUM_PART) - t * SUM_PART);
+    };
+    if (this.pool && parts <= 255) {
+      this.pool.run([OP_SUM_SQUARES, parts, SUM_PART, px, n, out], parts, part, `sumSquares of ${n}`, this.timeoutMs);
+    } else {
+      for (let t = 0; t < parts; t++) part(t);
+    }
+    let total = 0;
+    for (let t = 0; t < parts; t++) total += sums[t];
+    return total;
+  }
+
+  /** 8-byte-aligned room for `parts` float64 partial sums, kept between calls. */
+  private sumSlots(parts: number): number {
+    if (this.sums.bytes < parts * 8) {
+      if (this.sums.bytes > 0) this.wasmMemory.release(this.sums);
+      this.sums = { ptr: this.wasmMemory.reserve(parts * 8), bytes: parts * 8 };
+    }
+    return this.sums.ptr;
+  }
+
+  /**
+   * Run an elementwise kernel over [0, n) on every thread when n is large: `call(from, to)`
+   * computes one range on the calling thread; `args` (after [op, parts, per]) go to workers.
+   */
+  private elementwise(op: number, n: number, args: number[], call: (from: number, to: number) => void, what: string): void {
+    const pool = this.pool;
+    if (!pool || n < PARALLEL_MIN_VALUES) {
+      call(0, n);
+      return;
+    }
+    const parts = pool.threads;
+    // Parts start on multiples of 4 values (whole SIMD vectors).
+    const per = Math.ceil(n / parts / 4) * 4;
+    pool.run([op, parts, per, ...args], parts, (t) => call(t * per, Math.min(n, (t + 1) * per)), what, this.timeoutMs);
+  }
+
+  override gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+    // Sizes and every row index, before anything is copied: a row past the dataset would copy
+    // some other buffer of the memory without a trap.
+    checkGather(out, src, order, start, count, width);
+    const porder = this.wasmMemory.pointerOf(order);
+    const pout = this.wasmMemory.pointerOf(out);
+    const psrc = this.wasmMemory.pointerOf(src);
+    // The dataset (or the order) is not in the wasm memory: the JS copies, from any array.
+    if (porder < 0 || pout < 0 || psrc < 0 || width === 0) {
+      super.gatherRows(out, src, order, start, count, width);
+      return;
+    }
+    const po = porder + 4 * start;
+    const rowBytes = 4 * width;
+    const pool = this.pool;
+    if (!pool || count * width < PARALLEL_MIN_VALUES / 2 || count < pool.threads) {
+      this.k.gatherRows(pout, psrc, po, count, rowBytes);
+      return;
+    }
+    // Random rows of a large dataset come from main memory: two cores keep twice as many loads
+    // in flight. Part t is rows [t·per, (t + 1)·per).
+    const parts = pool.threads;
+    const per = Math.ceil(count / parts);
+    pool.run([OP_GATHER, parts, per, pout, psrc, po, count, rowBytes], parts,
+      (t) => this.k.gatherRows(pout + t * per * rowBytes, psrc, po + 4 * t * per, Math.min(count, (t + 1) * per) - t * per, rowBytes),
+      `gather of ${count} rows`, this.timeoutMs);
   }
 
   override fill(out: Float32Array, value: number, n: number): void {
@@ -413,8 +490,14 @@ export class WasmBackend extends JsBackend {
   ): void {
     checkLengths('sgdUpdate', n, momentum === 0 ? { param, grad } : { param, grad, velocity });
     const p = this.resident(param, grad, momentum === 0 ? param : velocity);
-    if (p) this.k.sgdUpdate(p[0], p[1], p[2], n, lr, momentum, weightDecay, nesterov ? 1 : 0);
-    else super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+    if (!p) {
+      super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
+      return;
+    }
+    const [pp, pg, pv] = p;
+    const nest = nesterov ? 1 : 0;
+    this.elementwise(OP_SGD, n, [pp, pg, pv, n, lr, momentum, weightDecay, nest], (from, to) =>
+      this.k.sgdUpdate(pp + 4 * from, pg + 4 * from, pv + 4 * from, to - from, lr, momentum, weightDecay, nest), 'SGD update');
   }
 
   override adamUpdate(
@@ -424,8 +507,15 @@ export class WasmBackend extends JsBackend {
   ): void {
     checkLengths('adamUpdate', n, { param, grad, m, v });
     const p = this.resident(param, grad, m, v);
-    if (p) this.k.adamUpdate(p[0], p[1], p[2], p[3], n, lr, beta1, beta2, eps, weightDecay, decoupled ? 1 : 0, bc1, bc2);
-    else super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
+    if (!p) {
+      super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
+      return;
+    }
+    const [pp, pg, pm, pv] = p;
+    const dec = decoupled ? 1 : 0;
+    this.elementwise(OP_ADAM, n, [pp, pg, pm, pv, n, lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2], (from, to) =>
+      this.k.adamUpdate(pp + 4 * from, pg + 4 * from, pm + 4 * from, pv + 4 * from, to - from,
+        lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2), 'Adam update');
   }
 
   // ── Batch convolution: chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
@@ -535,7 +625,7 @@ export class WasmBackend extends JsBackend {
 
   /** relu(out, a) or reluBackward(out, a = dy, b = x) over n values. */
   private split(op: number, n: number, out: number, a: number, b: number): void {
-    const parts = this.pool && n >= SPLIT_MIN_VALUES ? SPLIT_PARTS_PER_THREAD * this.threads : 1;
+    const parts = this.pool && n >= PARALLEL_MIN_VALUES ? SPLIT_PARTS_PER_THREAD * this.threads : 1;
     // Ranges of whole 64-byte lines, so two threads never write the same cache line.
     const per = Math.ceil(n / parts / 16) * 16;
     const part = (t: number): void => {
@@ -555,7 +645,7 @@ export class WasmBackend extends JsBackend {
     const planes = n * c;
     const inPlane = h * w;
     const outPlane = image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
-    const parts = this.pool && planes * inPlane >= SPLIT_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, planes) : 1;
+    const parts = this.pool && planes * inPlane >= PARALLEL_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, planes) : 1;
     const per = Math.ceil(planes / parts);
     const window = [h, w, kh, kw, sh, sw, ph, pw];
     const part = (t: number): void => {

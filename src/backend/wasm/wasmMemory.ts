@@ -47,7 +47,7 @@ export class WasmMemory {
   }
 
   /** Byte offset of an array that lives in this memory, or −1 for any other array. */
-  pointerOf(arr: Float32Array): number {
+  pointerOf(arr: ArrayBufferView): number {
     return this.buffers.has(arr.buffer) || arr.buffer === this.memory.buffer ? arr.byteOffset : -1;
   }
 
