@@ -33,10 +33,9 @@ const epochs = Number(values.epochs);
 const backend = await createBackend({
   name: values.backend as BackendName, threads: values.threads === undefined ? undefined : Number(values.threads),
 });
-// As `nabla train` does: the data in the backend's memory, where its kernels gather batches.
-let train = loadMnist('train', undefined, (n) => backend.allocate(n));
+let train = loadMnist('train');
 if (values.limit !== undefined) train = sliceDataset(train, 0, Number(values.limit));
-const test = loadMnist('test', undefined, (n) => backend.allocate(n));
+const test = loadMnist('test');
 
 const model = new Sequential([
   new Conv2D(8, 5), new ReLU(), new MaxPool2D(2),

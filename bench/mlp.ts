@@ -27,11 +27,8 @@ interface Result {
   maxRssMB: number;
 }
 
-async function nabla(lib: string, threads: number, epochs: number): Promise<Result> {
+async function nabla(lib: string, threads: number, epochs: number, train: Dataset, test: Dataset): Promise<Result> {
   const backend: Backend = lib === 'nabla-js' ? new JsBackend() : await WasmBackend.create({ threads });
-  // As `nabla train` does: the data in the backend's memory, where its kernels gather batches.
-  const train = loadMnist('train', undefined, (n) => backend.allocate(n));
-  const test = loadMnist('test', undefined, (n) => backend.allocate(n));
   const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1, backend });
   const optimizer = new SGD(model.parameters(), { lr: LR, backend });
   const epochSeconds: number[] = [];
@@ -82,8 +79,10 @@ async function tfjs(lib: string, epochs: number, train: Dataset, test: Dataset):
 const { values } = parseArgs({ options: { lib: { type: 'string' }, threads: { type: 'string' }, epochs: { type: 'string' } } });
 const lib = values.lib ?? 'nabla-wasm';
 const epochs = Number(values.epochs ?? 3);
+const train = loadMnist('train');
+const test = loadMnist('test');
 const result = lib.startsWith('nabla')
-  ? await nabla(lib, Number(values.threads ?? 1), epochs)
-  : await tfjs(lib, epochs, loadMnist('train'), loadMnist('test'));
+  ? await nabla(lib, Number(values.threads ?? 1), epochs, train, test)
+  : await tfjs(lib, epochs, train, test);
 result.maxRssMB = process.resourceUsage().maxRSS / 1024;
 console.log(JSON.stringify(result));

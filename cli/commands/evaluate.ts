@@ -17,10 +17,8 @@ export function registerEval(program: Command): void {
     .option('--json', 'print the result as one JSON object', false);
   addBackendOptions(command)
     .action(async (modelPath: string, opts: { data?: string; limit?: number; json: boolean } & BackendFlags) => {
-      const backend = await backendFromFlags(opts);
-      const { model, training } = loadModelFile(modelPath, { backend });
-      // Into the backend's memory, where its kernels read the batches without copies.
-      let test = loadMnist('test', opts.data, (length) => backend.allocate(length));
+      const { model, training } = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
+      let test = loadMnist('test', opts.data);
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
       const ev = model.evaluate(test, { loss: training.loss ?? 'ce' });
       if (opts.json) {

@@ -146,11 +146,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     throw new NablaError({ where: 'flag --momentum/--nesterov', expected: '--optimizer sgd', found: `--optimizer ${opts.optimizer}` });
   }
 
-  // The backend first (it starts in milliseconds), so that the data is loaded into its memory:
-  // the wasm backend then gathers batches in wasm and reads the test set without copies.
-  const backend = await backendFromFlags(opts);
-  const allocate = (length: number): Float32Array => backend.allocate(length);
-  let all = loadMnist('train', opts.data, allocate);
+  // Data first: a bad data folder should fail before any work.
+  let all = loadMnist('train', opts.data);
   if (opts.limit !== undefined) all = sliceDataset(all, 0, Math.min(opts.limit, all.count));
   // The default hold-out (5,000 of 60,000) shrinks with --limit to a tenth of the samples.
   if (cmd.getOptionValueSource('val') !== 'cli') opts.val = Math.min(opts.val, Math.floor(all.count / 10));
@@ -161,8 +158,9 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     });
   }
   const { train: trainSet, val } = splitDataset(all, opts.val);
-  const test = loadMnist('test', opts.data, allocate);
+  const test = loadMnist('test', opts.data);
 
+  const backend = await backendFromFlags(opts);
   const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined, backend);
   const lr = opts.lr;
   const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
