@@ -15,26 +15,7 @@
 // GEMM's packing scratch) is the calling thread's own.
 
 import { gemm } from './gemm';
-
-// @ts-ignore: decorator
-@inline
-function outSize(len: i32, k: i32, s: i32, p: i32): i32 {
-  return (len + 2 * p - k) / s + 1;
-}
-
-// @ts-ignore: decorator
-@inline
-function firstValid(u: i32, s: i32, p: i32): i32 {
-  return u >= p ? 0 : (p - u + s - 1) / s;
-}
-
-// @ts-ignore: decorator
-@inline
-function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
-  const num = len - 1 + p - u;
-  if (num < 0) return 0;
-  return max(0, min(out, num / s + 1));
-}
+import { endValid, firstValid, outSize } from './image';
 
 // dst[0 .. len) = src[0 .. len), four lanes at a time (window rows are short: 24 or 8 floats in
 // the small CNN, where a bulk-memory call per row costs more than the copy).

@@ -3,23 +3,24 @@
 // as src/backend/js/imageKernels.ts (read that file for the index formulas); compiled, with
 // bulk-memory copies for the contiguous runs of a stride-1 window row.
 
+/** Output size of a window of k with stride s and padding p over len values. */
 // @ts-ignore: decorator
 @inline
-function outSize(len: i32, k: i32, s: i32, p: i32): i32 {
+export function outSize(len: i32, k: i32, s: i32, p: i32): i32 {
   return (len + 2 * p - k) / s + 1;
 }
 
 /** First output index o whose input index o·s − p + u is ≥ 0. */
 // @ts-ignore: decorator
 @inline
-function firstValid(u: i32, s: i32, p: i32): i32 {
+export function firstValid(u: i32, s: i32, p: i32): i32 {
   return u >= p ? 0 : (p - u + s - 1) / s;
 }
 
 /** One past the last output index o (below out) whose input index o·s − p + u is < len. */
 // @ts-ignore: decorator
 @inline
-function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
+export function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
   const num = len - 1 + p - u;
   if (num < 0) return 0;
   return max(0, min(out, num / s + 1));
