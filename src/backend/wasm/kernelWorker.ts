@@ -56,6 +56,9 @@ export function kernelWorkerMain(port: WorkerPort): void {
     const OP_ADAM = 11;
     const OP_SUM_SQUARES = 12;
     const OP_GATHER = 13;
+    const OP_BN_STATS = 14;
+    const OP_BN_NORMALIZE = 15;
+    const OP_BN_BACKWARD = 16;
 
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
     const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory, abort() { throw new Error('wasm abort'); } } });
@@ -74,6 +77,9 @@ export function kernelWorkerMain(port: WorkerPort): void {
         wd: number, decoupled: number, bc1: number, bc2: number): void;
       sumSquares(x: number, n: number): number;
       gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
+      batchNormStats(...args: number[]): void;
+      batchNormNormalize(...args: number[]): void;
+      batchNormBackward(...args: number[]): void;
     };
     const me = init.index;
     let seen = Atomics.load(ctl, JOB);
@@ -119,6 +125,15 @@ export function kernelWorkerMain(port: WorkerPort): void {
             const dwPart = args[4] + chunk * args[5];
             k.convBackward(dwPart, args[6] < 0 ? 0 : dwPart + args[6], args[7], args[8], args[9], args[10], s0, s1,
               ...args.subarray(12, 22), args[22] + me * args[23], init.scratch);
+          } else if (op >= OP_BN_STATS && op <= OP_BN_BACKWARD) {
+            // [op, parts, per, count = C, ...the kernel's arguments]: channels [part·per, …) of C.
+            const c0 = part * args[2];
+            const c1 = Math.min(args[3], c0 + args[2]);
+            if (c1 > c0) {
+              if (op === OP_BN_STATS) k.batchNormStats(...args.subarray(4, 10), c0, c1);
+              else if (op === OP_BN_NORMALIZE) k.batchNormNormalize(...args.subarray(4, 13), c0, c1);
+              else k.batchNormBackward(...args.subarray(4, 16), c0, c1);
+            }
           } else if (op >= OP_RELU && op <= OP_MAX_POOL_BACKWARD) {
             // [op, parts, per, count, out, a, b, (pooling:) in plane, out plane, h, w, kh, kw, sh, sw, ph, pw]:
             // values (ReLU) or planes (pooling) [part·per, …) of count.

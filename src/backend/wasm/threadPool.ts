@@ -54,6 +54,10 @@ export const OP_ADAM = 11;
 export const OP_SUM_SQUARES = 12;
 /** A row gather split by rows: [op, parts, per, out, src, order, count, rowBytes]. */
 export const OP_GATHER = 13;
+/** Batch normalisation split by channels: [op, parts, per, ...the kernel's arguments before c0]. */
+export const OP_BN_STATS = 14;
+export const OP_BN_NORMALIZE = 15;
+export const OP_BN_BACKWARD = 16;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
 /**

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { kernelConformance } from '../../../test/kernelConformance.ts';
 import { backendConformance } from '../../../test/backendConformance.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
+import { assertClose } from '../../testing/assertClose.ts';
 import { NablaError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
 import { Dense } from '../../layers/dense.ts';
@@ -143,6 +144,44 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
   }
   assert.equal(batches, 16);
   assert.ok(other.next().done, 'as many batches on both');
+});
+
+test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
+  const [n, c, s] = [64, 16, 144]; // 147,456 values: split over the threads
+  const js = new JsBackend();
+  const run = (be: JsBackend) => {
+    const own = (len: number, f: () => number) => { const a = be.allocate(len); a.forEach((_, i) => (a[i] = f())); return a; };
+    const r = new Rng(8);
+    const x = own(n * c * s, () => r.uniform() * 4 - 1);
+    const dy = own(n * c * s, () => r.uniform() - 0.5);
+    const gamma = own(c, () => r.uniform() + 0.5);
+    const beta = own(c, () => r.uniform() - 0.5);
+    const mean = be.allocate(c);
+    const variance = be.allocate(c);
+    const y = be.allocate(n * c * s);
+    const dx = be.allocate(n * c * s);
+    const dgamma = be.allocate(c);
+    const dbeta = be.allocate(c);
+    let out: number[] = [];
+    // Several reruns, back to back, so that the worker takes parts.
+    for (let rep = 0; rep < 5; rep++) {
+      be.batchNormStats(mean, variance, x, n, c, s);
+      const invStd = be.allocate(c);
+      invStd.forEach((_, i) => (invStd[i] = 1 / Math.sqrt(variance[i] + 1e-5)));
+      be.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+      dgamma.fill(0);
+      dbeta.fill(0);
+      be.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, true);
+      const now = [...mean, ...variance, ...y, ...dx, ...dgamma, ...dbeta];
+      if (rep > 0) assert.deepEqual(now, out, `rerun ${rep} changed a bit`);
+      out = now;
+    }
+    return out;
+  };
+  const a = run(one);
+  assert.deepEqual(run(two!), a, '2 threads differ from 1');
+  const ref = run(js);
+  assertClose(Float32Array.from(a), Float32Array.from(ref), { rtol: 1e-4, atol: 1e-4, label: 'wasm batch norm vs JS' });
 });
 
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {

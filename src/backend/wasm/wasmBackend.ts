@@ -21,7 +21,7 @@ import { JsBackend, checkGather } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import {
-  MAX_THREADS, OP_ADAM, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GATHER, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU,
+  MAX_THREADS, OP_ADAM, OP_BN_BACKWARD, OP_BN_NORMALIZE, OP_BN_STATS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GATHER, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU,
   OP_RELU_BACKWARD, OP_SGD, OP_SUM_SQUARES, ThreadPool,
 } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
@@ -48,6 +48,11 @@ interface Kernels {
     alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
   gemmScratchBytes(): number;
   gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
+  batchNormStats(mean: number, variance: number, x: number, n: number, c: number, s: number, c0: number, c1: number): void;
+  batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
+    n: number, c: number, s: number, c0: number, c1: number): void;
+  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number,
+    gamma: number, n: number, c: number, s: number, batchStats: number, c0: number, c1: number): void;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
@@ -618,6 +623,54 @@ export class WasmBackend extends JsBackend {
         chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
     );
     this.k.convAddPartials(pdW, pdb, partials, chunks, partStride, size.weight, dbOffset, oc);
+  }
+
+  // ── Batch normalisation in wasm, split by channels (each channel on one thread, so the sums
+  // do not depend on the thread count). Properties, as JsBackend's image kernels.
+
+  override readonly batchNormStats = (mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void => {
+    checkLength('batchNormStats', 'x', x, n * c * s, 'N·C·S');
+    checkLengths('batchNormStats', c, { mean, variance });
+    const p = this.resident(mean, variance, x);
+    if (!p) image.batchNormStats(mean, variance, x, n, c, s);
+    else this.byChannels(OP_BN_STATS, n * c * s, c, [p[0], p[1], p[2], n, c, s], (c0, c1) => this.k.batchNormStats(p[0], p[1], p[2], n, c, s, c0, c1));
+  };
+
+  override readonly batchNormNormalize = (
+    y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
+    n: number, c: number, s: number,
+  ): void => {
+    checkLengths('batchNormNormalize', n * c * s, { y, x });
+    checkLengths('batchNormNormalize', c, { mean, invStd, gamma, beta });
+    const p = this.resident(y, x, mean, invStd, gamma, beta);
+    if (!p) image.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+    else this.byChannels(OP_BN_NORMALIZE, n * c * s, c, [...p, n, c, s], (c0, c1) => this.k.batchNormNormalize(p[0], p[1], p[2], p[3], p[4], p[5], n, c, s, c0, c1));
+  };
+
+  override readonly batchNormBackward = (
+    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
+    dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
+    n: number, c: number, s: number, batchStats: boolean,
+  ): void => {
+    checkLengths('batchNormBackward', n * c * s, { dx, dy, x });
+    checkLengths('batchNormBackward', c, { dgamma, dbeta, mean, invStd, gamma });
+    const p = this.resident(dx, dgamma, dbeta, dy, x, mean, invStd, gamma);
+    const bs = batchStats ? 1 : 0;
+    if (!p) image.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats);
+    else this.byChannels(OP_BN_BACKWARD, n * c * s, c, [...p, n, c, s, bs], (c0, c1) => this.k.batchNormBackward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], n, c, s, bs, c0, c1));
+  };
+
+  /** Run a batch-norm kernel over channels [0, c), split over the threads when the data is large. */
+  private byChannels(op: number, values: number, c: number, args: number[], call: (c0: number, c1: number) => void): void {
+    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, c) : 1;
+    const per = Math.ceil(c / parts);
+    const part = (t: number): void => {
+      const c0 = t * per;
+      const c1 = Math.min(c, c0 + per);
+      if (c1 > c0) call(c0, c1);
+    };
+    if (parts === 1) part(0);
+    else this.pool!.run([op, parts, per, c, ...args], parts, part, `batch norm over ${values} values`, this.timeoutMs + values / 1e5);
   }
 
   // ── ReLU and max pooling split into one contiguous range per thread (elementwise, or whole

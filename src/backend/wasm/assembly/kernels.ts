@@ -7,3 +7,4 @@ export {
 } from './elementwise';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
 export { convForward, convBackward, convAddPartials } from './conv';
+export { batchNormStats, batchNormNormalize, batchNormBackward } from './batchNorm';
