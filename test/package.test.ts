@@ -70,8 +70,11 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]].bytes;
   // 138 KB before checkpoints, schedules, early stopping and training diagnostics (+14 KB);
   // 159 KB before the batch convolution (+23 KB: 18 KB of it the wasm kernels, ≈ 3.4 KB in each
-  // of the 4 wasm builds, as base64).
-  assert.ok(bytes < 185_000, `browser bundle ${bytes} bytes`);
+  // of the 4 wasm builds, as base64); then the wasm batch normalisation added ≈ 1.9 KB of wasm
+  // to each build (≈ 10 KB of base64).
+  // NOTE: the 4 builds are ≈ 77 KB of the bundle; loading only the one an engine needs would
+  // be the next saving.
+  assert.ok(bytes < 200_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });
