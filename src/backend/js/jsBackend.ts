@@ -10,6 +10,18 @@ import { naiveGemm } from './naiveGemm.ts';
 import * as image from './imageKernels.ts';
 import * as conv from './convKernels.ts';
 
+/** gatherRows' copies, once checkGather has passed (the wasm backend's fallback shares them). */
+export function copyRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+  for (let r = 0; r < count; r++) {
+    const from = order[start + r] * width;
+    // NOTE: set(subarray) is a memcpy; it measured 4× faster than an element loop for
+    // 784-wide rows (the view is a small object, no data is allocated). Short rows (10
+    // one-hot targets) are cheaper copied by hand than through a view.
+    if (width >= 64) out.set(src.subarray(from, from + width), r * width);
+    else for (let j = 0, o = r * width; j < width; j++) out[o + j] = src[from + j];
+  }
+}
+
 /**
  * Throws unless gatherRows(out, src, order, start, count, width) stays inside its arrays: out
  * holds count rows, positions start..start+count are in order, and every index there names a
@@ -161,14 +173,7 @@ export class JsBackend implements Backend {
 
   gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
     checkGather(out, src, order, start, count, width);
-    for (let r = 0; r < count; r++) {
-      const from = order[start + r] * width;
-      // NOTE: set(subarray) is a memcpy; it measured 4× faster than an element loop for
-      // 784-wide rows (the view is a small object, no data is allocated). Short rows (10
-      // one-hot targets) are cheaper copied by hand than through a view.
-      if (width >= 64) out.set(src.subarray(from, from + width), r * width);
-      else for (let j = 0, o = r * width; j < width; j++) out[o + j] = src[from + j];
-    }
+    copyRows(out, src, order, start, count, width);
   }
 
   softmaxCrossEntropy(

@@ -17,7 +17,7 @@
  * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
  */
 import { NablaError } from '../../errors.ts';
-import { JsBackend, checkGather } from '../js/jsBackend.ts';
+import { JsBackend, checkGather, copyRows } from '../js/jsBackend.ts';
 import * as image from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import {
@@ -306,10 +306,7 @@ export class WasmBackend extends JsBackend {
   }
 
   private stageBlock(bytes: number): number {
-    if (this.stage.bytes < bytes) {
-      if (this.stage.bytes > 0) this.wasmMemory.release(this.stage);
-      this.stage = { ptr: this.wasmMemory.reserve(bytes), bytes };
-    }
+    this.stage = this.wasmMemory.regrow(this.stage, bytes);
     return this.stage.ptr;
   }
 
@@ -348,10 +345,7 @@ export class WasmBackend extends JsBackend {
 
   /** 8-byte-aligned room for `parts` float64 partial sums, kept between calls. */
   private sumSlots(parts: number): number {
-    if (this.sums.bytes < parts * 8) {
-      if (this.sums.bytes > 0) this.wasmMemory.release(this.sums);
-      this.sums = { ptr: this.wasmMemory.reserve(parts * 8), bytes: parts * 8 };
-    }
+    this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
     return this.sums.ptr;
   }
 
@@ -380,7 +374,7 @@ export class WasmBackend extends JsBackend {
     const psrc = this.wasmMemory.pointerOf(src);
     // The dataset (or the order) is not in the wasm memory: the JS copies, from any array.
     if (porder < 0 || pout < 0 || psrc < 0 || width === 0) {
-      super.gatherRows(out, src, order, start, count, width);
+      copyRows(out, src, order, start, count, width);
       return;
     }
     const po = porder + 4 * start;
@@ -530,11 +524,7 @@ export class WasmBackend extends JsBackend {
 
   /** The scratch block: per-thread slots of `stride` bytes, then `extra` bytes; returns its pointer. */
   private convBlockAt(stride: number, extra: number): number {
-    const bytes = this.threads * stride + extra;
-    if (this.convBlock.bytes < bytes) {
-      if (this.convBlock.bytes > 0) this.wasmMemory.release(this.convBlock);
-      this.convBlock = { ptr: this.wasmMemory.reserve(bytes), bytes };
-    }
+    this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + extra);
     return this.convBlock.ptr;
   }
 

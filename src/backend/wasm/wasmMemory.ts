@@ -19,7 +19,7 @@ export const PAGE_BYTES = 65536;
 export const HEAP_START = 65536;
 const ALIGN = 64;
 
-interface Block {
+export interface Block {
   ptr: number;
   bytes: number;
 }
@@ -65,6 +65,16 @@ export class WasmMemory {
     this.ensure(ptr + size);
     this.top = ptr + size;
     return ptr;
+  }
+
+  /**
+   * A block of at least `bytes`: `block` itself when it is large enough, else a new one (the old
+   * one given back). Keeps a grow-only scratch area (staging, partial sums) between calls.
+   */
+  regrow(block: Block, bytes: number): Block {
+    if (block.bytes >= bytes) return block;
+    if (block.bytes > 0) this.release(block);
+    return { ptr: this.reserve(bytes), bytes };
   }
 
   /** Give a block back (adjacent free blocks are merged so large buffers can be reused). */

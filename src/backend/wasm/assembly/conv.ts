@@ -15,111 +15,7 @@
 // GEMM's packing scratch) is the calling thread's own.
 
 import { gemm } from './gemm';
-import { endValid, firstValid, outSize } from './image';
-
-// dst[0 .. len) = src[0 .. len), four lanes at a time (window rows are short: 24 or 8 floats in
-// the small CNN, where a bulk-memory call per row costs more than the copy).
-// @ts-ignore: decorator
-@inline
-function copyRow(dst: usize, src: usize, len: i32): void {
-  let j = 0;
-  for (; j + 4 <= len; j += 4) v128.store(dst + <usize>j * 4, v128.load(src + <usize>j * 4));
-  for (; j < len; j++) store<f32>(dst + <usize>j * 4, load<f32>(src + <usize>j * 4));
-}
-
-// im2col of samples [s0, s1) of x into cols (K × T·S), sample t in columns [t·S, (t+1)·S).
-function im2colChunk(
-  cols: usize, x: usize, s0: i32, s1: i32,
-  c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-): void {
-  const oh = outSize(h, kh, sh, ph);
-  const ow = outSize(w, kw, sw, pw);
-  const s = oh * ow;
-  const ld = <usize>((s1 - s0) * s) * 4; // bytes per cols row
-  const plane = h * w;
-  const dense = ph == 0 && pw == 0 && sw == 1;
-  for (let t = 0; t < s1 - s0; t++) {
-    const xs = x + <usize>((s0 + t) * c * plane) * 4;
-    let out = cols + <usize>(t * s) * 4; // row (ch, u, v) of this sample's block
-    for (let ch = 0; ch < c; ch++) {
-      const xc = xs + <usize>(ch * plane) * 4;
-      for (let u = 0; u < kh; u++) {
-        if (dense) {
-          // No padding, stride 1 along a row: every window row is a contiguous run of OW pixels,
-          // with no bounds to work out.
-          for (let v = 0; v < kw; v++, out += ld) {
-            let src = xc + <usize>(u * w + v) * 4;
-            let dst = out;
-            for (let i = 0; i < oh; i++, src += <usize>(sh * w) * 4, dst += <usize>ow * 4) copyRow(dst, src, ow);
-          }
-          continue;
-        }
-        const oh0 = firstValid(u, sh, ph);
-        const oh1 = endValid(u, sh, ph, h, oh);
-        for (let v = 0; v < kw; v++, out += ld) {
-          const ow0 = firstValid(v, sw, pw);
-          const ow1 = endValid(v, sw, pw, w, ow);
-          for (let i = 0; i < oh; i++) {
-            const dst = out + <usize>(i * ow) * 4;
-            if (i < oh0 || i >= oh1 || ow0 >= ow1) {
-              for (let j = 0; j < ow; j++) store<f32>(dst + <usize>j * 4, 0);
-              continue;
-            }
-            const src = xc + <usize>((i * sh - ph + u) * w - pw + v) * 4;
-            for (let j = 0; j < ow0; j++) store<f32>(dst + <usize>j * 4, 0);
-            if (sw == 1) copyRow(dst + <usize>ow0 * 4, src + <usize>ow0 * 4, ow1 - ow0);
-            else for (let j = ow0; j < ow1; j++) store<f32>(dst + <usize>j * 4, load<f32>(src + <usize>(j * sw) * 4));
-            for (let j = ow1; j < ow; j++) store<f32>(dst + <usize>j * 4, 0);
-          }
-        }
-      }
-    }
-  }
-}
-
-// dx of samples [s0, s1) = col2im of dcols (K × T·S, the im2col layout above): cleared first,
-// then every entry added back into the pixel it was copied from (padding entries dropped).
-function col2imChunk(
-  dx: usize, dcols: usize, s0: i32, s1: i32,
-  c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
-): void {
-  const oh = outSize(h, kh, sh, ph);
-  const ow = outSize(w, kw, sw, pw);
-  const s = oh * ow;
-  const ld = <usize>((s1 - s0) * s) * 4;
-  const plane = h * w;
-  memory.fill(dx + <usize>(s0 * c * plane) * 4, 0, <usize>((s1 - s0) * c * plane) * 4);
-  for (let t = 0; t < s1 - s0; t++) {
-    const xs = dx + <usize>((s0 + t) * c * plane) * 4;
-    let row = dcols + <usize>(t * s) * 4;
-    for (let ch = 0; ch < c; ch++) {
-      const xc = xs + <usize>(ch * plane) * 4;
-      for (let u = 0; u < kh; u++) {
-        const oh0 = firstValid(u, sh, ph);
-        const oh1 = endValid(u, sh, ph, h, oh);
-        for (let v = 0; v < kw; v++, row += ld) {
-          const ow0 = firstValid(v, sw, pw);
-          const ow1 = endValid(v, sw, pw, w, ow);
-          for (let i = oh0; i < oh1; i++) {
-            const src = row + <usize>(i * ow) * 4;
-            const dst = xc + <usize>((i * sh - ph + u) * w - pw + v) * 4;
-            let j = ow0;
-            if (sw == 1) {
-              for (; j + 4 <= ow1; j += 4) {
-                const d = dst + <usize>j * 4;
-                v128.store(d, f32x4.add(v128.load(d), v128.load(src + <usize>j * 4)));
-              }
-            }
-            for (; j < ow1; j++) {
-              const d = dst + <usize>(j * sw) * 4;
-              store<f32>(d, load<f32>(d) + load<f32>(src + <usize>j * 4));
-            }
-          }
-        }
-      }
-    }
-  }
-}
+import { col2imRows, copyRow, im2colRows, outSize } from './image';
 
 /**
  * y[s] = W · im2col(x[s]) + b for the samples s of [s0, s1). y: (N, OC, OH·OW), x: (N, C, H, W),
@@ -136,7 +32,7 @@ export function convForward(
   const l = (s1 - s0) * s;
   const cols = scratch;
   const yc = scratch + <usize>(k * l) * 4;
-  im2colChunk(cols, x, s0, s1, c, h, w, kh, kw, sh, sw, ph, pw);
+  im2colRows(cols, x, s0, s1, <usize>l * 4, c, h, w, kh, kw, sh, sw, ph, pw);
   gemm(yc, wt, cols, oc, l, k, false, false, 1, 0, 0, l, gemmScratch);
   // Copy each sample's OC × S block out of the side-by-side layout, adding the bias on the way.
   for (let t = 0; t < s1 - s0; t++) {
@@ -172,7 +68,7 @@ export function convBackward(
   const l = (s1 - s0) * s;
   const cols = scratch;
   const dyc = scratch + <usize>(k * l) * 4;
-  im2colChunk(cols, x, s0, s1, c, h, w, kh, kw, sh, sw, ph, pw);
+  im2colRows(cols, x, s0, s1, <usize>l * 4, c, h, w, kh, kw, sh, sw, ph, pw);
   // Gather dy into the side-by-side layout (OC × T·S).
   for (let t = 0; t < s1 - s0; t++) {
     for (let o = 0; o < oc; o++) {
@@ -193,7 +89,9 @@ export function convBackward(
   }
   if (dx == 0) return;
   gemm(cols, wt, dyc, k, l, oc, true, false, 1, 0, 0, l, gemmScratch);
-  col2imChunk(dx, cols, s0, s1, c, h, w, kh, kw, sh, sw, ph, pw);
+  // col2im adds: the chunk's dx starts from zero.
+  memory.fill(dx + <usize>(s0 * c * h * w) * 4, 0, <usize>((s1 - s0) * c * h * w) * 4);
+  col2imRows(dx, cols, s0, s1, <usize>l * 4, c, h, w, kh, kw, sh, sw, ph, pw);
 }
 
 /**

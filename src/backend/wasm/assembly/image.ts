@@ -1,7 +1,7 @@
 // The image kernels of a convolutional network: im2col / col2im (the unrolling that turns a
 // convolution into a GEMM, and its adjoint) and max pooling. Same definitions and loop orders
 // as src/backend/js/imageKernels.ts (read that file for the index formulas); compiled, with
-// bulk-memory copies for the contiguous runs of a stride-1 window row.
+// vector copies for the contiguous runs of a stride-1 window row.
 
 /** Output size of a window of k with stride s and padding p over len values. */
 // @ts-ignore: decorator
@@ -26,50 +26,62 @@ export function endValid(u: i32, s: i32, p: i32, len: i32, out: i32): i32 {
   return max(0, min(out, num / s + 1));
 }
 
-// out[from .. to) = 0
+// dst[0 .. len) = src[0 .. len), four lanes at a time (window rows are short: 24 or 8 floats in
+// the small CNN, where a bulk-memory call per row costs more than the copy).
 // @ts-ignore: decorator
 @inline
-function zero(out: usize, from: i32, to: i32): void {
-  for (let j = from; j < to; j++) store<f32>(out + <usize>j * 4, 0);
+export function copyRow(dst: usize, src: usize, len: i32): void {
+  let j = 0;
+  for (; j + 4 <= len; j += 4) v128.store(dst + <usize>j * 4, v128.load(src + <usize>j * 4));
+  for (; j < len; j++) store<f32>(dst + <usize>j * 4, load<f32>(src + <usize>j * 4));
 }
 
-export function im2col(
-  cols: usize, x: usize,
-  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+/**
+ * im2col of samples [s0, s1) of x: row (ch, u, v) of the cols is `ld` bytes long, and sample t
+ * fills its OH·OW columns from column t·OH·OW. One sample per block (ld = OH·OW·4) is the
+ * Backend's layout (im2col below); conv.ts puts a chunk of samples side by side.
+ */
+export function im2colRows(
+  cols: usize, x: usize, s0: i32, s1: i32, ld: usize,
+  c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
   const oh = outSize(h, kh, sh, ph);
   const ow = outSize(w, kw, sw, pw);
+  const s = oh * ow;
   const plane = h * w;
-  const ohw = oh * ow;
-  let row = 0;
-  for (let b = 0; b < n; b++) {
+  const dense = ph == 0 && pw == 0 && sw == 1;
+  for (let t = 0; t < s1 - s0; t++) {
+    const xs = x + <usize>((s0 + t) * c * plane) * 4;
+    let out = cols + <usize>(t * s) * 4; // row (ch, u, v) of this sample's block
     for (let ch = 0; ch < c; ch++) {
-      const xBase = (b * c + ch) * plane;
+      const xc = xs + <usize>(ch * plane) * 4;
       for (let u = 0; u < kh; u++) {
+        if (dense) {
+          // No padding, stride 1 along a row: every window row is a contiguous run of OW pixels,
+          // with no bounds to work out.
+          for (let v = 0; v < kw; v++, out += ld) {
+            let src = xc + <usize>(u * w + v) * 4;
+            let dst = out;
+            for (let i = 0; i < oh; i++, src += <usize>(sh * w) * 4, dst += <usize>ow * 4) copyRow(dst, src, ow);
+          }
+          continue;
+        }
         const oh0 = firstValid(u, sh, ph);
         const oh1 = endValid(u, sh, ph, h, oh);
-        for (let v = 0; v < kw; v++, row++) {
+        for (let v = 0; v < kw; v++, out += ld) {
           const ow0 = firstValid(v, sw, pw);
           const ow1 = endValid(v, sw, pw, w, ow);
-          const o = row * ohw;
           for (let i = 0; i < oh; i++) {
-            const out = cols + <usize>(o + i * ow) * 4;
+            const dst = out + <usize>(i * ow) * 4;
             if (i < oh0 || i >= oh1 || ow0 >= ow1) {
-              zero(out, 0, ow);
+              for (let j = 0; j < ow; j++) store<f32>(dst + <usize>j * 4, 0);
               continue;
             }
-            const src = x + <usize>(xBase + (i * sh - ph + u) * w - pw + v) * 4;
-            zero(out, 0, ow0);
-            if (sw == 1) {
-              // Window rows are short (OW = 24 for a 5×5 kernel on 28×28): vector copies, not
-              // a bulk-memory call per row.
-              let j = ow0;
-              for (; j + 4 <= ow1; j += 4) v128.store(out + <usize>j * 4, v128.load(src + <usize>j * 4));
-              for (; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>j * 4));
-            } else {
-              for (let j = ow0; j < ow1; j++) store<f32>(out + <usize>j * 4, load<f32>(src + <usize>(j * sw) * 4));
-            }
-            zero(out, ow1, ow);
+            const src = xc + <usize>((i * sh - ph + u) * w - pw + v) * 4;
+            for (let j = 0; j < ow0; j++) store<f32>(dst + <usize>j * 4, 0);
+            if (sw == 1) copyRow(dst + <usize>ow0 * 4, src + <usize>ow0 * 4, ow1 - ow0);
+            else for (let j = ow0; j < ow1; j++) store<f32>(dst + <usize>j * 4, load<f32>(src + <usize>(j * sw) * 4));
+            for (let j = ow1; j < ow; j++) store<f32>(dst + <usize>j * 4, 0);
           }
         }
       }
@@ -77,28 +89,32 @@ export function im2col(
   }
 }
 
-export function col2im(
-  dx: usize, cols: usize,
-  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+/**
+ * The adjoint of im2colRows (same layout): ADDS every entry of the cols into the pixel of dx it
+ * was copied from; entries that came from the padding are dropped.
+ */
+export function col2imRows(
+  dx: usize, dcols: usize, s0: i32, s1: i32, ld: usize,
+  c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
 ): void {
   const oh = outSize(h, kh, sh, ph);
   const ow = outSize(w, kw, sw, pw);
+  const s = oh * ow;
   const plane = h * w;
-  const ohw = oh * ow;
-  let row = 0;
-  for (let b = 0; b < n; b++) {
+  for (let t = 0; t < s1 - s0; t++) {
+    const xs = dx + <usize>((s0 + t) * c * plane) * 4;
+    let row = dcols + <usize>(t * s) * 4;
     for (let ch = 0; ch < c; ch++) {
-      const xBase = (b * c + ch) * plane;
+      const xc = xs + <usize>(ch * plane) * 4;
       for (let u = 0; u < kh; u++) {
         const oh0 = firstValid(u, sh, ph);
         const oh1 = endValid(u, sh, ph, h, oh);
-        for (let v = 0; v < kw; v++, row++) {
+        for (let v = 0; v < kw; v++, row += ld) {
           const ow0 = firstValid(v, sw, pw);
           const ow1 = endValid(v, sw, pw, w, ow);
-          const o = row * ohw;
           for (let i = oh0; i < oh1; i++) {
-            const src = cols + <usize>(o + i * ow) * 4;
-            const dst = dx + <usize>(xBase + (i * sh - ph + u) * w - pw + v) * 4;
+            const src = row + <usize>(i * ow) * 4;
+            const dst = xc + <usize>((i * sh - ph + u) * w - pw + v) * 4;
             let j = ow0;
             if (sw == 1) {
               for (; j + 4 <= ow1; j += 4) {
@@ -115,6 +131,26 @@ export function col2im(
       }
     }
   }
+}
+
+/** The Backend's im2col: cols (N·C·KH·KW × OH·OW), one sample's block after another. */
+export function im2col(
+  cols: usize, x: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const s = outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw);
+  const block = <usize>(c * kh * kw * s) * 4;
+  for (let b = 0; b < n; b++) im2colRows(cols + <usize>b * block, x, b, b + 1, <usize>s * 4, c, h, w, kh, kw, sh, sw, ph, pw);
+}
+
+/** The Backend's col2im (adds into dx), the adjoint of im2col above. */
+export function col2im(
+  dx: usize, cols: usize,
+  n: i32, c: i32, h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32,
+): void {
+  const s = outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw);
+  const block = <usize>(c * kh * kw * s) * 4;
+  for (let b = 0; b < n; b++) col2imRows(dx, cols + <usize>b * block, b, b + 1, <usize>s * 4, c, h, w, kh, kw, sh, sw, ph, pw);
 }
 
 export function maxPool(
