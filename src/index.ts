@@ -20,18 +20,15 @@ export {
   createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
 } from './backend/createBackend.ts';
 
-export { Layer, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
-export { Conv2D, type Conv2DOptions } from './layers/conv2d.ts';
-export { MaxPool2D } from './layers/maxPool2d.ts';
-export { AvgPool2D } from './layers/avgPool2d.ts';
-export { type Pool2DOptions } from './layers/pool2d.ts';
+export { Layer, TensorBuffer, NO_GRAD, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
+export type {
+  LayerKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
+} from './layers/kind.ts';
+export { registerLayer, layerTypes, layerKinds, findLayerKind, layerFromConfig, builtLayer } from './layers/registry.ts';
+export * from './layers/builtins.ts';
 export { type Pair } from './layers/window.ts';
-export { Dropout } from './layers/dropout.ts';
-export { BatchNorm1D, BatchNorm2D, type BatchNormOptions } from './layers/batchNorm.ts';
-export { Dense, type DenseOptions } from './layers/dense.ts';
-export { ReLU, LeakyReLU, Sigmoid, Tanh, Softmax } from './layers/activations.ts';
-export { Flatten } from './layers/flatten.ts';
-export { heNormal, xavierUniform, initialize, INIT_NAMES, type InitName } from './init.ts';
+export { type Pool2DOptions } from './layers/pool2d.ts';
+export { heNormal, xavierUniform, initialize, checkInit, INIT_NAMES, type InitName } from './init.ts';
 
 export { LOSS_NAMES, type Loss, type LossName } from './losses/loss.ts';
 export { MSELoss } from './losses/mse.ts';
@@ -48,7 +45,6 @@ export {
   type Evaluation, type ModelConfig, type SequentialOptions, type FitState, type TrainBeginInfo,
   type StepOptions, type StepResult,
 } from './model/sequential.ts';
-export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
 } from './model/schedules.ts';
@@ -76,7 +72,7 @@ export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
 export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
 export {
-  exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, ONNX_LAYER_TYPES,
+  exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, onnxLayerTypes,
   type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
 } from './io/onnx.ts';
 export { importStateDict, type ImportOptions } from './io/importWeights.ts';
@@ -86,6 +82,6 @@ export {
 } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';
 export {
-  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR,
+  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, layerSpecGrammar,
   type ModelPreset,
 } from './model/layerSpec.ts';

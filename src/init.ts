@@ -38,6 +38,19 @@ export function xavierUniform(out: Float32Array, fanIn: number, fanOut: number, 
 }
 
 /**
+ * `name` as an InitName, or a NablaError naming `where`.
+ *
+ * @example
+ * checkInit('he', 'Dense'); // 'he'
+ */
+export function checkInit(name: unknown, where: string): InitName {
+  if (!INIT_NAMES.includes(name as InitName)) {
+    throw new NablaError({ where, expected: `init one of ${INIT_NAMES.join(', ')}`, found: String(name) });
+  }
+  return name as InitName;
+}
+
+/**
  * Fill `out` with the named initialiser.
  *
  * @example

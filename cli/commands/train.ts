@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import {
   Adam, AdamW, Dense, DivergenceError, EarlyStopping, LeakyReLU, MONITOR_METRICS, NablaError, ReLU, SGD, Sequential,
   Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, shapeSize, parseLayerSpec,
-  specWantsImages, layerFromConfig, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR, ImageAugmenter,
+  specWantsImages, layerFromConfig, MODEL_PRESETS, MODEL_PRESET_NAMES, layerSpecGrammar, ImageAugmenter,
   type Callback, type EpochLog, type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo,
   type FitState, describeBackend, type Backend,
 } from '../../src/index.ts';
@@ -80,7 +80,7 @@ export function registerTrain(program: Command): void {
     .command('train')
     .description('train a network on MNIST and save it (defaults: the npm start network)')
     .option('--model <preset>', `architecture: ${MODEL_PRESET_NAMES.map((n) => `${n} (${MODEL_PRESETS[n].description})`).join('; ')}`, oneOf(MODEL_PRESET_NAMES), 'mlp')
-    .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${LAYER_SPEC_GRAMMAR}`)
+    .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${layerSpecGrammar()}`)
     .option('--augment', 'shift training images by up to 2 pixels and rotate them by up to 10°, at random (seeded)', false)
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
     .option('--activation <name>', `hidden activation: ${ACTIVATIONS.join('|')}`, oneOf(ACTIVATIONS), 'relu')

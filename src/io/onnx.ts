@@ -9,24 +9,15 @@
  *   one node (two for none) per layer, in order; weights as initializers with the PyTorch state
  *   dict names ("0.weight", "0.bias"), so the ONNX file and the safetensors file agree.
  *
- * Layer → ONNX operator (opset 13):
- *   Dense                 Gemm(x, W, b), transB = 1: W is stored [OUT, IN], y = x·Wᵀ + b
- *   ReLU, Sigmoid, Tanh   Relu, Sigmoid, Tanh
- *   LeakyReLU             LeakyRelu, alpha = slope
- *   Softmax               Softmax, axis = 1 (nabla's Softmax takes (N, K))
- *   Flatten               Flatten, axis = 1: (N, d1, d2, ...) → (N, d1·d2·...), row-major as ours
- *   Conv2D                Conv(x, W [OC, IC, KH, KW], b [OC]), pads [PH, PW, PH, PW]
- *   MaxPool2D, AvgPool2D  MaxPool, AveragePool (count_include_pad = 1: zero padding is averaged
- *                         in, as PyTorch's default; `countIncludePad: false` in the config says not)
- *   Dropout               Identity (an exported model is for inference)
- *   BatchNorm1D/2D        BatchNormalization(x, weight, bias, running_mean, running_var), epsilon
- *                         = eps: the inference form, normalising with the running statistics
+ * Each layer type writes its own nodes (its kind's `onnx`, in the layer's file); this file holds
+ * the graph, the protobuf messages and the checks. A layer whose kind has no `onnx` is refused.
  *
  * The bytes are built in memory and returned whole: a layer ONNX cannot express throws a
  * NablaError naming it before anything is returned, so a caller never writes half a file.
  */
 import { NablaError } from '../errors.ts';
-import type { LayerConfig } from '../layers/layer.ts';
+import type { BuiltLayer, OnnxAttribute, OnnxEmitContext } from '../layers/kind.ts';
+import { builtLayer, findLayerKind, layerKinds } from '../layers/registry.ts';
 import type { Sequential } from '../model/sequential.ts';
 import { sameShape, shapeToString, type Shape, type Tensor } from '../tensor.ts';
 import { ProtoWriter } from './protobuf.ts';
@@ -46,27 +37,23 @@ export const ONNX_OPSET = 13;
  */
 export const ONNX_IR_VERSION = 7;
 /**
- * Layer types `exportOnnx` can write.
+ * Layer types `exportOnnx` can write: every registered kind with an `onnx` emitter.
  *
  * @example
- * ONNX_LAYER_TYPES.includes('Conv2D'); // true
+ * onnxLayerTypes().includes('Conv2D'); // true
  */
-export const ONNX_LAYER_TYPES = [
-  'Dense', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten',
-  'Conv2D', 'MaxPool2D', 'AvgPool2D', 'Dropout', 'BatchNorm1D', 'BatchNorm2D',
-] as const;
+export function onnxLayerTypes(): string[] {
+  return layerKinds().filter((k) => k.onnx).map((k) => k.type);
+}
 
 /**
- * One layer as the exporter sees it: its JSON config and its per-sample shapes.
+ * One layer as the exporter sees it: its JSON config and its per-sample shapes (and its inner
+ * layers', for a container).
  *
  * @example
  * const layer: OnnxLayer = { config: { type: 'Flatten' }, inputShape: [1, 28, 28], outputShape: [784] };
  */
-export interface OnnxLayer {
-  config: LayerConfig;
-  inputShape: Shape;
-  outputShape: Shape;
-}
+export type OnnxLayer = BuiltLayer;
 
 /**
  * A model as the exporter sees it: shapes, layer configs and every tensor by its state-dict name
@@ -107,7 +94,7 @@ export interface OnnxOptions {
 export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8Array {
   return encodeOnnx({
     inputShape: model.inputShape,
-    layers: model.layers.map((l) => ({ config: l.config(), inputShape: l.inputShape, outputShape: l.outputShape })),
+    layers: model.layers.map(builtLayer),
     tensors: model.stateDict(),
   }, { ...options, metadata: { 'nabla.architecture': JSON.stringify(model.config()), ...options.metadata } });
 }
@@ -125,13 +112,9 @@ export function exportOnnx(model: Sequential, options: OnnxOptions = {}): Uint8A
  */
 export function encodeOnnx(spec: OnnxGraphSpec, options: OnnxOptions = {}): Uint8Array {
   const graph = new GraphBuilder(spec.tensors);
-  let value = 'input';
   const last = spec.layers.length - 1;
-  spec.layers.forEach((layer, i) => {
-    const output = i === last ? onnxOutputName(layer.config.type) : `${i}.${layer.config.type}`;
-    emitLayer(graph, layer, i, value, output);
-    value = output;
-  });
+  const value = last < 0 ? 'input' : onnxOutputName(spec.layers[last].config.type);
+  emitLayers(graph, spec.layers, 'input', value, '');
 
   const g = new ProtoWriter();
   for (const n of graph.nodes) g.message(GRAPH.node, n);
@@ -161,71 +144,52 @@ export function encodeOnnx(spec: OnnxGraphSpec, options: OnnxOptions = {}): Uint
  * onnxOutputName('Dense');   // 'logits'
  */
 export function onnxOutputName(lastType: string): string {
-  if (lastType === 'Softmax') return 'probabilities';
-  if (['ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh'].includes(lastType)) return 'output';
-  return 'logits';
+  const output = findLayerKind(lastType)?.output;
+  return output === 'probabilities' ? 'probabilities' : output ? 'output' : 'logits';
 }
 
 // ---------------------------------------------------------------------------------------------
-// One emitter per layer type.
+// Layers in order, each through its kind's emitter.
 
-function emitLayer(g: GraphBuilder, layer: OnnxLayer, i: number, x: string, y: string): void {
-  const c = layer.config;
-  const where = `ONNX export, layer ${i} (${c.type})`;
-  const node = (op: string, inputs: string[], attrs: Attribute[] = []) => g.node(`${i}.${op}`, op, inputs, [y], attrs);
-  switch (c.type) {
-    case 'Dense': {
-      const [inF] = layer.inputShape;
-      const units = layer.outputShape[0];
-      const inputs = [x, g.initializer(`${i}.weight`, [units, inF], where)];
-      if (c.bias !== false) inputs.push(g.initializer(`${i}.bias`, [units], where));
-      node('Gemm', inputs, [intAttr('transB', 1)]);
-      return;
-    }
-    case 'ReLU': return node('Relu', [x]);
-    case 'LeakyReLU': return node('LeakyRelu', [x], [floatAttr('alpha', c.slope === undefined ? 0.01 : Number(c.slope))]);
-    case 'Sigmoid': return node('Sigmoid', [x]);
-    case 'Tanh': return node('Tanh', [x]);
-    case 'Softmax': return node('Softmax', [x], [intAttr('axis', 1)]);
-    case 'Flatten': return node('Flatten', [x], [intAttr('axis', 1)]);
-    case 'Dropout': return node('Identity', [x]);
-    case 'Conv2D': {
-      const [kh, kw] = pair(c.kernelSize, 'kernelSize', where);
-      const [sh, sw] = pair(c.stride ?? [1, 1], 'stride', where);
-      const [ph, pw] = pair(c.padding ?? [0, 0], 'padding', where, 0);
-      const ic = layer.inputShape[0];
-      const oc = layer.outputShape[0];
-      const inputs = [x, g.initializer(`${i}.weight`, [oc, ic, kh, kw], where)];
-      if (c.bias !== false) inputs.push(g.initializer(`${i}.bias`, [oc], where));
-      node('Conv', inputs, [
-        intsAttr('kernel_shape', [kh, kw]), intsAttr('strides', [sh, sw]),
-        intsAttr('pads', [ph, pw, ph, pw]), intsAttr('dilations', [1, 1]), intAttr('group', 1),
-      ]);
-      return;
-    }
-    case 'MaxPool2D':
-    case 'AvgPool2D': {
-      const size = pair(c.poolSize, 'poolSize', where);
-      const stride = pair(c.stride ?? size, 'stride', where);
-      const [ph, pw] = pair(c.padding ?? [0, 0], 'padding', where, 0);
-      const attrs = [intsAttr('kernel_shape', size), intsAttr('strides', stride), intsAttr('pads', [ph, pw, ph, pw])];
-      if (c.type === 'MaxPool2D') return node('MaxPool', [x], attrs);
-      return node('AveragePool', [x], [...attrs, intAttr('count_include_pad', c.countIncludePad === false ? 0 : 1)]);
-    }
-    case 'BatchNorm1D':
-    case 'BatchNorm2D': {
-      const ch = layer.inputShape[0];
-      const inputs = [x, ...['weight', 'bias', 'running_mean', 'running_var'].map((n) => g.initializer(`${i}.${n}`, [ch], where))];
-      node('BatchNormalization', inputs, [floatAttr('epsilon', c.eps === undefined ? 1e-5 : Number(c.eps))]);
-      return;
-    }
-    default:
-      throw new NablaError({
-        where, expected: `a layer ONNX export supports (${ONNX_LAYER_TYPES.join(', ')})`,
-        found: `layer type ${JSON.stringify(c.type)}`,
-        hint: 'nothing was written; remove or replace that layer to export the model',
-      });
+/** Layers i = 0.. from `input` to `output`; state-dict names `${prefix}${i}.weight`. */
+function emitLayers(g: GraphBuilder, layers: BuiltLayer[], input: string, output: string, prefix: string): void {
+  let value = input;
+  layers.forEach((layer, i) => {
+    const next = i === layers.length - 1 ? output : `${prefix}${i}.${layer.config.type}`;
+    emitLayer(g, layer, `${prefix}${i}`, value, next);
+    value = next;
+  });
+  if (layers.length === 0 && input !== output) g.node(`${prefix}Identity`, 'Identity', [input], [output], []);
+}
+
+function emitLayer(g: GraphBuilder, layer: BuiltLayer, prefix: string, input: string, output: string): void {
+  const where = `ONNX export, layer ${prefix} (${layer.config.type})`;
+  const kind = findLayerKind(layer.config.type);
+  if (!kind?.onnx) {
+    throw new NablaError({
+      where, expected: `a layer ONNX export supports (${onnxLayerTypes().join(', ')})`,
+      found: kind ? `layer type ${JSON.stringify(layer.config.type)}, which has no ONNX form` : `layer type ${JSON.stringify(layer.config.type)}`,
+      hint: kind ? 'nothing was written; give its LayerKind an onnx emitter, or remove or replace that layer' : 'nothing was written; remove or replace that layer to export the model',
+    });
   }
+  const names = new Map<string, number>();
+  const ctx: OnnxEmitContext = {
+    layer, input, output, prefix, where,
+    node(op, inputs, attrs = [], outputs = [output]) {
+      const count = names.get(op) ?? 0;
+      names.set(op, count + 1);
+      g.node(`${prefix}.${op}${count ? `_${count}` : ''}`, op, inputs, outputs, attrs as Attribute[]);
+    },
+    value: (suffix) => `${prefix}.${suffix}`,
+    weight: (name, shape) => g.initializer(`${prefix}.${name}`, shape, where),
+    constant: (name, values, shape) => g.constant(`${prefix}.${name}`, values, shape),
+    int: intAttr,
+    ints: intsAttr,
+    float: floatAttr,
+    pair: (v, name, min) => pair(v, name, where, min),
+    emitLayers: (layers, from, to, innerPrefix) => emitLayers(g, layers, from, to, `${innerPrefix}.`),
+  };
+  kind.onnx(ctx);
 }
 
 /** A [h, w] config entry: two integers ≥ min (1 for sizes and strides, 0 for padding). */
@@ -248,18 +212,21 @@ const ATTR_TYPE = { FLOAT: 1, INT: 2, INTS: 7 };
 const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const FLOAT32 = 1; // TensorProto.DataType.FLOAT
 
-type Attribute = ProtoWriter;
+type Attribute = ProtoWriter & OnnxAttribute;
+
+/** An attribute message, marked as such for the emitters' types. */
+const attr = (): Attribute => Object.assign(new ProtoWriter(), { onnxAttribute: true as const });
 
 function intAttr(name: string, v: number): Attribute {
-  return new ProtoWriter().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.INT).int(ATTR.i, v);
+  return attr().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.INT).int(ATTR.i, v);
 }
 
 function intsAttr(name: string, v: number[]): Attribute {
-  return new ProtoWriter().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.INTS).repeatedInts(ATTR.ints, v);
+  return attr().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.INTS).repeatedInts(ATTR.ints, v);
 }
 
 function floatAttr(name: string, v: number): Attribute {
-  return new ProtoWriter().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.FLOAT).float(ATTR.f, v);
+  return attr().string(ATTR.name, name).int(ATTR.type, ATTR_TYPE.FLOAT).float(ATTR.f, v);
 }
 
 /** ValueInfoProto: name and TypeProto.tensor_type { elem_type FLOAT, shape [batch, ...shape] }. */
@@ -294,11 +261,16 @@ class GraphBuilder {
         hint: 'the layer config and its weights disagree',
       });
     }
+    return this.constant(name, t.data, t.shape);
+  }
+
+  /** A float32 initializer from values. */
+  constant(name: string, values: ArrayLike<number>, shape: Shape): string {
     // raw_data is little-endian float32, whatever the platform's byte order.
-    const raw = new Uint8Array(t.size * 4);
+    const raw = new Uint8Array(values.length * 4);
     const view = new DataView(raw.buffer);
-    for (let k = 0; k < t.size; k++) view.setFloat32(4 * k, t.data[k], true);
-    const p = new ProtoWriter().repeatedInts(TENSOR.dims, t.shape).int(TENSOR.dataType, FLOAT32).string(TENSOR.name, name);
+    for (let k = 0; k < values.length; k++) view.setFloat32(4 * k, values[k], true);
+    const p = new ProtoWriter().repeatedInts(TENSOR.dims, shape).int(TENSOR.dataType, FLOAT32).string(TENSOR.name, name);
     this.initializers.push(p.bytes(TENSOR.rawData, raw));
     return name;
   }

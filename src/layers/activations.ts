@@ -11,11 +11,12 @@
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import type { Tensor, Shape } from '../tensor.ts';
-import { Buffer, Layer, type LayerConfig } from './layer.ts';
+import type { LayerKind } from './kind.ts';
+import { TensorBuffer, Layer, type LayerConfig } from './layer.ts';
 
 abstract class Elementwise extends Layer {
-  protected readonly out = new Buffer();
-  protected readonly dxBuf = new Buffer();
+  protected readonly out = new TensorBuffer();
+  protected readonly dxBuf = new TensorBuffer();
   /** The cached forward input z (or output a, depending on the layer). */
   protected cache: Tensor | undefined;
 
@@ -26,6 +27,16 @@ abstract class Elementwise extends Layer {
   config(): LayerConfig {
     return { type: this.type };
   }
+}
+
+/** The kind of an argument-free elementwise layer: spelled by its lower-case name, one ONNX node. */
+function elementwiseKind(type: string, make: () => Layer, onnxOp: string, output?: LayerKind['output']): LayerKind {
+  const name = type.toLowerCase();
+  return {
+    type, fromConfig: make, output,
+    spec: { names: [name], grammar: name, parse(t) { t.noArg(); return { type }; } },
+    onnx: (ctx) => ctx.node(onnxOp, [ctx.input]),
+  };
 }
 
 /**
@@ -49,6 +60,8 @@ export class ReLU extends Elementwise {
     this.backend.reluBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
+
+  static readonly kind = elementwiseKind('ReLU', () => new ReLU(), 'Relu', 'activations');
 }
 
 /** z > 0 ? z : slope·z, elementwise (slope default 0.01). */
@@ -82,6 +95,25 @@ export class LeakyReLU extends Elementwise {
   override config(): LayerConfig {
     return { type: this.type, slope: this.slope };
   }
+
+  static readonly kind: LayerKind = {
+    type: 'LeakyReLU',
+    fromConfig: (c) => new LeakyReLU(c.slope === undefined ? undefined : Number(c.slope)),
+    spec: {
+      names: ['leakyrelu'],
+      grammar: 'leakyrelu[:SLOPE]',
+      parse(t) {
+        if (t.arg === undefined && t.options.length === 0) return { type: 'LeakyReLU', slope: 0.01 };
+        const slope = Number(t.arg);
+        if (t.arg === undefined || t.arg.trim() === '' || !(slope >= 0 && slope < 1) || t.options.length > 0) {
+          throw t.fail('leakyrelu or leakyrelu:SLOPE with SLOPE in [0, 1)');
+        }
+        return { type: 'LeakyReLU', slope };
+      },
+    },
+    output: 'activations',
+    onnx: (ctx) => ctx.node('LeakyRelu', [ctx.input], [ctx.float('alpha', ctx.layer.config.slope === undefined ? 0.01 : Number(ctx.layer.config.slope))]),
+  };
 }
 
 /**
@@ -105,6 +137,8 @@ export class Sigmoid extends Elementwise {
     this.backend.sigmoidBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
+
+  static readonly kind = elementwiseKind('Sigmoid', () => new Sigmoid(), 'Sigmoid', 'scores');
 }
 
 /**
@@ -128,6 +162,8 @@ export class Tanh extends Elementwise {
     this.backend.tanhBackward(dx.data, dy.data, this.cache!.data, dy.size);
     return dx;
   }
+
+  static readonly kind = elementwiseKind('Tanh', () => new Tanh(), 'Tanh', 'activations');
 }
 
 /**
@@ -163,4 +199,10 @@ export class Softmax extends Elementwise {
     this.backend.softmaxBackward(dx.data, dy.data, this.cache!.data, n, this.inputShape[0]);
     return dx;
   }
+
+  static readonly kind: LayerKind = {
+    ...elementwiseKind('Softmax', () => new Softmax(), 'Softmax', 'probabilities'),
+    // nabla's Softmax takes (N, K): the last axis is axis 1.
+    onnx: (ctx) => ctx.node('Softmax', [ctx.input], [ctx.int('axis', 1)]),
+  };
 }

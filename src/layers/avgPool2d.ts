@@ -6,8 +6,8 @@
  * spreads dy / (KH·KW) evenly over each window.
  */
 import type { Tensor } from '../tensor.ts';
-import { Buffer } from './layer.ts';
-import { Pool2D, type Pool2DOptions } from './pool2d.ts';
+import { TensorBuffer } from './layer.ts';
+import { Pool2D, poolKind, type Pool2DOptions } from './pool2d.ts';
 import type { Pair } from './window.ts';
 
 /**
@@ -18,8 +18,8 @@ import type { Pair } from './window.ts';
  */
 export class AvgPool2D extends Pool2D {
   readonly type = 'AvgPool2D';
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   /** @example new AvgPool2D(2) // halves height and width */
   constructor(poolSize: Pair, options: Pool2DOptions = {}) {
@@ -39,4 +39,6 @@ export class AvgPool2D extends Pool2D {
     this.backend.avgPoolBackward(dx.data, dy.data, ...this.geometry(n));
     return dx;
   }
+
+  static readonly kind = poolKind('AvgPool2D', 'avgpool', (k, o) => new AvgPool2D(k, o), 'AveragePool');
 }

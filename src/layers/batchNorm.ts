@@ -18,7 +18,8 @@
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import { Tensor, shapeToString, type Shape } from '../tensor.ts';
-import { Buffer, Layer, type LayerConfig, type Param, type StateTensor } from './layer.ts';
+import type { LayerKind } from './kind.ts';
+import { TensorBuffer, Layer, type LayerConfig, type Param, type StateTensor } from './layer.ts';
 
 /**
  * Options of BatchNorm1D and BatchNorm2D.
@@ -52,8 +53,8 @@ abstract class BatchNorm extends Layer {
   private batchVar!: Float32Array;
   private invStd!: Float32Array;
   private usedMean!: Float32Array;
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   constructor(type: string, options: BatchNormOptions) {
     super();
@@ -175,6 +176,8 @@ export class BatchNorm1D extends BatchNorm {
     super('BatchNorm1D', options);
   }
 
+  static readonly kind = batchNormKind('BatchNorm1D', ['bn1d'], 'bn1d', (o) => new BatchNorm1D(o), 'flat');
+
   protected channels(inputShape: Shape): number {
     if (inputShape.length !== 1 && inputShape.length !== 2) {
       throw this.shapeError('an input (N, C) or (N, C, L)', inputShape,
@@ -193,6 +196,9 @@ export class BatchNorm2D extends BatchNorm {
     super('BatchNorm2D', options);
   }
 
+  // "bn" alone is BatchNorm2D on images and BatchNorm1D once the spec is flat.
+  static readonly kind = batchNormKind('BatchNorm2D', ['bn', 'batchnorm', 'bn2d'], 'bn|bn2d', (o) => new BatchNorm2D(o), 'image');
+
   protected channels(inputShape: Shape): number {
     if (inputShape.length !== 3) {
       throw this.shapeError('an image input (N, C, H, W)', inputShape,
@@ -200,4 +206,29 @@ export class BatchNorm2D extends BatchNorm {
     }
     return inputShape[0];
   }
+}
+
+/** The kind of a batch-norm layer; `names` other than "bn2d"/"bn1d" pick the type by the spec's rank. */
+function batchNormKind(type: string, names: string[], grammar: string, make: (o: BatchNormOptions) => BatchNorm, input: 'image' | 'flat'): LayerKind {
+  const num = (v: unknown) => (v === undefined ? undefined : Number(v));
+  return {
+    type,
+    fromConfig: (c) => make({ momentum: num(c.momentum), eps: num(c.eps), numFeatures: num(c.numFeatures) }),
+    spec: {
+      names,
+      grammar,
+      parse(t) {
+        t.noArg();
+        const chosen = t.name === 'bn2d' || t.name === 'bn1d' ? type : t.rank === 3 ? 'BatchNorm2D' : 'BatchNorm1D';
+        return { type: chosen, momentum: 0.1, eps: 1e-5 };
+      },
+    },
+    input: () => input,
+    // BatchNormalization(x, weight, bias, running_mean, running_var): the inference form.
+    onnx(ctx) {
+      const [ch] = ctx.layer.inputShape;
+      const stats = ['weight', 'bias', 'running_mean', 'running_var'].map((n) => ctx.weight(n, [ch]));
+      ctx.node('BatchNormalization', [ctx.input, ...stats], [ctx.float('epsilon', num(ctx.layer.config.eps) ?? 1e-5)]);
+    },
+  };
 }

@@ -12,11 +12,12 @@
  * keeping a batch of them (a batch's cols is KH·KW times the size of x: 25× for a 5×5 kernel).
  */
 import { NablaError } from '../errors.ts';
-import { type InitName, initialize } from '../init.ts';
+import { checkInit, type InitName, initialize } from '../init.ts';
 import type { Rng } from '../random.ts';
 import { Tensor, shapeToString, type Shape } from '../tensor.ts';
-import { Buffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
-import { imageWindow, toPair, type Pair } from './window.ts';
+import type { LayerKind } from './kind.ts';
+import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
+import { imageWindow, toPair, windowSummary, type Pair } from './window.ts';
 
 /**
  * Options of a Conv2D layer.
@@ -49,8 +50,8 @@ export class Conv2D extends Layer {
   weight!: Param;
   bias: Param | undefined;
   private x: Tensor | undefined;
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   /** @example new Conv2D(32, 3, { padding: 1 }) // 32 filters of 3×3, output as large as the input */
   constructor(filters: number, kernelSize: Pair, options: Conv2DOptions = {}) {
@@ -63,7 +64,7 @@ export class Conv2D extends Layer {
     this.stride = toPair(options.stride ?? 1, 'stride', 'Conv2D', 1);
     this.padding = toPair(options.padding ?? 0, 'padding', 'Conv2D', 0);
     this.useBias = options.bias ?? true;
-    this.initName = options.init ?? 'he';
+    this.initName = checkInit(options.init ?? 'he', 'Conv2D');
     if (options.inChannels !== undefined && (!Number.isInteger(options.inChannels) || options.inChannels < 1)) {
       throw new NablaError({ where: 'Conv2D', expected: 'inChannels to be a positive integer', found: String(options.inChannels) });
     }
@@ -131,4 +132,45 @@ export class Conv2D extends Layer {
     if (this.inChannels !== undefined) config.inChannels = this.inChannels;
     return config;
   }
+
+  static readonly kind: LayerKind = {
+    type: 'Conv2D',
+    fromConfig: (c) => new Conv2D(Number(c.filters), c.kernelSize as Pair, {
+      stride: c.stride as Pair | undefined, padding: c.padding as Pair | undefined, bias: c.bias !== false,
+      init: (c.init ?? 'he') as InitName, inChannels: c.inChannels === undefined ? undefined : Number(c.inChannels),
+    }),
+    spec: {
+      names: ['conv'],
+      grammar: 'conv:FxK[xKW][/sS][/pP|/same][/nobias]',
+      parse(t) {
+        const parts = (t.arg ?? '').split('x');
+        if (t.arg === undefined || parts.length < 2 || parts.length > 3 || !parts.every((p) => /^\d+$/.test(p) && Number(p) >= 1)) {
+          throw t.fail('conv:FILTERSxK or conv:FILTERSxKHxKW with positive integers, e.g. conv:8x5x5');
+        }
+        const [filters, kh, kw = kh] = parts.map(Number);
+        const o = t.windowOptions(['s', 'p', 'same', 'nobias'], [kh, kw]);
+        return {
+          type: 'Conv2D', filters, kernelSize: [kh, kw], stride: o.stride ?? [1, 1], padding: o.padding ?? [0, 0],
+          bias: o.bias ?? true, init: 'he',
+        };
+      },
+    },
+    input: () => 'image',
+    summary: (l) => `(${l.config.filters}, ${windowSummary(l.config.kernelSize, l.config.stride ?? [1, 1], [1, 1], l.config.padding)})`,
+    // Conv(x, W [OC, IC, KH, KW], b [OC]), pads [PH, PW, PH, PW].
+    onnx(ctx) {
+      const c = ctx.layer.config;
+      const [kh, kw] = ctx.pair(c.kernelSize, 'kernelSize');
+      const [sh, sw] = ctx.pair(c.stride ?? [1, 1], 'stride');
+      const [ph, pw] = ctx.pair(c.padding ?? [0, 0], 'padding', 0);
+      const [ic] = ctx.layer.inputShape;
+      const [oc] = ctx.layer.outputShape;
+      const inputs = [ctx.input, ctx.weight('weight', [oc, ic, kh, kw])];
+      if (c.bias !== false) inputs.push(ctx.weight('bias', [oc]));
+      ctx.node('Conv', inputs, [
+        ctx.ints('kernel_shape', [kh, kw]), ctx.ints('strides', [sh, sw]),
+        ctx.ints('pads', [ph, pw, ph, pw]), ctx.ints('dilations', [1, 1]), ctx.int('group', 1),
+      ]);
+    },
+  };
 }

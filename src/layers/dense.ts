@@ -6,10 +6,11 @@
  * transB, plus b added to every row). Caches x for backward.
  */
 import { NablaError } from '../errors.ts';
-import { type InitName, initialize } from '../init.ts';
+import { checkInit, type InitName, initialize } from '../init.ts';
 import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
-import { Buffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
+import type { LayerKind } from './kind.ts';
+import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
 
 /**
  * Options of a Dense layer.
@@ -38,8 +39,8 @@ export class Dense extends Layer {
   weight!: Param;
   bias: Param | undefined;
   private x: Tensor | undefined;
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   /** @example new Dense(128) // 128 output units; inputs are inferred when the model is built */
   constructor(units: number, options: DenseOptions = {}) {
@@ -49,7 +50,7 @@ export class Dense extends Layer {
     }
     this.units = units;
     this.useBias = options.bias ?? true;
-    this.initName = options.init ?? 'he';
+    this.initName = checkInit(options.init ?? 'he', 'Dense');
   }
 
   protected init(inputShape: Shape, rng: Rng): Shape {
@@ -98,4 +99,27 @@ export class Dense extends Layer {
   config(): LayerConfig {
     return { type: this.type, units: this.units, bias: this.useBias, init: this.initName };
   }
+
+  static readonly kind: LayerKind = {
+    type: 'Dense',
+    fromConfig: (c) => new Dense(Number(c.units), { bias: c.bias !== false, init: (c.init ?? 'he') as InitName }),
+    spec: {
+      names: ['dense'],
+      grammar: 'dense:N[/nobias]',
+      parse(t) {
+        if (t.arg === undefined || !/^\d+$/.test(t.arg) || Number(t.arg) < 1) throw t.fail('dense:UNITS with a positive integer, e.g. dense:128');
+        return { type: 'Dense', units: Number(t.arg), bias: t.windowOptions(['nobias'], [1, 1]).bias ?? true, init: 'he' };
+      },
+    },
+    input: () => 'flat',
+    summary: (l) => `(${l.inputShape[0]} → ${l.config.units})`,
+    // Gemm(x, W, b) with transB = 1: W is stored [OUT, IN], y = x·Wᵀ + b.
+    onnx(ctx) {
+      const [inF] = ctx.layer.inputShape;
+      const [units] = ctx.layer.outputShape;
+      const inputs = [ctx.input, ctx.weight('weight', [units, inF])];
+      if (ctx.layer.config.bias !== false) inputs.push(ctx.weight('bias', [units]));
+      ctx.node('Gemm', inputs, [ctx.int('transB', 1)]);
+    },
+  };
 }

@@ -9,7 +9,8 @@
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import type { Shape, Tensor } from '../tensor.ts';
-import { Buffer, Layer, type LayerConfig } from './layer.ts';
+import type { LayerKind } from './kind.ts';
+import { TensorBuffer, Layer, type LayerConfig } from './layer.ts';
 
 export class Dropout extends Layer {
   readonly type = 'Dropout';
@@ -17,9 +18,9 @@ export class Dropout extends Layer {
   private rng!: Rng;
   /** Whether the last forward dropped anything (training with rate > 0). */
   private masked = false;
-  private readonly mask = new Buffer();
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly mask = new TensorBuffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   /** @example new Dropout(0.5) // drops half of the values while training */
   constructor(rate: number) {
@@ -62,4 +63,23 @@ export class Dropout extends Layer {
   config(): LayerConfig {
     return { type: this.type, rate: this.rate };
   }
+
+  static readonly kind: LayerKind = {
+    type: 'Dropout',
+    fromConfig: (c) => new Dropout(Number(c.rate)),
+    spec: {
+      names: ['dropout'],
+      grammar: 'dropout:RATE',
+      parse(t) {
+        const rate = Number(t.arg);
+        if (t.arg === undefined || t.arg.trim() === '' || !(rate >= 0 && rate < 1) || t.options.length > 0) {
+          throw t.fail('dropout:RATE with RATE in [0, 1), e.g. dropout:0.5');
+        }
+        return { type: 'Dropout', rate };
+      },
+    },
+    summary: (l) => `(${l.config.rate})`,
+    // An exported model is for inference, where dropout is the identity.
+    onnx: (ctx) => ctx.node('Identity', [ctx.input]),
+  };
 }

@@ -4,6 +4,7 @@
  */
 import type { Rng } from '../random.ts';
 import { shapeSize, type Shape, Tensor } from '../tensor.ts';
+import type { LayerKind } from './kind.ts';
 import { Layer, type LayerConfig } from './layer.ts';
 
 /**
@@ -30,4 +31,13 @@ export class Flatten extends Layer {
   config(): LayerConfig {
     return { type: this.type };
   }
+
+  static readonly kind: LayerKind = {
+    type: 'Flatten',
+    fromConfig: () => new Flatten(),
+    spec: { names: ['flatten'], grammar: 'flatten', parse(t) { t.noArg(); return { type: 'Flatten' }; } },
+    input: () => 'flat',
+    // Flatten with axis = 1: (N, d1, d2, ...) → (N, d1·d2·...), row-major as ours.
+    onnx: (ctx) => ctx.node('Flatten', [ctx.input], [ctx.int('axis', 1)]),
+  };
 }

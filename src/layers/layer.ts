@@ -71,11 +71,14 @@ export interface BuildContext {
 
 /**
  * The base of every layer (see the contract above). Subclasses implement init, forward,
- * backward and config, and create their parameters with createParam.
+ * backward and config, and create their parameters with createParam. What the rest of nabla needs
+ * to know about the type (rebuilding it from its config, its spec token, its ONNX form) is its
+ * LayerKind, kept as the class's static `kind` (see kind.ts; a user layer calls registerLayer).
  *
  * @example
  * // y = 2x, no parameters
  * class Double extends Layer {
+ *   static readonly kind: LayerKind = { type: 'Double', fromConfig: () => new Double() };
  *   readonly type = 'Double';
  *   protected init(inputShape: Shape): Shape { return inputShape; }
  *   forward(x: Tensor): Tensor { return new Tensor(x.shape, x.data.map((v) => 2 * v)); }
@@ -123,6 +126,11 @@ export abstract class Layer {
     return [];
   }
 
+  /** The layers this one holds (a Residual's inner layers); none by default. */
+  children(): Layer[] {
+    return [];
+  }
+
   /** A zero parameter and its gradient, both in the backend's memory. */
   protected createParam(name: string, shape: Shape): Param {
     const size = shapeSize(shape);
@@ -149,10 +157,10 @@ export abstract class Layer {
 }
 
 /**
- * A reusable output buffer: grows to the largest batch seen, and hands out a Tensor of exactly
+ * A reusable output tensor: grows to the largest batch seen, and hands out a Tensor of exactly
  * (N, ...shape) as a view, so the smaller last batch of an epoch costs no allocation.
  */
-export class Buffer {
+export class TensorBuffer {
   private store: Float32Array = new Float32Array(0);
   private owner: Backend | undefined;
   private view: Tensor | undefined;

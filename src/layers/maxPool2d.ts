@@ -6,8 +6,8 @@
  * second scan instead of an index buffer as large as y.
  */
 import type { Tensor } from '../tensor.ts';
-import { Buffer } from './layer.ts';
-import { Pool2D, type Pool2DOptions } from './pool2d.ts';
+import { TensorBuffer } from './layer.ts';
+import { Pool2D, poolKind, type Pool2DOptions } from './pool2d.ts';
 import type { Pair } from './window.ts';
 
 /**
@@ -19,8 +19,8 @@ import type { Pair } from './window.ts';
 export class MaxPool2D extends Pool2D {
   readonly type = 'MaxPool2D';
   private x: Tensor | undefined;
-  private readonly out = new Buffer();
-  private readonly dxBuf = new Buffer();
+  private readonly out = new TensorBuffer();
+  private readonly dxBuf = new TensorBuffer();
 
   /** @example new MaxPool2D(2) // halves height and width */
   constructor(poolSize: Pair, options: Pool2DOptions = {}) {
@@ -41,4 +41,6 @@ export class MaxPool2D extends Pool2D {
     this.backend.maxPoolBackward(dx.data, dy.data, this.x!.data, ...this.geometry(n));
     return dx;
   }
+
+  static readonly kind = poolKind('MaxPool2D', 'maxpool', (k, o) => new MaxPool2D(k, o), 'MaxPool');
 }

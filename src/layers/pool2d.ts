@@ -5,8 +5,9 @@
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import type { Shape } from '../tensor.ts';
+import type { LayerKind } from './kind.ts';
 import { Layer, type LayerConfig } from './layer.ts';
-import { imageWindow, toPair, type Pair } from './window.ts';
+import { imageWindow, toPair, windowSummary, type Pair } from './window.ts';
 
 /**
  * Options of MaxPool2D and AvgPool2D.
@@ -56,4 +57,34 @@ export abstract class Pool2D extends Layer {
   config(): LayerConfig {
     return { type: this.type, poolSize: [...this.poolSize], stride: [...this.stride], padding: [...this.padding] };
   }
+}
+
+/** The kind of a pooling layer: spelled "NAME:K[xKW][/sS][/pP]" (stride = window by default). */
+export function poolKind(type: string, name: string, make: (k: Pair, o: Pool2DOptions) => Pool2D, onnxOp: string): LayerKind {
+  return {
+    type,
+    fromConfig: (c) => make(c.poolSize as Pair, { stride: c.stride as Pair | undefined, padding: c.padding as Pair | undefined }),
+    spec: {
+      names: [name],
+      grammar: `${name}:K[/sS][/pP]`,
+      parse(t) {
+        if (t.arg === undefined) throw t.fail(`${name}:K or ${name}:KHxKW, e.g. ${name}:2`);
+        const k = t.pair(t.arg, 'pool size', 1);
+        const o = t.windowOptions(['s', 'p'], k);
+        return { type, poolSize: k, stride: o.stride ?? k, padding: o.padding ?? [0, 0] };
+      },
+    },
+    input: () => 'image',
+    summary: (l) => `(${windowSummary(l.config.poolSize, l.config.stride, l.config.poolSize, l.config.padding)})`,
+    onnx(ctx) {
+      const c = ctx.layer.config;
+      const size = ctx.pair(c.poolSize, 'poolSize');
+      const stride = ctx.pair(c.stride ?? size, 'stride');
+      const [ph, pw] = ctx.pair(c.padding ?? [0, 0], 'padding', 0);
+      const attrs = [ctx.ints('kernel_shape', size), ctx.ints('strides', stride), ctx.ints('pads', [ph, pw, ph, pw])];
+      // AveragePool: count_include_pad = 1 averages zero padding in, as PyTorch's default.
+      if (onnxOp === 'AveragePool') attrs.push(ctx.int('count_include_pad', c.countIncludePad === false ? 0 : 1));
+      ctx.node(onnxOp, [ctx.input], attrs);
+    },
+  };
 }

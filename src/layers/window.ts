@@ -72,3 +72,17 @@ export function imageWindow(inputShape: Shape, check: WindowCheck): [number, num
   const ow = Math.floor((w + 2 * p[1] - k[1]) / s[1]) + 1;
   return [c, h, w, oh, ow];
 }
+
+/**
+ * "5×5 s2 p1": a window as summary() shows it; stride only when not `defaultStride`, padding when
+ * not zero, a square pair as one number.
+ * @example windowSummary([3, 3], [1, 1], [1, 1], [1, 1]) // "3×3 p1"
+ */
+export function windowSummary(k: unknown, s: unknown, defaultStride: unknown, p: unknown = [0, 0]): string {
+  const [kh, kw] = k as number[];
+  const short = (v: number[]): string => (v[0] !== v[1] ? `${v[0]}×${v[1]}` : String(v[0]));
+  const stride = s as number[];
+  const padding = p as number[];
+  return `${kh}×${kw}` + (stride.some((v, i) => v !== (defaultStride as number[])[i]) ? ` s${short(stride)}` : '') +
+    (padding.some((v) => v !== 0) ? ` p${short(padding)}` : '');
+}

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 import { Sequential } from './sequential.ts';
-import { LAYER_TYPES, layerFromConfig } from './layerFromConfig.ts';
+import { layerTypes, layerFromConfig } from '../layers/registry.ts';
 import { MODEL_PRESETS, layersFromSpec, parseLayerSpec, specWantsImages } from './layerSpec.ts';
 
 test('parseLayerSpec: every token kind, with options, into the model-file layer configs', () => {
@@ -33,12 +33,12 @@ test('parseLayerSpec: every token kind, with options, into the model-file layer 
   assert.equal(parseLayerSpec('bn,dense:3', 1)[0].type, 'BatchNorm1D');
   // Every layer type can be spelled.
   const spelled = new Set(configs.map((c) => c.type));
-  assert.deepEqual(LAYER_TYPES.filter((t) => !spelled.has(t)), []);
+  assert.deepEqual(layerTypes().filter((t) => !spelled.has(t)), []);
 });
 
 test('parseLayerSpec errors name the token, what was expected, and list the grammar', () => {
   const cases: [string, string[]][] = [
-    ['conv:8x5x5,relu,pool:2', ['token 3 "pool:2"', 'a layer name among', '"pool"', 'hint: tokens: conv:']],
+    ['conv:8x5x5,relu,pool:2', ['token 3 "pool:2"', 'a layer name among', '"pool"', 'hint: tokens: ', 'conv:FxK']],
     ['conv:8', ['token 1 "conv:8"', 'conv:FILTERSxK']],
     ['conv:0x3', ['token 1 "conv:0x3"']],
     ['conv:8x3/s0', ['token 1', 'stride as an integer ≥ 1', '"0"']],

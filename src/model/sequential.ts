@@ -9,13 +9,13 @@ import type { Backend } from '../backend/backend.ts';
 import { BatchIterator, type Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
-import { Buffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
+import { TensorBuffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
-import { layerFromConfig } from './layerFromConfig.ts';
+import { builtLayer, findLayerKind, layerFromConfig } from '../layers/registry.ts';
 import {
   TrainingMonitor, clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares,
   type NonFinite, type TrainingWarning,
@@ -281,8 +281,8 @@ export class Sequential {
   stopTraining = false;
   /** Set (e.g. from a SIGINT handler) to end fit() after the current batch; see trainingState(). */
   stopAfterBatch = false;
-  private readonly dyBuf = new Buffer();
-  private readonly inputBuf = new Buffer();
+  private readonly dyBuf = new TensorBuffer();
+  private readonly inputBuf = new TensorBuffer();
   /** Each layer's output for the last forward pass of trainStep (views of the layers' buffers). */
   private readonly acts: Tensor[] = [];
   private state: FitState = { epoch: 0, batch: 0, history: { epochs: [] } };
@@ -685,10 +685,10 @@ export class Sequential {
    */
   predictProbabilities(x: Float32Array, count: number): Float32Array {
     const out = this.predict(x, count);
-    const last = this.layers[this.layers.length - 1].type;
+    const last = findLayerKind(this.layers[this.layers.length - 1].type)?.output;
     const k = shapeSize(this.outputShape);
-    if (last === 'Softmax') return out;
-    if (last !== 'Sigmoid') {
+    if (last === 'probabilities') return out;
+    if (last !== 'scores') {
       this.backend.softmax(out, out, count, k);
       return out;
     }
@@ -708,32 +708,13 @@ export class Sequential {
     this.layers.forEach((l, i) => {
       const n = l.params().reduce((s, p) => s + p.value.size, 0);
       total += n;
-      const cfg = l.config();
-      const detail = cfg.type === 'Dense' ? `(${l.inputShape[0]} → ${cfg.units})` : layerDetail(cfg);
+      const detail = findLayerKind(l.type)?.summary?.(builtLayer(l)) ?? '';
       rows.push([`${i} ${l.type}${detail ? ' ' + detail : ''}`, shapeToString(['N', ...l.outputShape]), n.toLocaleString('en-US')]);
     });
     const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));
     const line = (r: [string, string, string]) => `${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padStart(widths[2])}`;
     const rule = '─'.repeat(widths[0] + widths[1] + widths[2] + 4);
     return [line(rows[0]), rule, ...rows.slice(1).map(line), rule, `Total params: ${total.toLocaleString('en-US')}`].join('\n');
-  }
-}
-
-/** "5×5 s2 p1" for windowed layers, "0.5" for Dropout: what summary() shows after the type. */
-function layerDetail(cfg: LayerConfig): string {
-  const pair = (v: unknown): string => (Array.isArray(v) && v[0] !== v[1] ? `${v[0]}×${v[1]}` : String((v as number[])[0]));
-  const win = (k: unknown): string => {
-    const [kh, kw] = k as number[];
-    const s = cfg.stride as number[];
-    const p = cfg.padding as number[];
-    return `${kh}×${kw}` + (s.some((v, i) => v !== (cfg.type === 'Conv2D' ? 1 : (k as number[])[i])) ? ` s${pair(s)}` : '') +
-      (p.some((v) => v !== 0) ? ` p${pair(p)}` : '');
-  };
-  switch (cfg.type) {
-    case 'Conv2D': return `(${cfg.filters}, ${win(cfg.kernelSize)})`;
-    case 'MaxPool2D': case 'AvgPool2D': return `(${win(cfg.poolSize)})`;
-    case 'Dropout': return `(${cfg.rate})`;
-    default: return '';
   }
 }
 
