@@ -29,9 +29,10 @@ export interface LayerKind {
   readonly spec?: LayerSpecSyntax;
   /**
    * The input it needs, when it cares: 'image' (C, H, W) or 'flat' (F). A spec's input shape is
-   * decided by its first layer that cares; after a 'flat' layer a spec continues flat.
+   * decided by its first layer that cares; after a 'flat' layer a spec continues flat. A container
+   * asks `first` about its inner layers.
    */
-  input?(config: LayerConfig): 'image' | 'flat' | undefined;
+  input?(config: LayerConfig, first: (configs: readonly LayerConfig[]) => InputKind): InputKind;
   /**
    * What a model ending in this layer outputs: 'probabilities' (rows sum to 1), 'scores' (units in
    * (0, 1), e.g. a sigmoid), 'activations' (another nonlinearity); default: logits.
@@ -42,6 +43,14 @@ export interface LayerKind {
   /** Write the layer as ONNX nodes; without it, exporting a model that holds the layer is refused. */
   onnx?(ctx: OnnxEmitContext): void;
 }
+
+/**
+ * What a layer needs as input: an image (C, H, W), a flat vector (F), or either (undefined).
+ *
+ * @example
+ * const need: InputKind = 'image';
+ */
+export type InputKind = 'image' | 'flat' | undefined;
 
 /**
  * A layer's words in the layer-spec grammar.

@@ -65,8 +65,8 @@ export interface LayerConfig {
 export interface BuildContext {
   backend: Backend;
   rng: Rng;
-  /** Position in the model, used in messages: "layer 2 (Dense)". */
-  index: number;
+  /** Position in the model, used in messages: "layer 2 (Dense)" (or "layer 3.body.0" inside a container). */
+  index: number | string;
 }
 
 /**
@@ -90,7 +90,7 @@ export abstract class Layer {
   abstract readonly type: string;
   needsInputGrad = true;
   protected backend!: Backend;
-  protected index = 0;
+  protected index: number | string = 0;
   inputShape: Shape = [];
   outputShape: Shape = [];
 

@@ -21,7 +21,7 @@
  * parseLayerSpec('conv:8x5x5,relu,maxpool:2,conv:16x5x5,relu,maxpool:2,flatten,dense:10');
  */
 import { NablaError } from '../errors.ts';
-import type { LayerKind, SpecToken } from '../layers/kind.ts';
+import type { InputKind, LayerKind, SpecToken } from '../layers/kind.ts';
 import type { Layer, LayerConfig } from '../layers/layer.ts';
 import { findLayerKind, layerFromConfig, layerKinds } from '../layers/registry.ts';
 
@@ -73,16 +73,21 @@ export function layersFromSpec(spec: string, inputRank = 3): Layer[] {
  * specWantsImages(parseLayerSpec('conv:8x5,relu,flatten,dense:10')); // true
  */
 export function specWantsImages(configs: readonly LayerConfig[]): boolean {
+  return firstInput(configs) === 'image';
+}
+
+/** What the first layer that cares about its input needs. */
+function firstInput(configs: readonly LayerConfig[]): InputKind {
   for (const c of configs) {
     const input = inputOf(c);
-    if (input) return input === 'image';
+    if (input) return input;
   }
-  return false;
+  return undefined;
 }
 
 /** The input a config's layer needs ('image', 'flat' or undefined for any). */
-function inputOf(config: LayerConfig): 'image' | 'flat' | undefined {
-  return findLayerKind(config.type)?.input?.(config);
+function inputOf(config: LayerConfig): InputKind {
+  return findLayerKind(config.type)?.input?.(config, firstInput);
 }
 
 /** Split at commas outside parentheses; lower case, trimmed. */
