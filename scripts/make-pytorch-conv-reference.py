@@ -1,7 +1,8 @@
 """Make test/fixtures/pytorch-conv-reference.json: what PyTorch computes for small convolutional
 networks (Conv2d with stride/padding/no bias, BatchNorm2d/1d in training mode, max and average
 pooling with padding, Flatten, Linear), so nabla's image layers are compared with a real reference
-without CI ever needing Python.
+without CI ever needing Python; and test/fixtures/pytorch-residual-reference.json, the same for
+networks with residual blocks (a module x + body(x), body an nn.Sequential, as nabla's Residual).
 
 Run once (and again only if the cases below change):
     python3 scripts/make-pytorch-conv-reference.py
@@ -22,6 +23,17 @@ rng = np.random.default_rng(11)
 
 def f32(a):
     return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+class Residual(torch.nn.Module):
+    """y = x + body(x); its state-dict names are body.<j>.<name>, as nabla's Residual."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x + self.body(x)
 
 
 def build(input_shape, layers):
@@ -50,6 +62,8 @@ def build(input_shape, layers):
             modules.append(torch.nn.ReLU())
         elif kind == 'Tanh':
             modules.append(torch.nn.Tanh())
+        elif kind == 'Residual':
+            modules.append(Residual(build(shape, spec['layers'])))
         else:
             raise SystemExit(f'unknown layer {kind}')
     return torch.nn.Sequential(*modules)
@@ -119,7 +133,29 @@ def make_case(name, input_shape, n, layers):
     }
 
 
-fixture = {'torch': torch.__version__, 'cases': [make_case(*c) for c in CASES]}
-with open('test/fixtures/pytorch-conv-reference.json', 'w') as f:
-    json.dump(fixture, f)
-print('wrote test/fixtures/pytorch-conv-reference.json:', ', '.join(c[0] for c in CASES))
+def dense(units):
+    return {'type': 'Dense', 'units': units, 'bias': True, 'init': 'he'}
+
+
+RESIDUAL_CASES = [
+    ('residual-mlp', [6], 5, [
+        dense(8), {'type': 'ReLU'},
+        {'type': 'Residual', 'layers': [dense(8), {'type': 'Tanh'}, dense(8)]}, {'type': 'ReLU'},
+        {'type': 'Residual', 'layers': [dense(8), bn('BatchNorm1D')]}, dense(3),
+    ]),
+    ('residual-cnn', [2, 6, 5], 4, [
+        conv(3, [3, 3], [1, 1], [1, 1]), {'type': 'ReLU'},
+        {'type': 'Residual', 'layers': [
+            conv(3, [3, 3], [1, 1], [1, 1], bias=False), bn('BatchNorm2D'), {'type': 'ReLU'},
+            conv(3, [3, 1], [1, 1], [1, 0]),
+        ]}, {'type': 'ReLU'},
+        {'type': 'MaxPool2D', 'poolSize': [2, 2], 'stride': [2, 2], 'padding': [0, 0]},
+        {'type': 'Flatten'}, dense(3),
+    ]),
+]
+
+for path, cases in [('test/fixtures/pytorch-conv-reference.json', CASES), ('test/fixtures/pytorch-residual-reference.json', RESIDUAL_CASES)]:
+    fixture = {'torch': torch.__version__, 'cases': [make_case(*c) for c in cases]}
+    with open(path, 'w') as f:
+        json.dump(fixture, f)
+    print(f'wrote {path}:', ', '.join(c[0] for c in cases))
