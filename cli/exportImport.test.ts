@@ -61,11 +61,23 @@ test('nabla import: a PyTorch-named state dict becomes a model; mismatches are n
   const s = nabla('summary', out);
   assert.equal(s.code, 0, s.stderr);
 
+  // --layers takes train's spec grammar too: the same model, bit for bit.
+  const fromSpec = join(dir, 'from-spec.safetensors');
+  const r2 = nabla('import', weights, '--layers', 'dense:5,tanh,dense:10', '--out', fromSpec);
+  assert.equal(r2.code, 0, r2.stderr);
+  const specModel = decodeModel(new Uint8Array(readFileSync(fromSpec))).model;
+  assert.deepEqual(specModel.inputShape, [784]);
+  assert.deepEqual(specModel.stateDict().get('0.weight')!.data, tensors[0][1].data);
+  const r3 = nabla('import', weights, '--layers', 'dense:5,tanh,dense:10', '--input', '784', '--out', join(dir, 'img.safetensors'));
+  assert.equal(r3.code, 0, r3.stderr);
+
   const never = join(dir, 'never.safetensors');
   assertUserError(nabla('import', weights, '--arch', '784-6-10 tanh', '--out', never), '"0.weight" of shape [6, 784]', 'found [5, 784]');
   assertUserError(nabla('import', weights, '--arch', '784-5-5-10', '--out', never), 'no "4.weight", "4.bias"');
   assertUserError(nabla('import', weights, '--arch', '784-5-10', '--layers', '{}', '--out', never), 'exactly one of them');
   assertUserError(nabla('import', weights, '--layers', '{"inputShape": [784], "layers": [{"type": "Dense", "units": 5}, {"type": "Dense", "units": 10}]}', '--out', never), 'no "1.weight", "1.bias"', 'the file has "0.weight"');
   assertUserError(nabla('import', weights, '--layers', '{oops', '--out', never), 'flag --layers', 'JSON');
+  assertUserError(nabla('import', weights, '--layers', 'dense:5,tahn,dense:10', '--out', never), 'token 2 "tahn"', 'a layer name among');
+  assertUserError(nabla('import', weights, '--layers', 'dense:5,tanh,dense:10', '--input', '28x0', '--out', never), 'flag --input');
   assert.equal(existsSync(never), false);
 });

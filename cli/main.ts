@@ -13,6 +13,7 @@ import { registerReport } from './commands/report.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSummary } from './commands/summary.ts';
 import { Interrupted, registerTrain } from './commands/train.ts';
+import { loadPlugins } from './plugins.ts';
 
 export function makeProgram(): Command {
   const program = new Command();
@@ -21,6 +22,11 @@ export function makeProgram(): Command {
     .description('nabla: neural networks from scratch. Train, evaluate and use digit classifiers on MNIST.')
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
+    .option('--plugin <module>', 'load layers of your own first (repeatable): a module exporting Layer classes with a static kind, see examples/swish.ts',
+      (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .hook('preAction', async () => {
+      await loadPlugins(program.opts<{ plugin: string[] }>().plugin);
+    })
     .exitOverride();
   registerTrain(program);
   registerEval(program);

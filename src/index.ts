@@ -22,9 +22,9 @@ export {
 
 export { Layer, TensorBuffer, NO_GRAD, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
 export type {
-  LayerKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
+  LayerKind, InputKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
 } from './layers/kind.ts';
-export { registerLayer, layerTypes, layerKinds, findLayerKind, layerFromConfig, builtLayer } from './layers/registry.ts';
+export { registerLayer, registerLayersFrom, type DescribedClass, layerTypes, layerKinds, findLayerKind, layerFromConfig, builtLayer } from './layers/registry.ts';
 export * from './layers/builtins.ts';
 export { type Pair } from './layers/window.ts';
 export { type Pool2DOptions } from './layers/pool2d.ts';

@@ -33,6 +33,15 @@ test('examples/train.ts trains on real MNIST, saves a model and an ONNX file', (
   assert.ok(existsSync(join(cwd, 'models', 'example-mlp.onnx')));
 });
 
+test('examples/customLayer.ts: a registered Swish layer trains, reloads from its file and exports to ONNX (swish.ts is its layer)', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'nabla-example-'));
+  const out = runExample('customLayer.ts', cwd);
+  assert.match(out, /1 Swish +\[N, 128\]/);
+  const acc = Number(/test accuracy ([\d.]+)/.exec(out)?.[1]);
+  assert.ok(acc > 0.8, `2,000 digits × 2 epochs: ${out}`);
+  assert.ok(existsSync(join(cwd, 'models', 'swish-mlp.onnx')));
+});
+
 test('examples/customLoop.ts: the hand-written trainStep loop learns', () => {
   const out = runExample('customLoop.ts', mkdtempSync(join(tmpdir(), 'nabla-example-')));
   const best = Number(/best val accuracy ([\d.]+)/.exec(out)?.[1]);
@@ -101,5 +110,5 @@ test('every ```ts block of README.md is a "#region readme" of an example file, v
 // A new example file must be wired into the tests above, not silently left unrun.
 test('every example file is run by this test or imported by one that is', () => {
   const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts')).sort();
-  assert.deepEqual(files, ['browserInference.ts', 'customLoop.ts', 'mnist.ts', 'train.ts']);
+  assert.deepEqual(files, ['browserInference.ts', 'customLayer.ts', 'customLoop.ts', 'mnist.ts', 'swish.ts', 'train.ts']);
 });

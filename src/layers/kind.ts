@@ -103,6 +103,7 @@ export interface SpecToken {
  */
 export interface ConfigContext {
   readonly where: string;
+  /** Build an inner layer from its config; `where` names it in messages. */
   layerFromConfig(config: LayerConfig, where: string): Layer;
 }
 
@@ -153,8 +154,11 @@ export interface OnnxEmitContext {
   weight(name: string, shape: Shape): string;
   /** A float32 constant initializer named `${prefix}.${name}`. */
   constant(name: string, values: number[], shape: Shape): string;
+  /** An integer attribute. */
   int(name: string, v: number): OnnxAttribute;
+  /** A list-of-integers attribute. */
   ints(name: string, v: number[]): OnnxAttribute;
+  /** A float attribute. */
   float(name: string, v: number): OnnxAttribute;
   /** A [h, w] config entry: two integers ≥ min (default 1). */
   pair(v: unknown, name: string, min?: number): [number, number];

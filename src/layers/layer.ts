@@ -159,6 +159,10 @@ export abstract class Layer {
 /**
  * A reusable output tensor: grows to the largest batch seen, and hands out a Tensor of exactly
  * (N, ...shape) as a view, so the smaller last batch of an epoch costs no allocation.
+ *
+ * @example
+ * private readonly out = new TensorBuffer();
+ * forward(x: Tensor): Tensor { const y = this.out.get(this.backend, x.shape[0], this.outputShape); ...; return y; }
  */
 export class TensorBuffer {
   private store: Float32Array = new Float32Array(0);
@@ -180,5 +184,10 @@ export class TensorBuffer {
   }
 }
 
-/** The empty tensor a first layer returns from backward when no one needs dx. */
+/**
+ * The empty tensor a first layer returns from backward when no one needs dx.
+ *
+ * @example
+ * if (!this.needsInputGrad) return NO_GRAD;
+ */
 export const NO_GRAD = new Tensor([0]);

@@ -8,19 +8,25 @@ import * as builtins from './builtins.ts';
 import type { BuiltLayer, LayerKind } from './kind.ts';
 import { Layer, type LayerConfig } from './layer.ts';
 
-/** A layer class that carries its description. */
-type DescribedClass = { readonly kind: LayerKind; readonly prototype: Layer };
+/**
+ * A layer class that carries its description as a static `kind`.
+ *
+ * @example
+ * const described: DescribedClass = Dense;
+ */
+export type DescribedClass = { readonly kind: LayerKind; readonly prototype: Layer };
 
 const isDescribed = (v: unknown): v is DescribedClass =>
   typeof v === 'function' && v.prototype instanceof Layer && Object.hasOwn(v, 'kind');
 
-const LAYERS: LayerKind[] = Object.values(builtins).filter(isDescribed).map((c) => c.kind);
+const LAYERS: LayerKind[] = [];
+registerLayersFrom(builtins);
 
 /**
  * Register a layer type of your own so that model files load it, `--layers` specs spell it,
- * `summary()` shows it and ONNX export writes it (when it has `onnx`). Give the class's `kind`, or
- * the kind object itself. Registering the same kind twice does nothing; another kind with a type or
- * spec name already taken is refused.
+ * `summary()` shows it and ONNX export writes it (when it has `onnx`). Give the class (which
+ * carries its static `kind`) or the kind itself. Registering the same kind twice does nothing;
+ * another kind with a type or spec name already taken is refused.
  *
  * @example
  * class Double extends Layer {
@@ -28,21 +34,38 @@ const LAYERS: LayerKind[] = Object.values(builtins).filter(isDescribed).map((c) 
  *   readonly type = 'Double';
  *   // ... init, forward, backward, config
  * }
- * registerLayer(Double.kind);
+ * registerLayer(Double);
  */
-export function registerLayer(kind: LayerKind): void {
+export function registerLayer(layer: LayerKind | DescribedClass): void {
+  const kind: LayerKind = isDescribed(layer) ? layer.kind : layer;
   if (LAYERS.includes(kind)) return;
   const where = `registerLayer(${JSON.stringify(kind?.type)})`;
   if (typeof kind?.type !== 'string' || !/^[A-Za-z][A-Za-z0-9_]*$/.test(kind.type) || typeof kind.fromConfig !== 'function') {
-    throw new NablaError({ where, expected: 'a LayerKind with a type name (letters, digits, _) and fromConfig', found: String(kind?.type) });
+    throw new NablaError({
+      where, expected: 'a Layer class with a static kind, or a LayerKind: a type name (letters, digits, _) and fromConfig',
+      found: typeof kind?.type === 'string' ? `type ${JSON.stringify(kind.type)}` : String(kind), hint: 'see docs/architecture.md, "Add a layer"',
+    });
   }
   const clash = LAYERS.find((k) => k.type === kind.type);
   if (clash) throw new NablaError({ where, expected: 'a type name not yet registered', found: `"${kind.type}" is taken`, hint: 'choose another type name' });
   for (const name of kind.spec?.names ?? []) {
     const owner = LAYERS.find((k) => k.spec?.names.includes(name));
-    if (owner) throw new NablaError({ where, expected: 'spec names not yet taken', found: `"${name}" spells ${owner.type}` });
+    if (owner) throw new NablaError({ where, expected: 'spec names not yet taken', found: `"${name}" spells ${owner.type}`, hint: 'choose another token name' });
   }
   LAYERS.push(kind);
+}
+
+/**
+ * Register every layer a module exports (classes with a static `kind`): how the built-in layers are
+ * registered, and how the CLI's `--plugin <module>` loads yours. Returns the types registered.
+ *
+ * @example
+ * registerLayersFrom(await import('./myLayers.ts')); // ['Swish']
+ */
+export function registerLayersFrom(module: Record<string, unknown>): string[] {
+  const classes = Object.values(module).filter(isDescribed);
+  for (const c of classes) registerLayer(c);
+  return classes.map((c) => c.kind.type);
 }
 
 /**
@@ -101,7 +124,7 @@ function build(config: LayerConfig, where: string): Layer {
   if (!kind) {
     throw new NablaError({
       where, expected: `a layer type among ${layerTypes().join(', ')}`, found: JSON.stringify(config?.type),
-      hint: 'a layer of your own must be registered (registerLayer) before the model is loaded',
+      hint: 'a layer of your own must be registered first: registerLayer in code, nabla --plugin <module> on the command line',
     });
   }
   try {
