@@ -42,12 +42,11 @@ export { Optimizer, type OptimizerOptions } from './optim/optimizer.ts';
 export { SGD, type SGDOptions } from './optim/sgd.ts';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
 
+export { Sequential, type ModelConfig, type SequentialOptions, type StepOptions, type StepResult } from './model/sequential.ts';
 export {
-  Sequential, DivergenceError, argmax,
-  type Samples, type EpochLog, type History, type BatchLog, type Callback, type FitOptions,
-  type Evaluation, type ModelConfig, type SequentialOptions, type FitState, type TrainBeginInfo,
-  type StepOptions, type StepResult,
-} from './model/sequential.ts';
+  DivergenceError, type EpochLog, type History, type BatchLog, type Callback, type FitOptions, type FitState, type TrainBeginInfo,
+} from './train/fit.ts';
+export { argmax, type Evaluation } from './train/metrics.ts';
 export { layerFromConfig, LAYER_TYPES } from './model/layerFromConfig.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
@@ -68,7 +67,7 @@ export { parseArchitecture } from './model/architecture.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
-export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
+export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
 export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
