@@ -84,7 +84,8 @@ export {
   gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult, type LayerCheckOptions, type LayerCheckReport,
 } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';
+export { parseLayerSpec, layersFromSpec, specWantsImages, LAYER_SPEC_GRAMMAR } from './model/layerSpec.ts';
 export {
-  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, LAYER_SPEC_GRAMMAR,
-  type ModelPreset,
-} from './model/layerSpec.ts';
+  buildModel, mlpSpec, mlpLayers, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
+  type BuildModelOptions, type MlpOptions, type MlpActivation, type MlpOutput, type ModelPreset,
+} from './model/buildModel.ts';

@@ -9,20 +9,8 @@
  * Layer i of the result is what PyTorch's nn.Sequential names i ("0.weight", "2.weight"...).
  */
 import { NablaError } from '../errors.ts';
-import type { LayerConfig } from '../layers/layer.ts';
+import { MLP_ACTIVATIONS, MLP_OUTPUTS, mlpLayers, type MlpActivation, type MlpOutput } from './buildModel.ts';
 import type { ModelConfig } from './sequential.ts';
-
-const ACTIVATION_TYPES: Record<string, LayerConfig> = {
-  relu: { type: 'ReLU' },
-  'leaky-relu': { type: 'LeakyReLU', slope: 0.01 },
-  sigmoid: { type: 'Sigmoid' },
-  tanh: { type: 'Tanh' },
-};
-const OUTPUT_TYPES: Record<string, LayerConfig | undefined> = {
-  none: undefined,
-  sigmoid: { type: 'Sigmoid' },
-  softmax: { type: 'Softmax' },
-};
 
 /**
  * Parse a one-line MLP description into a ModelConfig (for `Sequential.fromConfig`).
@@ -42,30 +30,25 @@ export function parseArchitecture(spec: string): ModelConfig {
       found: JSON.stringify(words[0] ?? ''),
     });
   }
-  let activation = 'relu';
-  let output = 'none';
+  let activation: MlpActivation = 'relu';
+  let output: MlpOutput = 'none';
   for (const w of words.slice(1)) {
     if (w.startsWith('output=')) {
-      output = w.slice('output='.length);
-      if (!(output in OUTPUT_TYPES)) {
-        throw new NablaError({ where, expected: `output= one of ${Object.keys(OUTPUT_TYPES).join(', ')}`, found: JSON.stringify(output) });
+      output = w.slice('output='.length) as MlpOutput;
+      if (!MLP_OUTPUTS.includes(output)) {
+        throw new NablaError({ where, expected: `output= one of ${MLP_OUTPUTS.join(', ')}`, found: JSON.stringify(output) });
       }
-    } else if (w in ACTIVATION_TYPES) {
-      activation = w;
+    } else if ((MLP_ACTIVATIONS as readonly string[]).includes(w)) {
+      activation = w as MlpActivation;
     } else {
       throw new NablaError({
-        where, expected: `an activation (${Object.keys(ACTIVATION_TYPES).join(', ')}) or output=<${Object.keys(OUTPUT_TYPES).join('|')}>`,
+        where, expected: `an activation (${MLP_ACTIVATIONS.join(', ')}) or output=<${MLP_OUTPUTS.join('|')}>`,
         found: JSON.stringify(w),
       });
     }
   }
   const dims = sizes.map(Number);
-  const layers: LayerConfig[] = [];
-  for (let i = 1; i < dims.length; i++) {
-    layers.push({ type: 'Dense', units: dims[i], bias: true });
-    if (i < dims.length - 1) layers.push({ ...ACTIVATION_TYPES[activation] });
-  }
-  const out = OUTPUT_TYPES[output];
-  if (out) layers.push({ ...out });
-  return { inputShape: [dims[0]], layers };
+  const layers = mlpLayers({ hidden: dims.slice(1, -1), activation, output, classes: dims[dims.length - 1] });
+  // The line describes weights to import, not how to initialise them: its configs name no init.
+  return { inputShape: [dims[0]], layers: layers.map(({ init: _, ...c }) => c) };
 }
