@@ -29,6 +29,8 @@ export interface Param {
   name: string;
   value: Tensor;
   grad: Tensor;
+  /** The backend whose memory holds it: optimisers and diagnostics default to its kernels. */
+  backend?: Backend;
 }
 
 /**
@@ -130,6 +132,7 @@ export abstract class Layer {
       name,
       value: new Tensor(shape, this.backend.allocate(size)),
       grad: new Tensor(shape, this.backend.allocate(size)),
+      backend: this.backend,
     };
   }
 

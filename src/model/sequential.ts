@@ -137,11 +137,11 @@ export class Sequential {
     for (const l of this.layers) l.setBackend(backend);
   }
 
-  /** Every learnable tensor, named as PyTorch's nn.Sequential state dict names it ("0.weight"). */
+  /** Every learnable tensor, named as PyTorch's nn.Sequential state dict names it ("0.weight"), with the model's backend. */
   parameters(): Param[] {
     const out: Param[] = [];
     this.layers.forEach((layer, i) => {
-      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad });
+      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad, backend: this.backend });
     });
     return out;
   }
