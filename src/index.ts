@@ -70,6 +70,7 @@ export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
 export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
+export { firstLayerPictures, tilePictures, confusionColour } from './viz/firstLayer.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
