@@ -63,14 +63,12 @@ export {
 export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
-export { parseArchitecture } from './model/architecture.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
-export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
-export { firstLayerPictures, tilePictures, confusionColour } from './viz/firstLayer.ts';
+export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, confusionColour } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
@@ -87,6 +85,6 @@ export {
 export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';
 export { parseLayerSpec, layersFromSpec, specWantsImages, LAYER_SPEC_GRAMMAR } from './model/layerSpec.ts';
 export {
-  buildModel, mlpSpec, mlpLayers, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
+  buildModel, mlpSpec, mlpLayers, parseArchitecture, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
   type BuildModelOptions, type MlpOptions, type MlpActivation, type MlpOutput, type ModelPreset,
 } from './model/buildModel.ts';

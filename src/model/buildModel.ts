@@ -9,7 +9,10 @@
  *            written as a layer spec by mlpSpec (the mlp preset is one too)
  *
  * Every form becomes a layer spec, parsed by parseLayerSpec and built by layerFromConfig, like a
- * model file's architecture.
+ * model file's architecture. parseArchitecture reads a dense network written as in notes and
+ * papers, "<in>-<hidden>-...-<out> [activation] [output=<none|sigmoid|softmax>]" (e.g.
+ * "784-256-128-10 relu"), into the JSON architecture model files store; layer i of it is what
+ * PyTorch's nn.Sequential names i ("0.weight", "2.weight"...).
  */
 import type { Backend } from '../backend/backend.ts';
 import { NablaError } from '../errors.ts';
@@ -17,20 +20,14 @@ import type { LayerConfig } from '../layers/layer.ts';
 import { shapeSize, type Shape } from '../tensor.ts';
 import { layerFromConfig } from './layerFromConfig.ts';
 import { parseLayerSpec, specWantsImages } from './layerSpec.ts';
-import { Sequential } from './sequential.ts';
+import { Sequential, type ModelConfig } from './sequential.ts';
 
-/**
- * Hidden activations of a dense network, as the CLI's --activation and parseArchitecture name them.
- * @example MLP_ACTIVATIONS.includes('tanh'); // true
- */
+/** Hidden activations of a dense network (--activation). @example MLP_ACTIVATIONS.includes('tanh'); // true */
 export const MLP_ACTIVATIONS = ['relu', 'leaky-relu', 'sigmoid', 'tanh'] as const;
-/** @example const a: MlpActivation = 'leaky-relu'; */
-export type MlpActivation = (typeof MLP_ACTIVATIONS)[number];
-/**
- * What may follow a dense network's last layer: nothing (logits), Sigmoid or Softmax.
- * @example MLP_OUTPUTS; // ['none', 'sigmoid', 'softmax']
- */
+/** What may follow a dense network's last layer (--output). @example MLP_OUTPUTS; // ['none', 'sigmoid', 'softmax'] */
 export const MLP_OUTPUTS = ['none', 'sigmoid', 'softmax'] as const;
+/** @example const a: MlpActivation = 'leaky-relu'; const o: MlpOutput = 'sigmoid'; */
+export type MlpActivation = (typeof MLP_ACTIVATIONS)[number];
 /** @example const o: MlpOutput = 'sigmoid'; // the notes' MSE network */
 export type MlpOutput = (typeof MLP_OUTPUTS)[number];
 
@@ -190,4 +187,45 @@ export function buildModel(options: BuildModelOptions): Sequential {
     });
   }
   return model;
+}
+
+/**
+ * Parse a one-line MLP description into a ModelConfig (for `Sequential.fromConfig`).
+ *
+ * @example
+ * const config = parseArchitecture('784-256-128-10 relu');
+ * // { inputShape: [784], layers: [Dense 256, ReLU, Dense 128, ReLU, Dense 10] }
+ * const model = Sequential.fromConfig(config, { seed: 1 });
+ */
+export function parseArchitecture(spec: string): ModelConfig {
+  const where = `architecture "${spec}"`;
+  const words = spec.trim().split(/\s+/);
+  const sizes = (words[0] ?? '').split('-');
+  if (sizes.length < 2 || !sizes.every((s) => /^\d+$/.test(s) && Number(s) >= 1)) {
+    throw new NablaError({
+      where, expected: 'layer sizes joined by "-", at least input and output (e.g. "784-256-128-10 relu")',
+      found: JSON.stringify(words[0] ?? ''),
+    });
+  }
+  let activation: MlpActivation = 'relu';
+  let output: MlpOutput = 'none';
+  for (const w of words.slice(1)) {
+    if (w.startsWith('output=')) {
+      output = w.slice('output='.length) as MlpOutput;
+      if (!MLP_OUTPUTS.includes(output)) {
+        throw new NablaError({ where, expected: `output= one of ${MLP_OUTPUTS.join(', ')}`, found: JSON.stringify(output) });
+      }
+    } else if ((MLP_ACTIVATIONS as readonly string[]).includes(w)) {
+      activation = w as MlpActivation;
+    } else {
+      throw new NablaError({
+        where, expected: `an activation (${MLP_ACTIVATIONS.join(', ')}) or output=<${MLP_OUTPUTS.join('|')}>`,
+        found: JSON.stringify(w),
+      });
+    }
+  }
+  const dims = sizes.map(Number);
+  const layers = mlpLayers({ hidden: dims.slice(1, -1), activation, output, classes: dims[dims.length - 1] });
+  // The line describes weights to import, not how to initialise them: its configs name no init.
+  return { inputShape: [dims[0]], layers: layers.map(({ init: _, ...c }) => c) };
 }

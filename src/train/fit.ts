@@ -9,7 +9,7 @@ import { BatchIterator } from '../data/batches.ts';
 import { NablaError } from '../errors.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
-import { TrainingMonitor, type NonFinite, type TrainingWarning } from '../model/diagnostics.ts';
+import { TrainingMonitor, firstNonFinite, type NonFinite, type TrainingWarning } from '../model/diagnostics.ts';
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
@@ -238,9 +238,10 @@ export async function fitAsync(model: Sequential, data: Samples, options: FitOpt
 export function* fitSteps(model: Sequential, data: Samples, options: FitOptions): Generator<BatchLog, History, undefined> {
   const loss = lossByName(options.loss);
   const batchSize = options.batchSize ?? 32;
-  checkPositiveInt('fit', 'batchSize', batchSize);
-  if (!Number.isInteger(options.epochs) || options.epochs < 0) {
-    throw new NablaError({ where: 'fit', expected: 'epochs to be an integer ≥ 0', found: String(options.epochs) });
+  for (const [name, v, min] of [['batchSize', batchSize, 1], ['epochs', options.epochs, 0]] as const) {
+    if (!Number.isInteger(v) || v < min) {
+      throw new NablaError({ where: 'fit', expected: `${name} to be ${min ? 'a positive integer' : 'an integer ≥ 0'}`, found: String(v) });
+    }
   }
   if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
     throw new NablaError({ where: 'fit', expected: 'clipNorm > 0', found: String(options.clipNorm) });
@@ -340,7 +341,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
     // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
     // never become "the last good epoch".
-    if (!params.every((p) => allFinite(p.value.data))) {
+    if (!params.every((p) => firstNonFinite(p.value.data) < 0)) {
       restore();
       throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
     }
@@ -367,15 +368,4 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
   }
   for (const c of callbacks) c.onTrainEnd?.(history);
   return history;
-}
-
-function allFinite(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return false;
-  return true;
-}
-
-function checkPositiveInt(where: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new NablaError({ where, expected: `${name} to be a positive integer`, found: String(v) });
-  }
 }
