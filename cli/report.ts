@@ -6,7 +6,7 @@
  */
 import { PNG } from 'pngjs';
 import {
-  inkToRgba, misclassified, signedToRgba, type Dataset, type LoadedModel, type Mistake,
+  confusionColour, firstLayerPictures, inkToRgba, misclassified, tilePictures, type Dataset, type LoadedModel, type Mistake,
 } from '../src/index.ts';
 
 export interface ReportInput {
@@ -169,39 +169,22 @@ function confusionTable(confusion: number[][]): string {
   const k = confusion.length;
   const head = `<tr><th>true \\ predicted</th>${Array.from({ length: k }, (_, j) => `<th>${j}</th>`).join('')}</tr>`;
   const rows = confusion.map((row, i) => {
-    const total = row.reduce((s, v) => s + v, 0) || 1;
-    return `<tr><th>${i}</th>${row.map((v, j) => {
-      const share = v / total;
-      const bg = i === j ? `rgba(36,113,163,${(0.15 + 0.6 * share).toFixed(2)})` : v > 0 ? `rgba(192,57,43,${Math.min(0.8, 0.1 + 8 * share).toFixed(2)})` : 'transparent';
-      return `<td style="background:${bg}">${v}</td>`;
-    }).join('')}</tr>`;
+    const total = row.reduce((s, v) => s + v, 0);
+    return `<tr><th>${i}</th>${row.map((v, j) => `<td style="background:${confusionColour(v, total, i === j)}">${v}</td>`).join('')}</tr>`;
   });
   return `<table id="confusion">${head}${rows.join('')}</table>`;
 }
 
 /** W(1) rows as 28×28 pictures in one sprite (one data URI instead of hundreds). */
 function weightsSection(loaded: LoadedModel): string {
-  const first = loaded.model.layers.find((l) => l.type === 'Dense');
-  if (!first || first.inputShape[0] !== 784) {
+  const w = firstLayerPictures(loaded.model, MAX_UNITS);
+  if (!w) {
     return '<h2>First-layer weights W(1)</h2><p class="muted">The first layer is not a Dense layer on 28×28 inputs.</p>';
   }
-  const w = first.params()[0].value.data;
-  const units = Math.min(MAX_UNITS, first.outputShape[0]);
-  const cols = 16;
-  const rows = Math.ceil(units / cols);
-  const cell = 29; // 28 pixels and a 1-pixel gap
-  const W = cols * cell - 1;
-  const H = rows * cell - 1;
-  const sprite = new Uint8ClampedArray(W * H * 4).fill(255);
-  for (let u = 0; u < units; u++) {
-    const rgba = signedToRgba(w.subarray(u * 784, (u + 1) * 784), 28, 28);
-    const ox = (u % cols) * cell;
-    const oy = Math.floor(u / cols) * cell;
-    for (let y = 0; y < 28; y++) sprite.set(rgba.subarray(y * 28 * 4, (y + 1) * 28 * 4), ((oy + y) * W + ox) * 4);
-  }
+  const sprite = tilePictures(w.pictures, 28, 28, 16);
   return `<h2>First-layer weights W(1)</h2><p class="muted">Each hidden unit's 784 incoming weights drawn as a 28×28 image` +
-    ` (red positive, blue negative, each unit on its own scale); the first ${units} of ${first.outputShape[0]} units.</p>` +
-    `<img class="px" id="weights" alt="W(1) weight images" src="${pngDataUri(sprite, W, H)}" width="${W * 2}" height="${H * 2}">`;
+    ` (red positive, blue negative, each unit on its own scale); the first ${w.pictures.length} of ${w.units} units.</p>` +
+    `<img class="px" id="weights" alt="W(1) weight images" src="${pngDataUri(sprite.rgba, sprite.width, sprite.height)}" width="${sprite.width * 2}" height="${sprite.height * 2}">`;
 }
 
 function mistakesGrid(mistakes: Mistake[], test: Dataset): string {

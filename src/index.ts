@@ -39,12 +39,11 @@ export { Optimizer, type OptimizerOptions } from './optim/optimizer.ts';
 export { SGD, type SGDOptions } from './optim/sgd.ts';
 export { Adam, AdamW, type AdamOptions } from './optim/adam.ts';
 
+export { Sequential, type ModelConfig, type SequentialOptions, type StepOptions, type StepResult } from './model/sequential.ts';
 export {
-  Sequential, DivergenceError, argmax,
-  type Samples, type EpochLog, type History, type BatchLog, type Callback, type FitOptions,
-  type Evaluation, type ModelConfig, type SequentialOptions, type FitState, type TrainBeginInfo,
-  type StepOptions, type StepResult,
-} from './model/sequential.ts';
+  DivergenceError, type EpochLog, type History, type BatchLog, type Callback, type FitOptions, type FitState, type TrainBeginInfo,
+} from './train/fit.ts';
+export { argmax, type Evaluation } from './train/metrics.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
 } from './model/schedules.ts';
@@ -60,13 +59,12 @@ export {
 export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
-export { parseArchitecture } from './model/architecture.ts';
 
 export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
-export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch } from './data/batches.ts';
+export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
-export { signedToRgba, inkToRgba, maxAbs } from './viz/heatmap.ts';
+export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, confusionColour } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
@@ -82,6 +80,9 @@ export {
 } from './testing/gradCheck.ts';
 export { assertClose, compareClose, type CloseOptions, type Comparison } from './testing/assertClose.ts';
 export {
-  parseLayerSpec, layersFromSpec, specWantsImages, MODEL_PRESETS, MODEL_PRESET_NAMES, layerSpecGrammar,
-  type ModelPreset,
+  parseLayerSpec, layersFromSpec, specWantsImages, layerSpecGrammar,
 } from './model/layerSpec.ts';
+export {
+  buildModel, mlpSpec, mlpLayers, parseArchitecture, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
+  type BuildModelOptions, type MlpOptions, type MlpActivation, type MlpOutput, type ModelPreset,
+} from './model/buildModel.ts';

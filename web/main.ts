@@ -3,7 +3,7 @@
  * Worker (worker.ts), which runs the library; the page only draws. The library's heat-map
  * helpers colour the trace's vectors and matrices, the same as the Worker's W(1) pictures.
  */
-import { inkToRgba, signedToRgba, type SampleTrace, type TraceStep } from '../src/index.ts';
+import { confusionColour, inkToRgba, signedToRgba, type SampleTrace, type TraceStep } from '../src/index.ts';
 import type { FromWorker, Hyper, MistakeView, Progress, ToWorker } from './protocol.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -225,12 +225,11 @@ function renderInspection(m: Extract<FromWorker, { type: 'inspection' }>): void 
     const th = document.createElement('th');
     th.textContent = String(i);
     tr.append(th);
-    const total = row.reduce((s, v) => s + v, 0) || 1;
+    const total = row.reduce((s, v) => s + v, 0);
     row.forEach((v, j) => {
       const td = tr.insertCell();
       td.textContent = String(v);
-      const share = v / total;
-      td.style.background = i === j ? `rgba(36,113,163,${0.15 + 0.6 * share})` : v > 0 ? `rgba(192,57,43,${Math.min(0.8, 0.1 + 8 * share)})` : '';
+      td.style.background = confusionColour(v, total, i === j);
     });
     const a = tr.insertCell();
     a.textContent = `${(100 * m.perClass[i]).toFixed(1)}`;

@@ -2,13 +2,14 @@
  * The playground's Worker: all the computing, with the library's public API only (src/index.ts).
  * The page sends messages (protocol.ts) and draws what comes back; nothing here touches the DOM.
  *
- * Training runs in slices of ~60 ms of trainStep calls, then yields to the event loop, so pause,
- * a new learning rate or a prediction request are handled within a slice.
+ * Training is the library's fit loop (fitAsync), which yields to the event loop every ~60 ms, so
+ * pause, a new learning rate or a prediction request are handled between batches. A pause stops
+ * the fit after the current batch; Train resumes it from model.trainingState(), same batches.
  */
 import {
-  Adam, BatchIterator, Dense, ReLU, Sequential, argmax, assembleMnist, decodeModel, encodeModel, inkToRgba,
-  misclassified, parseIdx, rgbaToInk, signedToRgba, sliceDataset, toMnistInput, traceSample, Tensor,
-  type Backend, type Dataset, type LossName, type Optimizer,
+  Adam, DivergenceError, Sequential, argmax, assembleMnist, buildModel, decodeModel, encodeModel, firstLayerPictures, inkToRgba,
+  misclassified, parseIdx, rgbaToInk, sliceDataset, toMnistInput, traceSample,
+  type Backend, type Callback, type Dataset, type FitState, type LossName, type Optimizer,
 } from '../src/index.ts';
 import { createBackend } from './backend.ts';
 import type { FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
@@ -29,9 +30,12 @@ let optimizer: Optimizer | undefined;
 let hyper: Hyper = { lr: 2e-3, hidden: 64, batchSize: 64 };
 let train: Dataset | undefined;
 let test: Dataset | undefined;
-let batches: BatchIterator | undefined;
-let epochIt: Iterator<{ x: Float32Array; y: Float32Array; size: number }> | undefined;
+/** Where the page's fit stopped (a pause): the next Train continues it. */
+let resume: FitState | undefined;
+/** The user wants training to run; the fit stops after the batch in which this turns false. */
 let running = false;
+/** A fit loop is active (it may still be finishing its last batch after a pause). */
+let looping = false;
 let step = 0;
 let epoch = 0;
 /** The last drawing, as the model's 784 inputs, for "step through my drawing". */
@@ -65,7 +69,7 @@ async function handle(m: ToWorker): Promise<void> {
         newModel(1);
       }
       setHyper(m.hyper);
-      if (!running) void trainLoop();
+      if (!running) trainLoop().catch((e: unknown) => post({ type: 'error', text: e instanceof Error ? e.message : String(e) }));
       return;
     case 'pause':
       running = false;
@@ -111,7 +115,7 @@ async function loadServerModel(): Promise<void> {
     source = `server: ${meta.name}`;
     const firstDense = model.layers.find((l) => l.type === 'Dense');
     if (firstDense) hyper = { ...hyper, hidden: firstDense.outputShape[0] };
-    optimizer = new Adam(model.parameters(), { lr: hyper.lr, backend });
+    optimizer = new Adam(model.parameters(), { lr: hyper.lr });
     post({ type: 'model', info: info() });
   } else {
     newModel(1);
@@ -119,12 +123,11 @@ async function loadServerModel(): Promise<void> {
 }
 
 function newModel(seed: number): void {
-  model = new Sequential([new Dense(hyper.hidden), new ReLU(), new Dense(10)], { inputShape: [784], seed, backend });
+  model = buildModel({ hidden: [hyper.hidden], classes: 10, inputShape: [784], seed, backend });
   source = `page: 784-${hyper.hidden}-10, seed ${seed}`;
   lossName = 'ce';
-  optimizer = new Adam(model.parameters(), { lr: hyper.lr, backend });
-  batches = undefined;
-  epochIt = undefined;
+  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+  resume = undefined;
   step = 0;
   epoch = 0;
   post({ type: 'model', info: info() });
@@ -139,10 +142,8 @@ function setHyper(h: Hyper): void {
     newModel(1);
     return;
   }
-  if (h.batchSize !== hyper.batchSize) {
-    batches = undefined;
-    epochIt = undefined;
-  }
+  // A new batch size starts a new epoch order (the running fit stops and a new one begins).
+  if (h.batchSize !== hyper.batchSize) resume = undefined;
   hyper = h;
   if (optimizer) optimizer.lr = h.lr;
 }
@@ -168,54 +169,62 @@ async function loadData(): Promise<void> {
 
 async function trainLoop(): Promise<void> {
   if (!train || !test) throw new Error('MNIST is still loading');
-  const m = requireModel();
-  const opt = optimizer!;
-  const quick = sliceDataset(test, 0, QUICK_TEST);
   running = true;
   post({ type: 'training', running: true });
+  // A fit still finishing its last batch after a pause sees `running` again and carries on.
+  if (looping) return;
+  looping = true;
+  try {
+    while (running) await fitUntilStopped(train, sliceDataset(test, 0, QUICK_TEST));
+  } finally {
+    looping = false;
+  }
+  post({ type: 'training', running: false });
+}
+
+/**
+ * One fit of the current model, until a pause, a new model or a new batch size stops it after a
+ * batch. Progress goes out every ~60 ms: the mean loss of the batches since the last message, and
+ * the accuracy on `quick` every ~400 ms.
+ */
+async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
+  const m = requireModel();
+  const batchSize = hyper.batchSize;
+  let t0 = performance.now();
   let lastEval = 0;
-  while (running) {
-    const t0 = performance.now();
-    let samples = 0;
-    let lossSum = 0;
-    let count = 0;
-    while (running && performance.now() - t0 < 60) {
-      if (!batches) batches = new BatchIterator(train, { batchSize: hyper.batchSize, shuffle: true, rng: m.rng, backend });
-      if (!epochIt) epochIt = batches.epoch();
-      let next = epochIt.next();
-      if (next.done) {
-        epoch++;
-        epochIt = batches.epoch();
-        next = epochIt.next();
-      }
-      const b = next.value!;
-      const r = m.trainStep(new Tensor([b.size, 784], b.x), new Tensor([b.size, 10], b.y), 'ce', opt);
-      if (!Number.isFinite(r.loss)) {
-        running = false;
-        post({ type: 'error', text: `the loss became ${r.loss} at step ${step + 1}: the learning rate is too high; press Reset and lower it` });
-        break;
-      }
+  let samples = 0;
+  let lossSum = 0;
+  let count = 0;
+  const progress: Callback = {
+    onBatchEnd(log) {
       step++;
-      samples += b.size;
-      lossSum += r.loss;
+      samples += Math.min(batchSize, data.count - (log.batch - 1) * batchSize);
+      lossSum += log.loss;
       count++;
-    }
-    if (count > 0) {
+      if (!running || m !== model || hyper.batchSize !== batchSize) m.stopAfterBatch = true;
       const now = performance.now();
+      if (now - t0 < 60 && !m.stopAfterBatch) return;
       let testAccuracy: number | undefined;
       if (now - lastEval > 400) {
         testAccuracy = m.evaluate(quick, { loss: 'ce' }).accuracy;
         lastEval = performance.now();
       }
-      post({
-        type: 'progress',
-        progress: { step, epoch, loss: lossSum / count, testAccuracy, samplesPerSecond: samples / ((now - t0) / 1000) },
-      });
-    }
-    // Let pause, hyperparameter and predict messages in.
-    await new Promise((ok) => setTimeout(ok, 0));
+      post({ type: 'progress', progress: { step, epoch, loss: lossSum / count, testAccuracy, samplesPerSecond: samples / ((now - t0) / 1000) } });
+      t0 = performance.now();
+      samples = lossSum = count = 0;
+    },
+    onEpochEnd: () => void epoch++,
+  };
+  try {
+    await m.fitAsync(data, {
+      optimizer: optimizer!, loss: 'ce', epochs: Number.MAX_SAFE_INTEGER, batchSize, resume, callbacks: [progress], monitor: false,
+    }, 60);
+    resume = m === model && hyper.batchSize === batchSize ? m.trainingState() : undefined;
+  } catch (e) {
+    if (!(e instanceof DivergenceError)) throw e;
+    running = false;
+    post({ type: 'error', text: `the loss became ${e.found} at step ${step + 1}: the learning rate is too high; press Reset and lower it` });
   }
-  post({ type: 'training', running: false });
 }
 
 function predict(rgba: Uint8ClampedArray, width: number, height: number): void {
@@ -232,13 +241,7 @@ function inspect(): void {
   if (!test) throw new Error('MNIST is still loading');
   const m = requireModel();
   post({ type: 'status', text: 'evaluating on the 10,000 test digits…' });
-  const first = m.layers.find((l) => l.type === 'Dense');
-  const weights: Uint8ClampedArray[] = [];
-  if (first && first.inputShape[0] === 784) {
-    const w = first.params()[0].value.data;
-    const units = Math.min(64, first.outputShape[0]);
-    for (let u = 0; u < units; u++) weights.push(signedToRgba(w.subarray(u * 784, (u + 1) * 784), 28, 28));
-  }
+  const weights = firstLayerPictures(m, 64)?.pictures ?? [];
   const ev = m.evaluate(test, { loss: lossName });
   const probs = m.predictProbabilities(test.x, test.count);
   const mistakes = misclassified(probs, test.y, 10, 24).map((e) => ({

@@ -4,11 +4,10 @@
  */
 import type { Command } from 'commander';
 import {
-  Adam, AdamW, Dense, DivergenceError, EarlyStopping, LeakyReLU, MONITOR_METRICS, NablaError, ReLU, SGD, Sequential,
-  Sigmoid, Softmax, Tanh, lrSchedule, restoreCheckpoint, sliceDataset, splitDataset, shapeSize, parseLayerSpec,
-  specWantsImages, layerFromConfig, MODEL_PRESETS, MODEL_PRESET_NAMES, layerSpecGrammar, ImageAugmenter,
-  type Callback, type EpochLog, type Layer, type LossName, type MonitorMetric, type Optimizer, type TrainingInfo,
-  type FitState, describeBackend, type Backend,
+  Adam, AdamW, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
+  sliceDataset, splitDataset, shapeSize, buildModel, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
+  layerSpecGrammar, ImageAugmenter, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
+  type TrainingInfo, type FitState, describeBackend, type Backend, type MlpActivation, type MlpOutput,
 } from '../../src/index.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import {
@@ -20,12 +19,8 @@ import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
 import { pct } from '../output.ts';
 import { progressCallback } from '../progress.ts';
 
-const ACTIVATIONS = ['relu', 'leaky-relu', 'sigmoid', 'tanh'] as const;
-const OUTPUTS = ['none', 'sigmoid', 'softmax'] as const;
 const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
 const SCHEDULES = ['cosine', 'constant', 'step', 'exponential'] as const;
-type Activation = (typeof ACTIVATIONS)[number];
-type Output = (typeof OUTPUTS)[number];
 
 /** The default network of `npm start`; see README for what it reaches and how fast. */
 export const DEFAULTS = {
@@ -43,8 +38,8 @@ interface TrainOptions extends BackendFlags {
   layers?: string;
   augment: boolean;
   hidden: number[];
-  activation: Activation;
-  output?: Output;
+  activation: MlpActivation;
+  output?: MlpOutput;
   loss: LossName;
   optimizer: (typeof OPTIMIZERS)[number];
   lr: number;
@@ -83,8 +78,8 @@ export function registerTrain(program: Command): void {
     .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${layerSpecGrammar()}`)
     .option('--augment', 'shift training images by up to 2 pixels and rotate them by up to 10°, at random (seeded)', false)
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
-    .option('--activation <name>', `hidden activation: ${ACTIVATIONS.join('|')}`, oneOf(ACTIVATIONS), 'relu')
-    .option('--output <name>', `output activation: ${OUTPUTS.join('|')} (default: none for ce, sigmoid for mse)`, oneOf(OUTPUTS))
+    .option('--activation <name>', `hidden activation: ${MLP_ACTIVATIONS.join('|')}`, oneOf(MLP_ACTIVATIONS), 'relu')
+    .option('--output <name>', `output activation: ${MLP_OUTPUTS.join('|')} (default: none for ce, sigmoid for mse)`, oneOf(MLP_OUTPUTS))
     .option('--loss <name>', 'loss: ce (softmax cross-entropy) | mse (the notes\' quadratic cost)', oneOf(['ce', 'mse'] as const), 'ce')
     .option('--optimizer <name>', `optimiser: ${OPTIMIZERS.join('|')}`, oneOf(OPTIMIZERS), 'adam')
     .option('--lr <rate>', `learning rate (default: ${DEFAULTS.lr.adam} for adam/adamw, ${DEFAULTS.lr.sgd} for sgd)`, numberIn(0, Infinity, { minOpen: true }))
@@ -161,7 +156,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const test = loadMnist('test', opts.data);
 
   const backend = await backendFromFlags(opts);
-  const { model, loss, info } = buildModel(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined, backend);
+  const { model, loss, info } = modelFromFlags(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined, backend);
   const lr = opts.lr;
   const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
   if (opts.earlyStopping !== undefined && val.count === 0) {
@@ -283,7 +278,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 }
 
-function buildModel(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean, backend: Backend) {
+function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean, backend: Backend) {
   if (opts.init) {
     const clash = resuming ? [] : ['hidden', 'activation', 'output', 'model', 'layers'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
@@ -300,7 +295,23 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
     const loss = cmd.getOptionValueSource('loss') === 'cli' ? opts.loss : (training.loss ?? opts.loss);
     return { model, loss, info: { initFrom: opts.init } as TrainingInfo };
   }
-  if (opts.layers !== undefined || opts.model !== 'mlp') return specModel(opts, cmd, features, classes, backend);
+  // MNIST images: 28×28 grey, a flat row of 784 values per sample either way.
+  const side = Math.round(Math.sqrt(features));
+  const common = { inputShape: [1, side, side], classes, seed: opts.seed, backend };
+  if (opts.layers !== undefined || opts.model !== 'mlp') {
+    // --layers or a --model preset other than mlp describes the whole network.
+    const flag = opts.layers !== undefined ? '--layers' : '--model';
+    const clash = ['hidden', 'activation', 'output', ...(opts.layers !== undefined ? ['model'] : [])]
+      .filter((f) => cmd.getOptionValueSource(f) === 'cli');
+    if (clash.length > 0) {
+      throw new NablaError({
+        where: `flag --${clash[0]}`, expected: `no --hidden, --activation, --output${flag === '--layers' ? ' or --model' : ''} with ${flag}`,
+        found: `--${clash.join(', --')}`, hint: `${flag} describes the whole network; drop the other flags`,
+      });
+    }
+    const model = buildModel({ ...common, role: `flag ${flag}`, ...(opts.layers !== undefined ? { layers: opts.layers } : { preset: opts.model }) });
+    return { model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
+  }
   const output = opts.output ?? (opts.loss === 'mse' ? 'sigmoid' : 'none');
   if (opts.loss === 'ce' && output !== 'none') {
     throw new NablaError({
@@ -308,49 +319,8 @@ function buildModel(opts: TrainOptions, cmd: Command, features: number, classes:
       hint: 'drop --output, or use --loss mse',
     });
   }
-  const init = opts.activation === 'sigmoid' || opts.activation === 'tanh' ? 'xavier' : 'he';
-  const layers: Layer[] = [];
-  for (const h of opts.hidden) layers.push(new Dense(h, { init }), activationLayer(opts.activation));
-  layers.push(new Dense(classes, { init: output === 'none' ? init : 'xavier' }));
-  if (output === 'sigmoid') layers.push(new Sigmoid());
-  if (output === 'softmax') layers.push(new Softmax());
-  return { model: new Sequential(layers, { inputShape: [features], seed: opts.seed, backend }), loss: opts.loss, info: {} as TrainingInfo };
-}
-
-/** --layers or a --model preset other than mlp: the library parses the spec, we only check the ends. */
-function specModel(opts: TrainOptions, cmd: Command, features: number, classes: number, backend: Backend) {
-  const flag = opts.layers !== undefined ? '--layers' : '--model';
-  const clash = ['hidden', 'activation', 'output', ...(opts.layers !== undefined ? ['model'] : [])]
-    .filter((f) => cmd.getOptionValueSource(f) === 'cli');
-  if (clash.length > 0) {
-    throw new NablaError({
-      where: `flag --${clash[0]}`, expected: `no --hidden, --activation, --output${flag === '--layers' ? ' or --model' : ''} with ${flag}`,
-      found: `--${clash.join(', --')}`, hint: `${flag} describes the whole network; drop the other flags`,
-    });
-  }
-  // MNIST images: 28×28 grey, a flat row of 784 values per sample either way.
-  const side = Math.round(Math.sqrt(features));
-  const imageShape = [1, side, side];
-  const configs = opts.layers !== undefined ? parseLayerSpec(opts.layers) : parseLayerSpec(MODEL_PRESETS[opts.model].spec);
-  const inputShape = specWantsImages(configs) ? imageShape : [features];
-  const layers: Layer[] = configs.map((c, i) => layerFromConfig(c, i));
-  const model = new Sequential(layers, { inputShape, seed: opts.seed, backend });
-  if (shapeSize(model.outputShape) !== classes) {
-    throw new NablaError({
-      where: `flag ${flag}`, expected: `a network ending in ${classes} outputs (one per class)`,
-      found: `output shape [N, ${model.outputShape.join(', ')}]`, hint: `end the spec with flatten,dense:${classes}`,
-    });
-  }
-  return { model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
-}
-
-function activationLayer(name: Activation): Layer {
-  switch (name) {
-    case 'relu': return new ReLU();
-    case 'leaky-relu': return new LeakyReLU(0.01);
-    case 'sigmoid': return new Sigmoid();
-    case 'tanh': return new Tanh();
-  }
+  const model = buildModel({ ...common, role: 'flag --hidden', hidden: opts.hidden, activation: opts.activation, output });
+  return { model, loss: opts.loss, info: {} as TrainingInfo };
 }
 
 function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decaySet: boolean): Optimizer {

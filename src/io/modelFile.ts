@@ -12,7 +12,8 @@
  */
 import { NablaError } from '../errors.ts';
 import type { LossName } from '../losses/loss.ts';
-import { Sequential, type History, type ModelConfig } from '../model/sequential.ts';
+import { Sequential, type ModelConfig } from '../model/sequential.ts';
+import type { History } from '../train/fit.ts';
 import type { Backend } from '../backend/backend.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 

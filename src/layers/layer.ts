@@ -29,6 +29,8 @@ export interface Param {
   name: string;
   value: Tensor;
   grad: Tensor;
+  /** The backend whose memory holds it: optimisers and diagnostics default to its kernels. */
+  backend?: Backend;
 }
 
 /**
@@ -106,6 +108,7 @@ export abstract class Layer {
   /** Swap the kernels (same numbers, possibly faster). */
   setBackend(backend: Backend): void {
     this.backend = backend;
+    for (const p of this.params()) p.backend = backend;
   }
 
   protected abstract init(inputShape: Shape, rng: Rng): Shape;
@@ -138,6 +141,7 @@ export abstract class Layer {
       name,
       value: new Tensor(shape, this.backend.allocate(size)),
       grad: new Tensor(shape, this.backend.allocate(size)),
+      backend: this.backend,
     };
   }
 

@@ -7,8 +7,8 @@
  * forward and backward products, so well under 1% for N ≥ 64). Activations are scanned only when
  * the loss is not finite, and for dead units only once per epoch, on the last batch.
  *
- * NOTE: the gradient norm, the one pass made every batch, goes through the backend's sumSquares
- * kernel when the caller passes the backend (the wasm kernels make the batch itself so cheap that a
+ * NOTE: the gradient norm, the one pass made every batch, goes through the sumSquares kernel of
+ * the parameters' backend (or the one the caller passes; the wasm kernels make the batch itself so cheap that a
  * JS loop over the gradients would be a noticeable share). The rarer scans stay JS loops over
  * whatever Float32Array the backend handed out.
  */
@@ -31,7 +31,7 @@ export function firstNonFinite(v: Float32Array): number {
   return -1;
 }
 
-/** The kernels used when the caller names no backend. */
+/** The kernels used when neither the caller nor the parameters name a backend. */
 const REFERENCE = new JsBackend();
 
 /**
@@ -42,7 +42,7 @@ const REFERENCE = new JsBackend();
  * @example
  * const norm = Math.sqrt(gradSumOfSquares(model.parameters()));
  */
-export function gradSumOfSquares(params: readonly Param[], backend: Backend = REFERENCE): number {
+export function gradSumOfSquares(params: readonly Param[], backend: Backend = params[0]?.backend ?? REFERENCE): number {
   let sum = 0;
   for (const p of params) sum += backend.sumSquares(p.grad.data, p.grad.size);
   return sum;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 import { Sequential } from './sequential.ts';
 import { layerTypes, layerFromConfig } from '../layers/registry.ts';
-import { MODEL_PRESETS, layersFromSpec, parseLayerSpec, specWantsImages } from './layerSpec.ts';
+import { MODEL_PRESETS } from './buildModel.ts';
+import { layersFromSpec, parseLayerSpec, specWantsImages } from './layerSpec.ts';
 
 test('parseLayerSpec: every token kind, with options, into the model-file layer configs', () => {
   const configs = parseLayerSpec(

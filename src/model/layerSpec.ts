@@ -1,8 +1,9 @@
 /**
- * Layer specs: a whole network written on one line, as the CLI's --layers takes it. Parsing gives
- * the same LayerConfig list a model file stores, so a spec builds through layerFromConfig like a
- * saved model does. Each layer type spells its own tokens (its kind's `spec`, in its file); this
- * file only splits the line and hands each token to the layer it names.
+ * Layer specs: a whole network written on one line, as the CLI's --layers takes it (the named
+ * presets, in buildModel.ts, are specs too). Parsing gives the same LayerConfig list a model file
+ * stores, so a spec builds through layerFromConfig like a saved model does. Each layer type spells
+ * its own tokens (its kind's `spec`, in its file); this file only splits the line and hands each
+ * token to the layer it names.
  *
  * Grammar (tokens separated by commas; spaces and letter case ignored): NAME[:ARG][/OPTION...], or
  * NAME(SPEC) for a layer holding others. The built-in tokens:
@@ -106,62 +107,6 @@ function splitTopLevel(spec: string): string[] {
   }
   return tokens;
 }
-
-/**
- * A named architecture: description, MNIST input shape and its layer spec.
- *
- * @example
- * const { inputShape, spec }: ModelPreset = MODEL_PRESETS.cnn;
- * const model = new Sequential(layersFromSpec(spec), { inputShape });
- */
-export interface ModelPreset {
-  description: string;
-  /** Per-sample input shape for MNIST. */
-  inputShape: number[];
-  spec: string;
-}
-
-/**
- * Named architectures for MNIST (28×28 grey images, 10 classes).
- * - mlp: the default dense network 784-256-128-10.
- * - cnn: two blocks of two 3×3 convolutions with batch norm, each block followed by 2×2 max
- *   pooling, then dense 128 with dropout: designed for ≥ 99.3% test accuracy at a modest cost
- *   (≈ 5 MFLOP per sample forward).
- * - lenet5: the layer shapes of LeCun et al. 1998 (6 5×5 filters on a padded 32×32 view,
- *   pool, 16 5×5 filters, pool, 120, 84, 10), with ReLU and max pooling instead of the original
- *   scaled tanh and trainable subsampling.
- *
- * @example
- * const { inputShape, spec } = MODEL_PRESETS.lenet5;
- * const model = new Sequential(layersFromSpec(spec, inputShape.length), { inputShape });
- */
-export const MODEL_PRESETS: Readonly<Record<'mlp' | 'cnn' | 'lenet5', ModelPreset>> = {
-  mlp: {
-    description: 'dense 784-256-128-10 with ReLU',
-    inputShape: [784],
-    spec: 'dense:256,relu,dense:128,relu,dense:10',
-  },
-  cnn: {
-    description: '2× (conv 3×3 + batch norm + ReLU) ×2 channel widths 16 and 32, max pool, dense 128, dropout 0.3',
-    inputShape: [1, 28, 28],
-    spec: 'conv:16x3/nobias,bn,relu,conv:16x3/nobias,bn,relu,maxpool:2,' +
-      'conv:32x3/nobias,bn,relu,conv:32x3/nobias,bn,relu,maxpool:2,' +
-      'flatten,dense:128,relu,dropout:0.3,dense:10',
-  },
-  lenet5: {
-    description: 'LeNet-5 shapes: conv 6×5×5 pad 2, pool, conv 16×5×5, pool, dense 120, 84, 10',
-    inputShape: [1, 28, 28],
-    spec: 'conv:6x5/p2,relu,maxpool:2,conv:16x5,relu,maxpool:2,flatten,dense:120,relu,dense:84,relu,dense:10',
-  },
-};
-
-/**
- * The preset names: "mlp", "cnn", "lenet5".
- *
- * @example
- * MODEL_PRESET_NAMES.includes('cnn'); // true
- */
-export const MODEL_PRESET_NAMES = Object.keys(MODEL_PRESETS) as (keyof typeof MODEL_PRESETS)[];
 
 function parseToken(token: string, index: number, rank: number): LayerConfig {
   const fail = (expected: string, found = `"${token}"`): NablaError => new NablaError({

@@ -3,7 +3,7 @@
  * which are the most instructive to look at (often mislabelled or genuinely ambiguous digits).
  */
 import { NablaError } from '../errors.ts';
-import { argmax } from './sequential.ts';
+import { argmax } from '../train/metrics.ts';
 
 /**
  * One misclassified sample, as `misclassified` lists them (most confident first).

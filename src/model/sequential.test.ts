@@ -14,7 +14,9 @@ import { Rng } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import { gradCheck } from '../testing/gradCheck.ts';
 import { assertClose } from '../testing/assertClose.ts';
-import { Sequential, DivergenceError, type Samples, type Callback } from './sequential.ts';
+import type { Samples } from '../data/batches.ts';
+import { DivergenceError, type Callback } from '../train/fit.ts';
+import { Sequential } from './sequential.ts';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 
 /** Two Gaussian blobs in 2-D, centred at (−1, −1) (class 0) and (1, 1) (class 1), σ = 0.5. */

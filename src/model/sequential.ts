@@ -1,12 +1,13 @@
 /**
- * Sequential: layers applied one after the other, and the notes' training loop around them:
- * Forward → Backward → Update, batch after batch, epoch after epoch.
+ * Sequential: layers applied one after the other, the container of a model, and the notes' one
+ * training step (Forward → Backward → Update on a batch). The loop around that step (fit) lives
+ * in train/fit.ts and the metrics (evaluate) in train/metrics.ts; the methods here delegate.
  *
  * Data: x is (count × features) and y (count × K) targets, row-major Float32Arrays; one row per
- * sample. Classification accuracy compares argmax of the output with argmax of the target.
+ * sample.
  */
 import type { Backend } from '../backend/backend.ts';
-import { BatchIterator, type Samples } from '../data/batches.ts';
+import type { Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
 import { TensorBuffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
@@ -15,153 +16,10 @@ import { lossByName } from '../losses/lossByName.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
+import { fit, fitAsync, fitSteps, trainingState, type BatchLog, type FitOptions, type FitState, type History } from '../train/fit.ts';
+import { countCorrect, evaluate, type Evaluation } from '../train/metrics.ts';
 import { builtLayer, findLayerKind, layerFromConfig } from '../layers/registry.ts';
-import {
-  TrainingMonitor, clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares,
-  type NonFinite, type TrainingWarning,
-} from './diagnostics.ts';
-
-export type { Samples };
-
-/**
- * What fit records after each epoch (losses and accuracies are means over the epoch).
- *
- * @example
- * const last: EpochLog = history.epochs[history.epochs.length - 1];
- * console.log(last.loss, last.valAccuracy);
- */
-export interface EpochLog {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  seconds: number;
-  /** Learning rate at the start of the epoch. */
-  lr: number;
-}
-
-/**
- * fit's result: one EpochLog per epoch.
- *
- * @example
- * const history: History = model.fit(train, { optimizer, loss: 'ce', epochs: 3 });
- */
-export interface History {
-  epochs: EpochLog[];
-}
-
-/**
- * What a callback's onBatchEnd receives.
- *
- * @example
- * const log: Callback = { onBatchEnd: (b: BatchLog) => console.log(`${b.batch}/${b.batches}: ${b.loss}`) };
- */
-export interface BatchLog {
-  epoch: number;
-  batch: number;
-  batches: number;
-  loss: number;
-}
-
-/**
- * What a callback's onTrainBegin is told.
- *
- * @example
- * const cb: Callback = { onTrainBegin: (info) => console.log(`${info.batches} batches, from step ${info.step}`) };
- */
-export interface TrainBeginInfo {
-  epochs: number;
-  batches: number;
-  samples: number;
-  /** Epochs already done (non-zero when resuming from a checkpoint). */
-  initialEpoch: number;
-  /** Optimiser steps already taken (initialEpoch · batches + batches done in a partial epoch). */
-  step: number;
-  /** The history so far (a copy of a resumed run's, else empty). */
-  history: History;
-}
-
-/**
- * Hooks into fit. Set `model.stopTraining = true` from a callback to stop after this epoch, or
- * `model.stopAfterBatch = true` to stop after the current batch (fit then returns early and
- * `model.trainingState()` says where to resume).
- *
- * @example
- * model.fit(train, { optimizer, loss: 'ce', epochs: 20, callbacks: [{
- *   onEpochEnd: (log) => { if (log.valAccuracy! > 0.98) model.stopTraining = true; },
- * }] });
- */
-export interface Callback {
-  /** Once, before the first epoch (with where a resumed run starts). */
-  onTrainBegin?(info: TrainBeginInfo): void;
-  /** At the start of every epoch (1-based). */
-  onEpochBegin?(epoch: number): void;
-  /** After every batch's update. */
-  onBatchEnd?(log: BatchLog): void;
-  /** After every epoch, with its log (validation included). */
-  onEpochEnd?(log: EpochLog): void;
-  /** After the last epoch (or an early stop); not after stopAfterBatch or an error. */
-  onTrainEnd?(history: History): void;
-  /** Exploding gradients, dead ReLUs: something to tell the user, training goes on. */
-  onWarning?(warning: TrainingWarning): void;
-}
-
-/**
- * Where a fit stands, enough to continue it bit for bit (with the weights, optimiser state and
- * model Rng, which a checkpoint stores beside it).
- *
- * @example
- * const state: FitState = model.trainingState(); // { epoch: 2, batch: 150, history, ... } after a stop
- */
-export interface FitState {
-  /** Epochs completed. */
-  epoch: number;
-  /** Batches done in epoch `epoch + 1` (0 at an epoch boundary). */
-  batch: number;
-  history: History;
-  /** When batch > 0: the Rng state at the start of that epoch (before its shuffle), and its running sums. */
-  epochRng?: number[];
-  lossSum?: number;
-  correct?: number;
-  lr?: number;
-  seconds?: number;
-}
-
-/**
- * How fit trains: optimiser, loss, epochs and the rest.
- *
- * @example
- * const options: FitOptions = { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 5, batchSize: 64, validationSplit: 0.1 };
- */
-export interface FitOptions {
-  optimizer: Optimizer;
-  loss: Loss | LossName;
-  epochs: number;
-  batchSize?: number;
-  /** Reshuffle the training samples every epoch (default true), with the model's seeded Rng. */
-  shuffle?: boolean;
-  /** Held-out samples evaluated at each epoch end. */
-  validationData?: Samples;
-  /** Or: take this fraction of the training samples (the last ones) as validation data. */
-  validationSplit?: number;
-  callbacks?: Callback[];
-  /**
-   * Called with each training batch's inputs (N × features, a copy gathered for this batch) and
-   * N before the step, to augment them in place, e.g. ImageAugmenter.apply. Never called on
-   * validation or test data.
-   */
-  augment?: (x: Float32Array, count: number) => void;
-  /** Clip the global gradient norm to this value before every update (default: no clipping). */
-  clipNorm?: number;
-  /**
-   * Continue a run from a checkpoint's state (restore the weights, optimiser and model Rng
-   * first). The history continues and the epochs run from `resume.epoch + 1` to `epochs`.
-   */
-  resume?: FitState;
-  /** Gradient-norm and dead-ReLU warnings through Callback.onWarning (default true). */
-  monitor?: boolean;
-}
+import { clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares, type NonFinite } from './diagnostics.ts';
 
 /**
  * Options of one training step.
@@ -192,51 +50,6 @@ export interface StepResult {
   gradNorm?: number;
   /** Set when the loss or a gradient was NaN/Infinity: the update was skipped, and this says where. */
   nonFinite?: NonFinite & { expected?: string };
-}
-
-/**
- * evaluate's result.
- *
- * @example
- * const { accuracy, confusion }: Evaluation = model.evaluate(test, { loss: 'ce' });
- */
-export interface Evaluation {
-  loss: number;
-  accuracy: number;
-  count: number;
-  /** confusion[true][predicted] = number of samples. */
-  confusion: number[][];
-  /** Accuracy per true class (NaN for a class with no samples). */
-  perClass: number[];
-}
-
-/**
- * Thrown when the loss, an activation or a gradient becomes NaN or ±Infinity, at the batch where
- * it first appears and naming the layer when one is to blame; the model holds the last good weights.
- *
- * @example
- * try { model.fit(train, { optimizer, loss: 'ce', epochs: 5 }); }
- * catch (e) { if (e instanceof DivergenceError) console.log(`diverged at epoch ${e.epoch}`); }
- */
-export class DivergenceError extends NablaError {
-  readonly epoch: number;
-  readonly batch: number;
-  readonly history: History;
-  /** The layer named in the message ("layer 2 (Dense)"), when one is to blame. */
-  readonly layer: string | undefined;
-
-  constructor(epoch: number, batch: number, loss: number, history: History, found = String(loss), detail?: NonFinite & { expected?: string }) {
-    super({
-      where: `training, epoch ${epoch} batch ${batch}${detail?.layer ? `, ${detail.layer}` : ''}`,
-      expected: detail?.expected ?? 'a finite loss',
-      found: detail?.found ?? found,
-      hint: `${detail?.hint ?? 'the learning rate is probably too high; try a smaller one'} (weights restored to the end of the last good epoch)`,
-    });
-    this.epoch = epoch;
-    this.batch = batch;
-    this.history = history;
-    this.layer = detail?.layer;
-  }
 }
 
 /**
@@ -283,9 +96,8 @@ export class Sequential {
   stopAfterBatch = false;
   private readonly dyBuf = new TensorBuffer();
   private readonly inputBuf = new TensorBuffer();
-  /** Each layer's output for the last forward pass of trainStep (views of the layers' buffers). */
-  private readonly acts: Tensor[] = [];
-  private state: FitState = { epoch: 0, batch: 0, history: { epochs: [] } };
+  /** Each layer's output for the last forward pass (views of the layers' buffers), for diagnostics. */
+  readonly acts: Tensor[] = [];
 
   /**
    * @example
@@ -325,11 +137,11 @@ export class Sequential {
     for (const l of this.layers) l.setBackend(backend);
   }
 
-  /** Every learnable tensor, named as PyTorch's nn.Sequential state dict names it ("0.weight"). */
+  /** Every learnable tensor, named as PyTorch's nn.Sequential state dict names it ("0.weight"), with the model's backend. */
   parameters(): Param[] {
     const out: Param[] = [];
     this.layers.forEach((layer, i) => {
-      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad });
+      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad, backend: this.backend });
     });
     return out;
   }
@@ -454,209 +266,34 @@ export class Sequential {
 
   /** Where the current (or last) fit stands: what a checkpoint stores to resume it. */
   trainingState(): FitState {
-    return structuredClone(this.state);
+    return trainingState(this);
   }
 
-  /** Train for `epochs` passes over the data; returns the per-epoch history. */
+  /** Train for `epochs` passes over the data; returns the per-epoch history (see train/fit.ts). */
   fit(data: Samples, options: FitOptions): History {
-    const steps = this.fitSteps(data, options);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
+    return fit(this, data, options);
   }
 
-  /**
-   * fit, giving the event loop a turn every `yieldMs` milliseconds (between batches), so that a
-   * signal handler (Ctrl-C → `model.stopAfterBatch = true`), a timer or a UI can run. Same batches,
-   * same numbers as fit.
-   *
-   * @example
-   * stopButton.onclick = () => (model.stopAfterBatch = true); // or a Ctrl-C handler in Node
-   * const history = await model.fitAsync(train, { optimizer, loss: 'ce', epochs: 8 });
-   */
-  async fitAsync(data: Samples, options: FitOptions, yieldMs = 50): Promise<History> {
-    const steps = this.fitSteps(data, options);
-    let last = performance.now();
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-      if (performance.now() - last >= yieldMs) {
-        await new Promise((resolve) => setTimeout(resolve, 0));
-        last = performance.now();
-      }
-    }
+  /** fit, giving the event loop a turn every `yieldMs` ms between batches (see train/fit.ts). */
+  fitAsync(data: Samples, options: FitOptions, yieldMs = 50): Promise<History> {
+    return fitAsync(this, data, options, yieldMs);
   }
 
   /** The training loop, one batch per iteration: fit and fitAsync drive it. */
-  *fitSteps(data: Samples, options: FitOptions): Generator<BatchLog, History, undefined> {
-    const loss = lossByName(options.loss);
-    const batchSize = options.batchSize ?? 32;
-    checkPositiveInt('fit', 'batchSize', batchSize);
-    if (!Number.isInteger(options.epochs) || options.epochs < 0) {
-      throw new NablaError({ where: 'fit', expected: 'epochs to be an integer ≥ 0', found: String(options.epochs) });
-    }
-    if (options.clipNorm !== undefined && !(options.clipNorm > 0 && Number.isFinite(options.clipNorm))) {
-      throw new NablaError({ where: 'fit', expected: 'clipNorm > 0', found: String(options.clipNorm) });
-    }
-    const features = shapeSize(this.inputShape);
-    const k = shapeSize(this.outputShape);
-    let train = data;
-    let val = options.validationData;
-    if (options.validationSplit !== undefined && options.validationSplit > 0) {
-      if (!(options.validationSplit < 1)) {
-        throw new NablaError({ where: 'fit', expected: 'validationSplit in [0, 1)', found: String(options.validationSplit) });
-      }
-      const nVal = Math.round(data.count * options.validationSplit);
-      const nTrain = data.count - nVal;
-      train = { x: data.x.subarray(0, nTrain * features), y: data.y.subarray(0, nTrain * k), count: nTrain };
-      val = { x: data.x.subarray(nTrain * features), y: data.y.subarray(nTrain * k), count: nVal };
-    }
-    checkSamples(train, features, k, 'training data');
-    if (val) checkSamples(val, features, k, 'validation data');
-
-    const resume = options.resume;
-    const history: History = resume ? structuredClone(resume.history) : { epochs: [] };
-    const callbacks = options.callbacks ?? [];
-    const batchesIt = new BatchIterator(train, {
-      batchSize, shuffle: options.shuffle ?? true, rng: this.rng, backend: this.backend,
-    });
-    const batches = batchesIt.batches;
-    if (resume && !(Number.isInteger(resume.epoch) && resume.epoch >= 0 && Number.isInteger(resume.batch) &&
-      resume.batch >= 0 && resume.batch < batches && (resume.batch === 0 || resume.epochRng !== undefined))) {
-      throw new NablaError({
-        where: 'fit resume', expected: `a state at an epoch ≥ 0 and a batch in 0..${batches - 1}`,
-        found: `epoch ${resume.epoch}, batch ${resume.batch}`, hint: 'the checkpoint was made with another batch size or data set',
-      });
-    }
-    const params = this.parameters();
-    const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
-    const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined };
-    const warn = (w: TrainingWarning): void => {
-      for (const c of callbacks) c.onWarning?.(w);
-    };
-    // The last good weights: restored if the loss diverges.
-    const snapshot = params.map((p) => p.value.data.slice());
-    const restore = (): void => params.forEach((p, i) => p.value.data.set(snapshot[i]));
-    this.stopTraining = false;
-    this.stopAfterBatch = false;
-    const initialEpoch = resume?.epoch ?? 0;
-    this.state = { epoch: initialEpoch, batch: 0, history };
-    for (const c of callbacks) {
-      c.onTrainBegin?.({
-        epochs: options.epochs, batches, samples: train.count, initialEpoch,
-        step: initialEpoch * batches + (resume?.batch ?? 0), history,
-      });
-    }
-
-    for (let epoch = initialEpoch + 1; epoch <= options.epochs && !this.stopTraining; epoch++) {
-      // A run resumed mid-epoch replays that epoch's shuffle from the Rng state it started with.
-      const partial = epoch === initialEpoch + 1 && resume !== undefined && resume.batch > 0 ? resume : undefined;
-      // NOTE: the model Rng (restored from the checkpoint) stands where the interrupted run left it,
-      // after its done batches' dropout masks and augmentations; the shuffle is replayed from the
-      // epoch's start state, then the Rng is moved back to that later position.
-      const rngNow = partial ? this.rng.getState() : undefined;
-      if (partial) this.rng.setState(partial.epochRng!);
-      const epochRng = this.rng.getState();
-      const t0 = performance.now() - (partial?.seconds ?? 0) * 1000;
-      for (const c of callbacks) c.onEpochBegin?.(epoch);
-      const lr = partial?.lr ?? options.optimizer.lr;
-      let lossSum = partial?.lossSum ?? 0;
-      let correct = partial?.correct ?? 0;
-      let b = partial?.batch ?? 0;
-      for (const batch of batchesIt.epoch(b, () => rngNow && this.rng.setState(rngNow))) {
-        const n = batch.size;
-        b++;
-        options.augment?.(batch.x, n);
-        const xt = new Tensor([n, ...this.inputShape], batch.x);
-        const yt = new Tensor([n, k], batch.y);
-        const step = this.trainStep(xt, yt, loss, options.optimizer, stepOptions);
-        if (step.nonFinite) {
-          restore();
-          throw new DivergenceError(epoch, b, step.loss, history, String(step.loss), step.nonFinite);
-        }
-        if (monitor && step.gradNorm !== undefined) {
-          const w = monitor.onGradNorm(step.gradNorm, epoch, b, options.clipNorm);
-          if (w) warn(w);
-        }
-        lossSum += step.loss * n;
-        correct += step.correct;
-        const log: BatchLog = { epoch, batch: b, batches, loss: step.loss };
-        for (const c of callbacks) c.onBatchEnd?.(log);
-        if (this.stopAfterBatch && b < batches) {
-          this.state = {
-            epoch: epoch - 1, batch: b, history, epochRng, lossSum, correct, lr, seconds: (performance.now() - t0) / 1000,
-          };
-          return history;
-        }
-        yield log;
-      }
-      // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
-      // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
-      // never become "the last good epoch".
-      if (!params.every((p) => allFinite(p.value.data))) {
-        restore();
-        throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
-      }
-      if (monitor) for (const w of monitor.onEpochEnd(this.layers, this.acts, epoch, b)) warn(w);
-      const log: EpochLog = {
-        epoch,
-        loss: lossSum / train.count,
-        accuracy: correct / train.count,
-        seconds: 0,
-        lr,
-      };
-      if (val && val.count > 0) {
-        const ev = this.evaluate(val, { loss, batchSize: Math.max(batchSize, 256) });
-        log.valLoss = ev.loss;
-        log.valAccuracy = ev.accuracy;
-      }
-      log.seconds = (performance.now() - t0) / 1000;
-      history.epochs.push(log);
-      params.forEach((p, i) => snapshot[i].set(p.value.data));
-      this.state = { epoch, batch: 0, history };
-      for (const c of callbacks) c.onEpochEnd?.(log);
-      // Stopping at an epoch end needs no partial state: the checkpoint written there resumes it.
-      if (this.stopAfterBatch) return history;
-    }
-    for (const c of callbacks) c.onTrainEnd?.(history);
-    return history;
+  fitSteps(data: Samples, options: FitOptions): Generator<BatchLog, History, undefined> {
+    return fitSteps(this, data, options);
   }
 
   /** Loss, accuracy and confusion matrix over a data set (inference mode). */
   evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number }): Evaluation {
-    const loss = lossByName(options.loss);
-    const features = shapeSize(this.inputShape);
-    const k = shapeSize(this.outputShape);
-    checkSamples(data, features, k, 'evaluation data');
-    const batchSize = options.batchSize ?? 256;
-    const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
-    const dy = this.backend.allocate(batchSize * k);
-    let lossSum = 0;
-    for (let start = 0; start < data.count; start += batchSize) {
-      const n = Math.min(batchSize, data.count - start);
-      const x = this.inputBatch(data.x, start, n);
-      const out = this.forward(x, false);
-      const y = data.y.subarray(start * k, (start + n) * k);
-      lossSum += loss.compute(this.backend, dy, out.data, y, n, k) * n;
-      for (let r = 0; r < n; r++) {
-        confusion[argmax(y, r * k, k)][argmax(out.data, r * k, k)]++;
-      }
-    }
-    let correct = 0;
-    const perClass = confusion.map((row, c) => {
-      correct += row[c];
-      const total = row.reduce((s, v) => s + v, 0);
-      return total === 0 ? NaN : row[c] / total;
-    });
-    return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count, confusion, perClass };
+    return evaluate(this, data, options);
   }
 
   /**
    * Rows [start, start + n) of x as a tensor in the backend's memory: a copy (one batch, cheap
    * next to the forward pass) that lets every kernel of the first layer run in place.
    */
-  private inputBatch(x: Float32Array, start: number, n: number): Tensor {
+  inputBatch(x: Float32Array, start: number, n: number): Tensor {
     const features = shapeSize(this.inputShape);
     const batch = this.inputBuf.get(this.backend, n, this.inputShape);
     batch.data.set(x.subarray(start * features, (start + n) * features));
@@ -718,42 +355,3 @@ export class Sequential {
   }
 }
 
-/**
- * Index of the largest value in v[offset, offset + k).
- *
- * @example
- * argmax(new Float32Array([0.1, 0.7, 0.2]), 0, 3); // 1
- */
-export function argmax(v: Float32Array, offset: number, k: number): number {
-  let best = 0;
-  for (let j = 1; j < k; j++) if (v[offset + j] > v[offset + best]) best = j;
-  return best;
-}
-
-function countCorrect(out: Float32Array, y: Float32Array, n: number, k: number): number {
-  let c = 0;
-  for (let r = 0; r < n; r++) if (argmax(out, r * k, k) === argmax(y, r * k, k)) c++;
-  return c;
-}
-
-function allFinite(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i])) return false;
-  return true;
-}
-
-function checkPositiveInt(where: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) {
-    throw new NablaError({ where, expected: `${name} to be a positive integer`, found: String(v) });
-  }
-}
-
-function checkSamples(s: Samples, features: number, k: number, role: string): void {
-  if (s.x.length !== s.count * features || s.y.length !== s.count * k) {
-    throw new NablaError({
-      where: role,
-      expected: `${s.count} samples of ${features} features and ${k} targets`,
-      found: `${s.x.length} input values and ${s.y.length} target values`,
-      hint: 'the data does not match the model input/output shape',
-    });
-  }
-}

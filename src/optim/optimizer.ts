@@ -12,10 +12,10 @@ import type { Param } from '../layers/layer.ts';
  * Options every optimiser takes.
  *
  * @example
- * new SGD(model.parameters(), { lr: 0.1, backend: model.backend });
+ * new SGD(model.parameters(), { lr: 0.1, backend: new JsBackend() }); // other kernels than the model's
  */
 export interface OptimizerOptions {
-  /** Kernels for the update; use the model's backend (default: a JS backend). */
+  /** Kernels for the update (default: the parameters' backend, i.e. the model's; else a JS backend). */
   backend?: Backend;
 }
 
@@ -30,7 +30,8 @@ export interface OptimizerOptions {
  */
 export abstract class Optimizer {
   readonly params: Param[];
-  protected readonly backend: Backend;
+  /** The kernels of the update: the model's unless the options named others. */
+  readonly backend: Backend;
   /** Learning rate η; schedules may change it between steps. */
   lr: number;
 
@@ -38,7 +39,7 @@ export abstract class Optimizer {
     checkRange(owner, 'lr', lr, 0, Infinity, false);
     this.params = params;
     this.lr = lr;
-    this.backend = options.backend ?? new JsBackend();
+    this.backend = options.backend ?? params[0]?.backend ?? new JsBackend();
   }
 
   /** Clear every parameter gradient (the only place gradients are reset). */
