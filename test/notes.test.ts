@@ -1,4 +1,4 @@
-// The worked examples of the seed notes (/work/shared/seed-notes.txt), reproduced with the
+// The worked examples of the seed notes (docs/seed-notes.md), reproduced with the
 // library, with the notes' mistakes corrected (see docs/math.md):
 // - the matrix product [[1,2,3],[4,5,6]]·[[1,2],[3,4],[5,6]] is the 2×2 [[22,28],[49,64]],
 //   not the 2×3 [[14,32,50],[32,44,44]] written in the notes;

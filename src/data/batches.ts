@@ -5,7 +5,7 @@
  *   batch x: (B, features), batch y: (B, classes); B = batchSize, the last batch may be smaller
  *
  * Gathering writes into buffers allocated once per run, so a training epoch allocates nothing per
- * batch (TF.js spends much of an MNIST epoch in per-batch gathering; see DESIGN.md §4).
+ * batch (TF.js spends much of an MNIST epoch in per-batch gathering).
  */
 import type { Backend } from '../backend/backend.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';

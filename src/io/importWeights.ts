@@ -1,7 +1,7 @@
 /**
  * Import the other way: a PyTorch state_dict saved as safetensors (`safetensors.torch.save_file(
  * model.state_dict(), path)`), for an architecture described in nabla terms. The layouts already
- * agree (DESIGN.md: nn.Sequential names, Linear weights [out, in], conv weights [OC, IC, KH, KW]),
+ * agree (docs/architecture.md: nn.Sequential names, Linear weights [out, in], conv weights [OC, IC, KH, KW]),
  * so importing is: build the model, check every tensor, copy.
  *
  * PyTorch modules often wrap the Sequential (`self.net = nn.Sequential(...)`), which prefixes every
