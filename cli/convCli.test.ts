@@ -45,7 +45,7 @@ test('bad --layers specs and clashing flags: one line naming the token or flag, 
   const out = join(mkdtempSync(join(tmpdir(), 'nabla-conv-')), 'bad.safetensors');
   const run = (...args: string[]) => nabla('train', '--data', data, ...quick, '--out', out, ...args);
   assertUserError(run('--layers', 'conv:8x5x5,relu,pool:2,flatten,dense:10'), 'token 3 "pool:2"', 'maxpool');
-  // A build-time shape error reaches the CLI as one line; the other shape errors are tested in src/layers/convLayers.test.ts.
+  // A build-time shape error reaches the CLI as one line; the other shape errors are tested in each layer's own test file (src/layers/conv2d.test.ts, ...).
   assertUserError(run('--layers', 'flatten,conv:8x3,dense:10'), 'layer 1 (Conv2D)', '[N, 784]', 'cannot follow a Flatten');
   assertUserError(run('--layers', 'conv:8x5x5,flatten,dense:7'), 'flag --layers', 'ending in 10 outputs', 'dense:10');
   assertUserError(run('--model', 'cnn', '--hidden', '32'), 'flag --hidden', '--model');
