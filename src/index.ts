@@ -46,16 +46,16 @@ export {
 export { argmax, type Evaluation } from './train/metrics.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
-} from './model/schedules.ts';
-export { EarlyStopping, MONITOR_METRICS, type MonitorMetric, type EarlyStoppingOptions, type EarlyStoppingState } from './model/earlyStopping.ts';
+} from './train/schedules.ts';
+export { EarlyStopping, MONITOR_METRICS, type MonitorMetric, type EarlyStoppingOptions, type EarlyStoppingState } from './train/earlyStopping.ts';
 export {
   encodeCheckpoint, decodeCheckpoint, restoreCheckpoint, describeArchitecture, CHECKPOINT_FORMAT_VERSION,
   type Checkpoint, type CheckpointParts, type OptimizerState,
-} from './model/checkpoint.ts';
+} from './train/checkpoint.ts';
 export {
   clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, TrainingMonitor,
   type TrainingWarning, type NonFinite, type MonitorOptions,
-} from './model/diagnostics.ts';
+} from './train/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';

@@ -19,7 +19,7 @@ import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tens
 import { fit, fitAsync, fitSteps, trainingState, type BatchLog, type FitOptions, type FitState, type History } from '../train/fit.ts';
 import { countCorrect, evaluate, type Evaluation } from '../train/metrics.ts';
 import { builtLayer, findLayerKind, layerFromConfig } from '../layers/registry.ts';
-import { clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares, type NonFinite } from './diagnostics.ts';
+import { clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares, type NonFinite } from '../train/diagnostics.ts';
 
 /**
  * Options of one training step.

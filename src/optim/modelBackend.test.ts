@@ -7,7 +7,7 @@ import { JsBackend } from '../backend/js/jsBackend.ts';
 import { WasmBackend } from '../backend/wasm/wasmBackend.ts';
 import { Dense } from '../layers/dense.ts';
 import { ReLU } from '../layers/activations.ts';
-import { gradSumOfSquares } from '../model/diagnostics.ts';
+import { gradSumOfSquares } from '../train/diagnostics.ts';
 import { Sequential } from '../model/sequential.ts';
 import { Adam, AdamW } from './adam.ts';
 import { SGD } from './sgd.ts';

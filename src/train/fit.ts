@@ -9,7 +9,7 @@ import { BatchIterator } from '../data/batches.ts';
 import { NablaError } from '../errors.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
-import { TrainingMonitor, firstNonFinite, type NonFinite, type TrainingWarning } from '../model/diagnostics.ts';
+import { TrainingMonitor, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dense } from '../layers/dense.ts';
 import { SGD } from '../optim/sgd.ts';
-import { Sequential } from './sequential.ts';
+import { Sequential } from '../model/sequential.ts';
 import { checkSchedule, cosineDecay, lrSchedule, scheduledLr } from './schedules.ts';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 import { gaussianBlobs } from '../../test/blobs.ts';

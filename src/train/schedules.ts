@@ -19,7 +19,7 @@
  */
 import { NablaError } from '../errors.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
-import type { Callback } from '../train/fit.ts';
+import type { Callback } from './fit.ts';
 
 /**
  * The schedule types.

@@ -7,8 +7,8 @@
  * so a resumed run stops at the same epoch with the same weights.
  */
 import { NablaError } from '../errors.ts';
-import type { Callback, EpochLog } from '../train/fit.ts';
-import type { Sequential } from './sequential.ts';
+import type { Callback, EpochLog } from './fit.ts';
+import type { Sequential } from '../model/sequential.ts';
 
 /**
  * The metrics early stopping can watch.

@@ -26,8 +26,8 @@ import type { Optimizer } from '../optim/optimizer.ts';
 import { SGD } from '../optim/sgd.ts';
 import { Tensor, sameShape, shapeToString } from '../tensor.ts';
 import type { EarlyStopping, EarlyStoppingState } from './earlyStopping.ts';
-import type { FitState } from '../train/fit.ts';
-import type { ModelConfig, Sequential } from './sequential.ts';
+import type { FitState } from './fit.ts';
+import type { ModelConfig, Sequential } from '../model/sequential.ts';
 
 /**
  * Version of the checkpoint layout, in metadata "nabla_checkpoint".
