@@ -1,10 +1,8 @@
-// The wasm backend: the shared conformance suite on 1 and 2 threads and on baseline SIMD, then
-// what only this backend has: threads (determinism, crashes), memory and bad requests.
+// What only the wasm backend has (its kernels pass test/kernelConformance.ts like every
+// backend's): threads (determinism, crashes), memory and bad requests.
 import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelConformance } from '../../../test/kernelConformance.ts';
-import { backendConformance } from '../../../test/backendConformance.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { NablaError } from '../../errors.ts';
@@ -31,14 +29,6 @@ after(() => {
   baseline.dispose();
   two?.dispose();
 });
-
-kernelConformance('js', () => new JsBackend());
-kernelConformance('wasm, 1 thread', () => one);
-kernelConformance('wasm, baseline SIMD', () => baseline);
-if (two) kernelConformance('wasm, 2 threads', () => two);
-// The image kernels (im2col/col2im, pooling, batch norm) on buffers in the wasm memory.
-backendConformance('wasm, 1 thread', () => one);
-if (two) backendConformance('wasm, 2 threads', () => two);
 
 test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
   assert.equal(one.threads, 1);
