@@ -1,8 +1,8 @@
 /**
  * ThreadPool: the calling thread plus (threads − 1) kernel workers over one shared memory.
  *
- * A job is cut into parts (column ranges of a GEMM) that any thread may claim, the caller
- * included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
+ * A job is cut into parts (ranges of a GEMM's columns, of values, of samples) that any thread
+ * may claim, the caller included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
  * next unclaimed part; [2] parts finished; [48 + i] status of worker i (1 = failed, with text at
  * ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
  * the op table, ops.ts), its part count, then the op's named arguments in table order.
