@@ -49,7 +49,7 @@ export interface Kernels {
     gamma: number, n: number, c: number, s: number, batchStats: number, c0: number, c1: number): void;
 }
 
-/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. */
+/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
 export type Geometry = [number, number, number, number, number, number, number, number, number, number];
 /** A chunk kernel's sizes, then its cols/yc scratch and its GEMM packing scratch: c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch, gemmScratch. */
 type ConvGeometry = [number, number, number, number, number, number, number, number, number, number, number, number];
