@@ -3,7 +3,7 @@
  * themselves; they call these on raw Float32Array buffers, so a faster backend (WASM SIMD,
  * threads) can replace the reference one without touching a layer.
  *
- * Conventions (DESIGN.md §2):
+ * Conventions (docs/architecture.md):
  * - arguments are output buffers first, then inputs, then sizes, then scalars;
  * - kernels never allocate per call and never see a Tensor;
  * - matrices are row-major; "rows" is the batch dimension N unless said otherwise.

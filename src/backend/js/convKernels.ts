@@ -12,10 +12,17 @@
 import type { Backend } from '../backend.ts';
 import { outSize } from './imageKernels.ts';
 
-/** Scratch for the per-sample loop: both arrays at least C·KH·KW·OH·OW long. */
+/** Scratch for the per-sample loop, kept by the backend between calls: cols and dcols. */
 export interface ConvScratch {
   cols: Float32Array;
   dcols: Float32Array;
+}
+
+/** Grows both scratch arrays (from `backend.allocate`, so they live in its memory) to `size`. */
+function grow(backend: Backend, scratch: ConvScratch, size: number): void {
+  if (scratch.cols.length >= size) return;
+  scratch.cols = backend.allocate(size);
+  scratch.dcols = backend.allocate(size);
 }
 
 /** y[n] (OC × OH·OW) = W (OC × C·KH·KW) · im2col(x[n]) (+ b[oc]), sample by sample. */
@@ -28,6 +35,7 @@ export function conv2dForward(
   const s = outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw);
   const k = c * kh * kw;
   const inSize = c * h * w;
+  grow(backend, scratch, k * s);
   for (let b = 0; b < n; b++) {
     backend.im2col(scratch.cols, x.subarray(b * inSize, (b + 1) * inSize), 1, c, h, w, kh, kw, sh, sw, ph, pw);
     // y[b] (OC × OH·OW) = W (OC × C·KH·KW) · cols (C·KH·KW × OH·OW)
@@ -50,6 +58,7 @@ export function conv2dBackward(
   const s = outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw);
   const k = c * kh * kw;
   const inSize = c * h * w;
+  grow(backend, scratch, k * s);
   // col2im adds, so dx starts from zero.
   if (dx) backend.fill(dx, 0, n * inSize);
   for (let b = 0; b < n; b++) {

@@ -67,8 +67,7 @@ export class JsBackend implements Backend {
     floats: (size) => (this.bufF.length >= size ? this.bufF : (this.bufF = new Float32Array(size))),
     ints: (slot, size) => (this.bufI[slot].length >= size ? this.bufI[slot] : (this.bufI[slot] = new Int32Array(size))),
   };
-  // The per-sample convolution loop's cols and dcols, from `allocate` (so a subclass's kernels
-  // get them in their own memory), grown on demand only.
+  // The per-sample convolution loop's cols and dcols, grown on demand only.
   private readonly convScratch: conv.ConvScratch = { cols: new Float32Array(0), dcols: new Float32Array(0) };
 
   constructor(options: { naive?: boolean } = {}) {
@@ -279,7 +278,7 @@ export class JsBackend implements Backend {
     n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
     oc: number,
   ): void {
-    conv.conv2dForward(this, this.convCols(c, h, w, kh, kw, sh, sw, ph, pw), y, x, weight, bias, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
+    conv.conv2dForward(this, this.convScratch, y, x, weight, bias, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
   }
 
   conv2dBackward(
@@ -288,18 +287,6 @@ export class JsBackend implements Backend {
     n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
     oc: number,
   ): void {
-    const scratch = this.convCols(c, h, w, kh, kw, sh, sw, ph, pw);
-    conv.conv2dBackward(this, scratch, dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
-  }
-
-  /** The conv scratch, grown to one sample's C·KH·KW × OH·OW if it is smaller. */
-  private convCols(c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number): conv.ConvScratch {
-    const size = c * kh * kw * image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
-    const s = this.convScratch;
-    if (s.cols.length < size) {
-      s.cols = this.allocate(size);
-      s.dcols = this.allocate(size);
-    }
-    return s;
+    conv.conv2dBackward(this, this.convScratch, dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
   }
 }

@@ -1,10 +1,11 @@
 /**
  * ThreadPool: the calling thread plus (threads − 1) kernel workers over one shared memory.
  *
- * A job is cut into parts (column ranges of a GEMM) that any thread may claim, the caller
- * included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
+ * A job is cut into parts (ranges of a GEMM's columns, of values, of samples) that any thread
+ * may claim, the caller included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
  * next unclaimed part; [2] parts finished; [48 + i] status of worker i (1 = failed, with text at
- * ERROR + 256·i). The job's arguments are up to ARG_COUNT float64 at ARGS.
+ * ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
+ * the op table, ops.ts), its part count, then the op's named arguments in table order.
  *
  * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
  * workers, then claims parts itself until none is left, and finally waits only for parts that a
@@ -22,6 +23,7 @@
 import { NablaError } from '../../errors.ts';
 import { spawnKernelWorker, type WorkerHandle, type WorkerInit } from './kernelWorker.ts';
 import type { WasmMemory } from './wasmMemory.ts';
+import { OPS, OP_NAMES, type OpArgs, type OpName } from './ops.ts';
 
 export const CONTROL = 1024;
 export const ARGS = 2048;
@@ -31,33 +33,8 @@ const JOB = 0;
 const CLAIM = 1;
 const FINISHED = 2;
 const STATUS = 48;
-export const OP_EXIT = -1;
-export const OP_GEMM = 1;
-/**
- * Batch convolution (wasmBackend.ts conv2dForward / conv2dBackward): one part per fixed chunk of
- * samples; arguments [op, parts, first chunk, chunk size, …] (see kernelWorker.ts).
- */
-export const OP_CONV_FORWARD = 2;
-export const OP_CONV_BACKWARD = 3;
-/** ReLU and max pooling of large activations: [op, parts, per, count, …], values or planes. */
-export const OP_RELU = 4;
-export const OP_RELU_BACKWARD = 5;
-export const OP_MAX_POOL = 6;
-export const OP_MAX_POOL_BACKWARD = 7;
-/**
- * Elementwise jobs over one range [0, n) cut into parts of `per` values; their argument blocks
- * start [op, parts, per, ...]: SGD and Adam updates, and sums of squares (each part's float64
- * sum written to its slot of an output array, added up by the caller in part order).
- */
-export const OP_SGD = 10;
-export const OP_ADAM = 11;
-export const OP_SUM_SQUARES = 12;
-/** A row gather split by rows: [op, parts, per, out, src, order, count, rowBytes]. */
-export const OP_GATHER = 13;
-/** Batch normalisation split by channels: [op, parts, per, ...the kernel's arguments before c0]. */
-export const OP_BN_STATS = 14;
-export const OP_BN_NORMALIZE = 15;
-export const OP_BN_BACKWARD = 16;
+/** The op code that tells the workers to leave their loop. */
+const EXIT = -1;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
 /**
@@ -104,7 +81,8 @@ export class ThreadPool {
       workers.push(w);
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
-        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i], spin: WORKER_SPIN,
+        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
+        argCount: ARG_COUNT, spin: WORKER_SPIN,
       };
       w.postMessage(init);
     }
@@ -123,14 +101,18 @@ export class ThreadPool {
   }
 
   /**
-   * Run one job of `parts` parts (at most 255): `args` go to the workers (see kernelWorker.ts),
-   * `part(p)` computes part p on the calling thread. Returns when every part is done; throws if
-   * a worker failed, or if a claimed part is not finished within `deadlineMs` (a dead worker).
+   * Run one job of op `name` in `parts` parts (at most 255): the workers run the op's `part` on
+   * `args`, the calling thread runs `part(p)` for the parts it claims. Returns when every part is
+   * done; throws if a worker failed, or if a claimed part is not finished within `deadlineMs` (a
+   * dead worker).
    */
-  run(args: number[], parts: number, part: (p: number) => void, what: string, deadlineMs: number): void {
+  run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, part: (p: number) => void, what: string, deadlineMs: number): void {
     if (this.failure) throw this.brokenError(what);
     const ctl = this.ctl;
-    new Float64Array(this.memory.buffer, ARGS, ARG_COUNT).set(args);
+    const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
+    block[0] = OP_NAMES.indexOf(name);
+    block[1] = parts;
+    OPS[name].args.forEach((arg, i) => (block[2 + i] = (args as Record<string, number>)[arg]));
     const job = (Atomics.load(ctl, JOB) + 1) | 0;
     const tag = (job & 0x7fffff) << 8;
     Atomics.store(ctl, FINISHED, 0);
@@ -183,7 +165,7 @@ export class ThreadPool {
 
   /** Tell every worker to leave its loop, then terminate it. */
   stop(): void {
-    new Float64Array(this.memory.buffer, ARGS, ARG_COUNT)[0] = OP_EXIT;
+    new Float64Array(this.memory.buffer, ARGS, ARG_COUNT)[0] = EXIT;
     Atomics.add(this.ctl, JOB, 1);
     Atomics.notify(this.ctl, JOB);
     for (const w of this.workers) w.terminate();

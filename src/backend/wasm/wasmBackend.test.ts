@@ -1,10 +1,8 @@
-// The wasm backend: the shared conformance suite on 1 and 2 threads and on baseline SIMD, then
-// what only this backend has: threads (determinism, crashes), memory and bad requests.
+// What only the wasm backend has (its kernels pass test/kernelConformance.ts like every
+// backend's): threads (determinism, crashes), memory and bad requests.
 import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { kernelConformance } from '../../../test/kernelConformance.ts';
-import { backendConformance } from '../../../test/backendConformance.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { NablaError } from '../../errors.ts';
@@ -17,7 +15,7 @@ import { BatchIterator } from '../../data/batches.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import { createBackend } from '../createBackend.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
-import { OP_GEMM } from './threadPool.ts';
+import type { Backend } from '../backend.ts';
 
 // As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.
 setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -31,14 +29,6 @@ after(() => {
   baseline.dispose();
   two?.dispose();
 });
-
-kernelConformance('js', () => new JsBackend());
-kernelConformance('wasm, 1 thread', () => one);
-kernelConformance('wasm, baseline SIMD', () => baseline);
-if (two) kernelConformance('wasm, 2 threads', () => two);
-// The image kernels (im2col/col2im, pooling, batch norm) on buffers in the wasm memory.
-backendConformance('wasm, 1 thread', () => one);
-if (two) backendConformance('wasm, 2 threads', () => two);
 
 test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
   assert.equal(one.threads, 1);
@@ -107,7 +97,7 @@ test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, an
     for (let j = 0; j < features; j++) x[i * features + j] = protos[c][j] * (0.5 + rng.uniform()) + (rng.uniform() < 0.1 ? 1 : 0);
   }
   const data = { x, y, count };
-  const run = (backend: JsBackend) => {
+  const run = (backend: Backend) => {
     const model = new Sequential([new Dense(96), new ReLU(), new Dense(10)], { inputShape: [features], seed: 9, backend });
     const optimizer = new SGD(model.parameters(), { lr: 0.2, momentum: 0.9, backend });
     model.fit(data, { optimizer, loss: 'ce', epochs: 2, batchSize: 50 });
@@ -149,7 +139,7 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
 test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
   const [n, c, s] = [64, 16, 144]; // 147,456 values: split over the threads
   const js = new JsBackend();
-  const run = (be: JsBackend) => {
+  const run = (be: Backend) => {
     const own = (len: number, f: () => number) => { const a = be.allocate(len); a.forEach((_, i) => (a[i] = f())); return a; };
     const r = new Rng(8);
     const x = own(n * c * s, () => r.uniform() * 4 - 1);
@@ -210,7 +200,7 @@ test('an error inside a worker surfaces to the caller as a NablaError, never a h
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const outside = 2 ** 31;
   assertNablaError(
-    () => be.pool!.run([OP_GEMM, outside, outside, outside, 64, 64 * 200, 64, 0, 0, 1, 0, 200, 64], 200,
+    () => be.pool!.run('gemm', 200, { c: outside, a: outside, b: outside, m: 64, n: 64 * 200, k: 64, transA: 0, transB: 0, alpha: 1, beta: 0, per: 64 },
       () => Atomics.wait(pause, 0, 0, 1), 'gemm test', 5000),
     ['wasm worker 1', 'gemm test to succeed', 'out of bounds'],
   );

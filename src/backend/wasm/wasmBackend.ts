@@ -2,28 +2,30 @@
  * WasmBackend: the kernels compiled from AssemblyScript to WebAssembly with 128-bit SIMD, GEMM
  * split over worker threads that share one memory.
  *
- * - GEMM, bias add and bias gradient, the ReLU family and the SGD/Adam updates run in wasm;
- *   every other kernel (sigmoid, tanh, softmax, the losses) is the JS reference code running on
- *   the same buffers, which live in the wasm memory and are ordinary Float32Arrays to JS.
+ * - GEMM, batch convolution, batch normalisation, the ReLU family, max pooling, im2col/col2im,
+ *   bias add and bias gradient, the optimiser updates, sums of squares, fill and the batch gather
+ *   run in wasm; every other kernel (sigmoid, tanh, softmax, the losses, average pooling) is the
+ *   JS reference backend, held as `js`, running on the same buffers, which live in the wasm memory
+ *   and are ordinary Float32Arrays to JS.
  * - `allocate` returns views into the wasm memory, so parameters, gradients and activations never
  *   move. Kernels still accept any Float32Array: a foreign operand is copied into a staging area
- *   (GEMM) or the JS code handles the call (elementwise kernels).
- * - Threads split a GEMM's output columns into contiguous ranges aligned to the 8-column panels.
- *   Every output element is computed by one thread in the same order whatever the thread count,
- *   so results are deterministic (and identical across thread counts).
+ *   (GEMM) or the JS code handles the call (every other kernel).
+ * - Large kernels are split over the threads as the ops of ops.ts. Every output element is
+ *   computed by one thread in the same order whatever the thread count, so results are
+ *   deterministic (and identical across thread counts).
  *
  * @example
  * const backend = await WasmBackend.create({ threads: 2 });
  * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
  */
 import { NablaError } from '../../errors.ts';
+import type { Backend } from '../backend.ts';
 import { JsBackend, checkGather, copyRows } from '../js/jsBackend.ts';
-import * as image from '../js/imageKernels.ts';
+import * as conv from '../js/convKernels.ts';
+import { outSize } from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
-import {
-  MAX_THREADS, OP_ADAM, OP_BN_BACKWARD, OP_BN_NORMALIZE, OP_BN_STATS, OP_CONV_BACKWARD, OP_CONV_FORWARD, OP_GATHER, OP_GEMM, OP_MAX_POOL, OP_MAX_POOL_BACKWARD, OP_RELU,
-  OP_RELU_BACKWARD, OP_SGD, OP_SUM_SQUARES, ThreadPool,
-} from './threadPool.ts';
+import { OPS, type Geometry, type Kernels, type Op, type OpArgs, type OpName, type Thread } from './ops.ts';
+import { MAX_THREADS, ThreadPool } from './threadPool.ts';
 import { WasmMemory } from './wasmMemory.ts';
 
 /**
@@ -41,37 +43,6 @@ export interface WasmBackendOptions {
   workerTimeoutMs?: number;
   /** Where to say that a request was scaled down (default console.warn). */
   log?: (message: string) => void;
-}
-
-interface Kernels {
-  gemm(c: number, a: number, b: number, m: number, n: number, k: number, tA: number, tB: number,
-    alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
-  gemmScratchBytes(): number;
-  gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
-  batchNormStats(mean: number, variance: number, x: number, n: number, c: number, s: number, c0: number, c1: number): void;
-  batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
-    n: number, c: number, s: number, c0: number, c1: number): void;
-  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number,
-    gamma: number, n: number, c: number, s: number, batchStats: number, c0: number, c1: number): void;
-  fill(out: number, value: number, n: number): void;
-  sumSquares(x: number, n: number): number;
-  addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
-  sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
-  relu(out: number, x: number, n: number): void;
-  reluBackward(dx: number, dy: number, x: number, n: number): void;
-  leakyRelu(out: number, x: number, n: number, slope: number): void;
-  leakyReluBackward(dx: number, dy: number, x: number, n: number, slope: number): void;
-  sgdUpdate(p: number, g: number, v: number, n: number, lr: number, mu: number, wd: number, nesterov: number): void;
-  im2col(cols: number, x: number, ...geometry: number[]): void;
-  col2im(dx: number, cols: number, ...geometry: number[]): void;
-  maxPool(y: number, x: number, ...geometry: number[]): void;
-  maxPoolBackward(dx: number, dy: number, x: number, ...geometry: number[]): void;
-  adamUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, b1: number, b2: number, eps: number,
-    wd: number, decoupled: number, bc1: number, bc2: number): void;
-  convForward(y: number, x: number, w: number, b: number, s0: number, s1: number, ...rest: number[]): void;
-  convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, w: number, s0: number, s1: number,
-    ...rest: number[]): void;
-  convAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dwLen: number, dbOffset: number, oc: number): void;
 }
 
 /** Columns of one GEMM panel: thread ranges are multiples of it. */
@@ -160,35 +131,50 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
-export class WasmBackend extends JsBackend {
-  override readonly name: string;
+/** An operand of a kernel: the array (undefined: an optional one left out), how many values it must hold, and that count's shape for messages. */
+type Operand = readonly [array: Float32Array | undefined, length: number, shape?: string];
+
+/**
+ * The wasm backend: kernels whose operands all live in its memory run in wasm, split over its
+ * threads when large; everything else runs the JS reference backend it holds, on the same arrays.
+ *
+ * @example
+ * const backend = await WasmBackend.create({ threads: 2 });
+ * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], backend });
+ */
+export class WasmBackend implements Backend {
+  readonly name = 'wasm';
   readonly threads: number;
   /** 'relaxed' (fused multiply-add) or 'baseline' SIMD. */
   readonly simd: 'relaxed' | 'baseline';
   /** The memory and its allocator. @internal */
   readonly wasmMemory: WasmMemory;
-  private readonly k: Kernels;
   /** The worker threads (undefined on one thread). @internal */
   readonly pool: ThreadPool | undefined;
-  /** The calling thread's packing scratch (each worker has its own). */
-  private readonly ownScratch: number;
+  /** The reference kernels: those not written in wasm, and calls with an operand outside the wasm memory. */
+  private readonly js = new JsBackend();
+  private readonly k: Kernels;
+  /** The calling thread as the ops see it: index 0, with its own packing scratch (each worker has its own). */
+  private readonly self: Thread;
   private readonly timeoutMs: number;
+  // Grow-only blocks kept between calls: GEMM staging, partial sums, convolution scratch.
   private stage = { ptr: 0, bytes: 0 };
   private sums = { ptr: 0, bytes: 0 };
+  private convBlock = { ptr: 0, bytes: 0 };
+  /** The per-sample convolution loop's scratch, for operands outside the wasm memory. */
+  private readonly convScratch: conv.ConvScratch = { cols: new Float32Array(0), dcols: new Float32Array(0) };
 
   private constructor(
     memory: WasmMemory, kernels: Kernels, pool: ThreadPool | undefined, simd: 'relaxed' | 'baseline', timeoutMs: number,
     scratch: number,
   ) {
-    super();
     this.wasmMemory = memory;
     this.k = kernels;
     this.pool = pool;
     this.threads = pool?.threads ?? 1;
     this.simd = simd;
     this.timeoutMs = timeoutMs;
-    this.name = 'wasm';
-    this.ownScratch = scratch;
+    this.self = { index: 0, scratch, memory: memory.memory };
   }
 
   /**
@@ -240,7 +226,7 @@ export class WasmBackend extends JsBackend {
     return new WasmBackend(memory, kernels, pool, simd, options.workerTimeoutMs ?? 5000, scratch[0]);
   }
 
-  override allocate(length: number): Float32Array {
+  allocate(length: number): Float32Array {
     // Unshared memory detaches views when it grows: hand out ordinary arrays instead.
     return this.wasmMemory.shared ? this.wasmMemory.allocate(length) : new Float32Array(length);
   }
@@ -250,7 +236,46 @@ export class WasmBackend extends JsBackend {
     this.pool?.stop();
   }
 
-  override gemm(
+  /**
+   * Every kernel method's pattern, written once: check that each operand holds its length (a
+   * wasm kernel reading past a buffer would silently read its neighbour), then call `wasm` with
+   * the operands' byte offsets when all of them live in the wasm memory, else `js`. An undefined
+   * operand (an optional one left out) is not checked and has offset 0.
+   */
+  private kernel<K extends string, R>(kernel: string, operands: Record<K, Operand>, wasm: (p: Record<K, number>) => R, js: () => R): R {
+    const p = {} as Record<K, number>;
+    let resident = true;
+    for (const name in operands) {
+      const [array, length, shape = String(length)] = operands[name];
+      if (array) checkLength(kernel, name, array, length, shape);
+      p[name] = array ? this.wasmMemory.pointerOf(array) : 0;
+      if (p[name] < 0) resident = false;
+    }
+    return resident ? wasm(p) : js();
+  }
+
+  /**
+   * Run op `name` in `parts` parts (ops.ts): split over the threads when there are threads and
+   * 2 to MAX_PARTS parts, else here, in part order. `extraMs` is added to the deadline.
+   */
+  private run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0): void {
+    const part = (p: number): void => (OPS[name] as Op).part(this.k, args, p, this.self);
+    if (this.pool && parts > 1 && parts <= MAX_PARTS) this.pool.run(name, parts, args, part, what, this.timeoutMs + extraMs);
+    else for (let p = 0; p < parts; p++) part(p);
+  }
+
+  /**
+   * Run op `name` over `count` items (values, planes or channels) in ranges of whole `align`s:
+   * one range, or `perThread` ranges per thread (at most `count`) when there are threads and the
+   * kernel touches at least PARALLEL_MIN_VALUES values.
+   */
+  private split<N extends OpName>(name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string): void {
+    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(perThread * this.threads, count) : 1;
+    const per = Math.ceil(count / parts / align) * align;
+    this.run(name, parts, { ...args, per } as OpArgs<N>, what, values / 1e5);
+  }
+
+  gemm(
     c: Float32Array, a: Float32Array, b: Float32Array,
     m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number,
@@ -267,7 +292,8 @@ export class WasmBackend extends JsBackend {
     // Foreign operands go to one staging block: C first, then A, then B.
     const need = (pc < 0 ? m * n : 0) + (pa < 0 ? m * k : 0) + (pb < 0 ? k * n : 0);
     if (need > 0) {
-      let at = this.stageBlock(need * 4);
+      this.stage = mem.regrow(this.stage, need * 4);
+      let at = this.stage.ptr;
       const f = new Float32Array(mem.buffer);
       if (pc < 0) {
         pc = at;
@@ -284,432 +310,252 @@ export class WasmBackend extends JsBackend {
         f.set(b.subarray(0, k * n), at >> 2);
       }
     }
-    const tA = transA ? 1 : 0;
-    const tB = transB ? 1 : 0;
     const flops = 2 * m * n * k;
-    const pool = this.pool;
-    const parts = pool && flops >= PARALLEL_MIN_FLOPS ? Math.min(pool.threads, Math.floor(n / PANEL)) : 1;
+    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
     // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
     const per = Math.ceil(n / parts / PANEL) * PANEL;
-    if (parts <= 1) {
-      this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, 0, n, this.ownScratch);
-    } else {
-      pool!.run(
-        [OP_GEMM, pc, pa, pb, m, n, k, tA, tB, alpha, beta, parts, per],
-        parts,
-        (t) => this.k.gemm(pc, pa, pb, m, n, k, tA, tB, alpha, beta, Math.min(n, t * per), Math.min(n, (t + 1) * per), this.ownScratch),
-        `gemm ${m}×${n}×${k}`,
-        this.timeoutMs + flops / 1e6,
-      );
-    }
+    const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
+    this.run('gemm', parts, args, `gemm ${m}×${n}×${k}`, flops / 1e6);
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
 
-  private stageBlock(bytes: number): number {
-    this.stage = this.wasmMemory.regrow(this.stage, bytes);
-    return this.stage.ptr;
+  sumSquares(x: Float32Array, n: number): number {
+    return this.kernel('sumSquares', { x: [x, n] }, (p) => {
+      if (n < 2 * SUM_PART) return this.k.sumSquares(p.x, n);
+      // Parts of SUM_PART values, each summed on whichever thread claims it, added in order.
+      const parts = Math.ceil(n / SUM_PART);
+      this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
+      this.run('sumSquares', parts, { x: p.x, n, per: SUM_PART, out: this.sums.ptr }, `sumSquares of ${n}`);
+      const sums = new Float64Array(this.wasmMemory.buffer, this.sums.ptr, parts);
+      let total = 0;
+      for (let t = 0; t < parts; t++) total += sums[t];
+      return total;
+    }, () => this.js.sumSquares(x, n));
   }
 
-  /** Pointers of arrays that all live in the wasm memory, or undefined if any does not. */
-  private resident(...arrays: Float32Array[]): number[] | undefined {
-    const out: number[] = [];
-    for (const arr of arrays) {
-      const p = this.wasmMemory.pointerOf(arr);
-      if (p < 0) return undefined;
-      out.push(p);
-    }
-    return out;
-  }
-
-  override sumSquares(x: Float32Array, n: number): number {
-    checkLength('sumSquares', 'x', x, n, `${n}`);
-    const px = this.wasmMemory.pointerOf(x);
-    if (px < 0) return super.sumSquares(x, n);
-    if (n < 2 * SUM_PART) return this.k.sumSquares(px, n);
-    // Parts of SUM_PART values, each summed on whichever thread claims it, added in order.
-    const parts = Math.ceil(n / SUM_PART);
-    const out = this.sumSlots(parts);
-    const sums = new Float64Array(this.wasmMemory.buffer, out, parts);
-    const part = (t: number): void => {
-      sums[t] = this.k.sumSquares(px + 4 * t * SUM_PART, Math.min(n, (t + 1) * SUM_PART) - t * SUM_PART);
-    };
-    if (this.pool && parts <= 255) {
-      this.pool.run([OP_SUM_SQUARES, parts, SUM_PART, px, n, out], parts, part, `sumSquares of ${n}`, this.timeoutMs);
-    } else {
-      for (let t = 0; t < parts; t++) part(t);
-    }
-    let total = 0;
-    for (let t = 0; t < parts; t++) total += sums[t];
-    return total;
-  }
-
-  /** 8-byte-aligned room for `parts` float64 partial sums, kept between calls. */
-  private sumSlots(parts: number): number {
-    this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
-    return this.sums.ptr;
-  }
-
-  /**
-   * Run an elementwise kernel over [0, n) on every thread when n is large: `call(from, to)`
-   * computes one range on the calling thread; `args` (after [op, parts, per]) go to workers.
-   */
-  private elementwise(op: number, n: number, args: number[], call: (from: number, to: number) => void, what: string): void {
-    const pool = this.pool;
-    if (!pool || n < PARALLEL_MIN_VALUES) {
-      call(0, n);
-      return;
-    }
-    const parts = pool.threads;
-    // Parts start on multiples of 4 values (whole SIMD vectors).
-    const per = Math.ceil(n / parts / 4) * 4;
-    pool.run([op, parts, per, ...args], parts, (t) => call(t * per, Math.min(n, (t + 1) * per)), what, this.timeoutMs);
-  }
-
-  override gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+  gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
     // Sizes and every row index, before anything is copied: a row past the dataset would copy
     // some other buffer of the memory without a trap.
     checkGather(out, src, order, start, count, width);
-    const porder = this.wasmMemory.pointerOf(order);
-    const pout = this.wasmMemory.pointerOf(out);
-    const psrc = this.wasmMemory.pointerOf(src);
+    const [pout, psrc, porder] = [out, src, order].map((arr) => this.wasmMemory.pointerOf(arr));
     // The dataset (or the order) is not in the wasm memory: the JS copies, from any array.
-    if (porder < 0 || pout < 0 || psrc < 0 || width === 0) {
+    if (pout < 0 || psrc < 0 || porder < 0 || width === 0) {
       copyRows(out, src, order, start, count, width);
-      return;
-    }
-    const po = porder + 4 * start;
-    const rowBytes = 4 * width;
-    const pool = this.pool;
-    if (!pool || count * width < PARALLEL_MIN_VALUES / 2 || count < pool.threads) {
-      this.k.gatherRows(pout, psrc, po, count, rowBytes);
       return;
     }
     // Random rows of a large dataset come from main memory: two cores keep twice as many loads
     // in flight. Part t is rows [t·per, (t + 1)·per).
-    const parts = pool.threads;
-    const per = Math.ceil(count / parts);
-    pool.run([OP_GATHER, parts, per, pout, psrc, po, count, rowBytes], parts,
-      (t) => this.k.gatherRows(pout + t * per * rowBytes, psrc, po + 4 * t * per, Math.min(count, (t + 1) * per) - t * per, rowBytes),
-      `gather of ${count} rows`, this.timeoutMs);
+    const parts = !this.pool || count * width < PARALLEL_MIN_VALUES / 2 || count < this.threads ? 1 : this.threads;
+    const args = { out: pout, src: psrc, order: porder + 4 * start, count, per: Math.ceil(count / parts), rowBytes: 4 * width };
+    this.run('gatherRows', parts, args, `gather of ${count} rows`);
   }
 
-  override fill(out: Float32Array, value: number, n: number): void {
-    checkLengths('fill', n, { out });
-    const p = this.resident(out);
-    if (p) this.k.fill(p[0], value, n);
-    else super.fill(out, value, n);
+  fill(out: Float32Array, value: number, n: number): void {
+    this.kernel('fill', { out: [out, n] }, (p) => this.k.fill(p.out, value, n), () => this.js.fill(out, value, n));
   }
 
-  override addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
-    checkLength('addRowVector', 'x', x, rows * cols, `${rows} × ${cols}`);
-    checkLength('addRowVector', 'out', out, rows * cols, `${rows} × ${cols}`);
-    checkLength('addRowVector', 'v', v, cols, `${cols}`);
-    const p = this.resident(out, x, v);
-    if (p) this.k.addRowVector(p[0], p[1], p[2], rows, cols);
-    else super.addRowVector(out, x, v, rows, cols);
+  addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
+    const shape = `${rows} × ${cols}`;
+    this.kernel('addRowVector', { x: [x, rows * cols, shape], out: [out, rows * cols, shape], v: [v, cols] },
+      (p) => this.k.addRowVector(p.out, p.x, p.v, rows, cols), () => this.js.addRowVector(out, x, v, rows, cols));
   }
 
-  override sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void {
-    checkLength('sumRows', 'x', x, rows * cols, `${rows} × ${cols}`);
-    checkLength('sumRows', 'out', out, cols, `${cols}`);
-    const p = this.resident(out, x);
-    if (p) this.k.sumRows(p[0], p[1], rows, cols, beta);
-    else super.sumRows(out, x, rows, cols, beta);
+  sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void {
+    this.kernel('sumRows', { x: [x, rows * cols, `${rows} × ${cols}`], out: [out, cols] },
+      (p) => this.k.sumRows(p.out, p.x, rows, cols, beta), () => this.js.sumRows(out, x, rows, cols, beta));
   }
 
-  override relu(out: Float32Array, x: Float32Array, n: number): void {
-    checkLengths('relu', n, { out, x });
-    const p = this.resident(out, x);
-    if (p) this.split(OP_RELU, n, p[0], p[1], 0);
-    else super.relu(out, x, n);
+  // ReLU splits into four ranges of whole 64-byte lines per thread (so two threads never write
+  // the same cache line): which thread computes a value never changes it.
+  relu(out: Float32Array, x: Float32Array, n: number): void {
+    this.kernel('relu', { out: [out, n], x: [x, n] },
+      (p) => this.split('relu', n, n, SPLIT_PARTS_PER_THREAD, 16, { ...p, n }, `relu over ${n}`), () => this.js.relu(out, x, n));
   }
 
-  override reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
-    checkLengths('reluBackward', n, { dx, dy, x });
-    const p = this.resident(dx, dy, x);
-    if (p) this.split(OP_RELU_BACKWARD, n, p[0], p[1], p[2]);
-    else super.reluBackward(dx, dy, x, n);
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
+    this.kernel('reluBackward', { dx: [dx, n], dy: [dy, n], x: [x, n] },
+      (p) => this.split('reluBackward', n, n, SPLIT_PARTS_PER_THREAD, 16, { ...p, n }, `relu over ${n}`), () => this.js.reluBackward(dx, dy, x, n));
   }
 
-  override leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void {
-    checkLengths('leakyRelu', n, { out, x });
-    const p = this.resident(out, x);
-    if (p) this.k.leakyRelu(p[0], p[1], n, slope);
-    else super.leakyRelu(out, x, n, slope);
+  leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void {
+    this.kernel('leakyRelu', { out: [out, n], x: [x, n] }, (p) => this.k.leakyRelu(p.out, p.x, n, slope), () => this.js.leakyRelu(out, x, n, slope));
   }
 
-  override leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void {
-    checkLengths('leakyReluBackward', n, { dx, dy, x });
-    const p = this.resident(dx, dy, x);
-    if (p) this.k.leakyReluBackward(p[0], p[1], p[2], n, slope);
-    else super.leakyReluBackward(dx, dy, x, n, slope);
+  leakyReluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number, slope: number): void {
+    this.kernel('leakyReluBackward', { dx: [dx, n], dy: [dy, n], x: [x, n] },
+      (p) => this.k.leakyReluBackward(p.dx, p.dy, p.x, n, slope), () => this.js.leakyReluBackward(dx, dy, x, n, slope));
   }
 
-  // NOTE: properties, not methods, because JsBackend defines the image kernels as properties.
-  override readonly im2col = (cols: Float32Array, x: Float32Array, ...g: Geometry): void => {
+  im2col(cols: Float32Array, x: Float32Array, ...g: Geometry): void {
     const size = imageSizes(g);
-    checkLength('im2col', 'x', x, size.input, 'N·C·H·W');
-    checkLength('im2col', 'cols', cols, size.cols, 'N·C·KH·KW·OH·OW');
-    const p = this.resident(cols, x);
-    if (p) this.k.im2col(p[0], p[1], ...g);
-    else image.im2col(cols, x, ...g);
-  };
+    this.kernel('im2col', { x: [x, size.input, 'N·C·H·W'], cols: [cols, size.cols, 'N·C·KH·KW·OH·OW'] },
+      (p) => this.k.im2col(p.cols, p.x, ...g), () => this.js.im2col(cols, x, ...g));
+  }
 
-  override readonly col2im = (dx: Float32Array, cols: Float32Array, ...g: Geometry): void => {
+  col2im(dx: Float32Array, cols: Float32Array, ...g: Geometry): void {
     const size = imageSizes(g);
-    checkLength('col2im', 'dx', dx, size.input, 'N·C·H·W');
-    checkLength('col2im', 'cols', cols, size.cols, 'N·C·KH·KW·OH·OW');
-    const p = this.resident(dx, cols);
-    if (p) this.k.col2im(p[0], p[1], ...g);
-    else image.col2im(dx, cols, ...g);
-  };
+    this.kernel('col2im', { dx: [dx, size.input, 'N·C·H·W'], cols: [cols, size.cols, 'N·C·KH·KW·OH·OW'] },
+      (p) => this.k.col2im(p.dx, p.cols, ...g), () => this.js.col2im(dx, cols, ...g));
+  }
 
-  override readonly maxPool = (y: Float32Array, x: Float32Array, ...g: Geometry): void => {
+  maxPool(y: Float32Array, x: Float32Array, ...g: Geometry): void {
     const size = imageSizes(g);
-    checkLength('maxPool', 'x', x, size.input, 'N·C·H·W');
-    checkLength('maxPool', 'y', y, size.output, 'N·C·OH·OW');
-    const p = this.resident(y, x);
-    if (p) this.splitPool(OP_MAX_POOL, p[0], p[1], 0, g);
-    else image.maxPool(y, x, ...g);
-  };
+    this.kernel('maxPool', { x: [x, size.input, 'N·C·H·W'], y: [y, size.output, 'N·C·OH·OW'] },
+      (p) => this.splitPool('maxPool', g, p), () => this.js.maxPool(y, x, ...g));
+  }
 
-  override readonly maxPoolBackward = (dx: Float32Array, dy: Float32Array, x: Float32Array, ...g: Geometry): void => {
+  maxPoolBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, ...g: Geometry): void {
     const size = imageSizes(g);
-    checkLength('maxPoolBackward', 'x', x, size.input, 'N·C·H·W');
-    checkLength('maxPoolBackward', 'dx', dx, size.input, 'N·C·H·W');
-    checkLength('maxPoolBackward', 'dy', dy, size.output, 'N·C·OH·OW');
-    const p = this.resident(dx, dy, x);
-    if (p) this.splitPool(OP_MAX_POOL_BACKWARD, p[0], p[1], p[2], g);
-    else image.maxPoolBackward(dx, dy, x, ...g);
-  };
+    this.kernel('maxPoolBackward', { x: [x, size.input, 'N·C·H·W'], dx: [dx, size.input, 'N·C·H·W'], dy: [dy, size.output, 'N·C·OH·OW'] },
+      (p) => this.splitPool('maxPoolBackward', g, p), () => this.js.maxPoolBackward(dx, dy, x, ...g));
+  }
 
-  override sgdUpdate(
+  /** Max pooling or its backward, split into ranges of whole planes of the N·C planes. */
+  private splitPool(name: 'maxPool' | 'maxPoolBackward', g: Geometry, pointers: Record<string, number>): void {
+    const [n, c, h, w, kh, kw, sh, sw, ph, pw] = g;
+    const planes = n * c;
+    const sizes = { planes, inPlane: h * w, outPlane: outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw), h, w, kh, kw, sh, sw, ph, pw };
+    this.split(name, planes, planes * h * w, SPLIT_PARTS_PER_THREAD, 1, { ...pointers, ...sizes } as OpArgs<'maxPoolBackward'>,
+      `max pool over ${planes} planes`);
+  }
+
+  sgdUpdate(
     param: Float32Array, grad: Float32Array, velocity: Float32Array, n: number,
     lr: number, momentum: number, weightDecay: number, nesterov: boolean,
   ): void {
-    checkLengths('sgdUpdate', n, momentum === 0 ? { param, grad } : { param, grad, velocity });
-    const p = this.resident(param, grad, momentum === 0 ? param : velocity);
-    if (!p) {
-      super.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov);
-      return;
-    }
-    const [pp, pg, pv] = p;
-    const nest = nesterov ? 1 : 0;
-    this.elementwise(OP_SGD, n, [pp, pg, pv, n, lr, momentum, weightDecay, nest], (from, to) =>
-      this.k.sgdUpdate(pp + 4 * from, pg + 4 * from, pv + 4 * from, to - from, lr, momentum, weightDecay, nest), 'SGD update');
+    // Without momentum the velocity is never touched (it may be empty).
+    this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
+      (p) => this.split('sgdUpdate', n, n, 1, 4, { ...p, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
+      () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 
-  override adamUpdate(
+  adamUpdate(
     param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, n: number,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
     bc1: number, bc2: number,
   ): void {
-    checkLengths('adamUpdate', n, { param, grad, m, v });
-    const p = this.resident(param, grad, m, v);
-    if (!p) {
-      super.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2);
-      return;
-    }
-    const [pp, pg, pm, pv] = p;
-    const dec = decoupled ? 1 : 0;
-    this.elementwise(OP_ADAM, n, [pp, pg, pm, pv, n, lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2], (from, to) =>
-      this.k.adamUpdate(pp + 4 * from, pg + 4 * from, pm + 4 * from, pv + 4 * from, to - from,
-        lr, beta1, beta2, eps, weightDecay, dec, bc1, bc2), 'Adam update');
+    const scalars = { n, lr, beta1, beta2, eps, weightDecay, decoupled: decoupled ? 1 : 0, bc1, bc2 };
+    this.kernel('adamUpdate', { param: [param, n], grad: [grad, n], m: [m, n], v: [v, n] },
+      (p) => this.split('adamUpdate', n, n, 1, 4, { ...p, ...scalars }, 'Adam update'),
+      () => this.js.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2));
   }
 
   // ── Batch convolution: chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
   // as the parts of one threaded job. Each thread has its own cols/yc scratch in one block
   // (threads × stride), reserved on first use and grown when a larger layer needs more.
-  private convBlock = { ptr: 0, bytes: 0 };
+  // Operands outside the wasm memory take the per-sample loop (im2col and GEMM calls).
 
-  /** The scratch block: per-thread slots of `stride` bytes, then `extra` bytes; returns its pointer. */
-  private convBlockAt(stride: number, extra: number): number {
-    this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + extra);
-    return this.convBlock.ptr;
-  }
-
-  /** Runs `count` chunks as jobs of at most MAX_PARTS parts, threaded when the work is large enough. */
-  private convJobs(
-    args: (first: number, parts: number) => number[], count: number, flops: number, what: string,
-    part: (chunk: number) => void,
-  ): void {
-    const pool = this.pool;
-    for (let first = 0; first < count; first += MAX_PARTS) {
-      const parts = Math.min(MAX_PARTS, count - first);
-      if (!pool || parts < 2 || flops < PARALLEL_MIN_FLOPS) {
-        for (let t = 0; t < parts; t++) part(first + t);
-      } else {
-        pool.run(args(first, parts), parts, (t) => part(first + t), what, this.timeoutMs + flops / 1e6);
-      }
+  /** Runs `count` chunks as jobs of at most MAX_PARTS parts when the work is large enough to thread, else one by one. */
+  private convJobs<N extends 'convForward' | 'convBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
+    const step = flops >= PARALLEL_MIN_FLOPS ? MAX_PARTS : 1;
+    for (let first = 0; first < count; first += step) {
+      this.run(name, Math.min(step, count - first), { ...args, first } as OpArgs<N>, what, flops / 1e6);
     }
   }
 
-  override conv2dForward(
+  conv2dForward(
     y: Float32Array, x: Float32Array, weight: Float32Array, bias: Float32Array | undefined,
     n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
     oc: number,
   ): void {
     const size = convSizes('conv2dForward', n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
-    checkLength('conv2dForward', 'x', x, size.input, 'N·C·H·W');
-    checkLength('conv2dForward', 'y', y, size.output, 'N·OC·OH·OW');
-    checkLength('conv2dForward', 'weight', weight, size.weight, 'OC·C·KH·KW');
-    if (bias) checkLength('conv2dForward', 'bias', bias, oc, 'OC');
-    const p = this.resident(y, x, weight, bias ?? weight);
-    if (!p) {
-      super.conv2dForward(y, x, weight, bias, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
-      return;
-    }
-    if (n === 0) return;
-    const [py, px, pw8, pb] = [p[0], p[1], p[2], bias ? p[3] : 0];
-    const g = [c, h, w, kh, kw, sh, sw, ph, pw, oc];
-    const stride = size.scratchPerThread;
-    const scratch = this.convBlockAt(stride, 0);
-    this.convJobs(
-      (first, parts) => [OP_CONV_FORWARD, parts, first, CONV_CHUNK, py, px, pw8, pb, n, ...g, scratch, stride],
-      Math.ceil(n / CONV_CHUNK), 2 * n * size.weight * size.s, `conv2d forward ${n}×${c}×${h}×${w}`,
-      (chunk) => this.k.convForward(py, px, pw8, pb, chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
-    );
+    const operands = { x: [x, size.input, 'N·C·H·W'], y: [y, size.output, 'N·OC·OH·OW'], weight: [weight, size.weight, 'OC·C·KH·KW'], bias: [bias, oc, 'OC'] } as const;
+    this.kernel('conv2dForward', operands, (p) => {
+      if (n === 0) return;
+      const stride = size.scratchPerThread;
+      this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride);
+      const args = { ...p, chunkSize: CONV_CHUNK, n, c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch: this.convBlock.ptr, stride };
+      this.convJobs('convForward', args, Math.ceil(n / CONV_CHUNK), 2 * n * size.weight * size.s, `conv2d forward ${n}×${c}×${h}×${w}`);
+    }, () => conv.conv2dForward(this, this.convScratch, y, x, weight, bias, n, c, h, w, kh, kw, sh, sw, ph, pw, oc));
   }
 
-  override conv2dBackward(
+  conv2dBackward(
     dW: Float32Array, db: Float32Array | undefined, dx: Float32Array | undefined,
     x: Float32Array, dy: Float32Array, weight: Float32Array,
     n: number, c: number, h: number, w: number, kh: number, kw: number, sh: number, sw: number, ph: number, pw: number,
     oc: number,
   ): void {
     const size = convSizes('conv2dBackward', n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
-    checkLength('conv2dBackward', 'x', x, size.input, 'N·C·H·W');
-    checkLength('conv2dBackward', 'dy', dy, size.output, 'N·OC·OH·OW');
-    checkLength('conv2dBackward', 'weight', weight, size.weight, 'OC·C·KH·KW');
-    checkLength('conv2dBackward', 'dW', dW, size.weight, 'OC·C·KH·KW');
-    if (db) checkLength('conv2dBackward', 'db', db, oc, 'OC');
-    if (dx) checkLength('conv2dBackward', 'dx', dx, size.input, 'N·C·H·W');
-    const p = this.resident(dW, x, dy, weight, db ?? dW, dx ?? dW);
-    if (!p) {
-      super.conv2dBackward(dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc);
-      return;
-    }
-    if (n === 0) return;
-    const [pdW, px, pdy, pwt] = p;
-    const pdb = db ? p[4] : 0;
-    const pdx = dx ? p[5] : 0;
-    const g = [c, h, w, kh, kw, sh, sw, ph, pw, oc];
-    const chunks = Math.ceil(n / CONV_CHUNK);
-    // Each chunk writes its own dW partial (OC·K floats) and db partial (OC) into a slot of
-    // `partStride` bytes after the threads' scratch; they are added to dW and db in chunk order.
-    const dbOffset = size.weight * 4;
-    const partStride = Math.ceil((size.weight + oc) / 16) * 64;
-    const stride = size.scratchPerThread;
-    const scratch = this.convBlockAt(stride, chunks * partStride);
-    const partials = scratch + this.threads * stride;
-    const part = (chunk: number): number => partials + chunk * partStride;
-    // 3 products per sample with dx (dW, dcols), 2 without.
-    const flops = (dx ? 4 : 2) * n * size.weight * size.s;
-    this.convJobs(
-      (first, parts) => [OP_CONV_BACKWARD, parts, first, CONV_CHUNK, partials, partStride, db ? dbOffset : -1, pdx, px, pdy, pwt, n,
-        ...g, scratch, stride],
-      chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`,
-      (chunk) => this.k.convBackward(part(chunk), db ? part(chunk) + dbOffset : 0, pdx, px, pdy, pwt,
-        chunk * CONV_CHUNK, Math.min(n, (chunk + 1) * CONV_CHUNK), ...g, scratch, this.ownScratch),
-    );
-    this.k.convAddPartials(pdW, pdb, partials, chunks, partStride, size.weight, dbOffset, oc);
+    const operands = {
+      x: [x, size.input, 'N·C·H·W'], dy: [dy, size.output, 'N·OC·OH·OW'], weight: [weight, size.weight, 'OC·C·KH·KW'],
+      dW: [dW, size.weight, 'OC·C·KH·KW'], db: [db, oc, 'OC'], dx: [dx, size.input, 'N·C·H·W'],
+    } as const;
+    this.kernel('conv2dBackward', operands, (p) => {
+      if (n === 0) return;
+      const chunks = Math.ceil(n / CONV_CHUNK);
+      // Each chunk writes its own dW partial (OC·K floats) and db partial (OC) into a slot of
+      // `partStride` bytes after the threads' scratch; they are added to dW and db in chunk order.
+      const dbOffset = size.weight * 4;
+      const partStride = Math.ceil((size.weight + oc) / 16) * 64;
+      const stride = size.scratchPerThread;
+      this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + chunks * partStride);
+      const scratch = this.convBlock.ptr;
+      const partials = scratch + this.threads * stride;
+      // 3 products per sample with dx (dW, dcols), 2 without.
+      const flops = (dx ? 4 : 2) * n * size.weight * size.s;
+      const args = {
+        partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, weight: p.weight, chunkSize: CONV_CHUNK,
+        n, c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch, stride,
+      };
+      this.convJobs('convBackward', args, chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`);
+      this.k.convAddPartials(p.dW, p.db, partials, chunks, partStride, size.weight, dbOffset, oc);
+    }, () => conv.conv2dBackward(this, this.convScratch, dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc));
   }
 
   // ── Batch normalisation in wasm, split by channels (each channel on one thread, so the sums
-  // do not depend on the thread count). Properties, as JsBackend's image kernels.
+  // do not depend on the thread count).
 
-  override readonly batchNormStats = (mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void => {
-    checkLength('batchNormStats', 'x', x, n * c * s, 'N·C·S');
-    checkLengths('batchNormStats', c, { mean, variance });
-    const p = this.resident(mean, variance, x);
-    if (!p) image.batchNormStats(mean, variance, x, n, c, s);
-    else this.byChannels(OP_BN_STATS, n * c * s, c, [p[0], p[1], p[2], n, c, s], (c0, c1) => this.k.batchNormStats(p[0], p[1], p[2], n, c, s, c0, c1));
-  };
+  batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void {
+    this.kernel('batchNormStats', { x: [x, n * c * s, 'N·C·S'], mean: [mean, c], variance: [variance, c] },
+      (p) => this.split('batchNormStats', c, n * c * s, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s }, `batch norm over ${n * c * s} values`),
+      () => this.js.batchNormStats(mean, variance, x, n, c, s));
+  }
 
-  override readonly batchNormNormalize = (
+  batchNormNormalize(
     y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
     n: number, c: number, s: number,
-  ): void => {
-    checkLengths('batchNormNormalize', n * c * s, { y, x });
-    checkLengths('batchNormNormalize', c, { mean, invStd, gamma, beta });
-    const p = this.resident(y, x, mean, invStd, gamma, beta);
-    if (!p) image.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
-    else this.byChannels(OP_BN_NORMALIZE, n * c * s, c, [...p, n, c, s], (c0, c1) => this.k.batchNormNormalize(p[0], p[1], p[2], p[3], p[4], p[5], n, c, s, c0, c1));
-  };
+  ): void {
+    const values = n * c * s;
+    this.kernel('batchNormNormalize', { y: [y, values], x: [x, values], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [beta, c] },
+      (p) => this.split('batchNormNormalize', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s }, `batch norm over ${values} values`),
+      () => this.js.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s));
+  }
 
-  override readonly batchNormBackward = (
+  batchNormBackward(
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
     dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
     n: number, c: number, s: number, batchStats: boolean,
-  ): void => {
-    checkLengths('batchNormBackward', n * c * s, { dx, dy, x });
-    checkLengths('batchNormBackward', c, { dgamma, dbeta, mean, invStd, gamma });
-    const p = this.resident(dx, dgamma, dbeta, dy, x, mean, invStd, gamma);
-    const bs = batchStats ? 1 : 0;
-    if (!p) image.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats);
-    else this.byChannels(OP_BN_BACKWARD, n * c * s, c, [...p, n, c, s, bs], (c0, c1) => this.k.batchNormBackward(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], n, c, s, bs, c0, c1));
-  };
-
-  /** Run a batch-norm kernel over channels [0, c), split over the threads when the data is large. */
-  private byChannels(op: number, values: number, c: number, args: number[], call: (c0: number, c1: number) => void): void {
-    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, c) : 1;
-    const per = Math.ceil(c / parts);
-    const part = (t: number): void => {
-      const c0 = t * per;
-      const c1 = Math.min(c, c0 + per);
-      if (c1 > c0) call(c0, c1);
-    };
-    if (parts === 1) part(0);
-    else this.pool!.run([op, parts, per, c, ...args], parts, part, `batch norm over ${values} values`, this.timeoutMs + values / 1e5);
+  ): void {
+    const values = n * c * s;
+    const operands = {
+      dx: [dx, values], dy: [dy, values], x: [x, values],
+      dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c],
+    } as const;
+    this.kernel('batchNormBackward', operands,
+      (p) => this.split('batchNormBackward', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s, batchStats: batchStats ? 1 : 0 }, `batch norm over ${values} values`),
+      () => this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats));
   }
 
-  // ── ReLU and max pooling split into one contiguous range per thread (elementwise, or whole
-  // planes for pooling: which thread computes a value never changes it).
-
-  /** relu(out, a) or reluBackward(out, a = dy, b = x) over n values. */
-  private split(op: number, n: number, out: number, a: number, b: number): void {
-    const parts = this.pool && n >= PARALLEL_MIN_VALUES ? SPLIT_PARTS_PER_THREAD * this.threads : 1;
-    // Ranges of whole 64-byte lines, so two threads never write the same cache line.
-    const per = Math.ceil(n / parts / 16) * 16;
-    const part = (t: number): void => {
-      const s = t * per;
-      const e = Math.min(n, s + per);
-      if (e <= s) return;
-      if (op === OP_RELU) this.k.relu(out + 4 * s, a + 4 * s, e - s);
-      else this.k.reluBackward(out + 4 * s, a + 4 * s, b + 4 * s, e - s);
-    };
-    if (parts === 1) part(0);
-    else this.pool!.run([op, parts, per, n, out, a, b], parts, part, `relu over ${n}`, this.timeoutMs + n / 1e5);
-  }
-
-  /** maxPool(out = y, a = x) or maxPoolBackward(out = dx, a = dy, b = x), split over the N·C planes. */
-  private splitPool(op: number, out: number, a: number, b: number, g: Geometry): void {
-    const [n, c, h, w, kh, kw, sh, sw, ph, pw] = g;
-    const planes = n * c;
-    const inPlane = h * w;
-    const outPlane = image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
-    const parts = this.pool && planes * inPlane >= PARALLEL_MIN_VALUES ? Math.min(SPLIT_PARTS_PER_THREAD * this.threads, planes) : 1;
-    const per = Math.ceil(planes / parts);
-    const window = [h, w, kh, kw, sh, sw, ph, pw];
-    const part = (t: number): void => {
-      const s = t * per;
-      const e = Math.min(planes, s + per);
-      if (e <= s) return;
-      if (op === OP_MAX_POOL) this.k.maxPool(out + 4 * s * outPlane, a + 4 * s * inPlane, e - s, 1, ...window);
-      else this.k.maxPoolBackward(out + 4 * s * inPlane, a + 4 * s * outPlane, b + 4 * s * inPlane, e - s, 1, ...window);
-    };
-    if (parts === 1) part(0);
-    else this.pool!.run([op, parts, per, planes, out, a, b, inPlane, outPlane, ...window], parts, part, `max pool over ${planes} planes`, this.timeoutMs + (planes * inPlane) / 1e5);
-  }
+  // ── The kernels not written in wasm: the JS reference code, on the same arrays.
+  sigmoid(...a: Parameters<Backend['sigmoid']>): void { this.js.sigmoid(...a); }
+  sigmoidBackward(...a: Parameters<Backend['sigmoidBackward']>): void { this.js.sigmoidBackward(...a); }
+  tanh(...a: Parameters<Backend['tanh']>): void { this.js.tanh(...a); }
+  tanhBackward(...a: Parameters<Backend['tanhBackward']>): void { this.js.tanhBackward(...a); }
+  softmax(...a: Parameters<Backend['softmax']>): void { this.js.softmax(...a); }
+  softmaxBackward(...a: Parameters<Backend['softmaxBackward']>): void { this.js.softmaxBackward(...a); }
+  softmaxCrossEntropy(...a: Parameters<Backend['softmaxCrossEntropy']>): number { return this.js.softmaxCrossEntropy(...a); }
+  squaredError(...a: Parameters<Backend['squaredError']>): number { return this.js.squaredError(...a); }
+  multiply(...a: Parameters<Backend['multiply']>): void { this.js.multiply(...a); }
+  addChannelBias(...a: Parameters<Backend['addChannelBias']>): void { this.js.addChannelBias(...a); }
+  sumChannels(...a: Parameters<Backend['sumChannels']>): void { this.js.sumChannels(...a); }
+  avgPool(...a: Parameters<Backend['avgPool']>): void { this.js.avgPool(...a); }
+  avgPoolBackward(...a: Parameters<Backend['avgPoolBackward']>): void { this.js.avgPoolBackward(...a); }
 }
-
-/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
-type Geometry = [number, number, number, number, number, number, number, number, number, number];
 
 /** Sizes of an image kernel's operands: the input (N·C·H·W), windows (N·C·KH·KW·OH·OW), output (N·C·OH·OW). */
 function imageSizes(g: Geometry): { input: number; cols: number; output: number } {
   const [n, c, h, w, kh, kw, sh, sw, ph, pw] = g;
-  const ohw = image.outSize(h, kh, sh, ph) * image.outSize(w, kw, sw, pw);
+  const ohw = outSize(h, kh, sh, ph) * outSize(w, kw, sw, pw);
   return { input: n * c * h * w, cols: n * c * kh * kw * ohw, output: n * c * ohw };
 }
 
@@ -726,10 +572,6 @@ function checkLength(kernel: string, name: string, arr: Float32Array, need: numb
   }
 }
 
-function checkLengths(kernel: string, n: number, arrays: Record<string, Float32Array>): void {
-  for (const [name, arr] of Object.entries(arrays)) checkLength(kernel, name, arr, n, `${n}`);
-}
-
 /**
  * Sizes of a batch convolution's operands, after checking that its geometry gives at least one
  * output (the layer checks this when it is built; a direct call with a bad geometry would
@@ -740,8 +582,8 @@ function convSizes(
   oc: number,
 ): { input: number; output: number; weight: number; s: number; scratchPerThread: number } {
   const all = { n, c, h, w, kh, kw, sh, sw, ph, pw, oc };
-  const oh = image.outSize(h, kh, sh, ph);
-  const ow = image.outSize(w, kw, sw, pw);
+  const oh = outSize(h, kh, sh, ph);
+  const ow = outSize(w, kw, sw, pw);
   const whole = Object.values(all).every((v) => Number.isInteger(v) && v >= 0);
   if (!whole || c < 1 || kh < 1 || kw < 1 || sh < 1 || sw < 1 || oc < 1 || oh < 1 || ow < 1) {
     throw new NablaError({

@@ -1,11 +1,11 @@
-// The wasm backend's batch convolution: the shared conformance suite on 1 and 2 threads, then
-// what only this backend has: chunks of samples split over threads (bit-identical results on 1
+// The wasm backend's batch convolution (its kernels pass test/kernelConformance.ts like every
+// backend's), and what only this backend has: chunks of samples split over threads (bit-identical results on 1
 // and 2 threads, for the kernels and for a whole CNN's training), jobs of more than 255 chunks,
 // operands outside the wasm memory, and bad sizes caught before any wasm runs.
 import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CONV_CASES, convArgs, convConformance, convLabel, convOut, type ConvCase } from '../../../test/convConformance.ts';
+import { CONV_CASES, convArgs, convLabel, convOut, type ConvCase } from '../../../test/kernelConformance.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { Rng } from '../../random.ts';
@@ -28,9 +28,6 @@ after(() => {
   one.dispose();
   two?.dispose();
 });
-
-convConformance('wasm, 1 thread', () => one);
-if (two) convConformance('wasm, 2 threads', () => two);
 
 interface ConvResult { y: Float32Array; dW: Float32Array; db: Float32Array; dx: Float32Array }
 

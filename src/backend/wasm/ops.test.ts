@@ -1,0 +1,98 @@
+// The op table (ops.ts) against the two sides it ties together: the wasm module's exports (every
+// part, run from the source text the workers get, calls the export of its name with that export's
+// arity) and the backend (every op is dispatched to the threads by some Backend method).
+import { setFlagsFromString } from 'node:v8';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../random.ts';
+import { KERNELS } from './kernels.generated.ts';
+import { OPS, OP_NAMES, opsSource, type Kernels, type Op, type OpName } from './ops.ts';
+import { ARG_COUNT } from './threadPool.ts';
+import { WasmBackend, availableCores } from './wasmBackend.ts';
+
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const memory = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: true });
+const { instance } = await WebAssembly.instantiate(Buffer.from(KERNELS.simdShared, 'base64'), {
+  env: { memory, abort: () => { throw new Error('wasm abort'); } },
+});
+const exports = instance.exports as Record<string, unknown>;
+
+// Every export's parameter count, checked against `Kernels` by the compiler (the values must equal
+// the interface's) and against the module by the first test.
+const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
+  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
+  leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
+  convForward: 18, convBackward: 20, convAddPartials: 8, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
+};
+
+test('Kernels declares exactly the module\'s exported functions, with their arities', () => {
+  const exported = Object.entries(exports).filter(([, f]) => typeof f === 'function');
+  assert.deepEqual(exported.map(([name]) => name).sort(), Object.keys(ARITY).sort());
+  for (const [name, f] of exported) assert.equal((f as (...a: number[]) => unknown).length, ARITY[name as keyof Kernels], name);
+});
+
+test('every op, rebuilt from the source text the workers get, calls the export of its name with its arity', () => {
+  const shipped = new Function(`return ${opsSource()};`)() as Op[];
+  assert.equal(shipped.length, OP_NAMES.length);
+  shipped.forEach((op, code) => {
+    const name = OP_NAMES[code];
+    assert.deepEqual(op.args, OPS[name].args, `${name}: arguments`);
+    assert.ok(op.args.length + 2 <= ARG_COUNT, `${name}: ${op.args.length} arguments + [op, parts] fit in ${ARG_COUNT} slots`);
+    // Every argument 8: a part of 8 items at item 0 (and 64-byte aligned slots), so each op calls.
+    const args = Object.fromEntries(op.args.map((a) => [a, 8]));
+    const calls: [string, number][] = [];
+    const k = new Proxy({}, { get: (_, key: string) => (...values: number[]) => (calls.push([key, values.length]), 0) }) as Kernels;
+    op.part(k, args, 0, { index: 1, scratch: 64, memory });
+    assert.deepEqual(calls, [[name, (exports[name] as () => void).length]], `${name}: calls`);
+  });
+});
+
+// Every op, reached through the Backend method that dispatches it, large enough to be split over 2 threads.
+const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void> = {
+  gemm: (b) => b.gemm(b.allocate(128 * 128), b.allocate(128 * 128), b.allocate(128 * 128), 128, 128, 128, false, false, 1, 0),
+  convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
+  convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
+    b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
+  relu: (b, big) => b.relu(big(), big(), 1 << 17),
+  reluBackward: (b, big) => b.reluBackward(big(), big(), big(), 1 << 17),
+  maxPool: (b, big) => b.maxPool(big(), big(), 32, 16, 16, 16, 2, 2, 2, 2, 0, 0),
+  maxPoolBackward: (b, big) => b.maxPoolBackward(big(), big(), big(), 32, 16, 16, 16, 2, 2, 2, 2, 0, 0),
+  sgdUpdate: (b, big) => b.sgdUpdate(big(), big(), big(), 1 << 17, 0.1, 0.9, 0, false),
+  adamUpdate: (b, big) => b.adamUpdate(big(), big(), big(), big(), 1 << 17, 0.1, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.001),
+  sumSquares: (b, big) => b.sumSquares(big(), 1 << 17),
+  gatherRows: (b, big) => {
+    const order = b.allocate(64); // row 0, 64 times, in the wasm memory
+    b.gatherRows(big(), big(), new Uint32Array(order.buffer, order.byteOffset, 64), 0, 64, 784);
+  },
+  batchNormStats: (b, big) => b.batchNormStats(b.allocate(16), b.allocate(16), big(), 64, 16, 128),
+  batchNormNormalize: (b, big) => b.batchNormNormalize(big(), big(), b.allocate(16), b.allocate(16), b.allocate(16), b.allocate(16), 64, 16, 128),
+  batchNormBackward: (b, big) => b.batchNormBackward(big(), b.allocate(16), b.allocate(16), big(), big(), b.allocate(16), b.allocate(16),
+    b.allocate(16), 64, 16, 128, true),
+};
+
+const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
+after(() => two?.dispose());
+
+test('every op in the table is dispatched to the threads by a Backend method', { skip: !two && 'needs 2 cores' }, () => {
+  const be = two!;
+  const rng = new Rng(1);
+  const big = (): Float32Array => {
+    const a = be.allocate(1 << 17);
+    for (let i = 0; i < a.length; i++) a[i] = rng.uniform();
+    return a;
+  };
+  const pool = be.pool!;
+  const seen: string[] = [];
+  const run = pool.run.bind(pool);
+  pool.run = (name, ...rest) => (seen.push(name), run(name, ...rest));
+  try {
+    for (const name of OP_NAMES) {
+      seen.length = 0;
+      CALLERS[name](be, big);
+      assert.ok(seen.includes(name), `${name}: dispatched ${JSON.stringify(seen)}`);
+    }
+  } finally {
+    pool.run = run;
+  }
+});

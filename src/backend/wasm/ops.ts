@@ -1,0 +1,170 @@
+/**
+ * The wasm kernels' signatures and the threaded ops, written once for the calling thread and the
+ * workers.
+ *
+ * `Kernels` is the module's exports as JS sees them (pointers are byte offsets into the wasm
+ * memory, booleans are 0 or 1). `OPS` lists every kernel that runs split over the threads: the
+ * job's arguments by name, and `part`, which computes part p of a job by calling the export.
+ * The caller runs `part` for the parts it claims; the workers run the very same functions, shipped
+ * to them as source text with the table (see kernelWorker.ts), so an op's code is its index here.
+ *
+ * NOTE: because it is shipped as source, a `part` must not reference anything outside its own
+ * body (no imports, no module constants); ops.test.ts runs every one from its source text.
+ *
+ * @example
+ * OPS.relu.part(kernels, { out, x, n: 1000, per: 512 }, 1, thread); // values 512..999
+ */
+
+/** The module's exported functions. */
+export interface Kernels {
+  gemm(c: number, a: number, b: number, m: number, n: number, k: number, transA: number, transB: number,
+    alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+  gemmScratchBytes(): number;
+  fill(out: number, value: number, n: number): void;
+  sumSquares(x: number, n: number): number;
+  addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
+  sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
+  relu(out: number, x: number, n: number): void;
+  reluBackward(dx: number, dy: number, x: number, n: number): void;
+  leakyRelu(out: number, x: number, n: number, slope: number): void;
+  leakyReluBackward(dx: number, dy: number, x: number, n: number, slope: number): void;
+  sgdUpdate(param: number, grad: number, velocity: number, n: number, lr: number, momentum: number, weightDecay: number,
+    nesterov: number): void;
+  adamUpdate(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
+    eps: number, weightDecay: number, decoupled: number, bc1: number, bc2: number): void;
+  gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
+  im2col(cols: number, x: number, ...geometry: Geometry): void;
+  col2im(dx: number, cols: number, ...geometry: Geometry): void;
+  maxPool(y: number, x: number, ...geometry: Geometry): void;
+  maxPoolBackward(dx: number, dy: number, x: number, ...geometry: Geometry): void;
+  convForward(y: number, x: number, wt: number, b: number, s0: number, s1: number, ...rest: ConvGeometry): void;
+  convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, wt: number, s0: number, s1: number,
+    ...rest: ConvGeometry): void;
+  convAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dwLen: number, dbOffset: number,
+    oc: number): void;
+  batchNormStats(mean: number, variance: number, x: number, n: number, c: number, s: number, c0: number, c1: number): void;
+  batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
+    n: number, c: number, s: number, c0: number, c1: number): void;
+  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number,
+    gamma: number, n: number, c: number, s: number, batchStats: number, c0: number, c1: number): void;
+}
+
+/** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
+export type Geometry = [number, number, number, number, number, number, number, number, number, number];
+/** A chunk kernel's sizes, then its cols/yc scratch and its GEMM packing scratch: c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch, gemmScratch. */
+type ConvGeometry = [number, number, number, number, number, number, number, number, number, number, number, number];
+
+/** The thread running a part: its index (0 is the caller) and its own GEMM packing scratch. */
+export interface Thread {
+  index: number;
+  scratch: number;
+  memory: WebAssembly.Memory;
+}
+
+/** A threaded op: its job arguments by name, and part p of a job. */
+export interface Op<A extends string = string> {
+  readonly args: readonly A[];
+  readonly part: (k: Kernels, a: Record<A, number>, p: number, t: Thread) => void;
+}
+
+function op<const A extends string>(args: readonly A[], part: Op<A>['part']): Op<A> {
+  return { args, part };
+}
+
+// Parts are ranges [p·per, (p + 1)·per) of something: a GEMM's columns, values, rows, planes,
+// channels, or chunks of samples. Which thread computes a part never changes its result.
+export const OPS = {
+  /** Output columns [n0, n1), a multiple of the 8-column panels. */
+  gemm: op(['c', 'a', 'b', 'm', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'per'], (k, a, p, t) =>
+    k.gemm(a.c, a.a, a.b, a.m, a.n, a.k, a.transA, a.transB, a.alpha, a.beta, Math.min(a.n, p * a.per), Math.min(a.n, (p + 1) * a.per), t.scratch)),
+  /**
+   * Chunk `first + p` of `chunkSize` samples; each thread has its own cols/yc scratch at
+   * scratch + index·stride.
+   */
+  convForward: op(['y', 'x', 'weight', 'bias', 'first', 'chunkSize', 'n', 'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const s0 = (a.first + p) * a.chunkSize;
+    k.convForward(a.y, a.x, a.weight, a.bias, s0, Math.min(a.n, s0 + a.chunkSize), a.c, a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw, a.oc,
+      a.scratch + t.index * a.stride, t.scratch);
+  }),
+  /** As convForward; chunk i writes its dW partial at partials + i·partStride, its db partial dbOffset after (−1: no db). */
+  convBackward: op(['partials', 'partStride', 'dbOffset', 'dx', 'x', 'dy', 'weight', 'first', 'chunkSize', 'n',
+    'c', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const chunk = a.first + p;
+    const s0 = chunk * a.chunkSize;
+    const dwPart = a.partials + chunk * a.partStride;
+    k.convBackward(dwPart, a.dbOffset < 0 ? 0 : dwPart + a.dbOffset, a.dx, a.x, a.dy, a.weight, s0, Math.min(a.n, s0 + a.chunkSize),
+      a.c, a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw, a.oc, a.scratch + t.index * a.stride, t.scratch);
+  }),
+  /** Values [p·per, …) of n. */
+  relu: op(['out', 'x', 'n', 'per'], (k, a, p) => {
+    const s = p * a.per;
+    const e = Math.min(a.n, s + a.per);
+    if (e > s) k.relu(a.out + 4 * s, a.x + 4 * s, e - s);
+  }),
+  reluBackward: op(['dx', 'dy', 'x', 'n', 'per'], (k, a, p) => {
+    const s = p * a.per;
+    const e = Math.min(a.n, s + a.per);
+    if (e > s) k.reluBackward(a.dx + 4 * s, a.dy + 4 * s, a.x + 4 * s, e - s);
+  }),
+  /** Whole planes [p·per, …) of the N·C planes of inPlane input and outPlane output values. */
+  maxPool: op(['y', 'x', 'planes', 'per', 'inPlane', 'outPlane', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw'], (k, a, p) => {
+    const s = p * a.per;
+    const e = Math.min(a.planes, s + a.per);
+    if (e > s) k.maxPool(a.y + 4 * s * a.outPlane, a.x + 4 * s * a.inPlane, e - s, 1, a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw);
+  }),
+  maxPoolBackward: op(['dx', 'dy', 'x', 'planes', 'per', 'inPlane', 'outPlane', 'h', 'w', 'kh', 'kw', 'sh', 'sw', 'ph', 'pw'], (k, a, p) => {
+    const s = p * a.per;
+    const e = Math.min(a.planes, s + a.per);
+    if (e > s) {
+      k.maxPoolBackward(a.dx + 4 * s * a.inPlane, a.dy + 4 * s * a.outPlane, a.x + 4 * s * a.inPlane, e - s, 1,
+        a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw);
+    }
+  }),
+  sgdUpdate: op(['param', 'grad', 'velocity', 'n', 'per', 'lr', 'momentum', 'weightDecay', 'nesterov'], (k, a, p) => {
+    const s = p * a.per;
+    k.sgdUpdate(a.param + 4 * s, a.grad + 4 * s, a.velocity + 4 * s, Math.min(a.n, s + a.per) - s, a.lr, a.momentum, a.weightDecay, a.nesterov);
+  }),
+  adamUpdate: op(['param', 'grad', 'm', 'v', 'n', 'per', 'lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'decoupled', 'bc1', 'bc2'], (k, a, p) => {
+    const s = p * a.per;
+    k.adamUpdate(a.param + 4 * s, a.grad + 4 * s, a.m + 4 * s, a.v + 4 * s, Math.min(a.n, s + a.per) - s,
+      a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.decoupled, a.bc1, a.bc2);
+  }),
+  /** Part p's float64 sum goes to out[p] (8-byte slots), added up by the caller in part order. */
+  sumSquares: op(['x', 'n', 'per', 'out'], (k, a, p, t) => {
+    const s = p * a.per;
+    new Float64Array(t.memory.buffer, a.out + 8 * p, 1)[0] = k.sumSquares(a.x + 4 * s, Math.min(a.n, s + a.per) - s);
+  }),
+  /** Rows [p·per, …) of the batch; order points at the batch's first position. */
+  gatherRows: op(['out', 'src', 'order', 'count', 'per', 'rowBytes'], (k, a, p) => {
+    const s = p * a.per;
+    k.gatherRows(a.out + s * a.rowBytes, a.src, a.order + 4 * s, Math.min(a.count, s + a.per) - s, a.rowBytes);
+  }),
+  /** Channels [p·per, …) of c: each channel's sums are made by one thread. */
+  batchNormStats: op(['mean', 'variance', 'x', 'n', 'c', 's', 'per'], (k, a, p) => {
+    const c0 = p * a.per;
+    const c1 = Math.min(a.c, c0 + a.per);
+    if (c1 > c0) k.batchNormStats(a.mean, a.variance, a.x, a.n, a.c, a.s, c0, c1);
+  }),
+  batchNormNormalize: op(['y', 'x', 'mean', 'invStd', 'gamma', 'beta', 'n', 'c', 's', 'per'], (k, a, p) => {
+    const c0 = p * a.per;
+    const c1 = Math.min(a.c, c0 + a.per);
+    if (c1 > c0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.n, a.c, a.s, c0, c1);
+  }),
+  batchNormBackward: op(['dx', 'dgamma', 'dbeta', 'dy', 'x', 'mean', 'invStd', 'gamma', 'n', 'c', 's', 'batchStats', 'per'], (k, a, p) => {
+    const c0 = p * a.per;
+    const c1 = Math.min(a.c, c0 + a.per);
+    if (c1 > c0) k.batchNormBackward(a.dx, a.dgamma, a.dbeta, a.dy, a.x, a.mean, a.invStd, a.gamma, a.n, a.c, a.s, a.batchStats, c0, c1);
+  }),
+};
+
+/** A threaded op's name, which is also the export its parts call. */
+export type OpName = keyof typeof OPS;
+/** The named arguments of a job of op N. */
+export type OpArgs<N extends OpName> = Parameters<(typeof OPS)[N]['part']>[1];
+/** The ops in code order: an op's code is its index here, for the caller and the workers alike. */
+export const OP_NAMES = Object.keys(OPS) as OpName[];
+
+/** The table as source text, for a worker: `[{ args: [...], part: (k, a, p, t) => ... }, ...]` in code order. */
+export function opsSource(): string {
+  return `[${OP_NAMES.map((name) => `{ args: ${JSON.stringify(OPS[name].args)}, part: ${OPS[name].part.toString()} }`).join(',\n')}]`;
+}
