@@ -112,7 +112,8 @@ export class ThreadPool {
     const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
     block[0] = OP_NAMES.indexOf(name);
     block[1] = parts;
-    OPS[name].args.forEach((arg, i) => (block[2 + i] = (args as Record<string, number>)[arg]));
+    const names = OPS[name].args;
+    for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
     const job = (Atomics.load(ctl, JOB) + 1) | 0;
     const tag = (job & 0x7fffff) << 8;
     Atomics.store(ctl, FINISHED, 0);

@@ -132,7 +132,9 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
 }
 
 /** An operand of a kernel: the array (undefined: an optional one left out), how many values it must hold, and that count's shape for messages. */
-type Operand = readonly [array: Float32Array | undefined, length: number, shape?: string];
+/** An operand: the array, the values it must hold, and how to say that size in an error (a label, or the
+ *  column count of a rows × cols matrix; worded only when the check fails). */
+type Operand = readonly [array: Float32Array | undefined, length: number, shape?: string | number];
 
 /**
  * The wasm backend: kernels whose operands all live in its memory run in wasm, split over its
@@ -246,8 +248,8 @@ export class WasmBackend implements Backend {
     const p = {} as Record<K, number>;
     let resident = true;
     for (const name in operands) {
-      const [array, length, shape = String(length)] = operands[name];
-      if (array) checkLength(kernel, name, array, length, shape);
+      const [array, length, shape] = operands[name];
+      if (array && array.length < length) checkLength(kernel, name, array, length, shape);
       p[name] = array ? this.wasmMemory.pointerOf(array) : 0;
       if (p[name] < 0) resident = false;
     }
@@ -259,9 +261,12 @@ export class WasmBackend implements Backend {
    * 2 to MAX_PARTS parts, else here, in part order. `extraMs` is added to the deadline.
    */
   private run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0): void {
-    const part = (p: number): void => (OPS[name] as Op).part(this.k, args, p, this.self);
-    if (this.pool && parts > 1 && parts <= MAX_PARTS) this.pool.run(name, parts, args, part, what, this.timeoutMs + extraMs);
-    else for (let p = 0; p < parts; p++) part(p);
+    const op = OPS[name] as Op;
+    if (this.pool && parts > 1 && parts <= MAX_PARTS) {
+      this.pool.run(name, parts, args, (p) => op.part(this.k, args, p, this.self), what, this.timeoutMs + extraMs);
+    } else {
+      for (let p = 0; p < parts; p++) op.part(this.k, args, p, this.self);
+    }
   }
 
   /**
@@ -272,7 +277,9 @@ export class WasmBackend implements Backend {
   private split<N extends OpName>(name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string): void {
     const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(perThread * this.threads, count) : 1;
     const per = Math.ceil(count / parts / align) * align;
-    this.run(name, parts, { ...args, per } as OpArgs<N>, what, values / 1e5);
+    // The caller's args object is fresh for this call: fill in `per` rather than copy it.
+    (args as Record<string, number>).per = per;
+    this.run(name, parts, args as OpArgs<N>, what, values / 1e5);
   }
 
   gemm(
@@ -315,7 +322,7 @@ export class WasmBackend implements Backend {
     // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
     const per = Math.ceil(n / parts / PANEL) * PANEL;
     const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
-    this.run('gemm', parts, args, `gemm ${m}×${n}×${k}`, flops / 1e6);
+    this.run('gemm', parts, args, 'gemm', flops / 1e6);
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
 
@@ -325,7 +332,7 @@ export class WasmBackend implements Backend {
       // Parts of SUM_PART values, each summed on whichever thread claims it, added in order.
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
-      this.run('sumSquares', parts, { x: p.x, n, per: SUM_PART, out: this.sums.ptr }, `sumSquares of ${n}`);
+      this.run('sumSquares', parts, { x: p.x, n, per: SUM_PART, out: this.sums.ptr }, 'sumSquares');
       const sums = new Float64Array(this.wasmMemory.buffer, this.sums.ptr, parts);
       let total = 0;
       for (let t = 0; t < parts; t++) total += sums[t];
@@ -347,7 +354,7 @@ export class WasmBackend implements Backend {
     // in flight. Part t is rows [t·per, (t + 1)·per).
     const parts = !this.pool || count * width < PARALLEL_MIN_VALUES / 2 || count < this.threads ? 1 : this.threads;
     const args = { out: pout, src: psrc, order: porder + 4 * start, count, per: Math.ceil(count / parts), rowBytes: 4 * width };
-    this.run('gatherRows', parts, args, `gather of ${count} rows`);
+    this.run('gatherRows', parts, args, 'gatherRows');
   }
 
   fill(out: Float32Array, value: number, n: number): void {
@@ -355,13 +362,12 @@ export class WasmBackend implements Backend {
   }
 
   addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void {
-    const shape = `${rows} × ${cols}`;
-    this.kernel('addRowVector', { x: [x, rows * cols, shape], out: [out, rows * cols, shape], v: [v, cols] },
+    this.kernel('addRowVector', { x: [x, rows * cols, cols], out: [out, rows * cols, cols], v: [v, cols] },
       (p) => this.k.addRowVector(p.out, p.x, p.v, rows, cols), () => this.js.addRowVector(out, x, v, rows, cols));
   }
 
   sumRows(out: Float32Array, x: Float32Array, rows: number, cols: number, beta: number): void {
-    this.kernel('sumRows', { x: [x, rows * cols, `${rows} × ${cols}`], out: [out, cols] },
+    this.kernel('sumRows', { x: [x, rows * cols, cols], out: [out, cols] },
       (p) => this.k.sumRows(p.out, p.x, rows, cols, beta), () => this.js.sumRows(out, x, rows, cols, beta));
   }
 
@@ -369,12 +375,12 @@ export class WasmBackend implements Backend {
   // the same cache line): which thread computes a value never changes it.
   relu(out: Float32Array, x: Float32Array, n: number): void {
     this.kernel('relu', { out: [out, n], x: [x, n] },
-      (p) => this.split('relu', n, n, SPLIT_PARTS_PER_THREAD, 16, { ...p, n }, `relu over ${n}`), () => this.js.relu(out, x, n));
+      (p) => this.split('relu', n, n, SPLIT_PARTS_PER_THREAD, 16, { out: p.out, x: p.x, n }, 'relu'), () => this.js.relu(out, x, n));
   }
 
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, n: number): void {
     this.kernel('reluBackward', { dx: [dx, n], dy: [dy, n], x: [x, n] },
-      (p) => this.split('reluBackward', n, n, SPLIT_PARTS_PER_THREAD, 16, { ...p, n }, `relu over ${n}`), () => this.js.reluBackward(dx, dy, x, n));
+      (p) => this.split('reluBackward', n, n, SPLIT_PARTS_PER_THREAD, 16, { dx: p.dx, dy: p.dy, x: p.x, n }, 'reluBackward'), () => this.js.reluBackward(dx, dy, x, n));
   }
 
   leakyRelu(out: Float32Array, x: Float32Array, n: number, slope: number): void {
@@ -425,7 +431,7 @@ export class WasmBackend implements Backend {
   ): void {
     // Without momentum the velocity is never touched (it may be empty).
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
-      (p) => this.split('sgdUpdate', n, n, 1, 4, { ...p, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
+      (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 
@@ -434,9 +440,10 @@ export class WasmBackend implements Backend {
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, decoupled: boolean,
     bc1: number, bc2: number,
   ): void {
-    const scalars = { n, lr, beta1, beta2, eps, weightDecay, decoupled: decoupled ? 1 : 0, bc1, bc2 };
     this.kernel('adamUpdate', { param: [param, n], grad: [grad, n], m: [m, n], v: [v, n] },
-      (p) => this.split('adamUpdate', n, n, 1, 4, { ...p, ...scalars }, 'Adam update'),
+      (p) => this.split('adamUpdate', n, n, 1, 4, {
+        param: p.param, grad: p.grad, m: p.m, v: p.v, n, lr, beta1, beta2, eps, weightDecay, decoupled: decoupled ? 1 : 0, bc1, bc2,
+      }, 'Adam update'),
       () => this.js.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2));
   }
 
@@ -507,7 +514,7 @@ export class WasmBackend implements Backend {
 
   batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void {
     this.kernel('batchNormStats', { x: [x, n * c * s, 'N·C·S'], mean: [mean, c], variance: [variance, c] },
-      (p) => this.split('batchNormStats', c, n * c * s, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s }, `batch norm over ${n * c * s} values`),
+      (p) => this.split('batchNormStats', c, n * c * s, SPLIT_PARTS_PER_THREAD, 1, { mean: p.mean, variance: p.variance, x: p.x, n, c, s }, 'batchNormStats'),
       () => this.js.batchNormStats(mean, variance, x, n, c, s));
   }
 
@@ -517,7 +524,8 @@ export class WasmBackend implements Backend {
   ): void {
     const values = n * c * s;
     this.kernel('batchNormNormalize', { y: [y, values], x: [x, values], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [beta, c] },
-      (p) => this.split('batchNormNormalize', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s }, `batch norm over ${values} values`),
+      (p) => this.split('batchNormNormalize', c, values, SPLIT_PARTS_PER_THREAD, 1,
+        { y: p.y, x: p.x, mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta, n, c, s }, 'batchNormNormalize'),
       () => this.js.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s));
   }
 
@@ -532,7 +540,7 @@ export class WasmBackend implements Backend {
       dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c],
     } as const;
     this.kernel('batchNormBackward', operands,
-      (p) => this.split('batchNormBackward', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s, batchStats: batchStats ? 1 : 0 }, `batch norm over ${values} values`),
+      (p) => this.split('batchNormBackward', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s, batchStats: batchStats ? 1 : 0 }, 'batchNormBackward'),
       () => this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats));
   }
 
@@ -561,11 +569,12 @@ function imageSizes(g: Geometry): { input: number; cols: number; output: number 
 
 // A kernel reading past a buffer would read (or write) some other buffer of the wasm memory
 // without any trap, so sizes are checked before every call.
-function checkLength(kernel: string, name: string, arr: Float32Array, need: number, shape: string): void {
+function checkLength(kernel: string, name: string, arr: Float32Array, need: number, shape: string | number = String(need)): void {
   if (arr.length < need) {
+    const size = typeof shape === 'number' ? `${need / shape} × ${shape}` : shape;
     throw new NablaError({
       where: `wasm ${kernel}`,
-      expected: `${name} to hold ${shape} = ${need} values`,
+      expected: `${name} to hold ${size} = ${need} values`,
       found: `${arr.length}`,
       hint: 'the sizes passed do not match the buffers',
     });
