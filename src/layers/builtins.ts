@@ -11,3 +11,4 @@ export * from './maxPool2d.ts';
 export * from './avgPool2d.ts';
 export * from './dropout.ts';
 export * from './batchNorm.ts';
+export * from './gelu.ts';
