@@ -12,3 +12,4 @@ export * from './avgPool2d.ts';
 export * from './dropout.ts';
 export * from './batchNorm.ts';
 export * from './gelu.ts';
+export * from './layerNorm.ts';
