@@ -1,5 +1,6 @@
-// GELU: erf against high-precision values, the gradient check (JS and wasm backends), the ONNX
-// export run in ONNX Runtime, the spec token, the model-file round trip and summary().
+// GELU: erf against high-precision values, the gradient check (JS and wasm backends), PyTorch
+// (test/pytorchLayerReference.ts), the ONNX export run in ONNX Runtime, the spec token, the
+// model-file round trip and summary().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
@@ -12,6 +13,7 @@ import { Sequential } from '../model/sequential.ts';
 import { Rng } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import { assertClose } from '../testing/assertClose.ts';
+import { checkPytorchLayerCase, pytorchLayerCases } from '../../test/pytorchLayerReference.ts';
 import { checkLayerGradients } from '../testing/gradCheck.ts';
 import { Dense } from './dense.ts';
 import { Flatten } from './flatten.ts';
@@ -63,6 +65,10 @@ test('GELU passes the gradient check (input), on several shapes, on the JS and w
     wasm.dispose();
   }
 });
+
+for (const c of pytorchLayerCases('GELU')) {
+  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkPytorchLayerCase(c));
+}
 
 test('GELU as the first layer skips dx (needsInputGrad false)', () => {
   const model = new Sequential([new GELU(), new Dense(2)], { inputShape: [3], seed: 1 });

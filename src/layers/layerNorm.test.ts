@@ -1,6 +1,7 @@
 // LayerNorm: values against a plain float64 loop, the gradient check (input, weight, bias; flat
-// and image inputs; JS and wasm backends), the ONNX export (LayerNormalization, opset 17) run in
-// ONNX Runtime, the spec tokens, the model-file round trip and summary().
+// and image inputs; JS and wasm backends), PyTorch (test/pytorchLayerReference.ts), the ONNX
+// export (LayerNormalization, opset 17) run in ONNX Runtime, the spec tokens, the model-file round
+// trip and summary().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +15,7 @@ import { Sequential } from '../model/sequential.ts';
 import { Rng } from '../random.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
 import { assertClose } from '../testing/assertClose.ts';
+import { checkPytorchLayerCase, pytorchLayerCases } from '../../test/pytorchLayerReference.ts';
 import { checkLayerGradients } from '../testing/gradCheck.ts';
 import { Conv2D } from './conv2d.ts';
 import { Dense } from './dense.ts';
@@ -73,6 +75,10 @@ test('LayerNorm passes the gradient check (input, weight, bias), flat and image 
     wasm.dispose();
   }
 });
+
+for (const c of pytorchLayerCases('LayerNorm')) {
+  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkPytorchLayerCase(c));
+}
 
 test('LayerNorm backward adds into weight and bias gradients, and skips dx as a first layer', () => {
   const model = new Sequential([new LayerNorm(), new Dense(2)], { inputShape: [4], seed: 1 });
