@@ -70,6 +70,19 @@ for (const c of pytorchLayerCases('GELU')) {
   test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkPytorchLayerCase(c));
 }
 
+test('GELU backward after an evaluation forward (as traceSample does) equals the training one', () => {
+  const g = new GELU();
+  g.build([40], { backend: new JsBackend(), rng: new Rng(1), index: 0 });
+  const rng = new Rng(3);
+  const x = new Tensor([2, 40], Float32Array.from({ length: 80 }, () => 4 * rng.normal()));
+  const dy = new Tensor([2, 40], Float32Array.from({ length: 80 }, () => rng.normal()));
+  const yTrain = g.forward(x, true).data.slice();
+  const dxTrain = g.backward(dy).data.slice();
+  assertClose(g.forward(x, false).data, yTrain, { rtol: 0, atol: 0, label: 'y' });
+  // The training path rounds ∂y/∂x to float32 before the product: a rounding or two apart.
+  assertClose(g.backward(dy).data, dxTrain, { rtol: 3e-7, atol: 0, label: 'dx' });
+});
+
 test('GELU as the first layer skips dx (needsInputGrad false)', () => {
   const model = new Sequential([new GELU(), new Dense(2)], { inputShape: [3], seed: 1 });
   const x = new Tensor([2, 3], Float32Array.from([0.1, -0.2, 0.3, 1, 2, -3]));

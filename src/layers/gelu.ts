@@ -5,8 +5,10 @@
  *   y = x · Φ(x) = ½ · x · (1 + erf(x / √2))        Φ: the standard normal CDF
  *   ∂y/∂x = Φ(x) + x · φ(x)                          φ(x) = e^(−x²/2) / √(2π)
  *
- * Shapes: x, y, dy, dx: (N, ...), any per-sample shape (elementwise). Caches x and Φ(x) (N, ...,
- * float32) for backward, so backward needs one exp per value and no second erf.
+ * Shapes: x, y, dy, dx: (N, ...), any per-sample shape (elementwise). Caches x, and after a
+ * training forward also ∂y/∂x (N, ...) in float32, so that backward is one product per value;
+ * one exp per value serves both Φ's tails and φ. After an evaluation forward (predict, or
+ * traceSample's backward) backward computes ∂y/∂x from x instead.
  *
  * JS has no Math.erf: `GELU.erf` is nabla's own, fitted for this file by scripts/fit-erf.py, computed
  * in float64 and accurate far below float32's resolution. Both loops run in JS on the backend's
@@ -23,14 +25,16 @@ const ERF_SMALL = [
   1.128379167077263, -0.37612638561071554, 0.11283781270219963, -0.02686498970608584,
   0.005217598286200094, -0.000837065356611052, 9.557234569771888e-05,
 ];
-// erfc(z) = t · exp(−z² + B(t)), t = 1 / (1 + z/2), for z ≥ 0.75: the form of Numerical Recipes'
-// erfcc (whose 10 coefficients give 1.2e-7), refitted with degree 13 in t (Chebyshev least squares
-// of log(erfc(z)/t) + z² against mpmath on z ∈ [0.75, 30]). Max relative error 2.6e-11.
+// erfc(z) = e^(−z²) · t · B(t), t = 1 / (1 + z/2), for z ≥ 0.75: Numerical Recipes' variable t
+// (its erfcc fits log B with 10 coefficients, 1.2e-7, and needs a second exp), B of degree 16
+// (Chebyshev least squares of erfc(z)·e^(z²)/t against mpmath on z ∈ [0.75, 30]). Max relative
+// error 7.2e-14. Its only exp, e^(−z²) = e^(−x²/2) for z = x/√2, is also GELU's density φ.
 const ERFC_TAIL = [
-  -1.2655121453854232, 1.0000014543777827, 0.37495798494178256, 0.08403351003332016,
-  -0.09346700756621523, -0.08839750922542838, -0.37887074487250444, 1.0951754011562196,
-  -2.6960902913398526, 5.391818610151938, -6.585460504636041, 4.655712491592357,
-  -1.7822171932760462, 0.2882937831811925,
+  0.28209479183427555, 0.2820947872903012, 0.24683308810213736, 0.17630653960548548,
+  0.0837787927972183, -0.004652485421746234, -0.055588701117802224, -0.05577859500358158,
+  -0.013648071786515595, 0.15352345036143078, -0.4009850278811218, 1.2438084604512913,
+  -2.3763915342427597, 2.638787099306593, -1.7376623397211977, 0.6403728372952385,
+  -0.10289747087701095,
 ];
 const SQRT1_2PI = 1 / Math.sqrt(2 * Math.PI);
 
@@ -41,25 +45,28 @@ function poly(c: readonly number[], v: number): number {
   return acc;
 }
 
-/** erfc(z) for z ≥ 0.75 (underflows to 0 past z ≈ 26.5, as float64 must). */
-function erfcTail(z: number): number {
+/** erfc(z) / e^(−z²) for z ≥ 0.75. */
+function erfcScaled(z: number): number {
   const t = 1 / (1 + 0.5 * z);
-  return t * Math.exp(-z * z + poly(ERFC_TAIL, t));
+  return t * poly(ERFC_TAIL, t);
 }
 
 /** erf(z), float64 (the doc of GELU.erf says how accurate). */
 function erfImpl(z: number): number {
   const a = Math.abs(z);
   if (a < 0.75) return z * poly(ERF_SMALL, z * z);
-  const r = 1 - erfcTail(a);
+  const r = 1 - Math.exp(-a * a) * erfcScaled(a); // e^(−z²) underflows to 0 past z ≈ 27
   return z < 0 ? -r : r;
 }
 
-/** Φ(x) = ½ erfc(−x/√2): the small tail from erfc directly, so x·Φ(x) keeps its digits for x ≪ 0. */
-function normalCdf(x: number): number {
+/**
+ * Φ(x) = ½ erfc(−x/√2), given e = e^(−x²/2) (which the caller shares with φ(x) = e/√(2π)); the
+ * small tail from erfc directly, so x·Φ(x) keeps its digits for x ≪ 0.
+ */
+function normalCdf(x: number, e: number): number {
   const z = x * Math.SQRT1_2;
   if (Math.abs(z) < 0.75) return 0.5 + 0.5 * z * poly(ERF_SMALL, z * z);
-  const tail = 0.5 * erfcTail(Math.abs(z));
+  const tail = 0.5 * e * erfcScaled(Math.abs(z));
   return z < 0 ? tail : 1 - tail;
 }
 
@@ -71,45 +78,64 @@ function normalCdf(x: number): number {
  */
 export class GELU extends Layer {
   readonly type = 'GELU';
-  private x: Tensor | undefined;
   private readonly out = new TensorBuffer();
-  private readonly cdf = new TensorBuffer();
-  private phi: Tensor | undefined;
+  private readonly slopeBuf = new TensorBuffer();
+  private x: Tensor | undefined;
+  /** ∂y/∂x of the last forward, when it was a training one (slopeFresh). */
+  private slope: Tensor | undefined;
+  private slopeFresh = false;
   private readonly dxBuf = new TensorBuffer();
 
   protected init(inputShape: Shape, _rng: Rng): Shape {
     return inputShape;
   }
 
-  forward(x: Tensor, _training: boolean): Tensor {
+  forward(x: Tensor, training: boolean): Tensor {
     const n = x.shape[0];
     const y = this.out.get(this.backend, n, this.outputShape);
-    const p = this.cdf.get(this.backend, n, this.outputShape);
     const xd = x.data;
     const yd = y.data;
-    const pd = p.data;
+    this.x = x;
+    this.slopeFresh = training;
+    if (!training) {
+      for (let i = 0; i < xd.length; i++) {
+        const v = xd[i];
+        const z = v * Math.SQRT1_2;
+        // Φ needs the exp only in its tails (normalCdf's own test of |z|).
+        yd[i] = v * normalCdf(v, Math.abs(z) < 0.75 ? 0 : Math.exp(-z * z));
+      }
+      return y;
+    }
+    // Training: also keep ∂y/∂x = Φ(x) + x·φ(x), so that backward is one product per value.
+    const dydx = this.slopeBuf.get(this.backend, n, this.outputShape);
+    const sd = dydx.data;
     for (let i = 0; i < xd.length; i++) {
       const v = xd[i];
-      const phi = normalCdf(v);
-      pd[i] = phi;
-      yd[i] = v * phi;
+      const e = Math.exp(-0.5 * v * v);
+      const cdf = normalCdf(v, e);
+      yd[i] = v * cdf;
+      sd[i] = cdf + v * SQRT1_2PI * e;
     }
-    this.x = x;
-    this.phi = p;
+    this.slope = dydx;
     return y;
   }
 
   backward(dy: Tensor): Tensor {
     if (!this.needsInputGrad) return NO_GRAD;
     const dx = this.dxBuf.get(this.backend, dy.shape[0], this.inputShape);
-    const xd = this.x!.data;
-    const pd = this.phi!.data;
     const dyd = dy.data;
     const dxd = dx.data;
-    // dx = dy · (Φ(x) + x·φ(x)); φ(x)·x → 0 for large |x|, where exp underflows harmlessly.
+    if (this.slopeFresh) {
+      const sd = this.slope!.data;
+      for (let i = 0; i < dyd.length; i++) dxd[i] = dyd[i] * sd[i];
+      return dx;
+    }
+    // After an evaluation forward (traceSample does this): ∂y/∂x from the cached x.
+    const xd = this.x!.data;
     for (let i = 0; i < dyd.length; i++) {
       const v = xd[i];
-      dxd[i] = dyd[i] * (pd[i] + v * SQRT1_2PI * Math.exp(-0.5 * v * v));
+      const e = Math.exp(-0.5 * v * v);
+      dxd[i] = dyd[i] * (normalCdf(v, e) + v * SQRT1_2PI * e);
     }
     return dx;
   }
