@@ -22,7 +22,7 @@ test('nabla export --onnx: the file runs in ONNX Runtime and gives the model\'s 
   const onnx = join(dir, 'm.onnx');
   const r = nabla('export', model, '--onnx', onnx);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /ONNX opset 13\): input "input" \[batch, 784\] → "logits" \[batch, 10\]/);
+  assert.match(r.stdout, /ONNX opset 17\): input "input" \[batch, 784\] → "logits" \[batch, 10\]/);
   const session = await ort.InferenceSession.create(readFileSync(onnx));
   const rng = new Rng(1);
   const x = Float32Array.from({ length: 4 * 784 }, () => rng.uniform());

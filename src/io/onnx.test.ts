@@ -26,7 +26,7 @@ test('protobuf: varints, negative int64, strings, floats and nested messages as 
 test('the file names its IR version and opset, "input" with a symbolic batch and "logits"', async () => {
   const model = new Sequential([new Dense(3)], { inputShape: [4], seed: 1 });
   const bytes = exportOnnx(model);
-  // ModelProto starts with field 1 (ir_version) = 7; opset_import { domain "", version 13 } is in there.
+  // ModelProto starts with field 1 (ir_version) = 8; opset_import { domain "", version 17 } is in there.
   assert.deepEqual([...bytes.subarray(0, 2)], [0x08, ONNX_IR_VERSION]);
   const opset = [0x42, 0x04, 0x0a, 0x00, 0x10, ONNX_OPSET];
   assert.ok(indexOf(bytes, opset) > 0, 'opset_import entry present');

@@ -2,12 +2,14 @@
  * ONNX export: a Sequential model written as an ONNX ModelProto, encoded by hand (protobuf.ts).
  *
  * What the file holds:
- *   ir_version 7, opset_import [{ domain: "" (ai.onnx), version: 13 }], producer "nabla"
+ *   ir_version 8, opset_import [{ domain: "" (ai.onnx), version: 17 }], producer "nabla"
+ *   (opset 17: the first with LayerNormalization)
  *   graph input  "input":  float32 [batch, ...inputShape]   ("batch" is a symbolic dimension)
  *   graph output "logits": float32 [batch, ...outputShape]  ("probabilities" when the model ends
  *                in Softmax, "output" when it ends in another activation)
- *   one node (two for none) per layer, in order; weights as initializers with the PyTorch state
- *   dict names ("0.weight", "0.bias"), so the ONNX file and the safetensors file agree.
+ *   each layer's nodes in order (one for most, five for GELU's Div/Erf/Add/Mul/Mul); weights as
+ *   initializers with the PyTorch state dict names ("0.weight", "0.bias"), so the ONNX file and
+ *   the safetensors file agree.
  *
  * Each layer type writes its own nodes (its kind's `onnx`, in the layer's file); this file holds
  * the graph, the protobuf messages and the checks. A layer whose kind has no `onnx` is refused.
@@ -26,16 +28,16 @@ import { ProtoWriter } from './protobuf.ts';
  * The ONNX operator set the exporter writes against (default domain, ai.onnx).
  *
  * @example
- * ONNX_OPSET; // 13
+ * ONNX_OPSET; // 17
  */
-export const ONNX_OPSET = 13;
+export const ONNX_OPSET = 17;
 /**
- * The ONNX IR version of the files (7: the IR released with opset 13, ONNX 1.8).
+ * The ONNX IR version of the files (8: the IR released with opset 17, ONNX 1.12).
  *
  * @example
- * ONNX_IR_VERSION; // 7
+ * ONNX_IR_VERSION; // 8
  */
-export const ONNX_IR_VERSION = 7;
+export const ONNX_IR_VERSION = 8;
 /**
  * Layer types `exportOnnx` can write: every registered kind with an `onnx` emitter.
  *
@@ -84,7 +86,7 @@ export interface OnnxOptions {
 }
 
 /**
- * Write a Sequential model as ONNX bytes (opset 13, IR version 7): input "input" of shape
+ * Write a Sequential model as ONNX bytes (opset 17, IR version 8): input "input" of shape
  * [batch, ...inputShape], output "logits" (or "probabilities" after a Softmax).
  *
  * @example

@@ -12,3 +12,5 @@ export * from './avgPool2d.ts';
 export * from './dropout.ts';
 export * from './batchNorm.ts';
 export * from './residual.ts';
+export * from './gelu.ts';
+export * from './layerNorm.ts';

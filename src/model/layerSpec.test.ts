@@ -11,7 +11,7 @@ import { layersFromSpec, parseLayerSpec, specWantsImages } from './layerSpec.ts'
 test('parseLayerSpec: every token kind, with options, into the model-file layer configs', () => {
   const configs = parseLayerSpec(
     'Conv:8x5x5, relu, maxpool:2, conv:16x3x2/s2x1/p1/nobias, bn, avgpool:3/s1/p1, conv:4x3/same, flatten, bn, ' +
-    'dense:10/nobias, dropout:0.25, leakyrelu:0.2, leakyrelu, sigmoid, tanh, softmax, bn1d, bn2d',
+    'dense:10/nobias, dropout:0.25, leakyrelu:0.2, leakyrelu, sigmoid, tanh, softmax, bn1d, bn2d, gelu, ln',
   );
   assert.deepEqual(configs, [
     { type: 'Conv2D', filters: 8, kernelSize: [5, 5], stride: [1, 1], padding: [0, 0], bias: true, init: 'he' },
@@ -29,6 +29,7 @@ test('parseLayerSpec: every token kind, with options, into the model-file layer 
     { type: 'LeakyReLU', slope: 0.01 },
     { type: 'Sigmoid' }, { type: 'Tanh' }, { type: 'Softmax' },
     { type: 'BatchNorm1D', momentum: 0.1, eps: 1e-5 }, { type: 'BatchNorm2D', momentum: 0.1, eps: 1e-5 },
+    { type: 'GELU' }, { type: 'LayerNorm', eps: 1e-5 },
   ]);
   // A bare bn on a flat input is 1D.
   assert.equal(parseLayerSpec('bn,dense:3', 1)[0].type, 'BatchNorm1D');
