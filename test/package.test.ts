@@ -72,9 +72,12 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // 159 KB before the batch convolution (+23 KB: 18 KB of it the wasm kernels, ≈ 3.4 KB in each
   // of the 4 wasm builds, as base64); then the wasm batch normalisation added ≈ 1.9 KB of wasm
   // to each build (≈ 10 KB of base64).
+  // One place per layer: 188 KB → 197 KB with the layer kinds and registry, the model builder and
+  // the W(1)/confusion colouring moved in from the CLI and the page, and Residual; GELU and
+  // LayerNorm added 5 KB (GELU's erf is two polynomials).
   // NOTE: the 4 builds are ≈ 77 KB of the bundle; loading only the one an engine needs would
   // be the next saving.
-  assert.ok(bytes < 200_000, `browser bundle ${bytes} bytes`);
+  assert.ok(bytes < 210_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });
