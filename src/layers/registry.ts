@@ -63,7 +63,7 @@ export function registerLayer(layer: LayerKind | DescribedClass): void {
  * registerLayersFrom(await import('./myLayers.ts')); // ['Swish']
  */
 export function registerLayersFrom(module: Record<string, unknown>): string[] {
-  const classes = Object.values(module).filter(isDescribed);
+  const classes = Object.values(module as Record<string, unknown>).filter(isDescribed);
   for (const c of classes) registerLayer(c);
   return classes.map((c) => c.kind.type);
 }

@@ -6,17 +6,9 @@
  * token to the layer it names.
  *
  * Grammar (tokens separated by commas; spaces and letter case ignored): NAME[:ARG][/OPTION...], or
- * NAME(SPEC) for a layer holding others. The built-in tokens:
- *
- *   conv:F x K [x KW] [/s S[xS]] [/p P[xP] | /same] [/nobias]   Conv2D: F filters of K×K (or K×KW)
- *   maxpool:K[xKW] [/s S[xS]] [/p P[xP]]                          MaxPool2D (stride = window by default)
- *   avgpool:K[xKW] [/s S[xS]] [/p P[xP]]                          AvgPool2D
- *   dense:N [/nobias]                                             Dense with N units
- *   dropout:RATE                                                  Dropout, RATE in [0, 1)
- *   bn | bn1d | bn2d                                              BatchNorm (bn: 2D on images, else 1D)
- *   relu | leakyrelu[:SLOPE] | sigmoid | tanh | softmax | flatten
- *
- * "/same" pads (K − 1)/2 so that a stride-1 convolution keeps the size (odd K only).
+ * NAME(SPEC) for a layer holding others, e.g. conv:16x3/s2/same, dense:10/nobias, res(dense:64,relu).
+ * Which names exist, and what their arguments mean, each layer's kind says (`spec.grammar`);
+ * layerSpecGrammar() lists them all, registered layers of your own included.
  *
  * @example
  * parseLayerSpec('conv:8x5x5,relu,maxpool:2,conv:16x5x5,relu,maxpool:2,flatten,dense:10');
