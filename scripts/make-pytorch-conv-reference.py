@@ -16,57 +16,10 @@ forward, and the evaluation-mode output afterwards.
 import json
 import numpy as np
 import torch
+from pytorch_models import build, f32
 
 torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(11)
-
-
-def f32(a):
-    return np.asarray(a, dtype=np.float32).astype(np.float64)
-
-
-class Residual(torch.nn.Module):
-    """y = x + body(x); its state-dict names are body.<j>.<name>, as nabla's Residual."""
-
-    def __init__(self, body):
-        super().__init__()
-        self.body = body
-
-    def forward(self, x):
-        return x + self.body(x)
-
-
-def build(input_shape, layers):
-    modules, shape = [], list(input_shape)
-    for spec in layers:
-        kind = spec['type']
-        if kind == 'Conv2D':
-            (kh, kw), (sh, sw), (ph, pw) = spec['kernelSize'], spec['stride'], spec['padding']
-            modules.append(torch.nn.Conv2d(shape[0], spec['filters'], (kh, kw), (sh, sw), (ph, pw), bias=spec['bias']))
-            shape = [spec['filters'], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
-        elif kind in ('MaxPool2D', 'AvgPool2D'):
-            (kh, kw), (sh, sw), (ph, pw) = spec['poolSize'], spec['stride'], spec['padding']
-            pool = torch.nn.MaxPool2d if kind == 'MaxPool2D' else torch.nn.AvgPool2d
-            modules.append(pool((kh, kw), (sh, sw), (ph, pw)))
-            shape = [shape[0], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
-        elif kind in ('BatchNorm1D', 'BatchNorm2D'):
-            norm = torch.nn.BatchNorm1d if kind == 'BatchNorm1D' else torch.nn.BatchNorm2d
-            modules.append(norm(shape[0], eps=spec['eps'], momentum=spec['momentum']))
-        elif kind == 'Flatten':
-            modules.append(torch.nn.Flatten())
-            shape = [int(np.prod(shape))]
-        elif kind == 'Dense':
-            modules.append(torch.nn.Linear(shape[0], spec['units'], bias=spec['bias']))
-            shape = [spec['units']]
-        elif kind == 'ReLU':
-            modules.append(torch.nn.ReLU())
-        elif kind == 'Tanh':
-            modules.append(torch.nn.Tanh())
-        elif kind == 'Residual':
-            modules.append(Residual(build(shape, spec['layers'])))
-        else:
-            raise SystemExit(f'unknown layer {kind}')
-    return torch.nn.Sequential(*modules)
 
 
 def conv(f, k, s, p, bias=True):

@@ -15,37 +15,10 @@ respect to the input and every parameter gradient.
 import json
 import numpy as np
 import torch
+from pytorch_models import build, f32
 
 torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(23)
-
-
-def f32(a):
-    return np.asarray(a, dtype=np.float32).astype(np.float64)
-
-
-def build(input_shape, layers):
-    modules, shape = [], list(input_shape)
-    for spec in layers:
-        kind = spec['type']
-        if kind == 'Conv2D':
-            (kh, kw), (sh, sw), (ph, pw) = spec['kernelSize'], spec['stride'], spec['padding']
-            modules.append(torch.nn.Conv2d(shape[0], spec['filters'], (kh, kw), (sh, sw), (ph, pw), bias=spec['bias']))
-            shape = [spec['filters'], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
-        elif kind == 'LayerNorm':
-            # nabla's LayerNorm normalises over the whole per-sample shape: nn.LayerNorm(shape).
-            modules.append(torch.nn.LayerNorm(list(shape), eps=spec['eps'], elementwise_affine=True))
-        elif kind == 'GELU':
-            modules.append(torch.nn.GELU())  # approximate='none': x·Φ(x) with erf
-        elif kind == 'Flatten':
-            modules.append(torch.nn.Flatten())
-            shape = [int(np.prod(shape))]
-        elif kind == 'Dense':
-            modules.append(torch.nn.Linear(shape[0], spec['units'], bias=spec['bias']))
-            shape = [spec['units']]
-        else:
-            raise SystemExit(f'unknown layer {kind}')
-    return torch.nn.Sequential(*modules)
 
 
 def dense(units):

@@ -1,5 +1,5 @@
 // GELU: erf against high-precision values, the gradient check (JS and wasm backends), PyTorch
-// (test/pytorchLayerReference.ts), the ONNX export run in ONNX Runtime, the spec token, the
+// (test/pytorchCases.ts), the ONNX export run in ONNX Runtime, the spec token, the
 // model-file round trip and summary().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { Sequential } from '../model/sequential.ts';
 import { Rng } from '../random.ts';
 import { Tensor } from '../tensor.ts';
 import { assertClose } from '../testing/assertClose.ts';
-import { checkPytorchLayerCase, pytorchLayerCases } from '../../test/pytorchLayerReference.ts';
+import { checkReferenceCase, referenceCases } from '../../test/pytorchCases.ts';
 import { checkLayerGradients } from '../testing/gradCheck.ts';
 import { Dense } from './dense.ts';
 import { Flatten } from './flatten.ts';
@@ -66,8 +66,8 @@ test('GELU passes the gradient check (input), on several shapes, on the JS and w
   }
 });
 
-for (const c of pytorchLayerCases('GELU')) {
-  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkPytorchLayerCase(c));
+for (const c of referenceCases('pytorch-gelu-layernorm-reference.json', 'GELU')) {
+  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkReferenceCase(c));
 }
 
 test('GELU backward after an evaluation forward (as traceSample does) equals the training one', () => {

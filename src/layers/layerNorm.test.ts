@@ -1,5 +1,5 @@
 // LayerNorm: values against a plain float64 loop, the gradient check (input, weight, bias; flat
-// and image inputs; JS and wasm backends), PyTorch (test/pytorchLayerReference.ts), the ONNX
+// and image inputs; JS and wasm backends), PyTorch (test/pytorchCases.ts), the ONNX
 // export (LayerNormalization, opset 17) run in ONNX Runtime, the spec tokens, the model-file round
 // trip and summary().
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ import { Sequential } from '../model/sequential.ts';
 import { Rng } from '../random.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
 import { assertClose } from '../testing/assertClose.ts';
-import { checkPytorchLayerCase, pytorchLayerCases } from '../../test/pytorchLayerReference.ts';
+import { checkReferenceCase, referenceCases } from '../../test/pytorchCases.ts';
 import { checkLayerGradients } from '../testing/gradCheck.ts';
 import { Conv2D } from './conv2d.ts';
 import { Dense } from './dense.ts';
@@ -76,8 +76,8 @@ test('LayerNorm passes the gradient check (input, weight, bias), flat and image 
   }
 });
 
-for (const c of pytorchLayerCases('LayerNorm')) {
-  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkPytorchLayerCase(c));
+for (const c of referenceCases('pytorch-gelu-layernorm-reference.json', 'LayerNorm')) {
+  test(`PyTorch reference "${c.name}": output, loss, input gradient, parameter gradients and names`, () => checkReferenceCase(c));
 }
 
 test('LayerNorm backward adds into weight and bias gradients, and skips dx as a first layer', () => {
