@@ -10,12 +10,20 @@
  *   POST /api/predict            {"pixels": [784 numbers in 0..1]} or a PNG body → probabilities
  *
  * Every response carries COOP/COEP (same-origin / require-corp) so the page is cross-origin
- * isolated and may use SharedArrayBuffer (threads in a wasm backend). Every error is a JSON body
- * `{ "error": "..." }` with a 4xx status; a bad request never stops the server.
+ * isolated and may use SharedArrayBuffer (threads in a wasm backend), and a Content-Security-Policy
+ * that lets the page run only its own scripts, its Worker, wasm and blob: kernel workers, and never
+ * be framed. Every error is a JSON body `{ "error": "...", "status": n }` with a 4xx status, also for
+ * requests Node's HTTP parser refuses before any handler runs (see answerClientError); a bad
+ * request never stops the server, and a client that goes away mid-upload prints nothing.
+ *
+ * NOTE: the Host header must name the server (allowedHosts): a web page on another origin can make
+ * a browser send requests here through DNS rebinding (attacker.example resolving to 127.0.0.1), and
+ * those carry the attacker's name in Host. Refused with 421 before any route runs.
  */
 import { createReadStream, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { hostname as machineName, networkInterfaces } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NablaError, argmax, isNablaError, shapeSize, type LoadedModel } from '../src/index.ts';
 import { decodeDigitPng } from './image.ts';
@@ -38,7 +46,14 @@ export interface ServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
+  /** Largest request body in bytes (413 above it, from Content-Length or while streaming). */
   maxBody?: number;
+  /**
+   * Extra names the Host header may carry (e.g. a name a reverse proxy forwards), besides those
+   * the server binds: localhost, 127.0.0.1, [::1], the host it listens on (and, when that is a
+   * wildcard such as 0.0.0.0, this machine's own addresses and name).
+   */
+  allowedHosts?: string[];
 }
 
 export interface RunningServer {
@@ -54,11 +69,33 @@ class HttpError extends Error {
   }
 }
 
+/**
+ * What the playground needs and no more: its own scripts and stylesheet, its module Worker
+ * (worker.js), the wasm backend's kernel workers (started from blob: URLs), WebAssembly.compile
+ * ('wasm-unsafe-eval': wasm only, never JS eval), fetch to its own API and data, canvases and the
+ * data: favicon. No inline script or style, no plugins, never framed (clickjacking).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "img-src 'self' data: blob:",
+  "style-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 const SECURITY_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
+  'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
 };
 
 const MIME: Record<string, string> = {
@@ -82,12 +119,15 @@ const MIME: Record<string, string> = {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  const server = createServer((req, res) => {
-    handle(req, res, options).catch((e) => sendError(res, e));
+  let allowed = new Set<string>();
+  // NOTE: requireHostHeader off: Node's own check answers a bare 400; ours answers JSON.
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
+    handle(req, res, options, allowed).catch((e) => sendError(req, res, e));
   });
   // Slow or stalled clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  server.on('clientError', answerClientError);
   await new Promise<void>((ok, fail) => {
     server.once('error', fail);
     server.listen(options.port ?? 8080, host, () => {
@@ -96,6 +136,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   });
   const { port } = server.address() as AddressInfo;
+  allowed = allowedHosts(host, port, options.allowedHosts ?? []);
   const shownHost = host.includes(':') ? `[${host}]` : host;
   return {
     server,
@@ -107,7 +148,34 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: ServerOptions): Promise<void> {
+/**
+ * The Host values accepted, lower-case, each with the port (and bare when the port is 80, as
+ * browsers omit it): the loopback names, the bound host, the extra names; for a wildcard bind
+ * (0.0.0.0, ::) also this machine's interface addresses and its host name.
+ */
+export function allowedHosts(host: string, port: number, extra: string[]): Set<string> {
+  const names = ['localhost', '127.0.0.1', '::1', host, ...extra];
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    names.push(machineName());
+    for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) names.push(i.address);
+  }
+  const out = new Set<string>();
+  for (const raw of names) {
+    const name = raw.toLowerCase().replace(/^\[(.*)\]$/, '$1');
+    if (name === '') continue;
+    const shown = name.includes(':') ? `[${name}]` : name;
+    out.add(`${shown}:${port}`);
+    if (port === 80) out.add(shown);
+  }
+  return out;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: ServerOptions, allowed: Set<string>): Promise<void> {
+  const host = req.headers.host;
+  if (host === undefined || host === '') throw new HttpError(400, 'missing Host header');
+  if (!allowed.has(host.toLowerCase())) {
+    throw new HttpError(421, `Host ${JSON.stringify(host.slice(0, 100))} is not a name of this server; use ${[...allowed][0]} (or start it with the name it is reached by)`);
+  }
   let path: string;
   try {
     path = decodeURIComponent(new URL(req.url ?? '/', 'http://localhost').pathname);
@@ -223,7 +291,13 @@ function parsePixels(body: Uint8Array, features: number): Float32Array {
   return x;
 }
 
-/** The whole body, refused with 413 as soon as it (or its Content-Length) passes `limit`. */
+/** The client went away (reset, aborted upload): nobody is left to answer, nothing to print. */
+class ClientGone extends Error {}
+
+/**
+ * The whole body, refused with 413 as soon as its Content-Length or the bytes streamed so far pass
+ * `limit` (so a chunked or lying upload never buffers more than `limit` bytes).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
@@ -232,18 +306,26 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((ok, fail) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const stop = (e: Error): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      fail(e);
+    };
     const onData = (c: Buffer): void => {
       size += c.length;
       if (size > limit) {
-        req.off('data', onData);
-        fail(new HttpError(413, `body is over the ${limit}-byte limit`));
+        stop(new HttpError(413, `body is over the ${limit}-byte limit`));
         return;
       }
       chunks.push(c);
     };
+    const onEnd = (): void => ok(new Uint8Array(Buffer.concat(chunks)));
     req.on('data', onData);
-    req.on('end', () => ok(new Uint8Array(Buffer.concat(chunks))));
-    req.on('error', fail);
+    req.on('end', onEnd);
+    // An aborted upload ('aborted', then 'error' ECONNRESET) or a body the parser refused midway
+    // (answered by answerClientError): either way this request is over, quietly.
+    req.on('aborted', () => stop(new ClientGone()));
+    req.on('error', () => stop(new ClientGone()));
   });
 }
 
@@ -306,16 +388,73 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-function sendError(res: ServerResponse, e: unknown): void {
+function sendError(req: IncomingMessage, res: ServerResponse, e: unknown): void {
+  const socket = req.socket as Socket | null;
+  if (e instanceof ClientGone || !socket || socket.destroyed || !socket.writable || answered.has(socket)) {
+    res.destroy();
+    return;
+  }
   const status = e instanceof HttpError ? e.status : 500;
   const message = e instanceof HttpError || e instanceof NablaError ? e.message : 'internal error';
-  if (status === 500) process.stderr.write(`nabla serve: ${(e as Error)?.stack ?? String(e)}\n`);
+  // One line, never a stack: the client got its JSON; this is for whoever runs the server.
+  if (status === 500) process.stderr.write(`nabla serve: internal error on ${req.method} ${String(req.url).slice(0, 200)}: ${oneLine(e)}\n`);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  // After a refused body (413) the rest of it is still on the socket: close the connection
-  // instead of reading megabytes we already said no to.
-  const headers = { ...(e instanceof HttpError ? e.headers : {}), ...(status === 413 ? { Connection: 'close' } : {}) };
+  // A body we did not read (refused with 413, or a 4xx decided before reading it) is still on the
+  // socket: close the connection instead of reading megabytes we already said no to.
+  const unread = !req.complete;
+  const headers = { ...(e instanceof HttpError ? e.headers : {}), ...(status === 413 || unread ? { Connection: 'close' } : {}) };
   sendJson(res, status, { error: message, status }, headers);
+}
+
+const oneLine = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0].slice(0, 300);
+
+// ---------------------------------------------------------------------------------------------
+// Requests Node's HTTP parser refuses
+// ---------------------------------------------------------------------------------------------
+
+/** Sockets already given a clientError answer: the request handler must not write a second one. */
+const answered = new WeakSet<Socket>();
+
+/** What each llhttp refusal means, in the words of the API's other errors. */
+const PARSE_ERRORS: Record<string, [number, string]> = {
+  HPE_INVALID_METHOD: [400, 'unknown HTTP method'],
+  HPE_INVALID_CONTENT_LENGTH: [400, 'invalid Content-Length header'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'both Content-Length and Transfer-Encoding (request smuggling shape)'],
+  HPE_INVALID_TRANSFER_ENCODING: [400, 'invalid Transfer-Encoding header'],
+  HPE_INVALID_CHUNK_SIZE: [400, 'invalid chunk size in a chunked body'],
+  HPE_HEADER_OVERFLOW: [431, 'request headers too large'],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'chunk extensions too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request not received in time'],
+};
+
+/**
+ * 'clientError': a request Node's parser refused (bad or doubled Content-Length, both CL and TE,
+ * a bad chunk size, an unknown method, oversized headers, a timeout) or a socket error. Node's
+ * default answers a bare 400; this answers the same JSON error as every route, then closes the
+ * connection (the stream after a parse error cannot be trusted). A reset or broken pipe is a
+ * client that left: nothing to answer, nothing to print.
+ */
+function answerClientError(err: NodeJS.ErrnoException & { reason?: string }, socket: Socket): void {
+  const code = err.code ?? '';
+  // NOTE: like Node's own handler, write only while nothing else went out on this socket, so a
+  // response already under way is never corrupted.
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || socket.bytesWritten > 0 || answered.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  answered.add(socket);
+  const [status, what] = PARSE_ERRORS[code] ?? [400, 'malformed HTTP request'];
+  const reason = err.reason && !what.toLowerCase().includes(err.reason.toLowerCase()) ? ` (${err.reason})` : '';
+  const text = JSON.stringify({ error: `${what}${reason}`, status });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}`,
+    ...Object.entries({ ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)), 'Cache-Control': 'no-store', Connection: 'close' })
+      .map(([k, v]) => `${k}: ${v}`),
+  ].join('\r\n');
+  socket.end(`${head}\r\n\r\n${text}`, () => socket.destroy());
+  // A client that never reads its answer must not keep the socket.
+  setTimeout(() => socket.destroy(), 2000).unref();
 }

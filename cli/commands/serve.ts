@@ -18,10 +18,11 @@ export function registerServe(program: Command): void {
     .argument('[model]', `model file (.safetensors); default ${DEFAULTS.out} if it exists, else none (train in the page)`)
     .option('--host <address>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', intIn(0, 65535), 8080)
-    .option('--max-body <bytes>', 'largest request body accepted (larger: 413)', intIn(1), DEFAULT_MAX_BODY);
+    .option('--max-body <bytes>', 'largest request body accepted (larger: 413)', intIn(1), DEFAULT_MAX_BODY)
+    .option('--allow-host <name>', 'also accept this name in the Host header (repeatable; e.g. behind a proxy); others get 421', (v: string, all: string[]) => [...all, v], [] as string[]);
   addBackendOptions(command)
     .addHelpText('after', '\nserve runs the wasm backend on 1 thread unless --threads is given: every request is one sample.')
-    .action(async (modelArg: string | undefined, opts: { host: string; port: number; maxBody: number } & BackendFlags) => {
+    .action(async (modelArg: string | undefined, opts: { host: string; port: number; maxBody: number; allowHost: string[] } & BackendFlags) => {
       const modelPath = modelArg ?? (existsSync(DEFAULTS.out) ? DEFAULTS.out : undefined);
       let model;
       if (modelPath) {
@@ -36,7 +37,7 @@ export function registerServe(program: Command): void {
       let url: string;
       try {
         ({ url } = await startServer({
-          model, staticDir: WEB_DIST, dataDir: bundledMnistDir(), host: opts.host, port: opts.port, maxBody: opts.maxBody,
+          model, staticDir: WEB_DIST, dataDir: bundledMnistDir(), host: opts.host, port: opts.port, maxBody: opts.maxBody, allowedHosts: opts.allowHost,
         }));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
