@@ -96,6 +96,8 @@ test('[class 10] requests Node\'s parser refuses get the JSON error body, and th
     ['bad chunk size', post('Transfer-Encoding: chunked\r\n', 'zz\r\n{}\r\n0\r\n\r\n'), /chunk size/],
     ['unknown method', `BREW /api/predict HTTP/1.1\r\nHost: ${host()}\r\n\r\n`, /method/],
     ['not HTTP at all', 'hello there\r\n\r\n', /./],
+    ['a bad chunk size after a good chunk', post('Transfer-Encoding: chunked\r\n', '2\r\n{}\r\nzz\r\n'), /chunk size/],
+    ['headers over Node\'s 16 KiB', `GET / HTTP/1.1\r\nHost: ${host()}\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`, /headers too large/],
   ];
   for (const [what, bytes, fact] of cases) {
     const r = await raw(bytes);
@@ -177,4 +179,12 @@ test('[class 10] allowedHosts: the loopback names, the bound host and --allow-ho
   assert.ok(!v6.has('evil.example'));
   const wild = allowedHosts('0.0.0.0', 9000, []);
   assert.ok(wild.has('127.0.0.1:9000') && !wild.has('evil.example:9000'));
+});
+
+test('[class 10] after every attack above, the server\'s stderr holds no stack trace and it still predicts', async () => {
+  assert.doesNotMatch(stderr, /\n\s+at /, `stack trace on the server's stderr: ${stderr}`);
+  const body = JSON.stringify({ pixels: new Array(784).fill(0.5) });
+  const r = await raw(`POST /api/predict HTTP/1.1\r\nHost: localhost:${port}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  assert.equal(r.status, 200, r.body);
+  assert.equal((JSON.parse(r.body) as { probabilities: number[] }).probabilities.length, 10);
 });
