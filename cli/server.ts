@@ -174,7 +174,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Server
   const host = req.headers.host;
   if (host === undefined || host === '') throw new HttpError(400, 'missing Host header');
   if (!allowed.has(host.toLowerCase())) {
-    throw new HttpError(421, `Host ${JSON.stringify(host.slice(0, 100))} is not a name of this server; use ${[...allowed][0]} (or start it with the name it is reached by)`);
+    throw new HttpError(421, `Host ${JSON.stringify(host.slice(0, 100))} is not a name of this server; use ${[...allowed][0]}, or start nabla serve with --allow-host <name>`);
   }
   let path: string;
   try {
@@ -422,7 +422,9 @@ const answered = new WeakSet<Socket>();
 const PARSE_ERRORS: Record<string, [number, string]> = {
   HPE_INVALID_METHOD: [400, 'unknown HTTP method'],
   HPE_INVALID_CONTENT_LENGTH: [400, 'invalid Content-Length header'],
-  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'both Content-Length and Transfer-Encoding (request smuggling shape)'],
+  // NOTE: llhttp's reason says which: a doubled Content-Length, or Content-Length beside
+  // Transfer-Encoding (both are request-smuggling shapes).
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'conflicting Content-Length headers'],
   HPE_INVALID_TRANSFER_ENCODING: [400, 'invalid Transfer-Encoding header'],
   HPE_INVALID_CHUNK_SIZE: [400, 'invalid chunk size in a chunked body'],
   HPE_HEADER_OVERFLOW: [431, 'request headers too large'],
