@@ -18,7 +18,7 @@ import { NablaError, Rng, crc32 } from '../../src/index.ts';
 import { readFileChecked, writeFileAtomic } from '../files.ts';
 import { loadMnist } from '../mnistFiles.ts';
 import { loadModelFile } from '../modelFiles.ts';
-import { intIn } from '../options.ts';
+import { expectedPart, intIn } from '../options.ts';
 import { pct } from '../output.ts';
 import { expandGrid, parseSpace, sampleRandom, searchableFlags, trialArgs, trialKey, type TrialFlags } from '../searchSpace.ts';
 import { Interrupted } from './train.ts';
@@ -287,7 +287,7 @@ function checkBaseFlags(base: string[], train: Command, varied: Set<string>): vo
       try {
         option.parseArg?.(value, undefined as never);
       } catch (e) {
-        throw new NablaError({ where: `train flag "${tok}"`, expected: (e as Error).message, found: value });
+        throw new NablaError({ where: `train flag "${tok}"`, expected: expectedPart((e as Error).message), found: value });
       }
     }
   }
