@@ -98,7 +98,7 @@ test('[class 3] train --out <a file of its own --data folder> is refused; the da
 test('[class 3] import --out the weights file itself is refused; two outputs on one file are refused', () => {
   const dir = tmp();
   const m = model(dir);
-  refusesAndKeeps(m, () => nabla('import', m, '--arch', '784-8-3 relu', '--out', m), 'model file', 'weights file');
+  refusesAndKeeps(m, () => nabla('import', m, '--arch', '784-8-10 relu', '--out', m), 'model file', 'weights file');
   const out = join(dir, 'same.safetensors');
   assertUserError(nabla('train', ...SMALL, '--epochs', '1', '--out', out, '--checkpoint', out), 'checkpoint', 'model file');
   assert.ok(!existsSync(out));
@@ -153,7 +153,9 @@ test('[class 11] a tampered checkpoint value is refused like a flag, naming the 
 
 test('[class 11] --lr 0x10 (and other non-decimal numbers) are refused', () => {
   for (const v of ['0x10', '1_0']) {
-    assertUserError(nabla('train', '--lr', v, '--epochs', '0'), '--lr');
+    const out = join(tmp(), 'm.safetensors');
+    assertUserError(nabla('train', ...SMALL, '--lr', v, '--epochs', '0', '--out', out, '--no-checkpoint'), '--lr');
+    assert.ok(!existsSync(out));
   }
 });
 
