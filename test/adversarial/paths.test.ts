@@ -104,6 +104,14 @@ test('[class 3] import --out the weights file itself is refused; two outputs on 
   assert.ok(!existsSync(out));
 });
 
+test('[class 3] search --out <one of its --data files> is refused before any trial', () => {
+  const d = writeMnistFixture({ train: 100, test: 30 });
+  const images = join(d, 'train-images-idx3-ubyte');
+  const dir = tmp();
+  refusesAndKeeps(images, () => nabla('search', '--grid', 'lr=1e-3', '--dir', dir, '--out', images, '--', '--data', d, '--epochs', '1'), 'best model', 'data file');
+  assert.deepEqual(readdirSync(dir), [], 'no trial ran');
+});
+
 // ---- class 4: a checkpoint is trusted for state, never for paths ----
 
 test('[class 4] a checkpoint whose recorded --out names another file does not overwrite it: the model goes beside the checkpoint', () => {
