@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputPath, checkOutputs, resolvedPath } from '../../cli/outputs.ts';
 import { numberIn } from '../../cli/options.ts';
+import { defaultResumeOut } from '../../cli/checkpointFiles.ts';
 import { assertNablaError } from '../assertNablaError.ts';
 
 function tmp(): string {
@@ -49,4 +50,10 @@ test('[class 11] numberIn takes plain decimal and scientific notation only', () 
   const lr = numberIn(0, Infinity, { minOpen: true });
   for (const ok of ['0.1', '1e-3', '2E+2', '.5', '5.', '+3']) assert.equal(lr(ok), Number(ok));
   for (const bad of ['0x10', '0b11', '0o7', ' 1', '1 ', '1_000', 'Infinity', '', '1e', '-1']) assert.throws(() => lr(bad), /expected a number/, bad);
+});
+
+test('[class 4] a resumed run saves beside its checkpoint by default, never over it', () => {
+  assert.equal(defaultResumeOut(join('runs', 'a.ckpt.safetensors')), join('runs', 'a.safetensors'));
+  assert.equal(defaultResumeOut(join('runs', 'a.ckpt')), join('runs', 'a.safetensors'));
+  assert.equal(defaultResumeOut(join('runs', 'a.safetensors')), join('runs', 'a.model.safetensors'));
 });
