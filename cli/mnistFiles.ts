@@ -51,11 +51,20 @@ export function loadMnist(split: Split, dir?: string, allocate?: (length: number
   return assembleMnist(images, labels, { images: imagesRole, labels: labelsRole }, 10, allocate);
 }
 
+/** Every name nabla would read as an MNIST file in `folder` (they exist or not): inputs no output may replace. */
+export function mnistFileCandidates(folder: string | undefined): string[] {
+  const bases = Object.values(BASENAMES).flatMap((n) => [n.images, n.labels]);
+  return bases.flatMap((b) => candidateNames(b)).map((c) => join(folder ?? bundledMnistDir(), c));
+}
+
+function candidateNames(base: string): string[] {
+  const dotted = base.replace(/-idx(\d)-ubyte$/, '.idx$1-ubyte');
+  return [base, `${base}.gz`, dotted, `${dotted}.gz`];
+}
+
 /** The file for `base` in `folder`: as is, with .gz, or with the common "train-images.idx3-ubyte" spelling. */
 function findFile(folder: string, base: string): string {
-  const dotted = base.replace(/-idx(\d)-ubyte$/, '.idx$1-ubyte');
-  const candidates = [base, `${base}.gz`, dotted, `${dotted}.gz`];
-  for (const c of candidates) {
+  for (const c of candidateNames(base)) {
     const p = join(folder, c);
     if (existsSync(p)) return p;
   }

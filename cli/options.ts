@@ -15,10 +15,21 @@ export function intIn(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A parser's message ("expected a number in [0, 1]") as the `expected` part of a NablaError,
+ * which adds its own "expected".
+ */
+export function expectedPart(message: string): string {
+  return message.replace(/^expected\s+/, '');
+}
+
 export function numberIn(min: number, max: number, { minOpen = false, maxOpen = false } = {}) {
   return (value: string): number => {
     const n = Number(value);
-    const ok = value.trim() !== '' && Number.isFinite(n) &&
+    // Plain decimal or scientific notation only: Number() would also take "0x10", "0b1", " 1 ".
+    const ok = DECIMAL.test(value) && Number.isFinite(n) &&
       (minOpen ? n > min : n >= min) && (maxOpen ? n < max : n <= max);
     if (!ok) {
       const lo = minOpen ? `(${min}` : `[${min}`;

@@ -1,6 +1,7 @@
 // Checkpoints from the command line: a run killed with SIGKILL or stopped with Ctrl-C (SIGINT)
 // and then resumed ends with exactly the weights of an uninterrupted run; damaged, truncated and
-// mismatched checkpoints are refused with one line, and nothing already saved is lost.
+// mismatched checkpoints are refused with one line, and nothing already saved is lost. A resume
+// gives --data again: a checkpoint never chooses the files a run reads or writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -88,7 +89,7 @@ test('SIGKILL mid-epoch, then --resume: the final weights equal an uninterrupted
   const before = epochsIn(r.stdout);
   assert.ok(before < EPOCHS, `killed after ${before} of ${EPOCHS} epochs`);
 
-  const resumed = nabla('train', '--resume', ckpt, '--out', out, '--json', '--no-progress');
+  const resumed = nabla('train', '--resume', ckpt, '--data', data, '--out', out, '--json', '--no-progress');
   assert.equal(resumed.code, 0, resumed.stderr);
   // The resumed run trains the epochs after the checkpoint's, and only those.
   assert.ok(epochsIn(resumed.stdout) >= EPOCHS - before && epochsIn(resumed.stdout) <= EPOCHS - before + 1, resumed.stdout);
@@ -156,7 +157,7 @@ test('early stopping: a stopped run resumes into a finished one; --checkpoint pi
   const result = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   assert.ok(result.epochs_run < 20, `stopped early after ${result.epochs_run} epochs`);
   const saved = readFileSync(ck);
-  const again = nabla('train', '--resume', ck, '--out', join(dir, 'c.safetensors'), '--json', '--no-progress', '--no-checkpoint');
+  const again = nabla('train', '--resume', ck, '--data', data, '--out', join(dir, 'c.safetensors'), '--json', '--no-progress', '--no-checkpoint');
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stdout, /"type":"epoch"/, 'a stopped run does not train on');
   assertSameWeights(join(dir, 'b.safetensors'), join(dir, 'c.safetensors'));

@@ -14,6 +14,7 @@
  */
 import type { Command, Option } from 'commander';
 import { NablaError, Rng } from '../src/index.ts';
+import { expectedPart } from './options.ts';
 
 /** One trial: flag (long name without "--") → value as passed on the command line ("true"/"false" for switches). */
 export type TrialFlags = Array<[string, string]>;
@@ -177,6 +178,6 @@ function check(option: Option, flag: string, value: string, entry: string): void
   try {
     option.parseArg(value, undefined as never);
   } catch (e) {
-    throw new NablaError({ where: `search space entry "${entry}"`, expected: `${(e as Error).message} for --${flag}`, found: value });
+    throw new NablaError({ where: `search space entry "${entry}"`, expected: `${expectedPart((e as Error).message)} for --${flag}`, found: value });
   }
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ONNX_OPSET, exportOnnx, onnxOutputName, shapeToString } from '../../src/index.ts';
 import { writeFileAtomic } from '../files.ts';
 import { loadModelFile } from '../modelFiles.ts';
+import { checkOutputs } from '../outputs.ts';
 
 export function registerExport(program: Command): void {
   program
@@ -11,6 +12,7 @@ export function registerExport(program: Command): void {
     .argument('<model>', 'model file (.safetensors)')
     .requiredOption('--onnx <file>', 'the ONNX file to write')
     .action((modelPath: string, opts: { onnx: string }) => {
+      checkOutputs([{ path: opts.onnx, role: 'ONNX file' }], [{ path: modelPath, role: 'model file' }]);
       const { model, training } = loadModelFile(modelPath);
       const metadata: Record<string, string> = {};
       if (training.preprocessing) metadata['nabla.preprocessing'] = JSON.stringify(training.preprocessing);

@@ -9,6 +9,7 @@ import {
   NablaError, encodeModel, importStateDict, layerSpecGrammar, parseArchitecture, parseLayerSpec, specWantsImages, type ModelConfig,
 } from '../../src/index.ts';
 import { readFileChecked, writeFileAtomic } from '../files.ts';
+import { checkOutputs } from '../outputs.ts';
 
 export function registerImport(program: Command): void {
   program
@@ -21,6 +22,7 @@ export function registerImport(program: Command): void {
     .option('--prefix <p>', 'strip this prefix from every key (e.g. "net." for a Sequential stored as self.net)', '')
     .requiredOption('--out <file>', 'the nabla model file to write')
     .action((weightsPath: string, opts: { arch?: string; layers?: string; input?: string; prefix: string; out: string }) => {
+      checkOutputs([{ path: opts.out, role: 'model file' }], [{ path: weightsPath, role: 'weights file' }]);
       const architecture = readArchitecture(opts);
       const model = importStateDict(readFileChecked(weightsPath, 'weights file'), architecture, {
         role: `weights file "${weightsPath}"`, prefix: opts.prefix,

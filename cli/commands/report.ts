@@ -3,8 +3,9 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { NablaError } from '../../src/index.ts';
 import { writeFileAtomic } from '../files.ts';
-import { dataSource, loadMnist } from '../mnistFiles.ts';
+import { dataSource, loadMnist, mnistFileCandidates } from '../mnistFiles.ts';
 import { loadModelFile } from '../modelFiles.ts';
+import { checkOutputs } from '../outputs.ts';
 import { buildReport } from '../report.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 
@@ -17,6 +18,10 @@ export function registerReport(program: Command): void {
     .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder');
   addBackendOptions(command)
     .action(async (modelPath: string, opts: { out?: string; data?: string } & BackendFlags) => {
+      const out = opts.out ?? modelPath.replace(/\.safetensors$/i, '') + '.report.html';
+      checkOutputs([{ path: out, role: 'report' }], [
+        { path: modelPath, role: 'model file' }, ...mnistFileCandidates(opts.data).map((path) => ({ path, role: 'data file' })),
+      ]);
       const loaded = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
       const test = loadMnist('test', opts.data);
       if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || loaded.model.outputShape[0] !== test.classes) {
@@ -25,7 +30,6 @@ export function registerReport(program: Command): void {
           found: `input shape [${loaded.model.inputShape}] and ${loaded.model.outputShape[0]} outputs`,
         });
       }
-      const out = opts.out ?? modelPath.replace(/\.safetensors$/i, '') + '.report.html';
       const html = buildReport({ name: basename(modelPath), loaded, test, dataSource: dataSource(opts.data) });
       writeFileAtomic(out, new TextEncoder().encode(html), 'report');
       console.log(`report written to ${out}`);

@@ -16,9 +16,10 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NablaError, Rng, crc32 } from '../../src/index.ts';
 import { readFileChecked, writeFileAtomic } from '../files.ts';
-import { loadMnist } from '../mnistFiles.ts';
+import { loadMnist, mnistFileCandidates } from '../mnistFiles.ts';
 import { loadModelFile } from '../modelFiles.ts';
-import { intIn } from '../options.ts';
+import { expectedPart, intIn } from '../options.ts';
+import { checkOutputs } from '../outputs.ts';
 import { pct } from '../output.ts';
 import { expandGrid, parseSpace, sampleRandom, searchableFlags, trialArgs, trialKey, type TrialFlags } from '../searchSpace.ts';
 import { Interrupted } from './train.ts';
@@ -93,6 +94,16 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
   }
 
   const jobs = opts.jobs ?? availableParallelism();
+  // Outputs checked before the first trial: the chosen model and the results never replace an
+  // input (--init, --data files) and the folder is writable (each trial checks its own files too).
+  const initPath = flagValue(base, 'init');
+  checkOutputs([
+    { path: opts.out ?? join(opts.dir, 'best.safetensors'), role: 'best model' }, { path: join(opts.dir, 'results.json'), role: 'search results' },
+    { path: join(opts.dir, 'results.csv'), role: 'search results' }, { path: join(opts.dir, 'trials.jsonl'), role: 'search log' },
+  ], [
+    ...(initPath !== undefined ? [{ path: initPath, role: 'model file of --init' }] : []),
+    ...mnistFileCandidates(flagValue(base, 'data')).map((path) => ({ path, role: 'data file' })),
+  ]);
   mkdirSync(opts.dir, { recursive: true });
   const logPath = join(opts.dir, 'trials.jsonl');
   const baseKey = base.join(' ');
@@ -287,7 +298,7 @@ function checkBaseFlags(base: string[], train: Command, varied: Set<string>): vo
       try {
         option.parseArg?.(value, undefined as never);
       } catch (e) {
-        throw new NablaError({ where: `train flag "${tok}"`, expected: (e as Error).message, found: value });
+        throw new NablaError({ where: `train flag "${tok}"`, expected: expectedPart((e as Error).message), found: value });
       }
     }
   }

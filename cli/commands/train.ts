@@ -2,19 +2,22 @@
  * nabla train: build a network from flags (or start from a model file), train it on MNIST, report
  * per-epoch figures and the final test accuracy, and save the model atomically.
  */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import {
   Adam, AdamW, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
   sliceDataset, splitDataset, shapeSize, buildModel, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
   layerSpecGrammar, ImageAugmenter, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
-  type TrainingInfo, type FitState, describeBackend, type Backend, type MlpActivation, type MlpOutput,
+  type TrainingInfo, type FitState, type Checkpoint, describeBackend, type Backend, type MlpActivation, type MlpOutput,
 } from '../../src/index.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import {
-  checkWritable, defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
+  defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
-import { dataSource, loadMnist } from '../mnistFiles.ts';
+import { dataSource, loadMnist, mnistFileCandidates } from '../mnistFiles.ts';
 import { loadModelFile, saveModelFile } from '../modelFiles.ts';
+import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
 import { pct } from '../output.ts';
 import { progressCallback } from '../progress.ts';
@@ -96,7 +99,8 @@ export function registerTrain(program: Command): void {
     .option('--clip-norm <max>', 'clip the global gradient norm to this value before each update', numberIn(0, Infinity, { minOpen: true }))
     .option('--checkpoint <file>', 'checkpoint written atomically at every epoch end (default: from --out, e.g. models/mnist-mlp.ckpt.safetensors)')
     .option('--no-checkpoint', 'write no checkpoints')
-    .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (same settings; flags may only repeat them)')
+    .option('--resume <checkpoint>', 'continue the run saved in this checkpoint (same settings; flags may only repeat them). ' +
+      'Paths never come from the checkpoint: --out defaults to a name beside it (a.ckpt.safetensors → a.safetensors), --data must be given again if the run used it')
     .option('--no-test', 'do not evaluate on the test set (model selection must not look at it, see nabla search)')
     .option('--epochs <n>', 'passes over the training data (0: save the initialised model untouched)', intIn(0, 100000), DEFAULTS.epochs)
     .option('--batch-size <n>', 'samples per gradient step', intIn(1, 60000), DEFAULTS.batchSize)
@@ -104,7 +108,7 @@ export function registerTrain(program: Command): void {
     .option('--val <n>', 'training samples held out for validation, taken from the end (0 for none; the default shrinks to a tenth with --limit)', intIn(0), DEFAULTS.val)
     .option('--limit <n>', 'use only the first N training samples', intIn(1))
     .option('--no-shuffle', 'keep the training samples in file order')
-    .option('--out <file>', 'where to save the model (.safetensors)', DEFAULTS.out)
+    .option('--out <file>', 'where to save the model (.safetensors); never one of the files the run reads', DEFAULTS.out)
     .option('--init <model>', 'start from the weights (and architecture) of an existing model file')
     .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder instead of the bundled set')
     .option('--json', 'print one JSON object per epoch (and a final result) on stdout', false)
@@ -126,9 +130,20 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   checkScheduleFlags(opts);
   const checkpointPath = opts.checkpoint === false ? undefined
     : typeof opts.checkpoint === 'string' ? opts.checkpoint : (opts.resume ?? defaultCheckpointPath(opts.out));
-  checkWritable(opts.out, 'model file');
+  // Every output checked before any data is read or any epoch run: writable, not a folder, and
+  // not one of the run's inputs (the checkpoint being resumed may be rewritten: that is its job).
+  const inputs: PathRole[] = [
+    ...(opts.init !== undefined && !ckpt ? [{ path: opts.init, role: 'model file of --init' }] : []),
+    ...(opts.resume !== undefined ? [{ path: opts.resume, role: 'checkpoint of --resume' }] : []),
+    ...mnistFileCandidates(opts.data).map((path) => ({ path, role: 'data file' })),
+  ];
+  const rewritesResumed = checkpointPath !== undefined && opts.resume !== undefined && resolvedPath(checkpointPath) === resolvedPath(opts.resume);
+  if (rewritesResumed) checkOutputPath(checkpointPath, 'checkpoint');
+  checkOutputs([
+    { path: opts.out, role: 'model file' },
+    ...(checkpointPath !== undefined && !rewritesResumed ? [{ path: checkpointPath, role: 'checkpoint' }] : []),
+  ], inputs);
   if (checkpointPath) {
-    checkWritable(checkpointPath, 'checkpoint');
     if (replacesCheckpoint(checkpointPath, opts.resume) && opts.progress) {
       process.stderr.write(`nabla: note: ${checkpointPath} (an earlier run's checkpoint) will be replaced at the end of epoch 1; ` +
         `to continue that run instead: nabla train --resume ${checkpointPath}\n`);
@@ -154,9 +169,20 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const { train: trainSet, val } = splitDataset(all, opts.val);
   const test = loadMnist('test', opts.data);
+  if (opts.test && (test.features !== trainSet.features || test.classes !== trainSet.classes)) {
+    const images = mnistFileCandidates(opts.data).filter((p) => existsSync(p));
+    const name = (prefix: string) => images.find((p) => basename(p).startsWith(prefix)) ?? prefix;
+    throw new NablaError({
+      where: `test images file "${name('t10k-images')}"`, expected: `images of ${trainSet.features} pixels and ${trainSet.classes} classes, as in "${name('train-images')}"`,
+      found: `${test.features} pixels and ${test.classes} classes`, hint: 'the training and test sets must have the same image size; or train with --no-test',
+    });
+  }
 
   const backend = await backendFromFlags(opts);
-  const { model, loss, info } = modelFromFlags(opts, cmd, trainSet.features, trainSet.classes, ckpt !== undefined, backend);
+  const { model, loss, info } = modelFromFlags(opts, cmd, trainSet.features, trainSet.classes, ckpt, backend);
+  // Recorded in checkpoints as the loss in use (with --init it may come from the model file,
+  // which a resumed run does not read again).
+  opts.loss = loss;
   const lr = opts.lr;
   const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
   if (opts.earlyStopping !== undefined && val.count === 0) {
@@ -188,9 +214,21 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   callbacks.unshift(lrSchedule(optimizer, { type: opts.schedule, warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize }));
   if (stopper) callbacks.push(stopper);
   callbacks.push({ onWarning: (w) => process.stderr.write(`nabla: warning: ${w.message}\n`) });
-  const writeCheckpoint = (): void => {
-    if (!checkpointPath) return;
-    saveCheckpointFile(checkpointPath, { model, optimizer, state: model.trainingState(), options: recordedOptions({ ...opts }), earlyStopping: stopper });
+  // A checkpoint that cannot be written (disk full, folder gone) must not cost the run: say so
+  // once, keep training, and save the model at the end as usual.
+  let checkpointFailed: string | undefined;
+  const writeCheckpoint = (): boolean => {
+    if (!checkpointPath) return false;
+    try {
+      saveCheckpointFile(checkpointPath, { model, optimizer, state: model.trainingState(), options: recordedOptions({ ...opts }), earlyStopping: stopper });
+      checkpointFailed = undefined;
+      return true;
+    } catch (e) {
+      if (!(e instanceof NablaError)) throw e;
+      if (checkpointFailed === undefined) process.stderr.write(`nabla: warning: could not write the checkpoint (${e.message}); training continues and the model will still be saved to ${opts.out}\n`);
+      checkpointFailed = e.message;
+      return false;
+    }
   };
   // Last, so the checkpoint sees the early-stopping state of this epoch.
   callbacks.push({ onEpochEnd: writeCheckpoint });
@@ -224,11 +262,18 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     });
     if (interrupted) {
       const state = model.trainingState();
-      writeCheckpoint();
+      const saved = writeCheckpoint();
       const at = state.batch > 0 ? `epoch ${state.epoch + 1}, batch ${state.batch}` : `the end of epoch ${state.epoch}`;
-      process.stderr.write(checkpointPath
-        ? `nabla: interrupted at ${at}; checkpoint saved to ${checkpointPath}\nresume with: ${resumeCommand(checkpointPath, opts)}\n`
-        : 'nabla: interrupted; no checkpoint written (--no-checkpoint)\n');
+      if (checkpointPath && !saved) {
+        // No checkpoint to resume from: keep the weights so far rather than nothing.
+        training.history = state.history;
+        saveModelFile(opts.out, model, training);
+        process.stderr.write(`nabla: interrupted at ${at}; the checkpoint could not be written, so the weights so far were saved to ${opts.out} (not resumable)\n`);
+      } else {
+        process.stderr.write(checkpointPath
+          ? `nabla: interrupted at ${at}; checkpoint saved to ${checkpointPath}\nresume with: ${resumeCommand(checkpointPath, opts)}\n`
+          : 'nabla: interrupted; no checkpoint written (--no-checkpoint)\n');
+      }
       throw new Interrupted();
     }
   } catch (e) {
@@ -278,7 +323,17 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 }
 
-function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, classes: number, resuming: boolean, backend: Backend) {
+function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, classes: number, ckpt: Checkpoint | undefined, backend: Backend) {
+  const resuming = ckpt !== undefined;
+  if (opts.init && ckpt) {
+    // A resumed --init run: the checkpoint holds the architecture and every weight, so the --init
+    // path it recorded is never opened (a checkpoint does not choose the files a run reads).
+    const model = Sequential.fromConfig(ckpt.architecture, { seed: opts.seed, backend });
+    if (shapeSize(model.inputShape) !== features) {
+      throw new NablaError({ where: `checkpoint "${opts.resume}"`, expected: `a network with an input of ${features} features`, found: `input shape [${model.inputShape.join(', ')}]` });
+    }
+    return { model, loss: opts.loss, info: { initFrom: opts.init } as TrainingInfo };
+  }
   if (opts.init) {
     const clash = resuming ? [] : ['hidden', 'activation', 'output', 'model', 'layers'].filter((f) => cmd.getOptionValueSource(f) === 'cli');
     if (clash.length > 0) {
