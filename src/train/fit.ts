@@ -276,15 +276,18 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
       found: `epoch ${resume.epoch}, batch ${resume.batch}`, hint: 'the checkpoint was made with another batch size or data set',
     });
   }
-  const params = model.parameters();
   const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
   const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined };
   const warn = (w: TrainingWarning): void => {
     for (const c of callbacks) c.onWarning?.(w);
   };
-  // The last good weights: restored if the loss diverges.
-  const snapshot = params.map((p) => p.value.data.slice());
-  const restore = (): void => params.forEach((p, i) => p.value.data.set(snapshot[i]));
+  // The last good state: restored if the loss diverges. NOTE: the whole state dict, parameters AND
+  // buffers: batch norm updates its running statistics in every training forward pass, so the
+  // batches before the divergence is noticed have already pushed them to ±Infinity or 1e19; weights
+  // restored beside such statistics make a model that scores at chance.
+  const state = [...model.stateDict().values()].map((t) => t.data);
+  const snapshot = state.map((d) => d.slice());
+  const restore = (): void => state.forEach((d, i) => d.set(snapshot[i]));
   model.stopTraining = false;
   model.stopAfterBatch = false;
   const initialEpoch = resume?.epoch ?? 0;
@@ -341,9 +344,11 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
     // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
     // never become "the last good epoch".
-    if (!params.every((p) => firstNonFinite(p.value.data) < 0)) {
+    const bad = state.findIndex((d) => firstNonFinite(d) >= 0);
+    if (bad >= 0) {
       restore();
-      throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
+      const name = [...model.stateDict().keys()][bad];
+      throw new DivergenceError(epoch, b, NaN, history, `non-finite values in "${name}" after this batch's update`);
     }
     if (monitor) for (const w of monitor.onEpochEnd(model.layers, model.acts, epoch, b)) warn(w);
     const log: EpochLog = {
@@ -360,7 +365,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     }
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);
-    params.forEach((p, i) => snapshot[i].set(p.value.data));
+    state.forEach((d, i) => snapshot[i].set(d));
     STATES.set(model, { epoch, batch: 0, history });
     for (const c of callbacks) c.onEpochEnd?.(log);
     // Stopping at an epoch end needs no partial state: the checkpoint written there resumes it.
