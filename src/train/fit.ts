@@ -9,7 +9,7 @@ import { BatchIterator } from '../data/batches.ts';
 import { NablaError } from '../errors.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
-import { TrainingMonitor, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
+import { TrainingMonitor, chanceAccuracy, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
@@ -151,7 +151,10 @@ export interface FitOptions {
    * first). The history continues and the epochs run from `resume.epoch + 1` to `epochs`.
    */
   resume?: FitState;
-  /** Gradient-norm and dead-ReLU warnings through Callback.onWarning (default true). */
+  /**
+   * Warnings through Callback.onWarning (default true): exploding gradients, dead ReLUs, a loss
+   * that grows far above where it started, and a run that ends at about chance accuracy.
+   */
   monitor?: boolean;
 }
 
@@ -325,6 +328,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
         restore();
         throw new DivergenceError(epoch, b, step.loss, history, String(step.loss), step.nonFinite);
       }
+      monitor?.onLoss(step.loss);
       if (monitor && step.gradNorm !== undefined) {
         const w = monitor.onGradNorm(step.gradNorm, epoch, b, options.clipNorm);
         if (w) warn(w);
@@ -368,8 +372,21 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     state.forEach((d, i) => snapshot[i].set(d));
     STATES.set(model, { epoch, batch: 0, history });
     for (const c of callbacks) c.onEpochEnd?.(log);
+    // After the epoch's own log, which it comments on.
+    const lossWarning = monitor?.onEpochLoss(epoch, b, log.loss, log.valLoss);
+    if (lossWarning) warn(lossWarning);
     // Stopping at an epoch end needs no partial state: the checkpoint written there resumes it.
     if (model.stopAfterBatch) return history;
+  }
+  // A run that ends where a model that learned nothing would be gets a warning too (the loss alone
+  // can look calm: a saturated network at chance has a steady, finite loss).
+  const last = history.epochs[history.epochs.length - 1];
+  if (monitor && last !== undefined && last.epoch > initialEpoch) {
+    const w = monitor.onTrainEnd({
+      epoch: last.epoch, accuracy: last.accuracy, valAccuracy: last.valAccuracy,
+      chance: chanceAccuracy(train.y, train.count, k), valChance: val && val.count > 0 ? chanceAccuracy(val.y, val.count, k) : undefined,
+    }, batches);
+    if (w) warn(w);
   }
   for (const c of callbacks) c.onTrainEnd?.(history);
   return history;
