@@ -25,7 +25,7 @@ const MAX_MISTAKES = 32;
 export function buildReport({ name, loaded, test, dataSource }: ReportInput): string {
   const { model, training } = loaded;
   const lossName = training.loss ?? 'ce';
-  const ev = model.evaluate(test, { loss: lossName });
+  const ev = model.evaluate(test, { loss: lossName, role: `test set (${dataSource})` });
   const k = model.outputShape[0];
   const probs = model.predictProbabilities(test.x, test.count);
   const mistakes = misclassified(probs, test.y, k, MAX_MISTAKES);

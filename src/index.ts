@@ -43,7 +43,7 @@ export { Sequential, type ModelConfig, type SequentialOptions, type StepOptions,
 export {
   DivergenceError, type EpochLog, type History, type BatchLog, type Callback, type FitOptions, type FitState, type TrainBeginInfo,
 } from './train/fit.ts';
-export { argmax, type Evaluation } from './train/metrics.ts';
+export { argmax, checkSamples, type Evaluation, type EvaluateOptions } from './train/metrics.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
 } from './train/schedules.ts';

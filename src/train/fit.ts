@@ -262,7 +262,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     train = { x: data.x.subarray(0, nTrain * features), y: data.y.subarray(0, nTrain * k), count: nTrain };
     val = { x: data.x.subarray(nTrain * features), y: data.y.subarray(nTrain * k), count: nVal };
   }
-  checkSamples(train, features, k, 'training data');
+  checkSamples(train, features, k, 'training data', 1);
   if (val) checkSamples(val, features, k, 'validation data');
 
   const resume = options.resume;
