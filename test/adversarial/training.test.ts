@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Adam, BatchNorm1D, Dense, DivergenceError, ReLU, SGD, Sequential, Sigmoid, Tanh, TrainingMonitor, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
+  Adam, BatchNorm1D, Dense, DivergenceError, decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, ReLU, SGD, Sequential, Sigmoid, Tanh, TrainingMonitor, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
   type TrainingWarning,
 } from '../../src/index.ts';
 import { buildReport } from '../../cli/report.ts';
@@ -163,6 +163,22 @@ test('[class 8] nabla import refuses a state dict holding NaN, naming the tensor
   const clean = withValue(good, join(dir, 'w2.safetensors'), '1.running_var', 5, 1, false);
   const ok = nabla('import', clean, '--layers', arch, '--out', out);
   assert.equal(ok.code, 0, ok.stderr);
+});
+
+test('[class 8] a checkpoint holding an Infinity in its running statistics is refused on resume, naming the tensor, and changes nothing (library)', () => {
+  const make = () => {
+    const model = new Sequential([new Dense(8), new BatchNorm1D(), new ReLU(), new Dense(3)], { inputShape: [4], seed: 5 });
+    return { model, optimizer: new Adam(model.parameters(), { lr: 0.01 }) };
+  };
+  const first = make();
+  first.model.fit(gaussianBlobs(64, 1), { optimizer: first.optimizer, loss: 'ce', epochs: 1, batchSize: 16 });
+  first.model.stateDict().get('1.running_var')!.data[3] = Infinity;
+  // A well-formed file (its CRC is computed over the Infinity): only the values are wrong.
+  const ckpt = decodeCheckpoint(encodeCheckpoint({ model: first.model, optimizer: first.optimizer, state: first.model.trainingState() }), 'checkpoint "c"');
+  const second = make();
+  const before = [...second.model.stateDict().values()].map((t) => t.data.slice());
+  assertNablaError(() => restoreCheckpoint(ckpt, second, 'checkpoint "c"'), ['checkpoint "c"', 'finite weights', '"1.running_var"', 'Infinity']);
+  [...second.model.stateDict().values()].forEach((t, i) => assert.deepEqual(t.data, before[i]));
 });
 
 test('[class 8] TrainingMonitor: a loss far above where the run started, and an accuracy at chance, each warn once', () => {
