@@ -53,8 +53,8 @@ export {
   type Checkpoint, type CheckpointParts, type OptimizerState,
 } from './train/checkpoint.ts';
 export {
-  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, TrainingMonitor,
-  type TrainingWarning, type NonFinite, type MonitorOptions,
+  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, chanceAccuracy, TrainingMonitor,
+  type TrainingWarning, type NonFinite, type MonitorOptions, type FinalFigures,
 } from './train/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';

@@ -226,7 +226,12 @@ export function chanceAccuracy(y: Float32Array, count: number, k: number): numbe
   return Math.max(...counts) / count;
 }
 
-/** What the end-of-training checks look at: the last epoch's figures and the chance level of each set. */
+/**
+ * What the end-of-training check looks at: the last epoch's figures and the chance level of each set.
+ *
+ * @example
+ * const w = new TrainingMonitor().onTrainEnd({ epoch: 3, accuracy: 0.11, chance: 0.1135 } satisfies FinalFigures, 100); // 'chance-accuracy'
+ */
 export interface FinalFigures {
   epoch: number;
   accuracy: number;
