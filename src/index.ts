@@ -43,7 +43,7 @@ export { Sequential, type ModelConfig, type SequentialOptions, type StepOptions,
 export {
   DivergenceError, type EpochLog, type History, type BatchLog, type Callback, type FitOptions, type FitState, type TrainBeginInfo,
 } from './train/fit.ts';
-export { argmax, type Evaluation } from './train/metrics.ts';
+export { argmax, checkSamples, type Evaluation, type EvaluateOptions } from './train/metrics.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
 } from './train/schedules.ts';
@@ -53,8 +53,8 @@ export {
   type Checkpoint, type CheckpointParts, type OptimizerState,
 } from './train/checkpoint.ts';
 export {
-  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, TrainingMonitor,
-  type TrainingWarning, type NonFinite, type MonitorOptions,
+  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, chanceAccuracy, TrainingMonitor,
+  type TrainingWarning, type NonFinite, type MonitorOptions, type FinalFigures,
 } from './train/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';

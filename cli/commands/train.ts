@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import {
-  Adam, AdamW, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
+  Adam, AdamW, checkSamples, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
   sliceDataset, splitDataset, shapeSize, buildModel, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
   layerSpecGrammar, ImageAugmenter, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
   type TrainingInfo, type FitState, type Checkpoint, describeBackend, type Backend, type MlpActivation, type MlpOutput,
@@ -169,6 +169,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const { train: trainSet, val } = splitDataset(all, opts.val);
   const test = loadMnist('test', opts.data);
+  // An empty test set would score 0/0 = NaN% after the whole run: refuse it before training.
+  if (opts.test) checkSamples(test, test.features, test.classes, `test set (${dataSource(opts.data)})`, 1);
   if (opts.test && (test.features !== trainSet.features || test.classes !== trainSet.classes)) {
     const images = mnistFileCandidates(opts.data).filter((p) => existsSync(p));
     const name = (prefix: string) => images.find((p) => basename(p).startsWith(prefix)) ?? prefix;

@@ -42,6 +42,7 @@ export function importStateDict(bytes: Uint8Array, architecture: ModelConfig, op
   checkArchitecture(architecture);
   const { tensors: raw } = decodeSafetensors(bytes, role);
   const tensors = stripPrefix(raw, options.prefix ?? '', role);
+  checkFiniteTensors(tensors, role);
   const model = Sequential.fromConfig(architecture, { seed: options.seed, backend: options.backend });
   // Everything the model saves: parameters and, for layers that have them, buffers (running statistics).
   const wanted = [...model.stateDict().keys()];
@@ -59,6 +60,29 @@ export function importStateDict(bytes: Uint8Array, architecture: ModelConfig, op
   }
   model.loadStateDict(tensors, role);
   return model;
+}
+
+/**
+ * Refuse a state dict holding NaN or ±Infinity, naming the tensor and the first bad index: such a
+ * model loads, then predicts class 0 with null probabilities for every input. Model files, imported
+ * weights and checkpoints all pass through here before anything is copied into a model.
+ *
+ * @example
+ * checkFiniteTensors(decodeSafetensors(bytes).tensors, 'model file "m.safetensors"'); // throws on NaN
+ */
+export function checkFiniteTensors(tensors: ReadonlyMap<string, Tensor>, role: string): void {
+  for (const [name, t] of tensors) {
+    const v = t.data;
+    for (let i = 0; i < v.length; i++) {
+      // x − x is 0 for every finite x, NaN for NaN and ±Infinity.
+      if (v[i] - v[i] !== 0) {
+        throw new NablaError({
+          where: role, expected: 'finite weights', found: `${v[i]} in tensor "${name}" [${t.shape.join(', ')}] at index ${i}`,
+          hint: 'the file comes from a run that diverged, or is damaged; retrain the model or re-export its weights',
+        });
+      }
+    }
+  }
 }
 
 /** The architecture may come from a user's JSON: check its outline before building anything. */

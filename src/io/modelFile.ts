@@ -16,6 +16,7 @@ import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import type { History } from '../train/fit.ts';
 import type { Backend } from '../backend/backend.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
+import { checkFiniteTensors } from './importWeights.ts';
 
 /**
  * The version of the metadata layout, stored as "nabla" in every model file.
@@ -104,13 +105,7 @@ export function decodeModel(
       found: metadata.architecture.slice(0, 80),
     });
   }
-  const training = metadata.training === undefined ? {} : parseJson<TrainingInfo>(metadata.training, role, 'training');
-  if (training === null || typeof training !== 'object' || Array.isArray(training)) {
-    throw new NablaError({
-      where: role, expected: 'metadata "training" to be a JSON object', found: metadata.training!.slice(0, 80),
-      hint: 'the file is damaged; re-save the model',
-    });
-  }
+  const training = metadata.training === undefined ? {} : checkTrainingInfo(parseJson<unknown>(metadata.training, role, 'training'), role);
   let model: Sequential;
   try {
     // The seed drives shuffling if the model trains on: the caller's, else the one it was made with.
@@ -122,8 +117,66 @@ export function decodeModel(
     }
     throw e;
   }
+  checkFiniteTensors(tensors, role);
   model.loadStateDict(tensors, role);
   return { model, training };
+}
+
+// The training record is read like a flag: every field nabla writes (and summary, report and the
+// commands read) must have its type, or the file is refused naming the field. Other keys pass
+// untouched, so a newer nabla's extra fields do not stop an older one.
+type FieldCheck = [test: (v: unknown) => boolean, expected: string];
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const NUMBER: FieldCheck = [(v) => typeof v === 'number' && Number.isFinite(v), 'a number'];
+const INTEGER: FieldCheck = [(v) => Number.isSafeInteger(v), 'an integer'];
+const COUNT: FieldCheck = [(v) => Number.isSafeInteger(v) && (v as number) >= 0, 'an integer ≥ 0'];
+const STRING: FieldCheck = [(v) => typeof v === 'string', 'a string'];
+const OBJECT: FieldCheck = [isObject, 'a JSON object'];
+// NOTE: a Record over LossName, so the compiler insists on every loss name (io depends on losses
+// for types only, see docs/architecture.md).
+const LOSSES: Record<LossName, true> = { mse: true, ce: true };
+const FIELDS: Record<string, FieldCheck> = {
+  loss: [(v) => typeof v === 'string' && Object.hasOwn(LOSSES, v), `one of ${Object.keys(LOSSES).map((n) => `"${n}"`).join(', ')}`],
+  optimizer: OBJECT, seed: INTEGER, epochs: COUNT, batchSize: COUNT, history: OBJECT, preprocessing: OBJECT,
+  dataset: STRING, test: OBJECT, validation: OBJECT, trainSeconds: NUMBER, trainSamples: COUNT, valSamples: COUNT,
+  diverged: OBJECT, earlyStopping: OBJECT, architecture: STRING, initFrom: STRING, augment: OBJECT,
+};
+const EPOCH_FIELDS: Record<string, FieldCheck> = { epoch: COUNT, loss: NUMBER, accuracy: NUMBER, seconds: NUMBER, lr: NUMBER };
+const OPTIONAL_EPOCH_FIELDS: Record<string, FieldCheck> = { valLoss: NUMBER, valAccuracy: NUMBER };
+const SCORE_FIELDS: Record<string, FieldCheck> = { loss: NUMBER, accuracy: NUMBER };
+
+/** Check the parsed "training" metadata field by field; returns it typed. */
+function checkTrainingInfo(info: unknown, role: string): TrainingInfo {
+  const fail = (field: string, expected: string, value: unknown): never => {
+    const shown = JSON.stringify(value) ?? String(value);
+    throw new NablaError({
+      where: `${role}, metadata "training"`, expected: `${field} to be ${expected}`,
+      found: `${shown.length > 60 ? `${shown.slice(0, 60)}…` : shown} (${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`})`,
+      hint: 'the training record was edited or damaged; the weights themselves can still be taken over with nabla import <file> --layers ...',
+    });
+  };
+  const check = (obj: Record<string, unknown>, fields: Record<string, FieldCheck>, at: string, required: boolean): void => {
+    for (const [key, [test, expected]] of Object.entries(fields)) {
+      const v = obj[key];
+      if ((v !== undefined || required) && !test(v)) fail(`"${at}${key}"`, expected, v);
+    }
+  };
+  if (!isObject(info)) fail('the record', 'a JSON object', info);
+  const t = info as Record<string, unknown>;
+  check(t, FIELDS, '', false);
+  if (t.history !== undefined) {
+    const epochs = (t.history as Record<string, unknown>).epochs;
+    if (!Array.isArray(epochs)) fail('"history.epochs"', 'an array', epochs);
+    (epochs as unknown[]).forEach((e, i) => {
+      if (!isObject(e)) fail(`"history.epochs[${i}]"`, 'a JSON object', e);
+      check(e as Record<string, unknown>, EPOCH_FIELDS, `history.epochs[${i}].`, true);
+      check(e as Record<string, unknown>, OPTIONAL_EPOCH_FIELDS, `history.epochs[${i}].`, false);
+    });
+  }
+  for (const key of ['test', 'validation']) {
+    if (t[key] !== undefined) check(t[key] as Record<string, unknown>, SCORE_FIELDS, `${key}.`, true);
+  }
+  return t as TrainingInfo;
 }
 
 function parseJson<T>(text: string, role: string, key: string): T {

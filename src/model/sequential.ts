@@ -285,7 +285,7 @@ export class Sequential {
   }
 
   /** Loss, accuracy and confusion matrix over a data set (inference mode). */
-  evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number }): Evaluation {
+  evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number; role?: string }): Evaluation {
     return evaluate(this, data, options);
   }
 

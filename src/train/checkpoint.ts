@@ -21,6 +21,7 @@
 import { NablaError } from '../errors.ts';
 import { crc32 } from '../io/crc32.ts';
 import { decodeSafetensors, encodeSafetensors } from '../io/safetensors.ts';
+import { checkFiniteTensors } from '../io/importWeights.ts';
 import { Adam, AdamW } from '../optim/adam.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { SGD } from '../optim/sgd.ts';
@@ -230,6 +231,7 @@ export function restoreCheckpoint(
     });
   }
 
+  checkFiniteTensors(want, role);
   model.loadStateDict(weights, role);
   optimizer.params.forEach((_, i) => {
     if (optimizer instanceof Adam) {

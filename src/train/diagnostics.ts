@@ -178,7 +178,7 @@ export function deadUnitFraction(act: Tensor): number {
  * model.fit(train, { optimizer, loss: 'ce', epochs: 8, callbacks: [{ onWarning: (w) => console.warn(w.message) }] });
  */
 export interface TrainingWarning {
-  kind: 'exploding-gradients' | 'dead-relu';
+  kind: 'exploding-gradients' | 'dead-relu' | 'loss-explosion' | 'chance-accuracy';
   epoch: number;
   batch: number;
   layer?: string;
@@ -196,11 +196,63 @@ export interface MonitorOptions {
   explodeFactor?: number;
   /** Warn when more than this fraction of a ReLU layer's units are dead (default 0.5). */
   deadFraction?: number;
+  /**
+   * Warn when an epoch's mean loss (training or validation) exceeds this multiple of the loss the
+   * run started at, its first batch's, floored at 1 (default 10).
+   */
+  lossFactor?: number;
+  /**
+   * Warn when training ends with an accuracy within this fraction of the gap between chance and
+   * 100% above chance (default 0.1: below 20% on MNIST, whose chance is 11.35%).
+   */
+  chanceMargin?: number;
 }
 
 /**
- * Watches gradient norms batch by batch and ReLU outputs once per epoch; at most one warning of
- * each kind per epoch, so a log is not flooded.
+ * The accuracy of always answering the most frequent class of `count` one-hot rows of `k`
+ * targets: what a model that learned nothing reaches (1/K on balanced data), 0 for no rows.
+ *
+ * @example
+ * chanceAccuracy(new Float32Array([1, 0, 1, 0, 0, 1]), 3, 2); // 2/3: class 0 twice out of 3
+ */
+export function chanceAccuracy(y: Float32Array, count: number, k: number): number {
+  if (count === 0 || k === 0) return 0;
+  const counts = new Array<number>(k).fill(0);
+  for (let r = 0; r < count; r++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (y[r * k + j] > y[r * k + best]) best = j;
+    counts[best]++;
+  }
+  return Math.max(...counts) / count;
+}
+
+/**
+ * What the end-of-training check looks at: the last epoch's figures and the chance level of each set.
+ *
+ * @example
+ * const w = new TrainingMonitor().onTrainEnd({ epoch: 3, accuracy: 0.11, chance: 0.1135 } satisfies FinalFigures, 100); // 'chance-accuracy'
+ */
+export interface FinalFigures {
+  epoch: number;
+  accuracy: number;
+  valAccuracy?: number;
+  /** chanceAccuracy of the training data, and of the validation data when there is some. */
+  chance: number;
+  valChance?: number;
+}
+
+function fmtLoss(v: number): string {
+  return v >= 1e4 || v < 1e-3 ? v.toExponential(2) : v.toPrecision(4);
+}
+
+function fmtPct(v: number): string {
+  return `${(100 * v).toFixed(2)}%`;
+}
+
+/**
+ * Watches gradient norms batch by batch, ReLU outputs and the mean loss once per epoch, and the
+ * final accuracy once per run; at most one warning of each kind per epoch (the loss and chance
+ * warnings once per run), so a log is not flooded.
  *
  * @example
  * const monitor = new TrainingMonitor();
@@ -209,6 +261,11 @@ export interface MonitorOptions {
 export class TrainingMonitor {
   private readonly explodeFactor: number;
   private readonly deadFraction: number;
+  private readonly lossFactor: number;
+  private readonly chanceMargin: number;
+  /** The first batch's loss: the loss the run started from. */
+  private startLoss: number | undefined;
+  private lossWarned = false;
   private avg = 0;
   private seen = 0;
   private warnedEpoch = { 'exploding-gradients': 0, 'dead-relu': 0 };
@@ -216,6 +273,50 @@ export class TrainingMonitor {
   constructor(options: MonitorOptions = {}) {
     this.explodeFactor = options.explodeFactor ?? 20;
     this.deadFraction = options.deadFraction ?? 0.5;
+    this.lossFactor = options.lossFactor ?? 10;
+    this.chanceMargin = options.chanceMargin ?? 0.1;
+  }
+
+  /** Called with each batch's loss (measured before its update, so the first is the starting point). */
+  onLoss(loss: number): void {
+    if (this.startLoss === undefined && Number.isFinite(loss)) this.startLoss = loss;
+  }
+
+  /**
+   * Called at the end of an epoch with its mean losses: a loss that grew far above where the run
+   * started, while staying finite (no DivergenceError), is a learning rate that is too high.
+   * Once per run: a loss that stays up would otherwise repeat the warning every epoch.
+   */
+  onEpochLoss(epoch: number, batch: number, loss: number, valLoss?: number): TrainingWarning | undefined {
+    if (this.startLoss === undefined || this.lossWarned) return undefined;
+    // NOTE: floored at 1 so that a model that starts near a loss of 0 (a fine-tuned one) may move
+    // to 0.05 without this reading as an explosion.
+    const limit = this.lossFactor * Math.max(this.startLoss, 1);
+    const [which, value] = valLoss !== undefined && valLoss > loss ? ['validation loss', valLoss] : ['loss', loss];
+    if (!(value > limit)) return undefined;
+    this.lossWarned = true;
+    return {
+      kind: 'loss-explosion', epoch, batch,
+      message: `the ${which} exploded in epoch ${epoch}: ${fmtLoss(value)}, against ${fmtLoss(this.startLoss)} at the start of training ` +
+        `(more than ${this.lossFactor}× it); the learning rate is probably too high: lower --lr, or add --clip-norm 1`,
+    };
+  }
+
+  /**
+   * Called once when training ends: an accuracy at about chance (the most frequent class's share)
+   * means the model learned nothing, whatever the loss says. The validation accuracy is judged
+   * when there is one, else the training accuracy.
+   */
+  onTrainEnd(last: FinalFigures, batch: number): TrainingWarning | undefined {
+    const val = last.valAccuracy !== undefined && last.valChance !== undefined;
+    const [which, accuracy, chance] = val ? ['validation', last.valAccuracy!, last.valChance!] : ['training', last.accuracy, last.chance];
+    if (!(accuracy <= chance + this.chanceMargin * (1 - chance))) return undefined;
+    return {
+      kind: 'chance-accuracy', epoch: last.epoch, batch,
+      message: `training ended at about chance: ${which} accuracy ${fmtPct(accuracy)} after epoch ${last.epoch}, against ` +
+        `${fmtPct(chance)} for always answering the most frequent class; the model has not learned: ` +
+        'a lower --lr, more epochs, or a look at the labels may help',
+    };
   }
 
   /** Called with each batch's gradient norm (before clipping). */

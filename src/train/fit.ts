@@ -9,7 +9,7 @@ import { BatchIterator } from '../data/batches.ts';
 import { NablaError } from '../errors.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
-import { TrainingMonitor, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
+import { TrainingMonitor, chanceAccuracy, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
@@ -151,7 +151,10 @@ export interface FitOptions {
    * first). The history continues and the epochs run from `resume.epoch + 1` to `epochs`.
    */
   resume?: FitState;
-  /** Gradient-norm and dead-ReLU warnings through Callback.onWarning (default true). */
+  /**
+   * Warnings through Callback.onWarning (default true): exploding gradients, dead ReLUs, a loss
+   * that grows far above where it started, and a run that ends at about chance accuracy.
+   */
   monitor?: boolean;
 }
 
@@ -259,7 +262,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     train = { x: data.x.subarray(0, nTrain * features), y: data.y.subarray(0, nTrain * k), count: nTrain };
     val = { x: data.x.subarray(nTrain * features), y: data.y.subarray(nTrain * k), count: nVal };
   }
-  checkSamples(train, features, k, 'training data');
+  checkSamples(train, features, k, 'training data', 1);
   if (val) checkSamples(val, features, k, 'validation data');
 
   const resume = options.resume;
@@ -276,15 +279,18 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
       found: `epoch ${resume.epoch}, batch ${resume.batch}`, hint: 'the checkpoint was made with another batch size or data set',
     });
   }
-  const params = model.parameters();
   const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
   const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined };
   const warn = (w: TrainingWarning): void => {
     for (const c of callbacks) c.onWarning?.(w);
   };
-  // The last good weights: restored if the loss diverges.
-  const snapshot = params.map((p) => p.value.data.slice());
-  const restore = (): void => params.forEach((p, i) => p.value.data.set(snapshot[i]));
+  // The last good state: restored if the loss diverges. NOTE: the whole state dict, parameters AND
+  // buffers: batch norm updates its running statistics in every training forward pass, so the
+  // batches before the divergence is noticed have already pushed them to ±Infinity or 1e19; weights
+  // restored beside such statistics make a model that scores at chance.
+  const state = [...model.stateDict().values()].map((t) => t.data);
+  const snapshot = state.map((d) => d.slice());
+  const restore = (): void => state.forEach((d, i) => d.set(snapshot[i]));
   model.stopTraining = false;
   model.stopAfterBatch = false;
   const initialEpoch = resume?.epoch ?? 0;
@@ -322,6 +328,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
         restore();
         throw new DivergenceError(epoch, b, step.loss, history, String(step.loss), step.nonFinite);
       }
+      monitor?.onLoss(step.loss);
       if (monitor && step.gradNorm !== undefined) {
         const w = monitor.onGradNorm(step.gradNorm, epoch, b, options.clipNorm);
         if (w) warn(w);
@@ -341,9 +348,11 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     // NOTE: a batch's loss is measured before its update, so the last update of an epoch can
     // overflow the weights to ±Infinity or NaN while every loss was finite. Such weights must
     // never become "the last good epoch".
-    if (!params.every((p) => firstNonFinite(p.value.data) < 0)) {
+    const bad = state.findIndex((d) => firstNonFinite(d) >= 0);
+    if (bad >= 0) {
       restore();
-      throw new DivergenceError(epoch, b, NaN, history, 'non-finite weights after this batch\'s update');
+      const name = [...model.stateDict().keys()][bad];
+      throw new DivergenceError(epoch, b, NaN, history, `non-finite values in "${name}" after this batch's update`);
     }
     if (monitor) for (const w of monitor.onEpochEnd(model.layers, model.acts, epoch, b)) warn(w);
     const log: EpochLog = {
@@ -360,11 +369,24 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     }
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);
-    params.forEach((p, i) => snapshot[i].set(p.value.data));
+    state.forEach((d, i) => snapshot[i].set(d));
     STATES.set(model, { epoch, batch: 0, history });
     for (const c of callbacks) c.onEpochEnd?.(log);
+    // After the epoch's own log, which it comments on.
+    const lossWarning = monitor?.onEpochLoss(epoch, b, log.loss, log.valLoss);
+    if (lossWarning) warn(lossWarning);
     // Stopping at an epoch end needs no partial state: the checkpoint written there resumes it.
     if (model.stopAfterBatch) return history;
+  }
+  // A run that ends where a model that learned nothing would be gets a warning too (the loss alone
+  // can look calm: a saturated network at chance has a steady, finite loss).
+  const last = history.epochs[history.epochs.length - 1];
+  if (monitor && last !== undefined && last.epoch > initialEpoch) {
+    const w = monitor.onTrainEnd({
+      epoch: last.epoch, accuracy: last.accuracy, valAccuracy: last.valAccuracy,
+      chance: chanceAccuracy(train.y, train.count, k), valChance: val && val.count > 0 ? chanceAccuracy(val.y, val.count, k) : undefined,
+    }, batches);
+    if (w) warn(w);
   }
   for (const c of callbacks) c.onTrainEnd?.(history);
   return history;

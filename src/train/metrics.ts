@@ -27,14 +27,28 @@ export interface Evaluation {
 }
 
 /**
+ * evaluate's options.
+ *
+ * @example
+ * const options: EvaluateOptions = { loss: 'ce', batchSize: 256, role: 'test set' };
+ */
+export interface EvaluateOptions {
+  loss: Loss | LossName;
+  batchSize?: number;
+  /** Names the data in messages, e.g. 'test set (MNIST-format IDX files in data/)'; default 'evaluation data'. */
+  role?: string;
+}
+
+/**
  * Loss, accuracy and confusion matrix over a data set (inference mode; model.evaluate calls this).
+ * A data set of no samples is refused: its accuracy would be 0/0.
  * @example const { accuracy, perClass } = evaluate(model, test, { loss: 'ce' });
  */
-export function evaluate(model: Sequential, data: Samples, options: { loss: Loss | LossName; batchSize?: number }): Evaluation {
+export function evaluate(model: Sequential, data: Samples, options: EvaluateOptions): Evaluation {
   const loss = lossByName(options.loss);
   const features = shapeSize(model.inputShape);
   const k = shapeSize(model.outputShape);
-  checkSamples(data, features, k, 'evaluation data');
+  checkSamples(data, features, k, options.role ?? 'evaluation data', 1);
   const batchSize = options.batchSize ?? 256;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   const dy = model.backend.allocate(batchSize * k);
@@ -84,10 +98,17 @@ export function countCorrect(out: Float32Array, y: Float32Array, n: number, k: n
 }
 
 /**
- * Check that samples match the model's input features and K targets, naming their role.
+ * Check that samples match the model's input features and K targets, naming their role, and that
+ * there are at least `minCount` of them (a mean over none is NaN, an accuracy 0/0).
  * @example checkSamples(val, 784, 10, 'validation data');
  */
-export function checkSamples(s: Samples, features: number, k: number, role: string): void {
+export function checkSamples(s: Samples, features: number, k: number, role: string, minCount = 0): void {
+  if (!(s.count >= minCount)) {
+    throw new NablaError({
+      where: role, expected: `at least ${minCount} sample${minCount === 1 ? '' : 's'}`, found: `${s.count} samples`,
+      hint: 'the data set is empty: check the files it came from (an IDX file can declare 0 items)',
+    });
+  }
   if (s.x.length !== s.count * features || s.y.length !== s.count * k) {
     throw new NablaError({
       where: role,
