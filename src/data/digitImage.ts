@@ -75,6 +75,7 @@ function checkSize(where: string, width: number, height: number): void {
  * @param rgba   W·H·4 bytes, row-major, RGBA (a decoded PNG, or `ImageData.data` of a canvas)
  * @param width  W, pixels
  * @param height H, pixels
+ * @param where  names the picture in errors (default "rgbaToInk"), e.g. 'image file "seven.png"'
  * @returns W·H floats in [0, 1], row-major, 1 = ink
  *
  * @example
@@ -87,12 +88,13 @@ export function rgbaToInk(
   rgba: Uint8Array | Uint8ClampedArray,
   width: number,
   height: number,
+  where = 'rgbaToInk',
 ): Float32Array {
-  checkSize('rgbaToInk', width, height);
+  checkSize(where, width, height);
   const n = width * height;
   if (rgba.length !== n * 4) {
     throw new NablaError({
-      where: 'rgbaToInk',
+      where,
       expected: `${n * 4} bytes for ${width}×${height} RGBA (4 bytes per pixel)`,
       found: `${rgba.length} bytes`,
       hint: 'pass RGBA data, e.g. a decoded PNG or a canvas ImageData.data',
@@ -191,17 +193,18 @@ function borderIndices(width: number, height: number): Uint32Array {
  * @param gray   W·H floats in [0, 1], row-major, 1 = ink (see {@link rgbaToInk})
  * @param width  W, pixels
  * @param height H, pixels
+ * @param where  names the picture in errors (default "toMnistInput")
  * @returns 784 floats in [0, 1]: the MNIST-style input
  *
  * @example
  * const ink = rgbaToInk(rgba, width, height); // any size, any polarity
  * const x = toMnistInput(ink, width, height); // Float32Array(784), ready for model.predict
  */
-export function toMnistInput(gray: Float32Array, width: number, height: number): Float32Array {
-  checkSize('toMnistInput', width, height);
+export function toMnistInput(gray: Float32Array, width: number, height: number, where = 'toMnistInput'): Float32Array {
+  checkSize(where, width, height);
   if (gray.length !== width * height) {
     throw new NablaError({
-      where: 'toMnistInput',
+      where,
       expected: `${width * height} grey values for ${width}×${height}`,
       found: `${gray.length} values`,
       hint: 'pass one float per pixel, e.g. the output of rgbaToInk',

@@ -1,0 +1,140 @@
+/**
+ * Adversarial files that cost far more than their size (issue 18, classes 2, 6, 7 and 11's file
+ * messages): decompression bombs in PNG and gzip IDX, tiny model files declaring huge layers,
+ * oversized files. Every hostile input is built here, in a temp dir, and each test checks that a
+ * limit refuses it early (within a second or so, without inflating or allocating the bomb).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, truncateSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { deflateSync, gzipSync } from 'node:zlib';
+import { nabla, assertUserError } from '../cliRunner.ts';
+import { writeMnistFixture } from '../cliFixtures.ts';
+import { Dense, Sequential, encodeIdx, encodeModel, encodeSafetensors, Tensor } from '../../src/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'nabla-bombs-'));
+
+// ---- a tiny PNG writer: any header, any IDAT bytes ---------------------------------------------
+
+function crc32(buf: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const b of buf) {
+    crc ^= b;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const b = Buffer.alloc(12 + data.length);
+  b.writeUInt32BE(data.length, 0);
+  b.write(type, 4, 'latin1');
+  b.set(data, 8);
+  b.writeUInt32BE(crc32(b.subarray(4, 8 + data.length)), 8 + data.length);
+  return b;
+}
+
+/** A PNG with the given header fields and IDAT payload (already deflated). */
+function png(width: number, height: number, idat: Uint8Array, o: { interlace?: number; colorType?: number; depth?: number } = {}): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = o.depth ?? 8;
+  ihdr[9] = o.colorType ?? 0;
+  ihdr[12] = o.interlace ?? 0;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** Filtered grey scanlines (filter byte 0) of a w×h image with a white bar: an honest digit. */
+function greyRows(w: number, h: number): Buffer {
+  const rows = Buffer.alloc(h * (w + 1));
+  for (let y = Math.floor(h / 4); y < Math.floor((3 * h) / 4); y++) {
+    for (let x = Math.floor(w / 2) - 1; x <= Math.floor(w / 2) + 1; x++) rows[y * (w + 1) + 1 + x] = 255;
+  }
+  return rows;
+}
+
+let modelPath: string | undefined;
+/** A small (untrained) 784 → 10 model file for predict. */
+function model(): string {
+  modelPath ??= write('m.safetensors', encodeModel(new Sequential([new Dense(10)], { inputShape: [784], seed: 1 })));
+  return modelPath;
+}
+
+function write(name: string, bytes: Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, bytes);
+  return p;
+}
+
+/** Run a command, and check it took less than `ms` wall time. */
+function timed<T>(ms: number, run: () => T): T {
+  const t0 = Date.now();
+  const r = run();
+  const took = Date.now() - t0;
+  assert.ok(took < ms, `took ${took} ms (limit ${ms} ms)`);
+  return r;
+}
+
+// ---- class 2: decompression bombs ---------------------------------------------------------------
+
+test('[class 2] a 100-byte PNG declaring 20000×20000 is refused from its header, before inflating', () => {
+  // An honest stream for a 20000-pixel-wide first row only: the header alone is the bomb.
+  const p = write('huge-header.png', png(20000, 20000, deflateSync(Buffer.alloc(10))));
+  const r = timed(5000, () => nabla('predict', model(), p));
+  assertUserError(r, p, '20000×20000', 'at most 16777216 pixels');
+});
+
+test('[class 2] 8000×8000 declared, data deflated from zeros: refused by the pixel budget', () => {
+  const p = write('8k.png', png(8000, 8000, deflateSync(Buffer.alloc(8001 * 100))));
+  assertUserError(timed(5000, () => nabla('predict', model(), p)), p, '8000×8000', 'pixels');
+});
+
+test('[class 2] an interlaced PNG within the budget whose data inflates far past its size is refused', () => {
+  // 64×64 interlaced grey needs ~4.6 kB of scanlines; this stream inflates to 64 MiB.
+  const bomb = deflateSync(Buffer.alloc(64 * 2 ** 20), { level: 9 });
+  const p = write('interlaced-bomb.png', png(64, 64, bomb, { interlace: 1 }));
+  assertUserError(timed(5000, () => nabla('predict', model(), p)), p, 'inflates to more than');
+});
+
+test('[class 2] a PNG whose image data stops short (complete zlib stream, half the rows) is refused', () => {
+  const rows = greyRows(40, 40);
+  const p = write('half-rows.png', png(40, 40, deflateSync(rows.subarray(0, rows.length / 2))));
+  assertUserError(nabla('predict', model(), p), p, 'ends early', 'truncated');
+});
+
+test('[class 2] a PNG whose zlib stream is cut (chunks and CRCs intact) is refused', () => {
+  const z = deflateSync(greyRows(40, 40));
+  const p = write('cut-stream.png', png(40, 40, z.subarray(0, z.length - 10)));
+  assertUserError(nabla('predict', model(), p), p, 'ends early');
+});
+
+test('[class 2] a PNG of width 0 is refused naming the file (not "rgbaToInk" or a filter error)', () => {
+  const p = write('zero-width.png', png(0, 40, deflateSync(Buffer.alloc(40))));
+  const r = nabla('predict', model(), p);
+  assertUserError(r, p, '0×40');
+  assert.doesNotMatch(r.stderr, /rgbaToInk|filter type/);
+});
+
+test('[class 2] an honest PNG still predicts (interlaced and not)', () => {
+  const a = write('ok.png', png(40, 40, deflateSync(greyRows(40, 40))));
+  // Adam7: 7 passes of zero-filtered blank rows, each pass its own size.
+  let passes = 0;
+  const sizes: number[] = [];
+  for (const [x0, dx, y0, dy] of [[0, 8, 0, 8], [4, 8, 0, 8], [0, 4, 4, 8], [2, 4, 0, 4], [0, 2, 2, 4], [1, 2, 0, 2], [0, 1, 1, 2]]) {
+    const w = Math.ceil(Math.max(0, 40 - x0) / dx);
+    const h = Math.ceil(Math.max(0, 40 - y0) / dy);
+    if (w > 0 && h > 0) sizes.push(h * (w + 1));
+    passes++;
+  }
+  assert.equal(passes, 7);
+  const b = write('ok-interlaced.png', png(40, 40, deflateSync(Buffer.alloc(sizes.reduce((s, n) => s + n, 0))), { interlace: 1 }));
+  const r = nabla('predict', model(), a, b, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).file), [a, b]);
+});
