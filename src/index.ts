@@ -60,7 +60,7 @@ export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
 
-export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
+export { parseIdx, readIdxHeader, encodeIdx, MAX_IDX_BYTES, type IdxArray, type IdxDtype, type IdxData, type IdxHeader } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';

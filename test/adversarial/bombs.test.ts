@@ -138,3 +138,57 @@ test('[class 2] an honest PNG still predicts (interlaced and not)', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).file), [a, b]);
 });
+
+/** A gzipped fixture folder whose t10k images file is replaced by `images` (raw IDX bytes, gzipped here). */
+function dataWithTestImages(images: Uint8Array, gz = true): string {
+  const data = writeMnistFixture({ train: 30, test: 30, gzip: gz });
+  writeFileSync(join(data, `t10k-images-idx3-ubyte${gz ? '.gz' : ''}`), gz ? gzipSync(images, { level: 9 }) : images);
+  return data;
+}
+
+/** An IDX header for uint8 data of `shape`, with no data after it. */
+function idxHeader(shape: number[]): Uint8Array {
+  const b = Buffer.alloc(4 + 4 * shape.length);
+  b[2] = 0x08;
+  b[3] = shape.length;
+  shape.forEach((d, i) => b.writeUInt32BE(d, 4 + 4 * i));
+  return b;
+}
+
+test('[class 2] a .gz IDX file whose header declares 30 images but which inflates to 64 MiB stops inflating at the declared size', () => {
+  const header = idxHeader([30, 28, 28]);
+  const bomb = Buffer.concat([header, Buffer.alloc(64 * 2 ** 20)]);
+  const data = dataWithTestImages(bomb);
+  const r = timed(8000, () => nabla('eval', model(), '--data', data));
+  assertUserError(r, 't10k-images-idx3-ubyte.gz', 'inflation was stopped');
+});
+
+test('[class 2] a .gz IDX file whose header declares 70000×100×100 (700 MB) is refused from the header, before inflating', () => {
+  const data = dataWithTestImages(Buffer.concat([idxHeader([70000, 100, 100]), Buffer.alloc(1000)]));
+  const r = timed(8000, () => nabla('eval', model(), '--data', data));
+  assertUserError(r, 't10k-images-idx3-ubyte.gz', '70000×100×100', 'at most 268435456 bytes');
+});
+
+test('[class 2] a plain IDX file over the IDX limit (sparse, 300 MiB) is refused by its size, before reading', () => {
+  const data = writeMnistFixture({ train: 30, test: 30 });
+  const images = join(data, 't10k-images-idx3-ubyte');
+  truncateSync(images, 300 * 2 ** 20);
+  const r = timed(8000, () => nabla('eval', model(), '--data', data));
+  assertUserError(r, images, 'at most');
+});
+
+test('[class 2] an honest gzipped data set still evaluates', () => {
+  const r = nabla('eval', model(), '--data', writeMnistFixture({ train: 30, test: 30, gzip: true }), '--json');
+  assert.equal(r.code, 0, r.stderr);
+});
+
+// ---- class 6: files too large to read -----------------------------------------------------------
+
+test('[class 6] a 3 GiB model file (sparse) is refused by its size with one line, not ERR_FS_FILE_TOO_LARGE', () => {
+  const p = join(dir, 'three-gib.safetensors');
+  writeFileSync(p, '');
+  truncateSync(p, 3 * 2 ** 30);
+  const r = timed(5000, () => nabla('summary', p));
+  assertUserError(r, p, 'at most 1073741824 bytes', '3 GiB');
+  assert.doesNotMatch(r.stderr, /ERR_FS_FILE_TOO_LARGE/);
+});
