@@ -9,6 +9,7 @@
  * const history = model.fit(train, { optimizer, loss: 'ce', epochs: 5, batchSize: 64 });
  */
 export { NablaError, isNablaError } from './errors.ts';
+export { listSome } from './listSome.ts';
 export { Tensor, shapeSize, shapeToString, type Shape } from './tensor.ts';
 export { Rng } from './random.ts';
 
@@ -20,7 +21,7 @@ export {
   createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
 } from './backend/createBackend.ts';
 
-export { Layer, TensorBuffer, NO_GRAD, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
+export { Layer, TensorBuffer, NO_GRAD, MAX_TENSOR_VALUES, withParameterBudget, checkTensorSize, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
 export type {
   LayerKind, InputKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
 } from './layers/kind.ts';

@@ -325,7 +325,8 @@ function readEntry(name: string, info: unknown, role: string): Entry {
     }
   }
 
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+  // Own properties only: "toString" or "constructor" is not a dtype (`in` would find them on the prototype).
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
     const known = typeof dtype === 'string' && KNOWN_UNSUPPORTED.includes(dtype);
     throw new NablaError({
       where,

@@ -12,7 +12,10 @@ import { test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { nabla, assertUserError } from '../cliRunner.ts';
 import { writeMnistFixture } from '../cliFixtures.ts';
-import { Dense, Sequential, encodeIdx, encodeModel, encodeSafetensors, Tensor } from '../../src/index.ts';
+import {
+  Dense, JsBackend, NablaError, Sequential, TensorBuffer, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
+  rgbaToInk, Tensor,
+} from '../../src/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nabla-bombs-'));
 
@@ -114,7 +117,7 @@ test('[class 2] a PNG whose zlib stream is cut (chunks and CRCs intact) is refus
   assertUserError(nabla('predict', model(), p), p, 'ends early');
 });
 
-test('[class 2] a PNG of width 0 is refused naming the file (not "rgbaToInk" or a filter error)', () => {
+test('[class 11] a PNG of width 0 is refused naming the file (not "rgbaToInk" or a filter error)', () => {
   const p = write('zero-width.png', png(0, 40, deflateSync(Buffer.alloc(40))));
   const r = nabla('predict', model(), p);
   assertUserError(r, p, '0×40');
@@ -191,4 +194,99 @@ test('[class 6] a 3 GiB model file (sparse) is refused by its size with one line
   const r = timed(5000, () => nabla('summary', p));
   assertUserError(r, p, 'at most 1073741824 bytes', '3 GiB');
   assert.doesNotMatch(r.stderr, /ERR_FS_FILE_TOO_LARGE/);
+});
+
+/** A model file whose architecture is `layers` on a 784 input, holding `tensors` (tiny by default). */
+function modelFile(name: string, layers: object[], tensors: Array<[string, Tensor]> = [['0.bias', new Tensor([1])]]): string {
+  return write(name, encodeSafetensors(tensors, {
+    format: 'pt', nabla: '1', architecture: JSON.stringify({ inputShape: [784], layers }), training: '{}',
+  }));
+}
+
+test('[class 6] a model file declaring Dense(1e9): one line naming the layer, on js and wasm alike', () => {
+  const p = modelFile('giga.safetensors', [{ type: 'Dense', units: 1e9, bias: true, init: 'he' }]);
+  for (const backend of ['js', 'wasm']) {
+    const r = timed(5000, () => nabla('eval', p, '--backend', backend, '--data', writeMnistFixture({ train: 30, test: 30 })));
+    assertUserError(r, p, 'layer 0 (Dense)', 'at most 268435456 values');
+    assert.doesNotMatch(r.stderr, /Invalid typed array length/);
+  }
+});
+
+test('[class 6] import --arch and --layers with a 1e9-unit layer: one line naming the layer', () => {
+  const w = write('w.safetensors', encodeSafetensors([['0.weight', new Tensor([10, 784])], ['0.bias', new Tensor([10])]]));
+  const out = join(dir, 'imported.safetensors');
+  assertUserError(timed(5000, () => nabla('import', w, '--arch', '784-1000000000-10 relu', '--out', out)), 'layer 0 (Dense)', 'at most 268435456');
+  assertUserError(timed(5000, () => nabla('import', w, '--layers', 'dense:1000000000,relu,dense:10', '--out', out)), 'layer 0 (Dense)', 'at most');
+});
+
+test('[class 6] train --backend js with a 1e9-unit hidden layer: one line naming the layer', () => {
+  const data = writeMnistFixture({ train: 30, test: 30 });
+  const r = timed(8000, () => nabla('train', '--data', data, '--hidden', '1000000000', '--backend', 'js', '--epochs', '1', '--out', join(dir, 't.safetensors')));
+  assertUserError(r, 'layer 0 (Dense)', 'at most 268435456');
+});
+
+test('[class 6] library: a parameter or a layer output over MAX_TENSOR_VALUES is a NablaError before allocation', () => {
+  assert.throws(() => new Sequential([new Dense(1e9)], { inputShape: [784], backend: new JsBackend() }),
+    (e: unknown) => e instanceof NablaError && e.where === 'layer 0 (Dense)' && /1000000000, 784/.test(e.found));
+  assert.throws(() => new TensorBuffer().get(new JsBackend(), 1e6, [1000]),
+    (e: unknown) => e instanceof NablaError && /batch size/.test(e.hint ?? ''));
+});
+
+// ---- class 7: tiny files that allocate a lot ----------------------------------------------------
+
+test('[class 7] a tiny model file declaring Dense(100000) is refused before the layer is allocated', () => {
+  const p = modelFile('tiny-huge.safetensors', [{ type: 'Dense', units: 100000, bias: true, init: 'he' }]);
+  const r = timed(3000, () => nabla('summary', p));
+  assertUserError(r, p, 'layer 0 (Dense)', 'the 1 values the file');
+});
+
+test('[class 7] library: decodeModel of a tiny file declaring 78M parameters allocates nothing big', () => {
+  const bytes = encodeSafetensors([['0.bias', new Tensor([1])]], {
+    architecture: JSON.stringify({ inputShape: [784], layers: [{ type: 'Dense', units: 100000 }] }),
+  });
+  const before = process.memoryUsage().arrayBuffers;
+  assert.throws(() => decodeModel(bytes, 'model file "t"'),
+    (e: unknown) => e instanceof NablaError && e.where === 'model file "t", layer 0 (Dense)');
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.ok(grew < 64 * 2 ** 20, `array buffers grew by ${grew} bytes`);
+  // An honest file of the same architecture's size class still loads.
+  const ok = encodeModel(new Sequential([new Dense(10)], { inputShape: [784] }));
+  assert.equal(decodeModel(ok).model.paramCount, 7850);
+});
+
+// ---- class 11: messages from hostile files -------------------------------------------------------
+
+test('[class 11] safetensors dtype "toString" (a prototype key) is an unknown dtype, not "NaN bytes"', () => {
+  const raw = (dtype: string) => {
+    const json = Buffer.from(JSON.stringify({ '0.bias': { dtype, shape: [1], data_offsets: [0, 4] } }));
+    const length = Buffer.alloc(8);
+    length.writeUInt32LE(json.length, 0);
+    return Buffer.concat([length, json, Buffer.alloc(4)]);
+  };
+  for (const dtype of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    assert.throws(() => decodeSafetensors(raw(dtype), 'f'), (e: unknown) => {
+      assert.ok(e instanceof NablaError);
+      assert.doesNotMatch(e.message, /NaN/);
+      assert.ok(e.message.includes(`dtype "${dtype}"`), e.message);
+      return true;
+    });
+  }
+  const p = write('tostring.safetensors', raw('toString'));
+  assertUserError(nabla('summary', p), p, 'dtype "toString"');
+});
+
+test('[class 11] a model file with 50,000 extra tensors gives a short message: the first few names and "and N more"', () => {
+  const m = new Sequential([new Dense(10)], { inputShape: [784] });
+  const extra: Array<[string, Tensor]> = Array.from({ length: 50000 }, (_, i) => [`extra.${i}`, new Tensor([0])]);
+  const p = write('extra.safetensors', encodeSafetensors([...m.stateDict(), ...extra], {
+    format: 'pt', nabla: '1', architecture: JSON.stringify(m.config()), training: '{}',
+  }));
+  const r = nabla('summary', p);
+  assertUserError(r, p, 'and 49995 more');
+  assert.ok(r.stderr.length < 1000, `stderr is ${r.stderr.length} characters`);
+});
+
+test('[class 11] library: rgbaToInk and toMnistInput name the picture they were given', () => {
+  assert.throws(() => rgbaToInk(new Uint8Array(3), 1, 1, 'image file "x.png"'),
+    (e: unknown) => e instanceof NablaError && e.where === 'image file "x.png"');
 });
