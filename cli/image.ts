@@ -15,18 +15,25 @@ import { rgbaToInk, toMnistInput } from '../src/data/digitImage.ts';
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 /**
- * The pixel budget of a digit image: width × height at most 2^24 = 16,777,216 (4096×4096; a
- * 12-megapixel phone photo fits). Checked from the PNG header before anything is inflated, for
- * `nabla predict` and `nabla serve` alike (both decode through decodeDigitPng). Decoding costs
- * about 35 bytes per pixel at 16-bit RGBA, so this keeps one image under ~0.6 GB; see docs/limits.md.
+ * The pixel budget of a digit image: width × height at most 2^22 = 4,194,304 (2048×2048; a 4K
+ * screenshot cropped to the digit, a phone photo scaled to half). Checked from the PNG header
+ * before anything is inflated, for `nabla predict` and `nabla serve` alike (both decode through
+ * decodeDigitPng). The model sees 28×28; see docs/limits.md for the cost measured at the limit.
  */
-export const MAX_IMAGE_PIXELS = 2 ** 24;
+export const MAX_IMAGE_PIXELS = 2 ** 22;
 
 /**
- * The largest PNG file read from disk: 256 MiB. A PNG within the pixel budget holds at most
- * ~134 MB of pixel data (16-bit RGBA), stored uncompressed; anything bigger is padding.
+ * The byte budget of a digit image's decompressed pixel data: 2^24 = 16 MiB (width × height ×
+ * bits per pixel / 8), also checked from the header. It is what the pixel budget costs at 4 bytes per pixel (8-bit
+ * RGBA); 16-bit images, which pngjs decodes 3–4× slower per pixel, get half the pixels.
  */
-export const MAX_IMAGE_FILE_BYTES = 256 * 2 ** 20;
+export const MAX_IMAGE_DATA_BYTES = 2 ** 24;
+
+/**
+ * The largest PNG file read from disk: 64 MiB. A PNG within the byte budget holds at most 16 MiB
+ * of image data even stored uncompressed; anything bigger is padding.
+ */
+export const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
 
 /**
  * Read a PNG file of one digit and return it as an MNIST-style input: 784 floats (28×28,
@@ -52,7 +59,7 @@ export async function readDigitPng(path: string): Promise<Float32Array> {
     if (st.isFile() && st.size > MAX_IMAGE_FILE_BYTES) {
       throw new NablaError({
         where,
-        expected: `a PNG file of at most ${MAX_IMAGE_FILE_BYTES} bytes (256 MiB; see docs/limits.md)`,
+        expected: `a PNG file of at most ${MAX_IMAGE_FILE_BYTES} bytes (64 MiB; see docs/limits.md)`,
         found: `${st.size} bytes`,
         hint: 'a digit needs far fewer pixels: scale the image down',
       });
@@ -188,6 +195,16 @@ function checkPngData(bytes: Uint8Array, where: string): void {
       if (w > 0 && h > 0) expected += h * rowBytes(w);
     }
   }
+  // The byte budget counts the pixels' bytes (not the per-row filter bytes), so 2048×2048 8-bit RGBA fits.
+  const pixelBytes = Math.ceil((header.width * header.height * bitsPerPixel) / 8);
+  if (pixelBytes > MAX_IMAGE_DATA_BYTES) {
+    throw new NablaError({
+      where,
+      expected: `pixel data of at most ${MAX_IMAGE_DATA_BYTES} bytes once decompressed (16 MiB; see docs/limits.md)`,
+      found: `a ${header.width}×${header.height} ${COLOR_TYPES[header.colorType].name} image of ${header.depth}-bit samples: ${pixelBytes} bytes`,
+      hint: 'scale the image down, or save it with 8-bit samples',
+    });
+  }
   // Inflate with the output capped at that size: a stream that inflates further is refused as soon
   // as it passes it, so a decompression bomb costs what an honest image of its size costs.
   let inflated: Buffer;
@@ -227,7 +244,7 @@ function readIhdr(
   if (width * height > MAX_IMAGE_PIXELS) {
     throw new NablaError({
       where,
-      expected: `an image of at most ${MAX_IMAGE_PIXELS} pixels (4096×4096; see docs/limits.md)`,
+      expected: `an image of at most ${MAX_IMAGE_PIXELS} pixels (2048×2048; see docs/limits.md)`,
       found: `${width}×${height} = ${width * height} pixels`,
       hint: 'a digit needs far fewer pixels: scale the image down (the model sees 28×28)',
     });

@@ -145,7 +145,9 @@ export function rgbaToInk(
   }
 
   // Step 4: background level = the border's median; stretch the rest to [0, 1].
-  const borderInk = Float32Array.from(border, (i) => ink[i]).sort();
+  const borderInk = new Float32Array(border.length);
+  for (let j = 0; j < border.length; j++) borderInk[j] = ink[border[j]];
+  borderInk.sort();
   const background = borderInk[borderInk.length >> 1];
   let strongest = 0;
   for (let i = 0; i < n; i++) if (ink[i] > strongest) strongest = ink[i];
@@ -157,14 +159,19 @@ export function rgbaToInk(
 
 /** Indices of the outermost rows and columns, each pixel once (corners are not counted twice). */
 function borderIndices(width: number, height: number): Uint32Array {
-  const out: number[] = [];
-  for (let x = 0; x < width; x++) out.push(x); // top row
-  if (height > 1) for (let x = 0; x < width; x++) out.push((height - 1) * width + x); // bottom
+  // Sized up front: a 1-pixel-high image is all border, and pushing millions of numbers into a
+  // plain array costs seconds where filling a typed array costs milliseconds.
+  const rows = height > 1 ? 2 : 1;
+  const cols = width > 1 ? 2 : 1;
+  const out = new Uint32Array(rows * width + cols * Math.max(0, height - 2));
+  let k = 0;
+  for (let x = 0; x < width; x++) out[k++] = x; // top row
+  if (height > 1) for (let x = 0; x < width; x++) out[k++] = (height - 1) * width + x; // bottom
   for (let y = 1; y < height - 1; y++) {
-    out.push(y * width); // left column
-    if (width > 1) out.push(y * width + width - 1); // right column
+    out[k++] = y * width; // left column
+    if (width > 1) out[k++] = y * width + width - 1; // right column
   }
-  return Uint32Array.from(out);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ test('[class 2] a 100-byte PNG declaring 20000×20000 is refused from its header
   // An honest stream for a 20000-pixel-wide first row only: the header alone is the bomb.
   const p = write('huge-header.png', png(20000, 20000, deflateSync(Buffer.alloc(10))));
   const r = timed(5000, () => nabla('predict', model(), p));
-  assertUserError(r, p, '20000×20000', 'at most 16777216 pixels');
+  assertUserError(r, p, '20000×20000', 'at most 4194304 pixels');
 });
 
 test('[class 2] 8000×8000 declared, data deflated from zeros: refused by the pixel budget', () => {
@@ -122,6 +122,12 @@ test('[class 11] a PNG of width 0 is refused naming the file (not "rgbaToInk" or
   const r = nabla('predict', model(), p);
   assertUserError(r, p, '0×40');
   assert.doesNotMatch(r.stderr, /rgbaToInk|filter type/);
+});
+
+test('[class 2] within the pixel budget, 16-bit RGBA past the 16 MiB data budget is refused from the header', () => {
+  // 2048×2048 RGBA at 16 bits: 4.2 Mpixels (allowed) but 33.6 MB of scanlines (not).
+  const p = write('rgba16.png', png(2048, 2048, deflateSync(Buffer.alloc(1000)), { colorType: 6, depth: 16 }));
+  assertUserError(timed(5000, () => nabla('predict', model(), p)), p, 'at most 16777216 bytes once decompressed', '2048×2048 RGBA');
 });
 
 test('[class 2] an honest PNG still predicts (interlaced and not)', () => {
