@@ -9,7 +9,7 @@
  * const history = model.fit(train, { optimizer, loss: 'ce', epochs: 5, batchSize: 64 });
  */
 export { NablaError, isNablaError } from './errors.ts';
-export { listSome } from './listSome.ts';
+export { listSome, clip } from './listSome.ts';
 export { Tensor, shapeSize, shapeToString, type Shape } from './tensor.ts';
 export { Rng } from './random.ts';
 

@@ -12,6 +12,16 @@
  */
 export function listSome(items: readonly string[], max = 5): string {
   // A single name can be hostile too (a megabyte-long tensor name): cut each at 80 characters.
-  const shown = items.slice(0, max).map((s) => (s.length > 80 ? `${s.slice(0, 77)}...` : s)).join(', ');
+  const shown = items.slice(0, max).map((s) => clip(s)).join(', ');
   return items.length <= max ? shown : `${shown} and ${items.length - max} more`;
+}
+
+/**
+ * A value from a file, cut to `max` characters for a message ("..." marks the cut).
+ *
+ * @example
+ * clip('x'.repeat(1000)); // 77 x's and '...'
+ */
+export function clip(text: string, max = 80): string {
+  return text.length > max ? `${text.slice(0, max - 3)}...` : text;
 }

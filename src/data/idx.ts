@@ -93,6 +93,7 @@ function plural(n: number, word: string): string {
  *
  * `role` names the file in error messages, e.g. `images file "train-images-idx3-ubyte"`, so a
  * user knows which of several inputs is broken. The returned data never aliases `bytes`.
+ * A header declaring more than `options.maxBytes` of data (default {@link MAX_IDX_BYTES}) is refused.
  *
  * @example
  * const images = parseIdx(bytes, 'images file "train-images-idx3-ubyte"');

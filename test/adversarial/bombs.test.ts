@@ -292,6 +292,15 @@ test('[class 11] a model file with 50,000 extra tensors gives a short message: t
   assert.ok(r.stderr.length < 1000, `stderr is ${r.stderr.length} characters`);
 });
 
+test('[class 11] a 100,000-character tensor name or shape is cut in the message', () => {
+  const name = 'n'.repeat(100000);
+  const json = Buffer.from(JSON.stringify({ [name]: { dtype: 'F32', shape: Array(50000).fill(-1), data_offsets: [0, 4] } }));
+  const length = Buffer.alloc(8);
+  length.writeUInt32LE(json.length, 0);
+  assert.throws(() => decodeSafetensors(Buffer.concat([length, json, Buffer.alloc(4)]), 'f'),
+    (e: unknown) => e instanceof NablaError && e.message.length < 400 && e.message.includes('...'));
+});
+
 test('[class 11] library: rgbaToInk and toMnistInput name the picture they were given', () => {
   assert.throws(() => rgbaToInk(new Uint8Array(3), 1, 1, 'image file "x.png"'),
     (e: unknown) => e instanceof NablaError && e.where === 'image file "x.png"');
