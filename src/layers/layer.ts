@@ -53,7 +53,13 @@ export function withParameterBudget<T>(values: number, what: string, build: () =
   }
 }
 
-/** Throws unless a tensor of `shape` is within MAX_TENSOR_VALUES (`where` and `what` name it). */
+/**
+ * Throws a NablaError unless a tensor of `shape` is within MAX_TENSOR_VALUES (`where` and `what`
+ * name it), for a layer that allocates state of its own outside createParam.
+ *
+ * @example
+ * checkTensorSize(this.label, 'buffer "running_mean"', [c]);
+ */
 export function checkTensorSize(where: string, what: string, shape: Shape, hint?: string): void {
   const size = shapeSize(shape);
   if (!(size <= MAX_TENSOR_VALUES)) {
