@@ -5,7 +5,7 @@
  * limit refuses it early (within a second or so, without inflating or allocating the bomb).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, truncateSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
