@@ -6,8 +6,19 @@ import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } 
 import { basename, dirname, join } from 'node:path';
 import { NablaError } from '../src/index.ts';
 
-/** Read a whole file; a missing path or a folder is a NablaError naming the file's role. */
-export function readFileChecked(path: string, role: string): Uint8Array {
+/**
+ * The largest file the CLI reads whole (model files, checkpoints, weights, IDX files): 1 GiB.
+ * Node cannot read a file over 2 GiB into one buffer at all (ERR_FS_FILE_TOO_LARGE), and a model
+ * file is decoded into float32 copies of its tensors, so 1 GiB already costs ~2 GiB of memory.
+ * See docs/limits.md.
+ */
+export const MAX_FILE_BYTES = 2 ** 30;
+
+/**
+ * Read a whole file; a missing path, a folder or a file over `maxBytes` (default MAX_FILE_BYTES,
+ * checked before reading) is a NablaError naming the file's role.
+ */
+export function readFileChecked(path: string, role: string, maxBytes = MAX_FILE_BYTES): Uint8Array {
   let size: number;
   try {
     const st = statSync(path);
@@ -24,6 +35,12 @@ export function readFileChecked(path: string, role: string): Uint8Array {
   }
   if (size === 0) {
     throw new NablaError({ where: `${role} "${path}"`, expected: 'a non-empty file', found: 'an empty file (0 bytes)' });
+  }
+  if (size > maxBytes) {
+    throw new NablaError({
+      where: `${role} "${path}"`, expected: `a file of at most ${maxBytes} bytes (${formatBytes(maxBytes)}; see docs/limits.md)`,
+      found: `${size} bytes (${formatBytes(size)})`, hint: 'is this the right file?',
+    });
   }
   return new Uint8Array(readFileSync(path));
 }
@@ -50,6 +67,14 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, role: string): 
       hint: 'check that the folder exists or can be created, is writable, and the disk is not full',
     });
   }
+}
+
+/** 1073741824 → "1 GiB", 3221225472 → "3 GiB", 268436480 → "256.0 MiB". */
+function formatBytes(n: number): string {
+  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+    if (n >= size) return `${Number.isInteger(n / size) ? n / size : (n / size).toFixed(1)} ${unit}`;
+  }
+  return `${n} bytes`;
 }
 
 function describeFsError(e: unknown): string {

@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { NablaError, assembleMnist, parseIdx, type Dataset } from '../src/index.ts';
+import { constants, gunzipSync } from 'node:zlib';
+import { MAX_IDX_BYTES, NablaError, assembleMnist, parseIdx, readIdxHeader, type Dataset } from '../src/index.ts';
 import { readFileChecked } from './files.ts';
 
 export type Split = 'train' | 'test';
@@ -74,9 +74,17 @@ function findFile(folder: string, base: string): string {
   });
 }
 
-/** Read a file, gunzipping it when its name ends in .gz; a mismatch either way is an error. */
+/** The longest IDX header: 4 bytes + 4 per dimension, at most 255 dimensions. */
+const MAX_IDX_HEADER = 4 + 4 * 255;
+
+/**
+ * Read a file, gunzipping it when its name ends in .gz; a mismatch either way is an error.
+ * Either way the data may be at most MAX_IDX_BYTES (docs/limits.md): a plain file is refused by
+ * its size before it is read; a .gz file by the header it inflates to first, and its inflation
+ * stops at the size that header declares, so a gzip bomb costs no more than the file it claims.
+ */
 export function readIdxBytes(path: string, role: string): Uint8Array {
-  const bytes = readFileChecked(path, role);
+  const bytes = readFileChecked(path, role, path.endsWith('.gz') ? undefined : MAX_IDX_HEADER + MAX_IDX_BYTES);
   const isGzip = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
   const namedGz = path.endsWith('.gz');
   if (namedGz && !isGzip) {
@@ -92,12 +100,43 @@ export function readIdxBytes(path: string, role: string): Uint8Array {
     });
   }
   if (!namedGz) return bytes;
+  const header = readIdxHeader(peekGzip(bytes, role), role);
+  const total = header.headerBytes + header.dataBytes;
   try {
-    return new Uint8Array(gunzipSync(bytes));
+    return new Uint8Array(gunzipSync(bytes, { maxOutputLength: Math.max(1, total) }));
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new NablaError({
+        where: role, expected: `gzip data inflating to the ${total} bytes its IDX header declares (${header.shape.join('×')} ${header.dtype})`,
+        found: 'more: inflation was stopped there (a decompression bomb, or a damaged file)',
+        hint: 'fetch the file again',
+      });
+    }
     throw new NablaError({
       where: role, expected: 'valid gzip data', found: `a damaged stream (${(e as Error).message})`,
       hint: 'the download may be incomplete; fetch the file again',
     });
   }
+}
+
+/**
+ * The first bytes a gzip file inflates to, enough for any IDX header: inflates growing prefixes of
+ * the compressed bytes (256 B, 4 KiB, 64 KiB) without the end-of-stream check, so the output stays
+ * small (deflate expands at most ~1032×) however large the file claims to be.
+ */
+function peekGzip(bytes: Uint8Array, role: string): Uint8Array {
+  let out: Uint8Array = new Uint8Array(0);
+  for (const prefix of [256, 4096, 65536]) {
+    try {
+      out = gunzipSync(bytes.subarray(0, prefix), { finishFlush: constants.Z_SYNC_FLUSH });
+    } catch (e) {
+      throw new NablaError({
+        where: role, expected: 'valid gzip data', found: `a damaged stream (${(e as Error).message})`,
+        hint: 'the download may be incomplete; fetch the file again',
+      });
+    }
+    if (out.length >= 4 && out.length >= 4 + 4 * out[3]) break;
+    if (prefix >= bytes.length) break;
+  }
+  return out;
 }

@@ -9,6 +9,7 @@
  * const history = model.fit(train, { optimizer, loss: 'ce', epochs: 5, batchSize: 64 });
  */
 export { NablaError, isNablaError } from './errors.ts';
+export { listSome, clip } from './listSome.ts';
 export { Tensor, shapeSize, shapeToString, type Shape } from './tensor.ts';
 export { Rng } from './random.ts';
 
@@ -20,7 +21,7 @@ export {
   createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
 } from './backend/createBackend.ts';
 
-export { Layer, TensorBuffer, NO_GRAD, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
+export { Layer, TensorBuffer, NO_GRAD, MAX_TENSOR_VALUES, withParameterBudget, checkTensorSize, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
 export type {
   LayerKind, InputKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
 } from './layers/kind.ts';
@@ -60,7 +61,7 @@ export { crc32 } from './io/crc32.ts';
 export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
 
-export { parseIdx, encodeIdx, type IdxArray, type IdxDtype, type IdxData } from './data/idx.ts';
+export { parseIdx, readIdxHeader, encodeIdx, MAX_IDX_BYTES, type IdxArray, type IdxDtype, type IdxData, type IdxHeader } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
 export { rgbaToInk, toMnistInput } from './data/digitImage.ts';

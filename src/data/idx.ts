@@ -57,6 +57,29 @@ const DTYPES: ReadonlyArray<{ code: number; dtype: IdxDtype; bytes: number }> = 
 
 const HEADER_FIXED_BYTES = 4;
 
+/**
+ * The most data bytes one IDX file may declare: 256 MiB (2^28). MNIST's training images are
+ * 47 MB, EMNIST's 240,000 digits 188 MB; read as float32 for training, 256 MiB of pixels is
+ * already 1 GiB. Checked from the header, before the data is inflated or copied (docs/limits.md).
+ *
+ * @example
+ * parseIdx(bytes, 'images file', { maxBytes: MAX_IDX_BYTES * 2 }); // raise it for a bigger data set
+ */
+export const MAX_IDX_BYTES = 2 ** 28;
+
+/**
+ * What an IDX header declares: element type, dims, and the byte sizes they imply.
+ *
+ * @example
+ * const h: IdxHeader = readIdxHeader(bytes); // h.headerBytes + h.dataBytes is the file's size
+ */
+export interface IdxHeader {
+  dtype: IdxDtype;
+  shape: number[];
+  headerBytes: number;
+  dataBytes: number;
+}
+
 function hex(byte: number): string {
   return `0x${byte.toString(16).padStart(2, '0')}`;
 }
@@ -70,13 +93,52 @@ function plural(n: number, word: string): string {
  *
  * `role` names the file in error messages, e.g. `images file "train-images-idx3-ubyte"`, so a
  * user knows which of several inputs is broken. The returned data never aliases `bytes`.
+ * A header declaring more than `options.maxBytes` of data (default {@link MAX_IDX_BYTES}) is refused.
  *
  * @example
  * const images = parseIdx(bytes, 'images file "train-images-idx3-ubyte"');
  * images.dtype; // 'uint8'
  * images.shape; // [60000, 28, 28]
  */
-export function parseIdx(bytes: Uint8Array, role = 'IDX file'): IdxArray {
+export function parseIdx(bytes: Uint8Array, role = 'IDX file', options: { maxBytes?: number } = {}): IdxArray {
+  // The header's size is compared with the bytes first (a truncated file says so), then the limit.
+  const { dtype, shape, headerBytes, dataBytes: expectedBytes } = readIdxHeader(bytes, role, { maxBytes: Infinity });
+  const info = DTYPES.find((d) => d.dtype === dtype)!;
+  const count = expectedBytes / info.bytes;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const foundBytes = bytes.length - headerBytes;
+  if (foundBytes !== expectedBytes) {
+    const dims = `${shape.join('×') || 'scalar'} ${info.dtype}`;
+    if (foundBytes < expectedBytes) {
+      throw new NablaError({
+        where: role,
+        expected: `${expectedBytes} bytes of data after the header (${dims})`,
+        found: `${foundBytes} bytes: the file is truncated`,
+        hint: 'the download was probably interrupted; download the file again',
+      });
+    }
+    throw new NablaError({
+      where: role,
+      expected: `${expectedBytes} bytes of data after the header (${dims})`,
+      found: `${foundBytes} bytes (${foundBytes - expectedBytes} too many)`,
+      hint: 'the header does not match the file size; is this the right file, and is it intact?',
+    });
+  }
+
+  readIdxHeader(bytes, role, options); // the size limit, before the data is copied
+  return { dtype: info.dtype, shape, data: readData(view, headerBytes, count, info.dtype) };
+}
+
+/**
+ * Read and check an IDX header only (magic, type code, dims), from the first bytes of a file: the
+ * data need not be there. Refuses a header declaring more than `options.maxBytes` (default
+ * {@link MAX_IDX_BYTES}) of data, so a caller can check a compressed file before inflating it.
+ *
+ * @example
+ * const { shape, headerBytes, dataBytes } = readIdxHeader(firstKilobyte, 'images file');
+ */
+export function readIdxHeader(bytes: Uint8Array, role = 'IDX file', options: { maxBytes?: number } = {}): IdxHeader {
+  const maxBytes = options.maxBytes ?? MAX_IDX_BYTES;
   if (bytes.length < HEADER_FIXED_BYTES) {
     throw new NablaError({
       where: role,
@@ -132,27 +194,16 @@ export function parseIdx(bytes: Uint8Array, role = 'IDX file'): IdxArray {
   // comparison below needs for garbage headers claiming enormous dims.
   let count = 1;
   for (const d of shape) count *= d;
-  const expectedBytes = count * info.bytes;
-  const foundBytes = bytes.length - headerBytes;
-  if (foundBytes !== expectedBytes) {
-    const dims = `${shape.join('×') || 'scalar'} ${info.dtype}`;
-    if (foundBytes < expectedBytes) {
-      throw new NablaError({
-        where: role,
-        expected: `${expectedBytes} bytes of data after the header (${dims})`,
-        found: `${foundBytes} bytes: the file is truncated`,
-        hint: 'the download was probably interrupted; download the file again',
-      });
-    }
+  const dataBytes = count * info.bytes;
+  if (dataBytes > maxBytes) {
     throw new NablaError({
       where: role,
-      expected: `${expectedBytes} bytes of data after the header (${dims})`,
-      found: `${foundBytes} bytes (${foundBytes - expectedBytes} too many)`,
-      hint: 'the header does not match the file size; is this the right file, and is it intact?',
+      expected: `at most ${maxBytes} bytes of data (see docs/limits.md)`,
+      found: `a header declaring ${shape.join('×')} ${info.dtype} = ${dataBytes} bytes`,
+      hint: 'the header is corrupt, or the data set is larger than nabla reads',
     });
   }
-
-  return { dtype: info.dtype, shape, data: readData(view, headerBytes, count, info.dtype) };
+  return { dtype: info.dtype, shape, headerBytes, dataBytes };
 }
 
 /** Decode `count` big-endian values of `dtype` starting at `offset` into a fresh host-order array. */

@@ -15,6 +15,8 @@ import type { LossName } from '../losses/loss.ts';
 import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import type { History } from '../train/fit.ts';
 import type { Backend } from '../backend/backend.ts';
+import { withParameterBudget } from '../layers/layer.ts';
+import { listSome } from '../listSome.ts';
 import { decodeSafetensors, encodeSafetensors } from './safetensors.ts';
 import { checkFiniteTensors } from './importWeights.ts';
 
@@ -90,7 +92,7 @@ export function decodeModel(
     throw new NablaError({
       where: role,
       expected: 'an "architecture" entry in the safetensors metadata',
-      found: `metadata keys [${Object.keys(metadata).join(', ')}]`,
+      found: `metadata keys [${listSome(Object.keys(metadata))}]`,
       hint: 'this safetensors file was not written by nabla; load its weights into a model you build (model.loadStateDict)',
     });
   }
@@ -106,10 +108,17 @@ export function decodeModel(
     });
   }
   const training = metadata.training === undefined ? {} : checkTrainingInfo(parseJson<unknown>(metadata.training, role, 'training'), role);
+  // Every parameter must be stored in the file, so the file's tensors bound what the architecture
+  // may allocate: a tiny file declaring a huge layer is refused at that layer, before allocating it.
+  // The slack (2^20 values, 8 MiB with gradients) leaves a near miss, a missing bias, to
+  // loadStateDict, whose message names the missing tensor.
+  let stored = 0;
+  for (const t of tensors.values()) stored += t.size;
   let model: Sequential;
   try {
     // The seed drives shuffling if the model trains on: the caller's, else the one it was made with.
-    model = Sequential.fromConfig(config, { seed: options.seed ?? training.seed, backend: options.backend });
+    model = withParameterBudget(stored + PARAMETER_SLACK, `the ${stored} values the file's ${tensors.size} tensors hold`, () =>
+      Sequential.fromConfig(config, { seed: options.seed ?? training.seed, backend: options.backend }));
   } catch (e) {
     // Layer errors say "layer 1 (Dense): ..."; say which file that architecture came from too.
     if (e instanceof NablaError) {
@@ -121,6 +130,9 @@ export function decodeModel(
   model.loadStateDict(tensors, role);
   return { model, training };
 }
+
+/** How far a model file's architecture may exceed its tensors while building (see decodeModel). */
+const PARAMETER_SLACK = 2 ** 20;
 
 // The training record is read like a flag: every field nabla writes (and summary, report and the
 // commands read) must have its type, or the file is refused naming the field. Other keys pass

@@ -20,6 +20,7 @@
  * or trailing bytes, and each tensor's byte size must equal shape × dtype size.
  */
 import { NablaError } from '../errors.ts';
+import { clip } from '../listSome.ts';
 import { Tensor } from '../tensor.ts';
 
 /** Bytes per element of the dtypes we can read. */
@@ -202,7 +203,7 @@ export function decodeSafetensors(bytes: Uint8Array, role = 'model file'): Safet
     if (e.begin !== expectedBegin) {
       throw new NablaError({
         where: role,
-        expected: `tensors packed contiguously: "${e.name}" to start at data byte ${expectedBegin}`,
+        expected: `tensors packed contiguously: "${clip(e.name)}" to start at data byte ${expectedBegin}`,
         found: `data_offsets [${e.begin}, ${e.end}] (${e.begin < expectedBegin ? 'overlapping the previous tensor' : 'leaving a gap'})`,
         hint: 'the header is corrupt; re-save the model',
       });
@@ -304,7 +305,7 @@ function isNonNegativeInteger(v: unknown): v is number {
 }
 
 function readEntry(name: string, info: unknown, role: string): Entry {
-  const where = `${role}, tensor "${name}"`;
+  const where = `${role}, tensor "${clip(name)}"`;
   if (info === null || typeof info !== 'object' || Array.isArray(info)) {
     throw new NablaError({
       where,
@@ -325,12 +326,13 @@ function readEntry(name: string, info: unknown, role: string): Entry {
     }
   }
 
-  if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+  // Own properties only: "toString" or "constructor" is not a dtype (`in` would find them on the prototype).
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPE_BYTES, dtype)) {
     const known = typeof dtype === 'string' && KNOWN_UNSUPPORTED.includes(dtype);
     throw new NablaError({
       where,
       expected: `a float dtype nabla reads (${Object.keys(DTYPE_BYTES).join(', ')})`,
-      found: `dtype ${JSON.stringify(dtype)}`,
+      found: `dtype ${clip(String(JSON.stringify(dtype)))}`,
       hint: known
         ? 'convert the tensor to float32 before saving (e.g. tensor.float() in PyTorch)'
         : 'the header is corrupt or uses an unknown dtype',
@@ -340,7 +342,7 @@ function readEntry(name: string, info: unknown, role: string): Entry {
     throw new NablaError({
       where,
       expected: 'shape as an array of non-negative integers',
-      found: `shape ${JSON.stringify(shape)}`,
+      found: `shape ${clip(String(JSON.stringify(shape)))}`,
       hint: 'the header is corrupt; re-save the model',
     });
   }
@@ -351,7 +353,7 @@ function readEntry(name: string, info: unknown, role: string): Entry {
     throw new NablaError({
       where,
       expected: 'data_offsets as [begin, end] with integers 0 ≤ begin ≤ end',
-      found: `data_offsets ${JSON.stringify(offsets)}`,
+      found: `data_offsets ${clip(String(JSON.stringify(offsets)))}`,
       hint: 'the header is corrupt; re-save the model',
     });
   }
@@ -364,7 +366,7 @@ function readEntry(name: string, info: unknown, role: string): Entry {
   if (end - begin !== expectedBytes) {
     throw new NablaError({
       where,
-      expected: `${expectedBytes} bytes for shape [${(shape as number[]).join(', ')}] of ${dtype}`,
+      expected: `${expectedBytes} bytes for shape [${clip((shape as number[]).join(', '))}] of ${dtype}`,
       found: `data_offsets [${begin}, ${end}] spanning ${end - begin} bytes`,
       hint: 'the header is corrupt; re-save the model',
     });

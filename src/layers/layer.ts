@@ -20,6 +20,59 @@ import { NablaError } from '../errors.ts';
 import { Tensor, shapeSize, shapeToString, type Shape } from '../tensor.ts';
 
 /**
+ * The most values one parameter, buffer or layer output may hold: 2^28 = 268,435,456 (1 GiB as
+ * float32; with its gradient and Adam's two moments, 4 GiB). Far above any MNIST-scale layer
+ * (the cnn preset's largest is 36,864), it turns a typo'd or hostile size (1e9 units) into a
+ * NablaError naming the layer before anything is allocated, on every backend. See docs/limits.md.
+ *
+ * @example
+ * new Dense(1e9) // building it: "layer 0 (Dense): expected a parameter of at most 268435456 values, ..."
+ */
+export const MAX_TENSOR_VALUES = 2 ** 28;
+
+/** The parameter budget of the build in progress (see withParameterBudget), if any. */
+let budget: { left: number; total: number; what: string } | undefined;
+
+/**
+ * Run `build` (which builds layers) allowing their parameters at most `values` values in all:
+ * createParam refuses, naming the layer, the first parameter past the budget, before allocating
+ * it. decodeModel builds a file's architecture with the file's own tensor sizes as the budget, so
+ * a 300-byte file declaring a 300000-unit layer fails at once instead of allocating a gigabyte.
+ * `what` says where the budget comes from, for the message.
+ *
+ * @example
+ * const model = withParameterBudget(7850, 'the 7850 values the file holds', () => Sequential.fromConfig(config));
+ */
+export function withParameterBudget<T>(values: number, what: string, build: () => T): T {
+  const outer = budget;
+  budget = { left: values, total: values, what };
+  try {
+    return build();
+  } finally {
+    budget = outer;
+  }
+}
+
+/**
+ * Throws a NablaError unless a tensor of `shape` is within MAX_TENSOR_VALUES (`where` and `what`
+ * name it), for a layer that allocates state of its own outside createParam.
+ *
+ * @example
+ * checkTensorSize(this.label, 'buffer "running_mean"', [c]);
+ */
+export function checkTensorSize(where: string, what: string, shape: Shape, hint?: string): void {
+  const size = shapeSize(shape);
+  if (!(size <= MAX_TENSOR_VALUES)) {
+    throw new NablaError({
+      where,
+      expected: `${what} of at most ${MAX_TENSOR_VALUES} values (2^28; see docs/limits.md)`,
+      found: `${shapeToString(shape)} = ${size} values`,
+      hint: hint ?? 'use smaller layer sizes',
+    });
+  }
+}
+
+/**
  * A learnable tensor with its gradient. `name` is its PyTorch-style suffix ("weight", "bias").
  *
  * @example
@@ -136,7 +189,19 @@ export abstract class Layer {
 
   /** A zero parameter and its gradient, both in the backend's memory. */
   protected createParam(name: string, shape: Shape): Param {
+    checkTensorSize(this.label, `parameter "${name}"`, shape);
     const size = shapeSize(shape);
+    if (budget) {
+      if (size > budget.left) {
+        throw new NablaError({
+          where: this.label,
+          expected: `parameters within ${budget.what}`,
+          found: `"${name}" ${shapeToString(shape)} = ${size} values, with ${budget.total - budget.left} already used`,
+          hint: 'the architecture does not match the tensors stored with it: the file is damaged or was edited',
+        });
+      }
+      budget.left -= size;
+    }
     return {
       name,
       value: new Tensor(shape, this.backend.allocate(size)),
@@ -176,6 +241,9 @@ export class TensorBuffer {
   /** A (n, ...shape) tensor in memory allocated by `backend` (reallocated if the backend changed). */
   get(backend: Backend, n: number, shape: Shape): Tensor {
     const size = n * shapeSize(shape);
+    if (!(size <= MAX_TENSOR_VALUES)) {
+      checkTensorSize('layer output', 'a batch of outputs', [n, ...shape], 'use a smaller batch size or smaller layers');
+    }
     if (this.owner !== backend) {
       this.owner = backend;
       this.store = new Float32Array(0);

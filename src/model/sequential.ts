@@ -10,6 +10,7 @@ import type { Backend } from '../backend/backend.ts';
 import type { Samples } from '../data/batches.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
+import { listSome } from '../listSome.ts';
 import { TensorBuffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
@@ -200,7 +201,7 @@ export class Sequential {
     const extra = [...tensors.keys()].filter((k) => !known.has(k));
     if (extra.length > 0) {
       throw new NablaError({
-        where: role, expected: `only the tensors ${[...known].join(', ')}`, found: `also ${extra.join(', ')}`,
+        where: role, expected: `only the tensors ${listSome([...known], 8)}`, found: `also ${listSome(extra)}`,
         hint: 'the weights do not match the architecture',
       });
     }
