@@ -10,6 +10,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import { NablaError } from '../errors.ts';
+import { withParameterBudget } from '../layers/layer.ts';
 import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import type { Tensor } from '../tensor.ts';
 import { decodeSafetensors } from './safetensors.ts';
@@ -43,7 +44,11 @@ export function importStateDict(bytes: Uint8Array, architecture: ModelConfig, op
   const { tensors: raw } = decodeSafetensors(bytes, role);
   const tensors = stripPrefix(raw, options.prefix ?? '', role);
   checkFiniteTensors(tensors, role);
-  const model = Sequential.fromConfig(architecture, { seed: options.seed, backend: options.backend });
+  // The file's tensors bound what the architecture may allocate (as for model files; docs/limits.md).
+  let stored = 0;
+  for (const t of tensors.values()) stored += t.size;
+  const model = withParameterBudget(stored + 2 ** 20, `the ${stored} values the file's ${tensors.size} tensors hold`, () =>
+    Sequential.fromConfig(architecture, { seed: options.seed, backend: options.backend }));
   // Everything the model saves: parameters and, for layers that have them, buffers (running statistics).
   const wanted = [...model.stateDict().keys()];
   const missing = wanted.filter((n) => !tensors.has(n));
