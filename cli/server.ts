@@ -25,7 +25,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type Server, type Ser
 import type { AddressInfo, Socket } from 'node:net';
 import { hostname as machineName, networkInterfaces } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { NablaError, argmax, isNablaError, shapeSize, type LoadedModel } from '../src/index.ts';
+import { NablaError, argmax, isNablaError, noInk, shapeSize, type LoadedModel } from '../src/index.ts';
 import { decodeDigitPng } from './image.ts';
 
 /** Default request body limit: a 784-pixel JSON body is ~20 kB, a PNG of a drawing a few kB. */
@@ -262,7 +262,8 @@ async function predict(req: IncomingMessage, res: ServerResponse, options: Serve
   }
   const probs = model.predictProbabilities(x, 1);
   const k = probs.length;
-  sendJson(res, 200, { predicted: argmax(probs, 0, k), probabilities: Array.from(probs) });
+  const warning = type === 'image/png' ? noInk(x) : undefined;
+  sendJson(res, 200, { predicted: argmax(probs, 0, k), probabilities: Array.from(probs), ...(warning ? { warning } : {}) });
 }
 
 /** `{"pixels": [...]}` → Float32Array, every value a finite number in [0, 1]. */

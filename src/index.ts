@@ -64,7 +64,7 @@ export { misclassified, type Mistake } from './model/misclassified.ts';
 export { parseIdx, readIdxHeader, encodeIdx, MAX_IDX_BYTES, type IdxArray, type IdxDtype, type IdxData, type IdxHeader } from './data/idx.ts';
 export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
-export { rgbaToInk, toMnistInput } from './data/digitImage.ts';
+export { rgbaToInk, toMnistInput, noInk } from './data/digitImage.ts';
 export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, confusionColour } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 

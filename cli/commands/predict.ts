@@ -1,6 +1,6 @@
 /** nabla predict <model> <image.png ...>: the class and probabilities for each image. */
 import type { Command } from 'commander';
-import { argmax } from '../../src/index.ts';
+import { argmax, noInk } from '../../src/index.ts';
 import { readDigitPng } from '../image.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModelFile } from '../modelFiles.ts';
@@ -21,8 +21,10 @@ export function registerPredict(program: Command): void {
         const x = await readDigitPng(path);
         const probs = model.predictProbabilities(x, 1);
         const cls = argmax(probs, 0, k);
+        const warning = noInk(x);
+        if (warning) process.stderr.write(`nabla: warning: ${path}: ${warning}\n`);
         if (opts.json) {
-          console.log(JSON.stringify({ file: path, class: cls, probabilities: Array.from(probs, (p) => Number(p.toFixed(6))) }));
+          console.log(JSON.stringify({ file: path, class: cls, probabilities: Array.from(probs, (p) => Number(p.toFixed(6))), ...(warning ? { warning } : {}) }));
         } else {
           const top = Array.from(probs, (p, c) => [c, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
           console.log(`${path}: ${cls}  (${top.map(([c, p]) => `${c}: ${pct(p)}`).join(', ')})`);

@@ -340,3 +340,17 @@ function resampleTaps(n: number, m: number): Taps[] {
   }
   return taps;
 }
+
+/**
+ * Why a model input holds no digit to read, or undefined when it has ink: a blank, transparent or
+ * near-empty image (total ink under one full pixel) still gets a prediction, and that prediction
+ * means nothing, so the CLI and the server say so beside it.
+ *
+ * @example
+ * noInk(new Float32Array(784)); // 'no ink found: the image is blank or transparent, so the prediction means nothing'
+ */
+export function noInk(x: Float32Array): string | undefined {
+  let ink = 0;
+  for (let i = 0; i < x.length; i++) ink += x[i];
+  return ink >= 1 ? undefined : 'no ink found: the image is blank or transparent, so the prediction means nothing';
+}
