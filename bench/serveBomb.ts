@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { createDeflate } from 'node:zlib';
 import { Dense, ReLU, Sequential, encodeModel } from '../src/index.ts';
 import { DEFAULT_MAX_BODY } from '../cli/server.ts';
+import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../test/pngChunks.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -56,25 +57,6 @@ const side = Math.floor(Math.sqrt(pixels));
 // PNG building (by hand: pngjs cannot write 1-bit or interlaced images)
 // ---------------------------------------------------------------------------------------------
 
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Buffer): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const len = Buffer.alloc(4);
-  len.writeUInt32BE(data.length);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([len, body, crc]);
-}
-
 interface Shape { name: string; depth: number; colour: number; channels: number; interlace: boolean }
 const SHAPES: Shape[] = [
   { name: 'grey 1-bit', depth: 1, colour: 0, channels: 1, interlace: false },
@@ -100,10 +82,6 @@ function rowLengths(w: number, h: number, bitsPerPixel: number, interlace: boole
 
 /** A complete, valid PNG of `side`×`side` pixels, every pixel white (all bits set). */
 async function buildPng(shape: Shape, w: number, h: number): Promise<Buffer> {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr.set([shape.depth, shape.colour, 0, 0, shape.interlace ? 1 : 0], 8);
   const deflate = createDeflate({ level: 9 });
   const out: Buffer[] = [];
   deflate.on('data', (c: Buffer) => out.push(c));
@@ -127,8 +105,8 @@ async function buildPng(shape: Shape, w: number, h: number): Promise<Buffer> {
   deflate.end(Buffer.concat(block));
   await done;
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', Buffer.concat(out)), chunk('IEND', Buffer.alloc(0)),
+    PNG_SIGNATURE,
+    chunk('IHDR', ihdr(w, h, shape.depth, shape.colour, shape.interlace ? 1 : 0)), chunk('IDAT', Buffer.concat(out)), chunk('IEND', Buffer.alloc(0)),
   ]);
 }
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
+import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../test/pngChunks.ts';
 import { readDigitPng } from './image.ts';
 import { NablaError } from '../src/errors.ts';
 
@@ -38,26 +39,6 @@ async function writeWithPngjs(
   return path;
 }
 
-/** CRC-32 (ISO 3309, as PNG uses), table-driven. */
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-function chunk(type: string, data: Uint8Array): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  out.set(data, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 /** Adam7 passes: [xStart, yStart, xStep, yStep]. */
 const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
 
@@ -70,10 +51,6 @@ function encodePng(opts: {
   samples: (x: number, y: number) => number; palette?: number[][]; trns?: number[]; interlace?: boolean;
 }): Buffer {
   const { width, height, colorType, bitDepth, samples } = opts;
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([bitDepth, colorType, 0, 0, opts.interlace ? 1 : 0], 8);
   const passes = opts.interlace ? ADAM7 : [[0, 0, 1, 1]];
   const rows: number[] = [];
   for (const [xs, ys, dx, dy] of passes) {
@@ -90,7 +67,7 @@ function encodePng(opts: {
       if (bits > 0) rows.push(acc << (8 - bits)); // pad the last byte of the row
     }
   }
-  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
+  const parts = [PNG_SIGNATURE, chunk('IHDR', ihdr(width, height, bitDepth, colorType, opts.interlace ? 1 : 0))];
   if (opts.palette) parts.push(chunk('PLTE', Uint8Array.from(opts.palette.flat())));
   if (opts.trns) parts.push(chunk('tRNS', Uint8Array.from(opts.trns)));
   parts.push(chunk('IDAT', deflateSync(Uint8Array.from(rows))), chunk('IEND', new Uint8Array(0)));

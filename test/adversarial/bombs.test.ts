@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { nabla, assertUserError } from '../cliRunner.ts';
 import { writeMnistFixture } from '../cliFixtures.ts';
+import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../pngChunks.ts';
 import {
   Dense, JsBackend, NablaError, Sequential, TensorBuffer, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
   rgbaToInk, Tensor,
@@ -21,35 +22,11 @@ const dir = mkdtempSync(join(tmpdir(), 'nabla-bombs-'));
 
 // ---- a tiny PNG writer: any header, any IDAT bytes ---------------------------------------------
 
-function crc32(buf: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const b of buf) {
-    crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? 0xedb88320 ^ (crc >>> 1) : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const b = Buffer.alloc(12 + data.length);
-  b.writeUInt32BE(data.length, 0);
-  b.write(type, 4, 'latin1');
-  b.set(data, 8);
-  b.writeUInt32BE(crc32(b.subarray(4, 8 + data.length)), 8 + data.length);
-  return b;
-}
-
 /** A PNG with the given header fields and IDAT payload (already deflated). */
 function png(width: number, height: number, idat: Uint8Array, o: { interlace?: number; colorType?: number; depth?: number } = {}): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = o.depth ?? 8;
-  ihdr[9] = o.colorType ?? 0;
-  ihdr[12] = o.interlace ?? 0;
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0)),
+    PNG_SIGNATURE, chunk('IHDR', ihdr(width, height, o.depth ?? 8, o.colorType ?? 0, o.interlace ?? 0)),
+    chunk('IDAT', idat), chunk('IEND', new Uint8Array(0)),
   ]);
 }
 
