@@ -1,5 +1,5 @@
 /**
- * Screenshots for docs/playground.md, taken in headless Chromium (Debian's chromium package):
+ * Screenshots for docs/playground.md, taken in headless Chromium (the one @sparticuz/chromium ships):
  *
  *   node --import tsx scripts/screenshots.ts [model]   (default models/mnist-mlp.safetensors)
  *
@@ -11,6 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import packagedChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
 import { decodeModel } from '../src/index.ts';
 import { bundledMnistDir } from '../cli/mnistFiles.ts';
@@ -26,7 +27,7 @@ await ensureWebBuilt();
 const server = await startServer({
   model: { loaded: decodeModel(bytes), bytes, name: basename(modelPath) }, staticDir: WEB_DIST, dataDir: bundledMnistDir(), port: 0,
 });
-const browser = await chromium.launch({ executablePath: process.env.NABLA_CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const browser = await chromium.launch({ executablePath: process.env.NABLA_CHROMIUM ?? await packagedChromium.executablePath(), args: ['--no-sandbox'] });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 640 }, deviceScaleFactor: 1 });
   await page.goto(`${server.url}/`);

@@ -1,4 +1,5 @@
-// The playground in a real headless Chromium (Debian's chromium, driven by playwright-core):
+// The playground in a real headless Chromium (the one @sparticuz/chromium ships in its npm package,
+// driven by playwright-core; NABLA_CHROMIUM picks another binary):
 // drawing a stroke gives the same prediction as the server's API, training moves the curves
 // down, pause stops it, the inspection and trace views fill in, and the console stays clean.
 // Screenshots go to test-artifacts/.
@@ -6,13 +7,13 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import packagedChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Adam, Dense, ReLU, Sequential, decodeModel, encodeModel, sliceDataset } from '../src/index.ts';
 import { bundledMnistDir, loadMnist } from '../cli/mnistFiles.ts';
 import { startServer, type RunningServer } from '../cli/server.ts';
 import { WEB_DIST, ensureWebBuilt } from '../cli/webBuild.ts';
 
-const CHROMIUM = process.env.NABLA_CHROMIUM ?? '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 
 let server: RunningServer;
@@ -21,11 +22,13 @@ let page: Page;
 const problems: string[] = [];
 
 before(async () => {
+  // The npm package unpacks its Chromium into a temporary folder (no Debian package, no root).
   // NOTE: fail, never skip: a missing browser must not turn these tests silently green.
+  const CHROMIUM = process.env.NABLA_CHROMIUM ?? await packagedChromium.executablePath();
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `Chromium not found at ${CHROMIUM}: the browser tests need it. Install it with ` +
-      '"apt-get update && apt-get install -y chromium" (as the README says), or set NABLA_CHROMIUM to a Chromium binary.',
+      `Chromium not found at ${CHROMIUM}: the browser tests need it. npm install brings it (@sparticuz/chromium); ` +
+      'or set NABLA_CHROMIUM to a Chromium binary.',
     );
   }
   await ensureWebBuilt();
