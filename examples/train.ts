@@ -5,7 +5,8 @@
  *   node --conditions=nabla-source --import tsx examples/train.ts [--quick]
  *
  * --conditions=nabla-source makes 'nabla' resolve to this repository's TypeScript sources (see
- * package.json "exports"); with the package installed, `npx tsx examples/train.ts` is enough.
+ * package.json "exports"). The examples are not in the published package: they run from this
+ * repository, where that condition is what `npm run examples` and the tests pass.
  * --quick (as CI runs it) trains on 500 digits instead of 55,000.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
