@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pytorch_models import build
 
 
 def read_safetensors(path):
@@ -33,50 +34,10 @@ def read_safetensors(path):
     return tensors, metadata
 
 
-def build(architecture):
-    layers, shape = [], list(architecture['inputShape'])  # per-sample shape: [features] or [C, H, W]
-    for spec in architecture['layers']:
-        kind = spec['type']
-        features = shape[0]
-        if kind == 'Conv2D':
-            (kh, kw), (sh, sw), (ph, pw) = spec['kernelSize'], spec['stride'], spec['padding']
-            layers.append(torch.nn.Conv2d(shape[0], spec['filters'], (kh, kw), (sh, sw), (ph, pw), bias=spec['bias']))
-            shape = [spec['filters'], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
-        elif kind in ('MaxPool2D', 'AvgPool2D'):
-            (kh, kw), (sh, sw), (ph, pw) = spec['poolSize'], spec['stride'], spec['padding']
-            pool = torch.nn.MaxPool2d if kind == 'MaxPool2D' else torch.nn.AvgPool2d
-            layers.append(pool((kh, kw), (sh, sw), (ph, pw)))
-            shape = [shape[0], (shape[1] + 2 * ph - kh) // sh + 1, (shape[2] + 2 * pw - kw) // sw + 1]
-        elif kind == 'Dropout':
-            layers.append(torch.nn.Dropout(spec['rate']))
-        elif kind in ('BatchNorm1D', 'BatchNorm2D'):
-            norm = torch.nn.BatchNorm1d if kind == 'BatchNorm1D' else torch.nn.BatchNorm2d
-            layers.append(norm(shape[0], eps=spec['eps'], momentum=spec['momentum']))
-        elif kind == 'Dense':
-            layers.append(torch.nn.Linear(features, spec['units'], bias=spec.get('bias', True)))
-            shape = [spec['units']]
-        elif kind == 'ReLU':
-            layers.append(torch.nn.ReLU())
-        elif kind == 'LeakyReLU':
-            layers.append(torch.nn.LeakyReLU(spec.get('slope', 0.01)))
-        elif kind == 'Sigmoid':
-            layers.append(torch.nn.Sigmoid())
-        elif kind == 'Tanh':
-            layers.append(torch.nn.Tanh())
-        elif kind == 'Softmax':
-            layers.append(torch.nn.Softmax(dim=1))
-        elif kind == 'Flatten':
-            layers.append(torch.nn.Flatten())
-            shape = [int(np.prod(shape))]
-        else:
-            raise SystemExit(f'unknown layer type {kind}')
-    return torch.nn.Sequential(*layers)
-
-
 def main(path):
     tensors, metadata = read_safetensors(path)
     architecture = json.loads(metadata['architecture'])
-    model = build(architecture)
+    model = build(architecture['inputShape'], architecture['layers'])
     model.eval()  # BatchNorm uses its running statistics, Dropout is off: as nabla evaluates
     print(model)
     print(model.load_state_dict(tensors))

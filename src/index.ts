@@ -10,7 +10,7 @@
  */
 export { NablaError, isNablaError } from './errors.ts';
 export { listSome, clip } from './listSome.ts';
-export { Tensor, shapeSize, shapeToString, type Shape } from './tensor.ts';
+export { Tensor, shapeSize, shapeToString, firstNonFinite, type Shape } from './tensor.ts';
 export { Rng } from './random.ts';
 
 export type { Backend } from './backend/backend.ts';
@@ -54,7 +54,7 @@ export {
   type Checkpoint, type CheckpointParts, type OptimizerState,
 } from './train/checkpoint.ts';
 export {
-  clipGradNorm, gradSumOfSquares, firstNonFinite, deadUnitFraction, chanceAccuracy, TrainingMonitor,
+  clipGradNorm, gradSumOfSquares, deadUnitFraction, chanceAccuracy, TrainingMonitor,
   type TrainingWarning, type NonFinite, type MonitorOptions, type FinalFigures,
 } from './train/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';

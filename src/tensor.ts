@@ -117,3 +117,17 @@ function offset(shape: Shape, index: number[]): number {
   for (let d = 0; d < shape.length; d++) o = o * shape[d] + index[d];
   return o;
 }
+
+/**
+ * Index of the first NaN or ±Infinity in v, or −1.
+ *
+ * @example
+ * firstNonFinite(new Float32Array([1, NaN])); // 1
+ */
+export function firstNonFinite(v: Float32Array): number {
+  for (let i = 0; i < v.length; i++) {
+    // x − x is 0 for every finite x and NaN for NaN and ±Infinity: one subtraction per value.
+    if (v[i] - v[i] !== 0) return i;
+  }
+  return -1;
+}

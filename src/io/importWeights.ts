@@ -12,7 +12,7 @@ import type { Backend } from '../backend/backend.ts';
 import { NablaError } from '../errors.ts';
 import { withParameterBudget } from '../layers/layer.ts';
 import { Sequential, type ModelConfig } from '../model/sequential.ts';
-import type { Tensor } from '../tensor.ts';
+import { firstNonFinite, type Tensor } from '../tensor.ts';
 import { decodeSafetensors } from './safetensors.ts';
 
 /**
@@ -77,15 +77,12 @@ export function importStateDict(bytes: Uint8Array, architecture: ModelConfig, op
  */
 export function checkFiniteTensors(tensors: ReadonlyMap<string, Tensor>, role: string): void {
   for (const [name, t] of tensors) {
-    const v = t.data;
-    for (let i = 0; i < v.length; i++) {
-      // x − x is 0 for every finite x, NaN for NaN and ±Infinity.
-      if (v[i] - v[i] !== 0) {
-        throw new NablaError({
-          where: role, expected: 'finite weights', found: `${v[i]} in tensor "${name}" [${t.shape.join(', ')}] at index ${i}`,
-          hint: 'the file comes from a run that diverged, or is damaged; retrain the model or re-export its weights',
-        });
-      }
+    const i = firstNonFinite(t.data);
+    if (i >= 0) {
+      throw new NablaError({
+        where: role, expected: 'finite weights', found: `${t.data[i]} in tensor "${name}" [${t.shape.join(', ')}] at index ${i}`,
+        hint: 'the file comes from a run that diverged, or is damaged; retrain the model or re-export its weights',
+      });
     }
   }
 }

@@ -142,7 +142,7 @@ export class Sequential {
   parameters(): Param[] {
     const out: Param[] = [];
     this.layers.forEach((layer, i) => {
-      for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, value: p.value, grad: p.grad, backend: this.backend });
+      for (const p of layer.params()) out.push({ ...p, name: `${i}.${p.name}` });
     });
     return out;
   }

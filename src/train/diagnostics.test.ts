@@ -13,7 +13,8 @@ import type { Rng } from '../random.ts';
 import { DivergenceError, type Callback } from './fit.ts';
 import { Sequential } from '../model/sequential.ts';
 import { EarlyStopping } from './earlyStopping.ts';
-import { TrainingMonitor, clipGradNorm, deadUnitFraction, firstNonFinite, gradSumOfSquares, type TrainingWarning } from './diagnostics.ts';
+import { TrainingMonitor, clipGradNorm, deadUnitFraction, gradSumOfSquares, type TrainingWarning } from './diagnostics.ts';
+import { firstNonFinite } from '../tensor.ts';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 import { gaussianBlobs } from '../../test/blobs.ts';
 

@@ -15,21 +15,8 @@
 import type { Backend } from '../backend/backend.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import type { Layer, Param } from '../layers/layer.ts';
-import type { Tensor } from '../tensor.ts';
-
-/**
- * Index of the first NaN or ±Infinity in v, or −1.
- *
- * @example
- * firstNonFinite(new Float32Array([1, NaN])); // 1
- */
-export function firstNonFinite(v: Float32Array): number {
-  for (let i = 0; i < v.length; i++) {
-    // x − x is 0 for every finite x and NaN for NaN and ±Infinity: one subtraction per value.
-    if (v[i] - v[i] !== 0) return i;
-  }
-  return -1;
-}
+import { firstNonFinite, type Tensor } from '../tensor.ts';
+import { argmax } from './metrics.ts';
 
 /** The kernels used when neither the caller nor the parameters name a backend. */
 const REFERENCE = new JsBackend();
@@ -218,11 +205,7 @@ export interface MonitorOptions {
 export function chanceAccuracy(y: Float32Array, count: number, k: number): number {
   if (count === 0 || k === 0) return 0;
   const counts = new Array<number>(k).fill(0);
-  for (let r = 0; r < count; r++) {
-    let best = 0;
-    for (let j = 1; j < k; j++) if (y[r * k + j] > y[r * k + best]) best = j;
-    counts[best]++;
-  }
+  for (let r = 0; r < count; r++) counts[argmax(y, r * k, k)]++;
   return Math.max(...counts) / count;
 }
 

@@ -9,10 +9,10 @@ import { BatchIterator } from '../data/batches.ts';
 import { NablaError } from '../errors.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
-import { TrainingMonitor, chanceAccuracy, firstNonFinite, type NonFinite, type TrainingWarning } from './diagnostics.ts';
+import { TrainingMonitor, chanceAccuracy, type NonFinite, type TrainingWarning } from './diagnostics.ts';
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
-import { Tensor, shapeSize } from '../tensor.ts';
+import { Tensor, firstNonFinite, shapeSize } from '../tensor.ts';
 import { checkSamples, evaluate } from './metrics.ts';
 
 /**
