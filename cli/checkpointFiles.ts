@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import {
+  clip,
   NablaError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointParts,
 } from '../src/index.ts';
 import { readFileChecked, writeFileAtomic } from './files.ts';
@@ -133,9 +134,6 @@ function recordedValue(cmd: Command, ckpt: Checkpoint, key: string, path: string
   }
 }
 
-function clip(s: string): string {
-  return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-}
 
 /** The command that resumes a run, quoted for a POSIX shell. */
 export function resumeCommand(checkpoint: string, opts: { out: string; data?: string }): string {

@@ -10,6 +10,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import { NablaError } from '../errors.ts';
+import { listSome } from '../listSome.ts';
 import { withParameterBudget } from '../layers/layer.ts';
 import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import { firstNonFinite, type Tensor } from '../tensor.ts';
@@ -114,10 +115,8 @@ function stripPrefix(tensors: Map<string, Tensor>, prefix: string, role: string)
 }
 
 function describeKeys(tensors: Map<string, Tensor>): string {
-  const keys = [...tensors.keys()];
-  if (keys.length === 0) return 'no tensors';
-  const shown = keys.slice(0, 6).map((k) => `"${k}"`).join(', ');
-  return keys.length > 6 ? `${shown} and ${keys.length - 6} more` : shown;
+  if (tensors.size === 0) return 'no tensors';
+  return listSome([...tensors.keys()].map((k) => `"${k}"`), 6);
 }
 
 function architectureLabel(config: ModelConfig): string {
