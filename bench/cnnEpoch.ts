@@ -13,8 +13,8 @@ import { setFlagsFromString } from 'node:v8';
 import { parseArgs } from 'node:util';
 import {
   Adam, Conv2D, Dense, Flatten, MaxPool2D, ReLU, SGD, Sequential, createBackend, describeBackend, sliceDataset, type BackendName,
-} from '../src/index.ts';
-import { loadMnist } from '../cli/mnistFiles.ts';
+} from 'nabla';
+import { loadMnist } from 'nabla/node';
 
 const { values } = parseArgs({
   options: {

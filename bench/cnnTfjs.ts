@@ -8,8 +8,8 @@
  *   node --import tsx bench/cnnTfjs.ts --lib tfjs-cpu --batches 20
  */
 import { parseArgs } from 'node:util';
-import { loadMnist } from '../cli/mnistFiles.ts';
-import { BatchIterator, Rng } from '../src/index.ts';
+import { loadMnist } from 'nabla/node';
+import { BatchIterator, Rng } from 'nabla';
 import { useTf, type TfBackend } from './tfjs.ts';
 
 const { values } = parseArgs({ options: { lib: { type: 'string' }, batches: { type: 'string' } } });

@@ -7,7 +7,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { parseArgs } from 'node:util';
-import { JsBackend, WasmBackend, type Backend } from '../src/index.ts';
+import { JsBackend, WasmBackend, type Backend } from 'nabla';
 import { median, timeRuns } from './stats.ts';
 import { useTf, type TfBackend } from './tfjs.ts';
 

@@ -8,10 +8,10 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { parseArgs } from 'node:util';
-import { loadMnist } from '../cli/mnistFiles.ts';
+import { loadMnist } from 'nabla/node';
 import {
   BatchIterator, Dense, JsBackend, ReLU, Rng, SGD, Sequential, WasmBackend, type Backend, type Dataset,
-} from '../src/index.ts';
+} from 'nabla';
 import { useTf, type TfBackend } from './tfjs.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');

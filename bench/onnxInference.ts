@@ -9,8 +9,8 @@
  */
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { argmax, decodeModel, exportOnnx } from '../src/index.ts';
-import { loadMnist } from '../cli/mnistFiles.ts';
+import { argmax, decodeModel, exportOnnx } from 'nabla';
+import { loadMnist } from 'nabla/node';
 
 const path = process.argv[2];
 if (!path) throw new Error('usage: bench/onnxInference.ts <model.safetensors> [--runs N]');

@@ -11,7 +11,7 @@
  *
  * "Fits the limits": the PNG is at most --max-body bytes (the server's body limit, default its
  * DEFAULT_MAX_BODY) and declares --pixels pixels (width = height = √pixels). The default for
- * --pixels is the image pixel budget exported by cli/image.ts when there is one (an exported
+ * --pixels is the image pixel budget exported by packages/cli/src/image.ts when there is one (an exported
  * number whose name says PIXELS), else 8000×8000 (the issue's example). The pixel rows are all
  * one value, so deflate packs them ~1000:1: the declared size is reached with a body far under the
  * byte limit, and the decoder does the full work. Shapes: 1-bit grey (most decoded bytes per
@@ -26,8 +26,8 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeflate } from 'node:zlib';
-import { Dense, ReLU, Sequential, encodeModel } from '../src/index.ts';
-import { DEFAULT_MAX_BODY } from '../cli/server.ts';
+import { Dense, ReLU, Sequential, encodeModel } from 'nabla';
+import { DEFAULT_MAX_BODY } from '../packages/cli/src/server.ts';
 import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../test/pngChunks.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -37,9 +37,9 @@ const flag = (name: string): number | undefined => {
   return i >= 0 ? Number(args[i + 1]) : undefined;
 };
 
-/** The pixel budget of cli/image.ts, if that module exports one (it is being added beside this). */
+/** The pixel budget of packages/cli/src/image.ts, if that module exports one (it is being added beside this). */
 async function imageBudget(): Promise<{ pixels: number; name: string } | undefined> {
-  const image = (await import('../cli/image.ts')) as Record<string, unknown>;
+  const image = (await import('../packages/cli/src/image.ts')) as Record<string, unknown>;
   for (const [name, value] of Object.entries(image)) {
     if (/PIXEL/i.test(name) && typeof value === 'number' && value > 0) return { pixels: value, name };
   }
@@ -145,7 +145,7 @@ const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[M
 async function runShape(shape: Shape): Promise<Record<string, unknown>> {
   const png = await buildPng(shape, side, side);
   if (png.length > maxBody) return { shape: shape.name, skipped: `PNG is ${png.length} bytes, over the ${maxBody}-byte limit` };
-  const server = spawn(process.execPath, [join(ROOT, 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0', '--max-body', String(maxBody)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [join(ROOT, 'packages', 'cli', 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0', '--max-body', String(maxBody)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let serverErr = '';
   server.stderr.on('data', (c: Buffer) => { serverErr += c; });
   const port = await new Promise<number>((ok, fail) => {
@@ -208,7 +208,7 @@ async function runShape(shape: Shape): Promise<Record<string, unknown>> {
 
 try {
   console.log(`serveBomb: loopback; body limit ${maxBody} bytes; declared ${side}×${side} = ${side * side} pixels ` +
-    `(${flag('pixels') ? '--pixels' : budget ? `cli/image.ts ${budget.name}` : 'no pixel budget in cli/image.ts: the issue\'s 8000×8000'}); ` +
+    `(${flag('pixels') ? '--pixels' : budget ? `packages/cli/src/image.ts ${budget.name}` : 'no pixel budget in packages/cli/src/image.ts: the issue\'s 8000×8000'}); ` +
     `${repeat} bomb(s) per shape; RSS cap ${rssCapMb} MB`);
   for (const shape of SHAPES) console.log(JSON.stringify(await runShape(shape)));
 } finally {

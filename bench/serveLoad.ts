@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
-import { loadMnist } from '../cli/mnistFiles.ts';
+import { loadMnist } from 'nabla/node';
 
 const ROOT = join(import.meta.dirname, '..');
 const args = process.argv.slice(2);
@@ -37,7 +37,7 @@ if (!existsSync(modelPath)) {
   process.exit(1);
 }
 
-const server = spawn(process.execPath, [join(ROOT, 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0', '--backend', backend, ...threads], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [join(ROOT, 'packages', 'cli', 'bin', 'nabla.js'), 'serve', modelPath, '--port', '0', '--backend', backend, ...threads], { stdio: ['ignore', 'pipe', 'inherit'] });
 const url = await new Promise<string>((ok, fail) => {
   let out = '';
   server.stdout.on('data', (c: Buffer) => {

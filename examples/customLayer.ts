@@ -9,7 +9,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Adam, Sequential, decodeModel, encodeModel, exportOnnx, layersFromSpec, registerLayer, sliceDataset } from 'nabla';
-import { loadMnist, quick } from './mnist.ts';
+import { loadMnist } from 'nabla/node';
+import { quick } from './mnist.ts';
 import { Swish } from './swish.ts';
 
 // #region register
@@ -19,7 +20,7 @@ const model = new Sequential(layersFromSpec('dense:128,swish,dense:10', 1), { in
 
 const all = loadMnist('train');
 const train = sliceDataset(all, 0, quick ? 2000 : 55000);
-const test = sliceDataset(loadMnist('t10k'), 0, quick ? 2000 : 10000);
+const test = sliceDataset(loadMnist('test'), 0, quick ? 2000 : 10000);
 model.fit(train, { optimizer: new Adam(model.parameters(), { lr: 2e-3 }), loss: 'ce', epochs: quick ? 2 : 5, batchSize: 128 });
 
 const loaded = decodeModel(encodeModel(model)).model; // rebuilt from the file's architecture: Swish by its kind

@@ -5,7 +5,8 @@
  *   node --conditions=nabla-source --import tsx examples/customLoop.ts [--quick]
  */
 import { BatchIterator, Dense, Rng, SGD, Sequential, Tanh, Tensor, sliceDataset } from 'nabla';
-import { loadMnist, quick } from './mnist.ts';
+import { loadMnist } from 'nabla/node';
+import { quick } from './mnist.ts';
 
 const all = loadMnist('train');
 const train = sliceDataset(all, 0, quick ? 2000 : 55000);

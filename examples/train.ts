@@ -11,12 +11,13 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { encodeModel, exportOnnx, sliceDataset } from 'nabla';
-import { loadMnist, quick } from './mnist.ts';
+import { loadMnist } from 'nabla/node';
+import { quick } from './mnist.ts';
 
 const all = loadMnist('train');
 const train = sliceDataset(all, 0, quick ? 500 : 55000);
 const val = sliceDataset(all, 55000, quick ? 55500 : 60000);
-const test = quick ? sliceDataset(loadMnist('t10k'), 0, 2000) : loadMnist('t10k');
+const test = quick ? sliceDataset(loadMnist('test'), 0, 2000) : loadMnist('test');
 
 // #region readme (README.md shows exactly these lines; test/examples.test.ts keeps them equal)
 import { Adam, Dense, ReLU, Sequential } from 'nabla';

@@ -13,10 +13,10 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import packagedChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
-import { decodeModel } from '../src/index.ts';
-import { bundledMnistDir } from '../cli/mnistFiles.ts';
-import { startServer } from '../cli/server.ts';
-import { WEB_DIST, ensureWebBuilt } from '../cli/webBuild.ts';
+import { decodeModel } from 'nabla';
+import { bundledMnistDir } from 'nabla/node';
+import { startServer } from '../packages/cli/src/server.ts';
+import { WEB_DIST, ensureWebBuilt } from '../packages/cli/src/webBuild.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const IMG = join(ROOT, 'docs', 'img');
@@ -59,7 +59,7 @@ try {
   await page.locator('#trace-panel').screenshot({ path: join(IMG, 'playground-trace.png') });
 
   const reportPath = join(ROOT, 'models', 'screenshot.report.html');
-  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'nabla.js'), 'report', modelPath, '--out', reportPath], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [join(ROOT, 'packages', 'cli', 'bin', 'nabla.js'), 'report', modelPath, '--out', reportPath], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   const report = await browser.newPage({ viewport: { width: 1100, height: 1500 } });
   await report.goto(`file://${reportPath}`);

@@ -1,6 +1,6 @@
 // Shared by the tests: fn must throw a NablaError whose message contains every given fact.
 import assert from 'node:assert/strict';
-import { NablaError } from '../src/errors.ts';
+import { NablaError } from '../packages/nabla/src/errors.ts';
 
 export function assertNablaError(fn: () => unknown, facts: string[]): NablaError {
   let caught: unknown;

@@ -1,6 +1,6 @@
 // Small synthetic classification data shared by the training-control tests.
-import { Rng } from '../src/random.ts';
-import type { Samples } from '../src/data/batches.ts';
+import { Rng } from '../packages/nabla/src/random.ts';
+import type { Samples } from '../packages/nabla/src/data/batches.ts';
 
 /** `classes` Gaussian blobs in `dims` dimensions (σ = 0.6), centres on the diagonal; one-hot targets. */
 export function gaussianBlobs(count: number, seed: number, dims = 4, classes = 3): Samples {

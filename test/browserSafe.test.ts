@@ -1,17 +1,19 @@
-// The library must run in a browser: no file under src/ (tests aside) may import a node: module
-// or a package, and every import must be a relative path with an explicit .ts extension.
+// The library must run in a browser: no file under packages/nabla/src/ (tests and the Node entry
+// src/node/ aside) may import a node: module or a package, and every import must be a relative
+// path with an explicit .ts extension.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-const SRC = join(import.meta.dirname, '..', 'src');
+const SRC = join(import.meta.dirname, '..', 'packages', 'nabla', 'src');
 
 function libraryFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     // AssemblyScript sources compile to wasm (scripts/build-wasm.mjs); they are not loaded as JS.
-    if (e.isDirectory()) return e.name === 'assembly' ? [] : libraryFiles(p);
+    // src/node/ is 'nabla/node', the Node-only entry, which no browser module imports.
+    if (e.isDirectory()) return e.name === 'assembly' || p === join(SRC, 'node') ? [] : libraryFiles(p);
     return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [p] : [];
   });
 }

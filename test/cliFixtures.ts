@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { encodeIdx, Rng } from '../src/index.ts';
+import { encodeIdx, Rng } from 'nabla';
 
 /** Class c draws a bar whose position depends on c, with noise: learnable in one epoch. */
 export function syntheticImages(count: number, classes: number, seed: number): { images: Uint8Array; labels: Uint8Array } {

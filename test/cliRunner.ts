@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 /** The executable the tests run, as a user would (node bin/nabla.js). */
-export const BIN = join(import.meta.dirname, '..', 'bin', 'nabla.js');
+export const BIN = join(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'nabla.js');
 
 export interface CliResult {
   code: number | null;

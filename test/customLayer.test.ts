@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-web';
 import {
   Adam, Layer, Rng, Sequential, checkLayerGradients, compareClose, decodeModel, encodeModel, exportOnnx, layerTypes,
   layersFromSpec, parseLayerSpec, registerLayer, type LayerConfig, type LayerKind, type Shape, type Tensor,
-} from '../src/index.ts';
+} from 'nabla';
 import { assertNablaError } from './assertNablaError.ts';
 import { writeMnistFixture } from './cliFixtures.ts';
 import { assertUserError, nabla } from './cliRunner.ts';

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { Adam, Dense, ReLU, Sequential, argmax, encodeModel, sliceDataset, type Dataset } from '../src/index.ts';
-import { loadMnist } from '../cli/mnistFiles.ts';
+import { Adam, Dense, ReLU, Sequential, argmax, encodeModel, sliceDataset, type Dataset } from 'nabla';
+import { loadMnist } from 'nabla/node';
 
 const ROOT = join(import.meta.dirname, '..');
 const EXAMPLES = join(ROOT, 'examples');

@@ -4,8 +4,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { JsBackend } from '../src/backend/js/jsBackend.ts';
-import { WasmBackend, availableCores } from '../src/backend/wasm/wasmBackend.ts';
+import { JsBackend } from '../packages/nabla/src/backend/js/jsBackend.ts';
+import { WasmBackend, availableCores } from '../packages/nabla/src/backend/wasm/wasmBackend.ts';
 import { KERNEL_CASES, kernelConformance } from './kernelConformance.ts';
 
 // As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.

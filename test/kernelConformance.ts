@@ -20,11 +20,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Backend } from '../src/backend/backend.ts';
-import { JsBackend } from '../src/backend/js/jsBackend.ts';
-import { naiveGemm } from '../src/backend/js/naiveGemm.ts';
-import { Rng } from '../src/random.ts';
-import { assertClose } from '../src/testing/assertClose.ts';
+import type { Backend } from '../packages/nabla/src/backend/backend.ts';
+import { JsBackend } from '../packages/nabla/src/backend/js/jsBackend.ts';
+import { naiveGemm } from '../packages/nabla/src/backend/js/naiveGemm.ts';
+import { Rng } from '../packages/nabla/src/random.ts';
+import { assertClose } from '../packages/nabla/src/testing/assertClose.ts';
 
 /** The kernels: every method of the Backend interface. */
 export type KernelName = { [K in keyof Backend]: Backend[K] extends (...args: never[]) => unknown ? K : never }[keyof Backend];

@@ -1,11 +1,11 @@
 // Shared by the layer test files (src/layers/*.test.ts): the flat input and pooling cases, a
 // gradient check of a layer over several cases and seeds, and a one-line build. Not a test file.
 import assert from 'node:assert/strict';
-import { checkLayerGradients, type LayerCheckOptions } from '../src/testing/gradCheck.ts';
-import { JsBackend } from '../src/backend/js/jsBackend.ts';
-import { Rng } from '../src/random.ts';
-import { Tensor, type Shape } from '../src/tensor.ts';
-import type { Layer } from '../src/layers/layer.ts';
+import { checkLayerGradients, type LayerCheckOptions } from '../packages/nabla/src/testing/gradCheck.ts';
+import { JsBackend } from '../packages/nabla/src/backend/js/jsBackend.ts';
+import { Rng } from '../packages/nabla/src/random.ts';
+import { Tensor, type Shape } from '../packages/nabla/src/tensor.ts';
+import type { Layer } from '../packages/nabla/src/layers/layer.ts';
 
 export interface LayerCase {
   inputShape: Shape;

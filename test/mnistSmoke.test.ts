@@ -7,9 +7,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { Adam, Dense, ReLU, Sequential, argmax, sliceDataset, type Dataset } from '../src/index.ts';
-import { loadMnist } from '../cli/mnistFiles.ts';
-import { readDigitPng } from '../cli/image.ts';
+import { Adam, Dense, ReLU, Sequential, argmax, sliceDataset, type Dataset } from 'nabla';
+import { loadMnist } from 'nabla/node';
+import { readDigitPng } from '../packages/cli/src/image.ts';
 
 /** Test digit i drawn as a user would: black ink on white paper, 3× larger, with a margin. */
 function writeDigitPng(ds: Dataset, i: number, path: string): void {

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   Dense, JsBackend, MSELoss, Rng, SGD, Sequential, Sigmoid, Tensor, assertClose, naiveGemm,
-} from '../src/index.ts';
+} from 'nabla';
 
 type Matrix = number[][];
 

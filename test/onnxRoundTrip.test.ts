@@ -7,12 +7,12 @@
 // then they are reported as skipped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as ort from 'onnxruntime-node';
-import * as nabla from '../src/index.ts';
+import * as ort from 'onnxruntime-web';
+import * as nabla from 'nabla';
 import {
   Adam, layerTypes, Sequential, argmax, exportOnnx, sliceDataset, type Dataset, type LayerConfig, type LossName, type ModelConfig,
-} from '../src/index.ts';
-import { loadMnist } from '../cli/mnistFiles.ts';
+} from 'nabla';
+import { loadMnist } from 'nabla/node';
 
 interface RoundTrip {
   name: string;

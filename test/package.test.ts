@@ -11,15 +11,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import * as nabla from '../src/index.ts';
+import * as nabla from 'nabla';
+import * as nablaNode from 'nabla/node';
 
 const ROOT = join(import.meta.dirname, '..');
+/** The library's package. */
+const LIB = join(ROOT, 'packages', 'nabla');
 const require = createRequire(import.meta.url);
 
 /** Start a package's executable (e.g. 'typescript', 'bin/tsc') with this Node; resolves when it exits. */
 function tool(pkg: string, bin: string, args: string[]): Promise<{ code: number | null; out: string }> {
   const script = join(dirname(require.resolve(`${pkg}/package.json`)), bin);
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT });
+  const child = spawn(process.execPath, [script, ...args], { cwd: LIB });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -37,12 +40,13 @@ test('tsc -p tsconfig.build.json: browser-only type-check passes and emits .js +
   const outDir = distDir;
   const r = await building;
   assert.equal(r.code, 0, r.out);
-  for (const f of ['index.js', 'index.d.ts', 'io/onnx.d.ts', 'layers/dense.d.ts']) assert.ok(existsSync(join(outDir, f)), f);
+  for (const f of ['index.js', 'index.d.ts', 'io/onnx.d.ts', 'layers/dense.d.ts', 'node/index.js', 'node/index.d.ts']) assert.ok(existsSync(join(outDir, f)), f);
   // package.json points consumers at files this build makes (dist/ is the outDir of npm run build).
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(LIB, 'package.json'), 'utf8'));
   assert.deepEqual(Object.keys(pkg.exports['.']), ['nabla-source', 'types', 'default'], 'condition order: source, types, default');
   assert.equal(pkg.exports['.']['nabla-source'], './src/index.ts');
-  for (const target of [pkg.exports['.'].types, pkg.exports['.'].default, pkg.types, pkg.exports['./browser'].types]) {
+  assert.deepEqual(Object.keys(pkg.exports['./node']), ['nabla-source', 'types', 'default']);
+  for (const target of [pkg.exports['.'].types, pkg.exports['.'].default, pkg.types, pkg.exports['./browser'].types, pkg.exports['./node'].types, pkg.exports['./node'].default]) {
     assert.match(target, /^\.\/dist\//);
     assert.ok(existsSync(join(outDir, target.slice('./dist/'.length))), `${target} is built`);
   }
@@ -64,7 +68,7 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   const dir = mkdtempSync(join(tmpdir(), 'nabla-bundle-'));
   const outfile = join(dir, 'nabla.browser.mjs');
   const result = await build({
-    entryPoints: [join(ROOT, 'src', 'index.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
+    entryPoints: [join(LIB, 'src', 'index.ts')], bundle: true, format: 'esm', platform: 'browser', target: 'es2022',
     minify: true, outfile, metafile: true, logLevel: 'silent',
   });
   const bytes = result.metafile.outputs[Object.keys(result.metafile.outputs)[0]].bytes;
@@ -88,7 +92,7 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
 
 test('tree-shaking: a bundle importing only Tensor carries no Dense, Adam, Sequential or ONNX code', async () => {
   const bundleOf = async (contents: string) => (await build({
-    stdin: { contents, resolveDir: ROOT, loader: 'ts' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent',
+    stdin: { contents, resolveDir: LIB, loader: 'ts' }, bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent',
   })).outputFiles[0].text;
   const tensorOnly = await bundleOf("import { Tensor } from './src/index.ts'; export const t = new Tensor([2, 3]);");
   const withModel = await bundleOf("import { Sequential, Dense, Adam } from './src/index.ts'; export { Sequential, Dense, Adam };");
@@ -111,9 +115,13 @@ test('the API reference (typedoc) builds without warnings; every export has a do
   const hasExample = (c?: Comment) => c?.blockTags?.some((t) => t.tag === '@example') ?? false;
   const documented = (r: Reflection) => hasExample(r.comment) || (r.signatures ?? []).some((s) => hasExample(s.comment)) ||
     (r.children ?? []).some((m) => m.name === 'constructor' && (m.signatures ?? []).some((s) => hasExample(s.comment)));
-  const exports = api.children ?? [];
-  const names = new Set(exports.map((e) => e.name));
-  assert.deepEqual(Object.keys(nabla).filter((k) => !names.has(k)), [], 'typedoc sees every runtime export of src/index.ts');
-  assert.ok(exports.length > Object.keys(nabla).length, 'and the type exports');
+  // Two entry points: typedoc makes one module each, 'index' (nabla) and 'node' (nabla/node).
+  const moduleOf = (name: string) => (api.children ?? []).find((m) => m.name === name)?.children ?? [];
+  const exports = [...moduleOf('index'), ...moduleOf('node')];
+  for (const [name, runtime] of [['index', nabla], ['node', nablaNode]] as const) {
+    const names = new Set(moduleOf(name).map((e) => e.name));
+    assert.deepEqual(Object.keys(runtime).filter((k) => !names.has(k)), [], `typedoc sees every runtime export of ${name}`);
+  }
+  assert.ok(moduleOf('index').length > Object.keys(nabla).length, 'and the type exports');
   assert.deepEqual(exports.filter((e) => !documented(e)).map((e) => e.name), [], 'exports without an @example');
 });

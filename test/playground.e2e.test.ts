@@ -9,10 +9,10 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import packagedChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { Adam, Dense, ReLU, Sequential, decodeModel, encodeModel, sliceDataset } from '../src/index.ts';
-import { bundledMnistDir, loadMnist } from '../cli/mnistFiles.ts';
-import { startServer, type RunningServer } from '../cli/server.ts';
-import { WEB_DIST, ensureWebBuilt } from '../cli/webBuild.ts';
+import { Adam, Dense, ReLU, Sequential, decodeModel, encodeModel, sliceDataset } from 'nabla';
+import { bundledMnistDir, loadMnist } from 'nabla/node';
+import { startServer, type RunningServer } from '../packages/cli/src/server.ts';
+import { WEB_DIST, ensureWebBuilt } from '../packages/cli/src/webBuild.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 

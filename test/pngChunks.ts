@@ -1,7 +1,7 @@
 // PNG files built chunk by chunk, for tests and benches that need what pngjs cannot write (1-bit
 // grey, palettes, interlacing, lying headers, truncated or bomb IDAT streams). CRC-32 is the
 // library's own (the one PNG and nabla's checkpoints use).
-import { crc32 } from '../src/index.ts';
+import { crc32 } from 'nabla';
 
 /** The 8-byte PNG signature. */
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NO_GRAD, Sequential, Tensor, compareClose, lossByName, type LayerConfig } from '../src/index.ts';
+import { NO_GRAD, Sequential, Tensor, compareClose, lossByName, type LayerConfig } from 'nabla';
 
 type Nested = number | Nested[];
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import {
   Adam, AdamW, Dense, ReLU, SGD, Sequential, Sigmoid, Tanh, Tensor, compareClose, lossByName,
   type Layer, type LossName, type Optimizer,
-} from '../src/index.ts';
+} from 'nabla';
 
 interface Case {
   name: string;

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { Sequential, encodeModel, layersFromSpec, noInk } from '../../src/index.ts';
+import { Sequential, encodeModel, layersFromSpec, noInk } from 'nabla';
 import { nabla } from '../cliRunner.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'nabla-adv-blank-'));

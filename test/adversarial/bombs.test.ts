@@ -16,7 +16,7 @@ import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../pngChunks.ts';
 import {
   Dense, JsBackend, NablaError, Sequential, TensorBuffer, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
   rgbaToInk, Tensor,
-} from '../../src/index.ts';
+} from 'nabla';
 
 const dir = mkdtempSync(join(tmpdir(), 'nabla-bombs-'));
 

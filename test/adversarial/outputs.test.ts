@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkOutputPath, checkOutputs, resolvedPath } from '../../cli/outputs.ts';
-import { numberIn } from '../../cli/options.ts';
-import { defaultResumeOut } from '../../cli/checkpointFiles.ts';
+import { checkOutputPath, checkOutputs, resolvedPath } from '../../packages/cli/src/outputs.ts';
+import { numberIn } from '../../packages/cli/src/options.ts';
+import { defaultResumeOut } from '../../packages/cli/src/checkpointFiles.ts';
 import { assertNablaError } from '../assertNablaError.ts';
 
 function tmp(): string {

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Adam, Sequential, decodeCheckpoint, encodeCheckpoint, encodeIdx, restoreCheckpoint } from '../../src/index.ts';
+import { Adam, Sequential, decodeCheckpoint, encodeCheckpoint, encodeIdx, restoreCheckpoint } from 'nabla';
 import { syntheticImages, writeMnistFixture } from '../cliFixtures.ts';
 import { BIN, assertUserError, nabla } from '../cliRunner.ts';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Dense, ReLU, Sequential, encodeModel } from '../../src/index.ts';
+import { Dense, ReLU, Sequential, encodeModel } from 'nabla';
 import { BIN } from '../cliRunner.ts';
 
 const MAX_BODY = 4096;
@@ -170,7 +170,7 @@ test('[class 10] the body limit on /api/predict holds from Content-Length and wh
 });
 
 test('[class 10] allowedHosts: the loopback names, the bound host and --allow-host names, with the port; nothing else', async () => {
-  const { allowedHosts } = await import('../../cli/server.ts');
+  const { allowedHosts } = await import('../../packages/cli/src/server.ts');
   const loop = allowedHosts('127.0.0.1', 8080, []);
   for (const ok of ['localhost:8080', '127.0.0.1:8080', '[::1]:8080']) assert.ok(loop.has(ok), ok);
   for (const no of ['localhost', 'localhost:8081', 'evil.example:8080', '0.0.0.0:8080']) assert.ok(!loop.has(no), no);

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import {
   Adam, BatchNorm1D, Dense, DivergenceError, decodeCheckpoint, encodeCheckpoint, restoreCheckpoint, ReLU, SGD, Sequential, Sigmoid, Tanh, TrainingMonitor, decodeModel, decodeSafetensors, encodeModel, encodeSafetensors,
   type TrainingWarning,
-} from '../../src/index.ts';
-import { buildReport } from '../../cli/report.ts';
-import { loadMnist } from '../../cli/mnistFiles.ts';
+} from 'nabla';
+import { buildReport } from '../../packages/cli/src/report.ts';
+import { loadMnist } from 'nabla/node';
 import { assertNablaError } from '../assertNablaError.ts';
 import { gaussianBlobs } from '../blobs.ts';
 import { writeMnistFixture } from '../cliFixtures.ts';

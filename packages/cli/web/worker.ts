@@ -1,0 +1,272 @@
+/**
+ * The playground's Worker: all the computing, with the library's public API only (src/index.ts).
+ * The page sends messages (protocol.ts) and draws what comes back; nothing here touches the DOM.
+ *
+ * Training is the library's fit loop (fitAsync), which yields to the event loop every ~60 ms, so
+ * pause, a new learning rate or a prediction request are handled between batches. A pause stops
+ * the fit after the current batch; Train resumes it from model.trainingState(), same batches.
+ */
+import {
+  Adam, DivergenceError, Sequential, argmax, assembleMnist, buildModel, decodeModel, encodeModel, firstLayerPictures, inkToRgba,
+  misclassified, parseIdx, rgbaToInk, sliceDataset, toMnistInput, traceSample,
+  type Backend, type Callback, type Dataset, type FitState, type LossName, type Optimizer,
+} from 'nabla';
+import { createBackend } from './backend.ts';
+import type { FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
+
+interface WorkerScope {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
+
+const backend: Backend = createBackend();
+let model: Sequential | undefined;
+let source = '';
+/** The loss the model was trained with (from the server's file; the page trains with 'ce'). */
+let lossName: LossName = 'ce';
+let optimizer: Optimizer | undefined;
+let hyper: Hyper = { lr: 2e-3, hidden: 64, batchSize: 64 };
+let train: Dataset | undefined;
+let test: Dataset | undefined;
+/** Where the page's fit stopped (a pause): the next Train continues it. */
+let resume: FitState | undefined;
+/** The user wants training to run; the fit stops after the batch in which this turns false. */
+let running = false;
+/** A fit loop is active (it may still be finishing its last batch after a pause). */
+let looping = false;
+let step = 0;
+let epoch = 0;
+/** The last drawing, as the model's 784 inputs, for "step through my drawing". */
+let lastDrawing: Float32Array | undefined;
+/** Test accuracy during training is measured on this many test samples (fast, and always the same). */
+const QUICK_TEST = 1000;
+
+scope.onmessage = (event) => {
+  handle(event.data).catch((e: unknown) => post({ type: 'error', text: e instanceof Error ? e.message : String(e) }));
+};
+
+async function handle(m: ToWorker): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      await loadServerModel();
+      await loadData();
+      return;
+    }
+    case 'reset':
+      running = false;
+      hyper = m.hyper;
+      newModel(m.seed);
+      return;
+    case 'setHyper':
+      setHyper(m.hyper);
+      return;
+    case 'train':
+      // The page trains its own network: the server's model stays for drawing until then.
+      if (source.startsWith('server')) {
+        hyper = m.hyper;
+        newModel(1);
+      }
+      setHyper(m.hyper);
+      if (!running) trainLoop().catch((e: unknown) => post({ type: 'error', text: e instanceof Error ? e.message : String(e) }));
+      return;
+    case 'pause':
+      running = false;
+      return;
+    case 'predict':
+      predict(m.rgba, m.width, m.height);
+      return;
+    case 'inspect':
+      inspect();
+      return;
+    case 'trace':
+      trace(m.source, m.index);
+      return;
+    case 'download': {
+      const bytes = encodeModel(requireModel(), { loss: 'ce', dataset: 'MNIST (trained in the nabla playground)', steps: step });
+      post({ type: 'download', bytes, name: 'playground.safetensors' }, [bytes.buffer]);
+      return;
+    }
+  }
+}
+
+function requireModel(): Sequential {
+  if (!model) throw new Error('no model yet');
+  return model;
+}
+
+function info(): ModelInfo {
+  const m = requireModel();
+  const first = m.layers.find((l) => l.type === 'Dense');
+  return { source, summary: m.summary(), params: m.paramCount, firstUnits: first ? first.outputShape[0] : 0 };
+}
+
+/** The server's model, if it has one (GET /api/model is 404 without); else a fresh page model. */
+async function loadServerModel(): Promise<void> {
+  post({ type: 'status', text: 'loading the model…' });
+  const res = await fetch('/api/model');
+  if (res.ok) {
+    const meta = (await res.json()) as { name: string; weights: string };
+    const bytes = new Uint8Array(await (await fetch(meta.weights)).arrayBuffer());
+    const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend });
+    model = loaded.model;
+    lossName = loaded.training.loss ?? 'ce';
+    source = `server: ${meta.name}`;
+    const firstDense = model.layers.find((l) => l.type === 'Dense');
+    if (firstDense) hyper = { ...hyper, hidden: firstDense.outputShape[0] };
+    optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+    post({ type: 'model', info: info() });
+  } else {
+    newModel(1);
+  }
+}
+
+function newModel(seed: number): void {
+  model = buildModel({ hidden: [hyper.hidden], classes: 10, inputShape: [784], seed, backend });
+  source = `page: 784-${hyper.hidden}-10, seed ${seed}`;
+  lossName = 'ce';
+  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+  resume = undefined;
+  step = 0;
+  epoch = 0;
+  post({ type: 'model', info: info() });
+  post({ type: 'training', running: false });
+}
+
+function setHyper(h: Hyper): void {
+  if (h.hidden !== hyper.hidden && model) {
+    // A new hidden size is a new network.
+    hyper = h;
+    running = false;
+    newModel(1);
+    return;
+  }
+  // A new batch size starts a new epoch order (the running fit stops and a new one begins).
+  if (h.batchSize !== hyper.batchSize) resume = undefined;
+  hyper = h;
+  if (optimizer) optimizer.lr = h.lr;
+}
+
+async function fetchIdx(name: string): Promise<Uint8Array> {
+  const res = await fetch(`/data/${name}`);
+  if (!res.ok) throw new Error(`GET /data/${name}: ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** The IDX files from the server, through the same parser the CLI uses. */
+async function loadData(): Promise<void> {
+  post({ type: 'status', text: 'loading MNIST…' });
+  const load = async (images: string, labels: string): Promise<Dataset> => {
+    const [i, l] = await Promise.all([fetchIdx(images), fetchIdx(labels)]);
+    const roles = { images: `images "${images}"`, labels: `labels "${labels}"` };
+    return assembleMnist(parseIdx(i, roles.images), parseIdx(l, roles.labels), roles);
+  };
+  test = await load('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte');
+  train = await load('train-images-idx3-ubyte', 'train-labels-idx1-ubyte');
+  post({ type: 'dataReady', train: train.count, test: test.count });
+}
+
+async function trainLoop(): Promise<void> {
+  if (!train || !test) throw new Error('MNIST is still loading');
+  running = true;
+  post({ type: 'training', running: true });
+  // A fit still finishing its last batch after a pause sees `running` again and carries on.
+  if (looping) return;
+  looping = true;
+  try {
+    while (running) await fitUntilStopped(train, sliceDataset(test, 0, QUICK_TEST));
+  } finally {
+    looping = false;
+  }
+  post({ type: 'training', running: false });
+}
+
+/**
+ * One fit of the current model, until a pause, a new model or a new batch size stops it after a
+ * batch. Progress goes out every ~60 ms: the mean loss of the batches since the last message, and
+ * the accuracy on `quick` every ~400 ms.
+ */
+async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
+  const m = requireModel();
+  const batchSize = hyper.batchSize;
+  let t0 = performance.now();
+  let lastEval = 0;
+  let samples = 0;
+  let lossSum = 0;
+  let count = 0;
+  const progress: Callback = {
+    onBatchEnd(log) {
+      step++;
+      samples += Math.min(batchSize, data.count - (log.batch - 1) * batchSize);
+      lossSum += log.loss;
+      count++;
+      if (!running || m !== model || hyper.batchSize !== batchSize) m.stopAfterBatch = true;
+      const now = performance.now();
+      if (now - t0 < 60 && !m.stopAfterBatch) return;
+      let testAccuracy: number | undefined;
+      if (now - lastEval > 400) {
+        testAccuracy = m.evaluate(quick, { loss: 'ce' }).accuracy;
+        lastEval = performance.now();
+      }
+      post({ type: 'progress', progress: { step, epoch, loss: lossSum / count, testAccuracy, samplesPerSecond: samples / ((now - t0) / 1000) } });
+      t0 = performance.now();
+      samples = lossSum = count = 0;
+    },
+    onEpochEnd: () => void epoch++,
+  };
+  try {
+    await m.fitAsync(data, {
+      optimizer: optimizer!, loss: 'ce', epochs: Number.MAX_SAFE_INTEGER, batchSize, resume, callbacks: [progress], monitor: false,
+    }, 60);
+    resume = m === model && hyper.batchSize === batchSize ? m.trainingState() : undefined;
+  } catch (e) {
+    if (!(e instanceof DivergenceError)) throw e;
+    running = false;
+    post({ type: 'error', text: `the loss became ${e.found} at step ${step + 1}: the learning rate is too high; press Reset and lower it` });
+  }
+}
+
+function predict(rgba: Uint8ClampedArray, width: number, height: number): void {
+  const m = requireModel();
+  const x = toMnistInput(rgbaToInk(rgba, width, height), width, height);
+  lastDrawing = x;
+  const probabilities = m.predictProbabilities(x, 1);
+  const input = inkToRgba(x, 28, 28);
+  post({ type: 'prediction', probabilities, input, predicted: argmax(probabilities, 0, 10) }, [probabilities.buffer, input.buffer]);
+}
+
+/** W(1) pictures, the confusion matrix and the worst mistakes on the whole test set. */
+function inspect(): void {
+  if (!test) throw new Error('MNIST is still loading');
+  const m = requireModel();
+  post({ type: 'status', text: 'evaluating on the 10,000 test digits…' });
+  const weights = firstLayerPictures(m, 64)?.pictures ?? [];
+  const ev = m.evaluate(test, { loss: lossName });
+  const probs = m.predictProbabilities(test.x, test.count);
+  const mistakes = misclassified(probs, test.y, 10, 24).map((e) => ({
+    ...e, rgba: inkToRgba(test!.x.subarray(e.index * 784, (e.index + 1) * 784), 28, 28),
+  }));
+  post({
+    type: 'inspection', weights, confusion: ev.confusion, perClass: ev.perClass, accuracy: ev.accuracy, count: ev.count, mistakes,
+  });
+  post({ type: 'status', text: `test accuracy ${(100 * ev.accuracy).toFixed(2)}%` });
+}
+
+function trace(from: 'drawing' | 'test', index: number): void {
+  const m = requireModel();
+  if (from === 'drawing') {
+    if (!lastDrawing) throw new Error('draw a digit first');
+    // No label for a drawing: take the predicted class as the target, so δ shows how the
+    // network would reinforce its own answer.
+    const probs = m.predictProbabilities(lastDrawing, 1);
+    const target = new Float32Array(10);
+    target[argmax(probs, 0, 10)] = 1;
+    post({ type: 'trace', trace: traceSample(m, lastDrawing, target, lossName), label: null, title: 'your drawing (target: the predicted class)' });
+    return;
+  }
+  if (!test) throw new Error('MNIST is still loading');
+  const i = Math.max(0, Math.min(test.count - 1, Math.floor(index)));
+  const t = traceSample(m, test.x.subarray(i * 784, (i + 1) * 784), test.y.subarray(i * 10, (i + 1) * 10), lossName);
+  post({ type: 'trace', trace: t, label: test.labels[i], title: `test digit #${i} (label ${test.labels[i]})` });
+}

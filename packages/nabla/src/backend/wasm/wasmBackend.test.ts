@@ -1,0 +1,233 @@
+// What only the wasm backend has (its kernels pass test/kernelConformance.ts like every
+// backend's): threads (determinism, crashes), memory and bad requests.
+import { setFlagsFromString } from 'node:v8';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertNablaError } from '../../../../../test/assertNablaError.ts';
+import { assertClose } from '../../testing/assertClose.ts';
+import { NablaError } from '../../errors.ts';
+import { Rng } from '../../random.ts';
+import { Dense } from '../../layers/dense.ts';
+import { ReLU } from '../../layers/activations.ts';
+import { Sequential } from '../../model/sequential.ts';
+import { SGD } from '../../optim/sgd.ts';
+import { BatchIterator } from '../../data/batches.ts';
+import { JsBackend } from '../js/jsBackend.ts';
+import { createBackend } from '../createBackend.ts';
+import { WasmBackend, availableCores } from './wasmBackend.ts';
+import type { Backend } from '../backend.ts';
+
+// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const twoThreads = availableCores() >= 2;
+const one = await WasmBackend.create({ threads: 1 });
+const baseline = await WasmBackend.create({ threads: 1, relaxedSimd: false });
+const two = twoThreads ? await WasmBackend.create({ threads: 2 }) : undefined;
+after(() => {
+  one.dispose();
+  baseline.dispose();
+  two?.dispose();
+});
+
+test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
+  assert.equal(one.threads, 1);
+  assert.equal(baseline.simd, 'baseline');
+  assert.ok(['relaxed', 'baseline'].includes(one.simd));
+  if (two) assert.equal(two.threads, 2);
+});
+
+test('allocate returns zeroed views into the wasm memory that kernels use in place; freed blocks come back zeroed', () => {
+  const a = one.allocate(1000);
+  assert.ok(a.every((v) => v === 0), 'zeroed');
+  assert.ok(one.wasmMemory.pointerOf(a) >= 0, 'resident');
+  assert.equal(one.wasmMemory.pointerOf(new Float32Array(4)), -1);
+  a.fill(5);
+  const before = one.wasmMemory.reserve(64);
+  one.wasmMemory.release({ ptr: before, bytes: 64 });
+  assert.equal(one.wasmMemory.reserve(64), before, 'a released block is reused');
+  one.wasmMemory.release({ ptr: before, bytes: 64 });
+  // Growing the memory keeps earlier views valid (shared memory never detaches).
+  const big = one.allocate(8 * 1024 * 1024);
+  big[big.length - 1] = 1;
+  assert.equal(a[999], 5);
+});
+
+test('threads give bit-identical GEMM results to one thread (each element is summed in the same order)', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(3);
+  for (const [m, n, k, tA, tB] of [[64, 128, 784, false, true], [128, 784, 64, true, false], [64, 784, 128, false, false], [97, 333, 129, true, true]] as const) {
+    // Dense operands, then mostly-zero ones (the zero-skipping path).
+    for (const density of [1, 0.15]) {
+      const a = one.allocate(m * k);
+      const b = one.allocate(k * n);
+      a.forEach((_, i) => (a[i] = rng.uniform() < density ? rng.uniform() - 0.5 : 0));
+      b.forEach((_, i) => (b[i] = rng.uniform() < density ? rng.uniform() - 0.5 : 0));
+      const c1 = one.allocate(m * n);
+      const c2 = two!.allocate(m * n);
+      one.gemm(c1, a, b, m, n, k, tA, tB, 1, 0);
+      two!.gemm(c2, a, b, m, n, k, tA, tB, 1, 0);
+      assert.deepEqual(Buffer.from(c2.buffer, c2.byteOffset, c2.byteLength), Buffer.from(c1.buffer, c1.byteOffset, c1.byteLength), `${m}×${n}×${k} density ${density}`);
+    }
+  }
+});
+
+test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(4);
+  for (const n of [32_768, 100_003, 1_000_000]) {
+    const x = one.allocate(n);
+    x.forEach((_, i) => (x[i] = rng.uniform() * 4 - 2));
+    // Each backend sums a copy in its own memory (a foreign array would take the JS path).
+    const x2 = two!.allocate(n);
+    x2.set(x);
+    assert.equal(two!.sumSquares(x2, n), one.sumSquares(x, n), `n = ${n}`);
+  }
+});
+
+test('the same seeded MLP trains to bit-identical weights on 1 and 2 threads, and to the JS backend\'s accuracy', { skip: !two && 'needs 2 cores' }, () => {
+  // Synthetic 10-class data: each class a noisy prototype, so a small net learns it in one epoch.
+  const rng = new Rng(5);
+  const count = 2000;
+  const features = 64;
+  const protos = Array.from({ length: 10 }, () => Array.from({ length: features }, () => (rng.uniform() < 0.3 ? 1 : 0)));
+  const x = new Float32Array(count * features);
+  const y = new Float32Array(count * 10);
+  for (let i = 0; i < count; i++) {
+    const c = i % 10;
+    y[i * 10 + c] = 1;
+    for (let j = 0; j < features; j++) x[i * features + j] = protos[c][j] * (0.5 + rng.uniform()) + (rng.uniform() < 0.1 ? 1 : 0);
+  }
+  const data = { x, y, count };
+  const run = (backend: Backend) => {
+    const model = new Sequential([new Dense(96), new ReLU(), new Dense(10)], { inputShape: [features], seed: 9, backend });
+    const optimizer = new SGD(model.parameters(), { lr: 0.2, momentum: 0.9, backend });
+    model.fit(data, { optimizer, loss: 'ce', epochs: 2, batchSize: 50 });
+    return { model, acc: model.evaluate(data, { loss: 'ce' }).accuracy };
+  };
+  const r1 = run(one);
+  const r2 = run(two!);
+  const rj = run(new JsBackend());
+  const w1 = r1.model.parameters().map((p) => Array.from(p.value.data));
+  const w2 = r2.model.parameters().map((p) => Array.from(p.value.data));
+  assert.deepEqual(w2, w1, 'weights after training differ between 1 and 2 threads');
+  assert.ok(r1.acc > 0.9, `wasm accuracy ${r1.acc}`);
+  assert.ok(Math.abs(r1.acc - rj.acc) <= 0.01, `wasm ${r1.acc} vs js ${rj.acc}`);
+});
+
+test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the JS gather of plain arrays', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(6);
+  const count = 1000;
+  const features = 784; // 64 rows of 784: large enough to split over the threads
+  const x = two!.allocate(count * features);
+  const y = two!.allocate(count * 10);
+  x.forEach((_, i) => (x[i] = rng.uniform() < 0.2 ? rng.uniform() : 0));
+  for (let i = 0; i < count; i++) y[i * 10 + (i % 10)] = 1;
+  const inWasm = new BatchIterator({ x, y, count }, { batchSize: 64, shuffle: true, rng: new Rng(1), backend: two! });
+  const plain = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1) });
+  let batches = 0;
+  const other = plain.epoch();
+  for (const batch of inWasm.epoch()) {
+    const ref = other.next().value!;
+    assert.equal(batch.size, ref.size);
+    assert.deepEqual(batch.x, ref.x, `batch ${batches} x`);
+    assert.deepEqual(batch.y, ref.y, `batch ${batches} y`);
+    batches++;
+  }
+  assert.equal(batches, 16);
+  assert.ok(other.next().done, 'as many batches on both');
+});
+
+test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
+  const [n, c, s] = [64, 16, 144]; // 147,456 values: split over the threads
+  const js = new JsBackend();
+  const run = (be: Backend) => {
+    const own = (len: number, f: () => number) => { const a = be.allocate(len); a.forEach((_, i) => (a[i] = f())); return a; };
+    const r = new Rng(8);
+    const x = own(n * c * s, () => r.uniform() * 4 - 1);
+    const dy = own(n * c * s, () => r.uniform() - 0.5);
+    const gamma = own(c, () => r.uniform() + 0.5);
+    const beta = own(c, () => r.uniform() - 0.5);
+    const mean = be.allocate(c);
+    const variance = be.allocate(c);
+    const y = be.allocate(n * c * s);
+    const dx = be.allocate(n * c * s);
+    const dgamma = be.allocate(c);
+    const dbeta = be.allocate(c);
+    let out: number[] = [];
+    // Several reruns, back to back, so that the worker takes parts.
+    for (let rep = 0; rep < 5; rep++) {
+      be.batchNormStats(mean, variance, x, n, c, s);
+      const invStd = be.allocate(c);
+      invStd.forEach((_, i) => (invStd[i] = 1 / Math.sqrt(variance[i] + 1e-5)));
+      be.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+      dgamma.fill(0);
+      dbeta.fill(0);
+      be.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, true);
+      const now = [...mean, ...variance, ...y, ...dx, ...dgamma, ...dbeta];
+      if (rep > 0) assert.deepEqual(now, out, `rerun ${rep} changed a bit`);
+      out = now;
+    }
+    return out;
+  };
+  const a = run(one);
+  assert.deepEqual(run(two!), a, '2 threads differ from 1');
+  const ref = run(js);
+  assertClose(Float32Array.from(a), Float32Array.from(ref), { rtol: 1e-4, atol: 1e-4, label: 'wasm batch norm vs JS' });
+});
+
+test('sizes that do not match the buffers are rejected before the kernel runs', () => {
+  const c = one.allocate(4);
+  const a = one.allocate(6);
+  const b = one.allocate(6);
+  assertNablaError(() => one.gemm(c, a, b, 2, 3, 3, false, false, 1, 0), ['wasm gemm', 'C to hold 2 × 3 = 6 values', '4']);
+  assertNablaError(() => one.relu(a, b, 7), ['wasm relu', 'to hold 7 = 7 values', '6']);
+  assertNablaError(() => one.addRowVector(a, b, one.allocate(2), 2, 3), ['wasm addRowVector', 'v to hold 3']);
+});
+
+test('thread counts this machine cannot give are refused, naming the limit', async () => {
+  const cores = availableCores();
+  for (const bad of [0, 1.5, cores + 1, 99]) {
+    await assert.rejects(WasmBackend.create({ threads: bad }), (e: unknown) =>
+      e instanceof NablaError && e.message.includes(`a thread count from 1 to ${Math.min(cores, 16)}`) && e.message.includes(String(bad)));
+  }
+  // 'auto' must not hide a bad request behind a fallback to js.
+  await assert.rejects(createBackend({ name: 'auto', threads: 0 }), NablaError);
+});
+
+test('an error inside a worker surfaces to the caller as a NablaError, never a hang', { skip: !twoThreads && 'needs 2 cores' }, async () => {
+  const be = await WasmBackend.create({ threads: 2 });
+  // A job whose output pointer lies far outside the memory: any part a worker claims traps.
+  // The caller's own parts sleep 1 ms each, so the worker claims most of the 200 parts.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const outside = 2 ** 31;
+  assertNablaError(
+    () => be.pool!.run('gemm', 200, { c: outside, a: outside, b: outside, m: 64, n: 64 * 200, k: 64, transA: 0, transB: 0, alpha: 1, beta: 0, per: 64 },
+      () => Atomics.wait(pause, 0, 0, 1), 'gemm test', 5000),
+    ['wasm worker 1', 'gemm test to succeed', 'out of bounds'],
+  );
+  be.dispose();
+});
+
+test('a worker that has died is reported on the next call; the caller never waits for it', { skip: !twoThreads && 'needs 2 cores' }, async () => {
+  const be = await WasmBackend.create({ threads: 2 });
+  const n = 256;
+  const a = be.allocate(n * n).fill(1);
+  const c = be.allocate(n * n);
+  be.pool!.crashWorkerForTesting(1);
+  // Until the runtime reports the death, the caller claims every part itself: right answer.
+  be.gemm(c, a, a, n, n, n, false, false, 1, 0);
+  assert.ok(c.every((v) => v === n));
+  await new Promise((r) => setTimeout(r, 100));
+  assertNablaError(() => be.gemm(c, a, a, n, n, n, false, false, 1, 0), ['wasm backend', 'wasm worker 1 stopped']);
+  // Products too small to be split stay on the calling thread and still work.
+  const s = be.allocate(4);
+  be.gemm(s, a, a, 2, 2, 2, false, false, 1, 0);
+  assert.deepEqual(Array.from(s), [2, 2, 2, 2]);
+  be.dispose();
+});
+
+test('a disposed backend says so instead of waiting for workers that are gone', { skip: !twoThreads && 'needs 2 cores' }, async () => {
+  const be = await WasmBackend.create({ threads: 2 });
+  be.dispose();
+  const a = be.allocate(128 * 128);
+  assertNablaError(() => be.gemm(a, a.slice(), a.slice(), 128, 128, 128, false, false, 1, 0), ['the backend was disposed']);
+});

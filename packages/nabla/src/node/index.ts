@@ -1,0 +1,17 @@
+/**
+ * nabla/node: the chores of a Node program, on top of the library (which runs in browsers too and
+ * so touches no file): MNIST from the bundled copy or MNIST-format files, models saved to and
+ * loaded from a path, and the file helpers behind them (clear errors; atomic writes).
+ *
+ * @example
+ * import { Sequential, Dense, ReLU, SGD, ready } from 'nabla';
+ * import { loadMnist, saveModel } from 'nabla/node';
+ * const train = loadMnist('train');
+ * // ... build and fit a model ...
+ * saveModel('models/mine.safetensors', model);
+ *
+ * @module
+ */
+export { MAX_FILE_BYTES, readFileChecked, writeFileAtomic } from './files.ts';
+export { bundledMnistDir, dataSource, loadMnist, mnistFileCandidates, readIdxBytes, type Split } from './mnist.ts';
+export { loadModel, saveModel } from './modelFiles.ts';

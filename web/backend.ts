@@ -1,9 +1,0 @@
-/**
- * The backend the Worker computes with. One place to change: the wasm backend (threads, behind
- * the COOP/COEP headers `nabla serve` sends) will plug in here without touching the rest.
- */
-import { JsBackend, type Backend } from '../src/index.ts';
-
-export function createBackend(): Backend {
-  return new JsBackend();
-}
