@@ -105,6 +105,24 @@ test('--limit and --no-shuffle are honoured; progress goes to stderr as plain li
   assert.doesNotMatch(r.stdout, /% \(batch/);
 });
 
+test('--limit over the data size warns (naming --limit, the request and the size) and uses all the samples', () => {
+  const data = writeMnistFixture();
+  const dir = tmp();
+  const out = join(dir, 'm.safetensors');
+  const r = nabla('train', '--data', data, '--hidden', '8', '--epochs', '1', '--batch-size', '32', '--limit', '100000', '--no-progress', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^nabla: warning: --limit 100000 is more than the 300 training samples in MNIST-format IDX files in .*; using all 300$/m);
+  assert.match(r.stdout, /training on 270 samples, validating on 30/);
+  const e = nabla('eval', out, '--data', data, '--limit', '5000', '--json');
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, /^nabla: warning: --limit 5000 is more than the 90 test samples in .*; using all 90$/m);
+  assert.equal(JSON.parse(e.stdout).samples, 90);
+  // Within the data: no warning.
+  const within = nabla('eval', out, '--data', data, '--limit', '90', '--json');
+  assert.equal(within.code, 0, within.stderr);
+  assert.equal(within.stderr, '');
+});
+
 test('bad flags: unknown, out of range, inconsistent', () => {
   assertUserError(nabla('train', '--bogus'), "unknown option '--bogus'");
   assertUserError(nabla('train', '--batch-size', '0'), '--batch-size', 'expected an integer');

@@ -51,6 +51,15 @@ export function loadMnist(split: Split, dir?: string, allocate?: (length: number
   return assembleMnist(images, labels, { images: imagesRole, labels: labelsRole }, 10, allocate);
 }
 
+/**
+ * --limit is an upper bound ("at most N samples", as head -n): asking for more than the data holds
+ * runs on all of it, but says so on stderr, since the run is then not the size the user asked for.
+ */
+export function warnLimitOver(limit: number | undefined, count: number, what: string): void {
+  if (limit === undefined || limit <= count) return;
+  process.stderr.write(`nabla: warning: --limit ${limit} is more than the ${count} ${what}; using all ${count}\n`);
+}
+
 /** Every name nabla would read as an MNIST file in `folder` (they exist or not): inputs no output may replace. */
 export function mnistFileCandidates(folder: string | undefined): string[] {
   const bases = Object.values(BASENAMES).flatMap((n) => [n.images, n.labels]);

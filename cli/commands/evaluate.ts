@@ -1,7 +1,7 @@
 /** nabla eval <model>: test loss, accuracy, per-class accuracy and confusion matrix on MNIST's test set. */
 import type { Command } from 'commander';
 import { sliceDataset } from '../../src/index.ts';
-import { dataSource, loadMnist } from '../mnistFiles.ts';
+import { dataSource, loadMnist, warnLimitOver } from '../mnistFiles.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModelFile } from '../modelFiles.ts';
 import { intIn } from '../options.ts';
@@ -20,6 +20,7 @@ export function registerEval(program: Command): void {
       const { model, training } = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
       let test = loadMnist('test', opts.data);
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
+      warnLimitOver(opts.limit, test.count, `test samples in ${dataSource(opts.data)}`);
       const ev = model.evaluate(test, { loss: training.loss ?? 'ce', role: `test set (${dataSource(opts.data)})` });
       if (opts.json) {
         console.log(JSON.stringify({

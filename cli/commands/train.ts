@@ -15,7 +15,7 @@ import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backe
 import {
   defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
-import { dataSource, loadMnist, mnistFileCandidates } from '../mnistFiles.ts';
+import { dataSource, loadMnist, mnistFileCandidates, warnLimitOver } from '../mnistFiles.ts';
 import { loadModelFile, saveModelFile } from '../modelFiles.ts';
 import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
@@ -159,6 +159,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   // Data first: a bad data folder should fail before any work.
   let all = loadMnist('train', opts.data);
   if (opts.limit !== undefined) all = sliceDataset(all, 0, Math.min(opts.limit, all.count));
+  warnLimitOver(opts.limit, all.count, `training samples in ${dataSource(opts.data)}`);
   // The default hold-out (5,000 of 60,000) shrinks with --limit to a tenth of the samples.
   if (cmd.getOptionValueSource('val') !== 'cli') opts.val = Math.min(opts.val, Math.floor(all.count / 10));
   if (opts.val >= all.count) {
