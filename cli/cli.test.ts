@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { decodeSafetensors, encodeIdx, encodeSafetensors, Tensor } from '../src/index.ts';
+import { Dense, ReLU, Sequential, decodeSafetensors, encodeIdx, encodeModel, encodeSafetensors, Tensor } from '../src/index.ts';
 import { syntheticImages, writeMnistFixture } from '../test/cliFixtures.ts';
 import { BIN, assertUserError, nabla } from '../test/cliRunner.ts';
 
@@ -61,6 +61,34 @@ test('train → summary → eval → predict on synthetic data, with --json outp
   const pred = JSON.parse(p.stdout);
   assert.equal(pred.probabilities.length, 10);
   assert.ok(Math.abs(pred.probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
+});
+
+test('summary prints only what a model file records: no "{}" or "undefined" for a missing optimiser or seed', () => {
+  const dir = tmp();
+  const model = new Sequential([new Dense(4), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+  const summaryOf = (name: string, training: Parameters<typeof encodeModel>[1]): string => {
+    const path = join(dir, name);
+    writeFileSync(path, encodeModel(model, training));
+    const r = nabla('summary', path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /\{\}|undefined|NaN|null/, r.stdout);
+    return r.stdout;
+  };
+  // What the playground wrote before it recorded its optimiser and seed.
+  const page = summaryOf('page.safetensors', { loss: 'ce', dataset: 'MNIST (trained in the nabla playground)', steps: 120 });
+  assert.match(page, /^loss ce$/m);
+  assert.match(page, /^trained on MNIST \(trained in the nabla playground\): 120 steps$/m);
+  assert.doesNotMatch(page, /optimiser|seed/);
+  // Nothing recorded at all: the table and nothing else.
+  const bare = summaryOf('bare.safetensors', {});
+  assert.equal(summaryOf('empty.safetensors', { optimizer: {} }), bare);
+  assert.match(bare, /Total params: 3,190\n$/);
+  // An optimiser without a loss, and a seed: each said once, readably.
+  const some = summaryOf('some.safetensors', { optimizer: { name: 'adam', lr: 0.002, weightDecay: undefined }, seed: 7, batchSize: 64 });
+  assert.match(some, /^optimiser adam \(lr 0\.002\); batch 64; seed 7$/m);
+  // History without a dataset: no "unknown data"; one epoch is "1 epoch".
+  const hist = summaryOf('hist.safetensors', { history: { epochs: [{ epoch: 1, loss: 0.5, accuracy: 0.8, seconds: 1.5, lr: 0.01 }] } });
+  assert.match(hist, /^trained 1 epoch:$/m);
 });
 
 test('gzipped IDX files are read when named .gz; the same seed gives the same weights', () => {
