@@ -91,6 +91,23 @@ test('summary prints only what a model file records: no "{}" or "undefined" for 
   assert.match(hist, /^trained 1 epoch:$/m);
 });
 
+test('eval and predict refuse a model whose output is not one score per class (a 1-output regression model), instead of "accuracy 100%"', () => {
+  const data = writeMnistFixture();
+  const dir = tmp();
+  const regression = join(dir, 'reg.safetensors');
+  writeFileSync(regression, encodeModel(new Sequential([new Dense(4), new ReLU(), new Dense(1)], { inputShape: [784], seed: 1 }), { loss: 'mse' }));
+  assertUserError(nabla('eval', regression, '--data', data), 'model file "' + regression + '"', 'one output per class', '1 output per sample', 'regression');
+  assertUserError(nabla('eval', regression, '--data', data, '--json'), '1 output per sample');
+  const png = new PNG({ width: 28, height: 28 });
+  const pngPath = join(dir, 'blank.png');
+  writeFileSync(pngPath, PNG.sync.write(png));
+  assertUserError(nabla('predict', regression, pngPath), 'model file "' + regression + '"', '1 output per sample');
+  // Class scores, but not as many as the data has classes (the fixture's labels go up to 10 classes).
+  const three = join(dir, 'three.safetensors');
+  writeFileSync(three, encodeModel(new Sequential([new Dense(3)], { inputShape: [784] }), { loss: 'ce' }));
+  assertUserError(nabla('eval', three, '--data', data), 'model file "' + three + '"', '10 outputs', '3 outputs');
+});
+
 test('gzipped IDX files are read when named .gz; the same seed gives the same weights', () => {
   const data = writeMnistFixture({ gzip: true });
   const dir = tmp();

@@ -1,5 +1,5 @@
 /** Loading and saving model files from the CLI: bytes from disk, the library decodes/encodes. */
-import { decodeModel, encodeModel, type Backend, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
+import { NablaError, decodeModel, encodeModel, type Backend, type LoadedModel, type Sequential, type TrainingInfo } from '../src/index.ts';
 import { readFileChecked, writeFileAtomic } from './files.ts';
 
 export function loadModelFile(path: string, options: { seed?: number; backend?: Backend } = {}): LoadedModel {
@@ -8,4 +8,27 @@ export function loadModelFile(path: string, options: { seed?: number; backend?: 
 
 export function saveModelFile(path: string, model: Sequential, training: TrainingInfo): void {
   writeFileAtomic(path, encodeModel(model, training), 'model file');
+}
+
+/**
+ * Refuse a model whose output is not one score per class before eval or predict read it as one:
+ * a single output (a regression model) would otherwise score "100%", its argmax always class 0.
+ * With `classes` (the data's), the number of outputs must match it too.
+ */
+export function checkClassifier(path: string, model: Sequential, command: string, classes?: number): void {
+  const out = model.outputShape;
+  const where = `model file "${path}"`;
+  if (out.length !== 1 || out[0] < 2) {
+    throw new NablaError({
+      where, expected: `one output per class${classes !== undefined ? ` (${classes} for this data)` : ''}, as a classifier has`,
+      found: out.length === 1 ? `${out[0]} output per sample (a regression model, not class scores)` : `output shape [${out.join(', ')}] per sample`,
+      hint: `nabla ${command} scores digit classes; for a regression model use the library: model.evaluate(data, { loss: 'mse' }).loss is its mean squared error`,
+    });
+  }
+  if (classes !== undefined && out[0] !== classes) {
+    throw new NablaError({
+      where, expected: `${classes} outputs, one per class of the data`, found: `${out[0]} outputs`,
+      hint: 'was the model trained on other data? pass that data with --data',
+    });
+  }
 }

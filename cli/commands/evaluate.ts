@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { sliceDataset } from '../../src/index.ts';
 import { dataSource, loadMnist, warnLimitOver } from '../mnistFiles.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
-import { loadModelFile } from '../modelFiles.ts';
+import { checkClassifier, loadModelFile } from '../modelFiles.ts';
 import { intIn } from '../options.ts';
 import { formatEvaluation } from '../output.ts';
 
@@ -21,6 +21,7 @@ export function registerEval(program: Command): void {
       let test = loadMnist('test', opts.data);
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
       warnLimitOver(opts.limit, test.count, `test samples in ${dataSource(opts.data)}`);
+      checkClassifier(modelPath, model, 'eval', test.classes);
       const ev = model.evaluate(test, { loss: training.loss ?? 'ce', role: `test set (${dataSource(opts.data)})` });
       if (opts.json) {
         console.log(JSON.stringify({

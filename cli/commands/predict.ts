@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { argmax, noInk } from '../../src/index.ts';
 import { readDigitPng } from '../image.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
-import { loadModelFile } from '../modelFiles.ts';
+import { checkClassifier, loadModelFile } from '../modelFiles.ts';
 import { pct } from '../output.ts';
 
 export function registerPredict(program: Command): void {
@@ -16,6 +16,7 @@ export function registerPredict(program: Command): void {
   addBackendOptions(command)
     .action(async (modelPath: string, images: string[], opts: { json: boolean } & BackendFlags) => {
       const { model } = loadModelFile(modelPath, { backend: await backendFromFlags(opts) });
+      checkClassifier(modelPath, model, 'predict');
       const k = model.outputShape[0];
       for (const path of images) {
         const x = await readDigitPng(path);
