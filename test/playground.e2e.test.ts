@@ -5,7 +5,8 @@
 // Screenshots go to test-artifacts/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import packagedChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -13,6 +14,7 @@ import { Adam, Dense, ReLU, Sequential, decodeModel, encodeModel, sliceDataset }
 import { bundledMnistDir, loadMnist } from 'nabla/node';
 import { startServer, type RunningServer } from '../packages/cli/src/server.ts';
 import { WEB_DIST, ensureWebBuilt } from '../packages/cli/src/webBuild.ts';
+import { nabla } from './cliRunner.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts');
 
@@ -112,6 +114,20 @@ test('e2e: training in the page moves the loss curve down; pause stops it', asyn
   assert.equal(await page.$eval('#loss-chart', (c) => (c as HTMLElement).dataset.points), steps, 'paused: no new points');
   assert.equal(await page.textContent('#train'), 'Train');
   await page.screenshot({ path: join(ARTIFACTS, 'playground-train.png') });
+
+  // The downloaded model records how the page trained it, and nabla summary prints it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const file = join(mkdtempSync(join(tmpdir(), 'nabla-e2e-')), download.suggestedFilename());
+  await download.saveAs(file);
+  const { training } = decodeModel(readFileSync(file));
+  assert.equal(training.seed, 1);
+  assert.deepEqual(training.optimizer, { name: 'adam', lr: Number(await page.inputValue('#lr')) });
+  assert.equal(training.batchSize, Number(await page.inputValue('#batch')));
+  assert.ok(Number(training.steps) > 0, `steps ${training.steps}`);
+  const s = nabla('summary', file);
+  assert.equal(s.code, 0, s.stderr);
+  assert.match(s.stdout, /^loss ce; optimiser adam \(lr [\d.e-]+\); batch \d+; seed 1$/m);
+  assert.doesNotMatch(s.stdout, /\{\}|undefined/);
 });
 
 test('e2e: W(1) images, confusion matrix, mistakes and the one-sample trace', async () => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
-import { decodeSafetensors, encodeIdx, encodeSafetensors, Tensor } from 'nabla';
+import { Dense, ReLU, Sequential, decodeSafetensors, encodeIdx, encodeModel, encodeSafetensors, Tensor } from 'nabla';
 import { syntheticImages, writeMnistFixture } from '../../../test/cliFixtures.ts';
 import { BIN, assertUserError, nabla } from '../../../test/cliRunner.ts';
 
@@ -63,6 +63,52 @@ test('train → summary → eval → predict on synthetic data, with --json outp
   assert.ok(Math.abs(pred.probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
 });
 
+test('summary prints only what a model file records: no "{}" or "undefined" for a missing optimiser or seed', () => {
+  const dir = tmp();
+  const model = new Sequential([new Dense(4), new ReLU(), new Dense(10)], { inputShape: [784], seed: 1 });
+  const summaryOf = (name: string, training: Parameters<typeof encodeModel>[1]): string => {
+    const path = join(dir, name);
+    writeFileSync(path, encodeModel(model, training));
+    const r = nabla('summary', path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /\{\}|undefined|NaN|null/, r.stdout);
+    return r.stdout;
+  };
+  // What the playground wrote before it recorded its optimiser and seed.
+  const page = summaryOf('page.safetensors', { loss: 'ce', dataset: 'MNIST (trained in the nabla playground)', steps: 120 });
+  assert.match(page, /^loss ce$/m);
+  assert.match(page, /^trained on MNIST \(trained in the nabla playground\): 120 steps$/m);
+  assert.doesNotMatch(page, /optimiser|seed/);
+  // Nothing recorded at all: the table and nothing else.
+  const bare = summaryOf('bare.safetensors', {});
+  assert.equal(summaryOf('empty.safetensors', { optimizer: {} }), bare);
+  assert.match(bare, /Total params: 3,190\n$/);
+  // An optimiser without a loss, and a seed: each said once, readably.
+  const some = summaryOf('some.safetensors', { optimizer: { name: 'adam', lr: 0.002, weightDecay: undefined }, seed: 7, batchSize: 64 });
+  assert.match(some, /^optimiser adam \(lr 0\.002\); batch 64; seed 7$/m);
+  // History without a dataset: no "unknown data"; one epoch is "1 epoch".
+  const hist = summaryOf('hist.safetensors', { history: { epochs: [{ epoch: 1, loss: 0.5, accuracy: 0.8, seconds: 1.5, lr: 0.01 }] } });
+  assert.match(hist, /^trained 1 epoch:$/m);
+});
+
+test('eval, predict and serve refuse a model whose output is not one score per class (a 1-output regression model), instead of "accuracy 100%"', () => {
+  const data = writeMnistFixture();
+  const dir = tmp();
+  const regression = join(dir, 'reg.safetensors');
+  writeFileSync(regression, encodeModel(new Sequential([new Dense(4), new ReLU(), new Dense(1)], { inputShape: [784], seed: 1 }), { loss: 'mse' }));
+  assertUserError(nabla('eval', regression, '--data', data), 'model file "' + regression + '"', 'one output per class', '1 output per sample', 'regression');
+  assertUserError(nabla('eval', regression, '--data', data, '--json'), '1 output per sample');
+  const png = new PNG({ width: 28, height: 28 });
+  const pngPath = join(dir, 'blank.png');
+  writeFileSync(pngPath, PNG.sync.write(png));
+  assertUserError(nabla('predict', regression, pngPath), 'model file "' + regression + '"', '1 output per sample');
+  assertUserError(nabla('serve', regression, '--port', '0'), 'model file "' + regression + '"', '1 output per sample');
+  // Class scores, but not as many as the data has classes (the fixture's labels go up to 10 classes).
+  const three = join(dir, 'three.safetensors');
+  writeFileSync(three, encodeModel(new Sequential([new Dense(3)], { inputShape: [784] }), { loss: 'ce' }));
+  assertUserError(nabla('eval', three, '--data', data), 'model file "' + three + '"', '10 outputs', '3 outputs');
+});
+
 test('gzipped IDX files are read when named .gz; the same seed gives the same weights', () => {
   const data = writeMnistFixture({ gzip: true });
   const dir = tmp();
@@ -103,6 +149,24 @@ test('--limit and --no-shuffle are honoured; progress goes to stderr as plain li
   // Not a terminal: progress is plain lines on stderr, never on stdout.
   assert.match(r.stderr, /^epoch 1\/1: \d+% \(batch \d+\/\d+, loss [\d.]+\)$/m);
   assert.doesNotMatch(r.stdout, /% \(batch/);
+});
+
+test('--limit over the data size warns (naming --limit, the request and the size) and uses all the samples', () => {
+  const data = writeMnistFixture();
+  const dir = tmp();
+  const out = join(dir, 'm.safetensors');
+  const r = nabla('train', '--data', data, '--hidden', '8', '--epochs', '1', '--batch-size', '32', '--limit', '100000', '--no-progress', '--out', out);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /^nabla: warning: --limit 100000 is more than the 300 training samples in MNIST-format IDX files in .*; using all 300$/m);
+  assert.match(r.stdout, /training on 270 samples, validating on 30/);
+  const e = nabla('eval', out, '--data', data, '--limit', '5000', '--json');
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stderr, /^nabla: warning: --limit 5000 is more than the 90 test samples in .*; using all 90$/m);
+  assert.equal(JSON.parse(e.stdout).samples, 90);
+  // Within the data: no warning.
+  const within = nabla('eval', out, '--data', data, '--limit', '90', '--json');
+  assert.equal(within.code, 0, within.stderr);
+  assert.equal(within.stderr, '');
 });
 
 test('bad flags: unknown, out of range, inconsistent', () => {

@@ -93,6 +93,16 @@ test('nabla search end to end: parallel trials, sorted table with the chosen row
   assert.equal(JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).trials.length, 3);
 });
 
+test('nabla search passes on its trials\' warnings (e.g. --limit over the data size), each text once', () => {
+  const data = writeMnistFixture({ train: 300, test: 60 });
+  const dir = mkdtempSync(join(tmpdir(), 'nabla-search-'));
+  const r = nabla('search', '--grid', 'hidden=4|8', '--jobs', '2', '--no-progress', '--dir', dir, '--', '--data', data, '--epochs', '1', '--batch-size', '32', '--limit', '100000');
+  assert.equal(r.code, 0, r.stderr);
+  const warnings = r.stderr.split('\n').filter((l) => l.startsWith('nabla: warning:'));
+  assert.equal(warnings.length, 1, r.stderr);
+  assert.match(warnings[0], /^nabla: warning: trial [12] \(hidden=\d\): --limit 100000 is more than the 300 training samples in .*; using all 300$/);
+});
+
 test('nabla search refuses bad input with one line and exit 1', () => {
   const one = (r: ReturnType<typeof nabla>, ...parts: string[]) => {
     assert.equal(r.code, 1, r.stderr);

@@ -9,7 +9,7 @@
 import {
   Adam, DivergenceError, Sequential, argmax, assembleMnist, buildModel, decodeModel, encodeModel, firstLayerPictures, inkToRgba,
   misclassified, parseIdx, rgbaToInk, sliceDataset, toMnistInput, traceSample,
-  type Backend, type Callback, type Dataset, type FitState, type LossName, type Optimizer,
+  type Backend, type Callback, type Dataset, type FitState, type LossName, type Optimizer, type TrainingInfo,
 } from 'nabla';
 import { createBackend } from './backend.ts';
 import type { FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
@@ -38,6 +38,12 @@ let running = false;
 let looping = false;
 let step = 0;
 let epoch = 0;
+/** The seed of the page's model (undefined for the server's). */
+let seed: number | undefined;
+/** The server model's own training record, downloaded as is while the page has not replaced it. */
+let serverTraining: TrainingInfo | undefined;
+/** Learning rates and batch sizes the page's training used (either can change between batches). */
+const used = { lrs: new Set<number>(), batchSizes: new Set<number>() };
 /** The last drawing, as the model's 784 inputs, for "step through my drawing". */
 let lastDrawing: Float32Array | undefined;
 /** Test accuracy during training is measured on this many test samples (fast, and always the same). */
@@ -84,11 +90,29 @@ async function handle(m: ToWorker): Promise<void> {
       trace(m.source, m.index);
       return;
     case 'download': {
-      const bytes = encodeModel(requireModel(), { loss: 'ce', dataset: 'MNIST (trained in the nabla playground)', steps: step });
+      const bytes = encodeModel(requireModel(), downloadRecord());
       post({ type: 'download', bytes, name: 'playground.safetensors' }, [bytes.buffer]);
       return;
     }
   }
+}
+
+/**
+ * The training record of a downloaded model: what the page knows, and nothing it does not (nabla
+ * summary prints what is recorded). The server's model, untouched, keeps its own record.
+ */
+function downloadRecord(): TrainingInfo {
+  if (serverTraining) return serverTraining;
+  const lrs = [...used.lrs];
+  const batchSizes = [...used.batchSizes];
+  return {
+    loss: 'ce', dataset: 'MNIST (trained in the nabla playground)', steps: step, epochs: epoch,
+    ...(seed !== undefined ? { seed } : {}),
+    // Adam with its defaults but the learning rate; the rate as it was at the last step, and every
+    // rate used when the slider moved during training.
+    ...(lrs.length > 0 ? { optimizer: { name: 'adam', lr: lrs[lrs.length - 1], ...(lrs.length > 1 ? { lrsUsed: lrs } : {}) } } : {}),
+    ...(batchSizes.length === 1 ? { batchSize: batchSizes[0] } : batchSizes.length > 1 ? { batchSizesUsed: batchSizes } : {}),
+  };
 }
 
 function requireModel(): Sequential {
@@ -112,6 +136,8 @@ async function loadServerModel(): Promise<void> {
     const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend });
     model = loaded.model;
     lossName = loaded.training.loss ?? 'ce';
+    serverTraining = loaded.training;
+    seed = undefined;
     source = `server: ${meta.name}`;
     const firstDense = model.layers.find((l) => l.type === 'Dense');
     if (firstDense) hyper = { ...hyper, hidden: firstDense.outputShape[0] };
@@ -122,7 +148,11 @@ async function loadServerModel(): Promise<void> {
   }
 }
 
-function newModel(seed: number): void {
+function newModel(modelSeed: number): void {
+  seed = modelSeed;
+  serverTraining = undefined;
+  used.lrs.clear();
+  used.batchSizes.clear();
   model = buildModel({ hidden: [hyper.hidden], classes: 10, inputShape: [784], seed, backend });
   source = `page: 784-${hyper.hidden}-10, seed ${seed}`;
   lossName = 'ce';
@@ -198,6 +228,8 @@ async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
   const progress: Callback = {
     onBatchEnd(log) {
       step++;
+      used.lrs.add(optimizer!.lr);
+      used.batchSizes.add(batchSize);
       samples += Math.min(batchSize, data.count - (log.batch - 1) * batchSize);
       lossSum += log.loss;
       count++;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { sliceDataset } from 'nabla';
 import { dataSource, loadMnist, loadModel } from 'nabla/node';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
+import { checkClassifier, warnLimitOver } from '../dataChecks.ts';
 import { intIn } from '../options.ts';
 import { formatEvaluation } from '../output.ts';
 
@@ -19,6 +20,8 @@ export function registerEval(program: Command): void {
       const { model, training } = loadModel(modelPath, { backend: await backendFromFlags(opts) });
       let test = loadMnist('test', opts.data);
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
+      warnLimitOver(opts.limit, test.count, `test samples in ${dataSource(opts.data)}`);
+      checkClassifier(modelPath, model, 'eval', test.classes);
       const ev = model.evaluate(test, { loss: training.loss ?? 'ce', role: `test set (${dataSource(opts.data)})` });
       if (opts.json) {
         console.log(JSON.stringify({

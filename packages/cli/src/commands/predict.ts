@@ -4,6 +4,7 @@ import { argmax, noInk } from 'nabla';
 import { readDigitPng } from '../image.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModel } from 'nabla/node';
+import { checkClassifier } from '../dataChecks.ts';
 import { pct } from '../output.ts';
 
 export function registerPredict(program: Command): void {
@@ -16,6 +17,7 @@ export function registerPredict(program: Command): void {
   addBackendOptions(command)
     .action(async (modelPath: string, images: string[], opts: { json: boolean } & BackendFlags) => {
       const { model } = loadModel(modelPath, { backend: await backendFromFlags(opts) });
+      checkClassifier(modelPath, model, 'predict');
       const k = model.outputShape[0];
       for (const path of images) {
         const x = await readDigitPng(path);

@@ -115,6 +115,7 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
   const best = (): TrialRecord | undefined => rank(records()).find((r) => r.status === 'ok');
   let running = 0;
   let stopping = false;
+  const warned = new Set<string>();
   const onSigint = (): void => {
     stopping = true;
     say('interrupted: waiting for the running trials to checkpoint; run the same command again to resume');
@@ -156,6 +157,13 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
           running++;
           runTrial(t.flags, base, train, stemOf(t.key)).then((result) => {
             running--;
+            // A trial's warnings (say, --limit over the data size) would be lost with its stderr:
+            // passed on, each text once, since every trial of the search tends to repeat them.
+            for (const w of result.warnings) {
+              if (warned.has(w)) continue;
+              warned.add(w);
+              process.stderr.write(`nabla: warning: trial ${t.index} (${t.key}): ${w}\n`);
+            }
             if (result.status !== 'interrupted') {
               const record: TrialRecord = { key: t.key, base: baseKey, flags: Object.fromEntries(t.flags), ...result.record };
               // One short line per write with O_APPEND: a crash leaves at most a torn last line, skipped on reading.
@@ -202,6 +210,8 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
 interface TrialResult {
   status: 'ok' | 'failed' | 'interrupted';
   record: Omit<TrialRecord, 'key' | 'base' | 'flags'>;
+  /** The trial's "nabla: warning:" lines, without that prefix. */
+  warnings: string[];
 }
 
 /** Run one trial as `nabla train` in a child process; resumes from its checkpoint if one exists. */
@@ -217,13 +227,14 @@ function runTrial(flags: TrialFlags, base: string[], train: Command, stem: strin
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => {
+      const warnings = stderr.split('\n').filter((l) => l.startsWith('nabla: warning: ')).map((l) => l.slice('nabla: warning: '.length));
       const empty = { val_accuracy: null, val_loss: null, epochs_run: null, train_seconds: null, model: null };
-      if (code === 130) return resolve({ status: 'interrupted', record: { status: 'failed', ...empty } });
+      if (code === 130) return resolve({ status: 'interrupted', record: { status: 'failed', ...empty }, warnings });
       const result = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.type === 'result');
       if (code !== 0 || !result) {
         const error = stderr.split('\n').filter((l) => l.startsWith('nabla: error:') || l.startsWith('error:')).at(-1)?.replace(/^nabla: error: /, '') ??
           `exit code ${code}`;
-        return resolve({ status: 'failed', record: { status: 'failed', ...empty, error } });
+        return resolve({ status: 'failed', record: { status: 'failed', ...empty, error }, warnings });
       }
       resolve({
         status: 'ok',
@@ -231,6 +242,7 @@ function runTrial(flags: TrialFlags, base: string[], train: Command, stem: strin
           status: 'ok', val_accuracy: result.val_accuracy, val_loss: result.val_loss, epochs_run: result.epochs_run,
           train_seconds: result.train_seconds, model,
         },
+        warnings,
       });
     });
   });

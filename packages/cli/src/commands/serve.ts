@@ -6,6 +6,7 @@ import { bundledMnistDir, readFileChecked } from 'nabla/node';
 import { NablaError, decodeModel } from 'nabla';
 import { intIn } from '../options.ts';
 import { DEFAULT_MAX_BODY, startServer } from '../server.ts';
+import { checkClassifier } from '../dataChecks.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { WEB_DIST, ensureWebBuilt } from '../webBuild.ts';
 import { DEFAULTS } from './train.ts';
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
         // thread unless --threads says otherwise.
         const backend = await backendFromFlags({ ...opts, threads: opts.threads ?? 1 });
         model = { loaded: decodeModel(bytes, `model file "${modelPath}"`, { backend }), bytes, name: basename(modelPath) };
+        checkClassifier(modelPath, model.loaded.model, 'serve');
       }
       if (await ensureWebBuilt()) process.stderr.write(`built the playground into ${WEB_DIST}\n`);
       let url: string;

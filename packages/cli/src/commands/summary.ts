@@ -17,15 +17,38 @@ export function registerSummary(program: Command): void {
       }
       console.log(model.summary());
       const t = training;
-      if (t.loss) console.log(`\nloss ${t.loss}; optimiser ${JSON.stringify(t.optimizer ?? {})}; seed ${t.seed}`);
+      // Only what the file records: files from the playground or the library may lack any field.
+      const lines: string[] = [];
+      const setup = [
+        t.loss !== undefined ? `loss ${t.loss}` : undefined,
+        t.optimizer !== undefined && Object.keys(t.optimizer).length > 0 ? `optimiser ${formatOptimizer(t.optimizer)}` : undefined,
+        t.batchSize !== undefined ? `batch ${t.batchSize}` : undefined,
+        t.seed !== undefined ? `seed ${t.seed}` : undefined,
+      ].filter((p) => p !== undefined);
+      if (setup.length > 0) lines.push(setup.join('; '));
       const h = t.history?.epochs ?? [];
-      if (h.length > 0) {
-        console.log(`trained ${h.length} epochs on ${t.dataset ?? 'unknown data'}:`);
+      const on = t.dataset !== undefined ? ` on ${t.dataset}` : '';
+      if (t.history !== undefined) {
+        lines.push(`trained ${h.length} epoch${h.length === 1 ? '' : 's'}${on}${h.length > 0 ? ':' : ''}`);
         for (const e of h) {
           const v = e.valAccuracy === undefined ? '' : `  val_acc ${pct(e.valAccuracy)}`;
-          console.log(`  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}  acc ${pct(e.accuracy)}${v}  ${e.seconds.toFixed(1)}s`);
+          lines.push(`  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}  acc ${pct(e.accuracy)}${v}  ${e.seconds.toFixed(1)}s`);
         }
+      } else if (Number.isSafeInteger(t.steps)) {
+        lines.push(`trained${on}: ${t.steps} step${t.steps === 1 ? '' : 's'}`);
+      } else if (on) {
+        lines.push(`trained${on}`);
       }
-      if (t.test) console.log(`test accuracy ${pct(t.test.accuracy)} (loss ${t.test.loss.toFixed(4)})`);
+      if (t.test) lines.push(`test accuracy ${pct(t.test.accuracy)} (loss ${t.test.loss.toFixed(4)})`);
+      if (lines.length > 0) console.log(`\n${lines.join('\n')}`);
     });
+}
+
+/** "adam (lr 0.002, schedule cosine)": the name, then each recorded setting (unset ones left out). */
+function formatOptimizer(o: Record<string, unknown>): string {
+  const settings = Object.entries(o)
+    .filter(([k, v]) => k !== 'name' && v !== undefined && v !== null)
+    .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  const name = typeof o.name === 'string' ? o.name : 'settings';
+  return settings.length > 0 ? `${name} (${settings.join(', ')})` : name;
 }

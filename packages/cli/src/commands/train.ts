@@ -16,6 +16,7 @@ import {
   defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
 import { dataSource, loadMnist, mnistFileCandidates, loadModel, saveModel } from 'nabla/node';
+import { warnLimitOver } from '../dataChecks.ts';
 import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
 import { pct } from '../output.ts';
@@ -158,6 +159,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   // Data first: a bad data folder should fail before any work.
   let all = loadMnist('train', opts.data);
   if (opts.limit !== undefined) all = sliceDataset(all, 0, Math.min(opts.limit, all.count));
+  warnLimitOver(opts.limit, all.count, `training samples in ${dataSource(opts.data)}`);
   // The default hold-out (5,000 of 60,000) shrinks with --limit to a tenth of the samples.
   if (cmd.getOptionValueSource('val') !== 'cli') opts.val = Math.min(opts.val, Math.floor(all.count / 10));
   if (opts.val >= all.count) {

@@ -457,6 +457,17 @@ test('fit and forward reject data that does not fit the model, with the role nam
   assert.deepEqual(model.fit({ x: new Float32Array(6), y: new Float32Array(4), count: 2 }, { optimizer: opt, loss: 'ce', epochs: 0 }).epochs, []);
 });
 
+test('a missing or malformed inputShape is a NablaError with an example, not a TypeError', () => {
+  // Dense(3) cannot know its number of inputs: the shape must be given.
+  const noOptions = assertNablaError(() => new Sequential([new Dense(3)], undefined as never), ['Sequential', 'options.inputShape', 'none']);
+  assert.match(noOptions.hint ?? '', /inputShape: \[784\]/);
+  assertNablaError(() => new Sequential([new Dense(3)], {} as never), ['options.inputShape', 'none']);
+  assertNablaError(() => new Sequential([new Dense(3)], { inputShape: 784 } as never), ['options.inputShape', '784']);
+  assertNablaError(() => new Sequential([new Dense(3)], { inputShape: [0] }), ['options.inputShape', '[0]']);
+  assertNablaError(() => new Sequential([new Dense(3)], { inputShape: [2.5] }), ['options.inputShape', '[2.5]']);
+  assert.deepEqual(new Sequential([new Dense(3)], { inputShape: [4] }).outputShape, [3]);
+});
+
 test('config round trip: fromConfig(config()) rebuilds the same architecture', () => {
   const model = new Sequential([new Flatten(), new Dense(5, { init: 'xavier' }), new Sigmoid(), new Dense(3, { bias: false })], { inputShape: [2, 2] });
   const config = model.config();

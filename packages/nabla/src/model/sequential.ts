@@ -108,6 +108,16 @@ export class Sequential {
     if (layers.length === 0) {
       throw new NablaError({ where: 'Sequential', expected: 'at least one layer', found: 'none' });
     }
+    // No layer can infer its input size (Dense needs its number of inputs): the shape must be given.
+    const shape0 = (options as Partial<SequentialOptions> | undefined)?.inputShape as unknown;
+    if (!Array.isArray(shape0) || shape0.length === 0 || !shape0.every((d) => Number.isInteger(d) && d > 0)) {
+      throw new NablaError({
+        where: 'Sequential', expected: 'options.inputShape, the per-sample input shape as a list of positive integers',
+        found: shape0 === undefined ? (options === undefined ? 'none (no options given)' : 'none')
+          : Array.isArray(shape0) ? `[${shape0.map(String).join(', ')}]` : JSON.stringify(shape0) ?? String(shape0),
+        hint: 'e.g. new Sequential(layers, { inputShape: [784] }) for flattened 28×28 images, or { inputShape: [1, 28, 28] } for Conv2d',
+      });
+    }
     this.layers = layers;
     this.inputShape = [...options.inputShape];
     this.backend = options.backend ?? new JsBackend();
