@@ -46,10 +46,10 @@ const ok = (r: SpawnSyncReturns<string>, what: string): string => {
 
 test('the tarballs hold the built code and nothing of the repository\'s own', () => {
   const { lib, cli } = install();
-  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/node/index.js', 'dist/nabla.browser.js', 'src/index.ts', 'LICENSE', 'README.md']) {
+  for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/node/index.js', 'dist/node-esm/index.js', 'dist/node-esm/node/index.js', 'dist/nabla.browser.js', 'src/index.ts', 'LICENSE', 'README.md']) {
     assert.ok(lib.includes(f), `nabla ships ${f}`);
   }
-  for (const f of ['bin/nabla.js', 'dist/main.js', 'dist/commands/train.js', 'web/dist/index.html', 'web/dist/main.js', 'web/dist/worker.js', 'LICENSE', 'README.md']) {
+  for (const f of ['bin/nabla.js', 'dist/main.js', 'web/dist/index.html', 'web/dist/main.js', 'web/dist/worker.js', 'LICENSE', 'README.md']) {
     assert.ok(cli.includes(f), `nabla-cli ships ${f}`);
   }
   assert.deepEqual([...lib, ...cli].filter((f) => /\.test\.|assembly\/|(^|\/)test\//.test(f)), [], 'no tests or AssemblyScript sources');

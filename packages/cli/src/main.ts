@@ -3,6 +3,7 @@
  * User mistakes (NablaError, bad flags) print one line and exit 1, without a stack trace.
  */
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isNablaError } from 'nabla';
 import { registerEval } from './commands/evaluate.ts';
@@ -14,10 +15,11 @@ import { registerReport } from './commands/report.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerSummary } from './commands/summary.ts';
 import { Interrupted, registerTrain } from './commands/train.ts';
+import { PACKAGE_ROOT } from './paths.ts';
 import { loadPlugins } from './plugins.ts';
 
 /** This package's version (src/ and dist/ both sit beside package.json). */
-const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+const VERSION = (createRequire(import.meta.url)(join(PACKAGE_ROOT, 'package.json')) as { version: string }).version;
 
 export function makeProgram(): Command {
   const program = new Command();

@@ -26,7 +26,6 @@ import type { AddressInfo, Socket } from 'node:net';
 import { hostname as machineName, networkInterfaces } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NablaError, argmax, isNablaError, noInk, shapeSize, type LoadedModel } from 'nabla';
-import { decodeDigitPng } from './image.ts';
 
 /** Default request body limit: a 784-pixel JSON body is ~20 kB, a PNG of a drawing a few kB. */
 export const DEFAULT_MAX_BODY = 1 << 20;
@@ -252,6 +251,8 @@ async function predict(req: IncomingMessage, res: ServerResponse, options: Serve
     if (body.length === 0) throw new HttpError(400, 'empty body: expected a PNG image');
     if (features !== 784) throw new HttpError(400, `PNG input needs a 784-input model; this one takes ${features}`);
     try {
+      // Loaded at the first PNG request: pngjs is not needed to start the server.
+      const { decodeDigitPng } = await import('./image.ts');
       x = decodeDigitPng(body, 'request body');
     } catch (e) {
       if (isNablaError(e)) throw new HttpError(400, e.message);

@@ -9,14 +9,14 @@
  *   web/index.html, web/style.css → dist/
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NablaError } from 'nabla';
+import { PACKAGE_ROOT } from './paths.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const WEB_DIR = join(ROOT, 'web');
+export const WEB_DIR = join(PACKAGE_ROOT, 'web');
 /** The library's sources in a checkout of the repository (an installed package has none). */
-const LIBRARY_SOURCES = join(ROOT, '..', 'nabla', 'src');
+const LIBRARY_SOURCES = join(PACKAGE_ROOT, '..', 'nabla', 'src');
 export const WEB_DIST = join(WEB_DIR, 'dist');
 const STATIC_FILES = ['index.html', 'style.css'];
 const OUTPUTS = ['index.html', 'style.css', 'main.js', 'worker.js'];

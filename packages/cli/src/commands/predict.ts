@@ -1,7 +1,6 @@
 /** nabla predict <model> <image.png ...>: the class and probabilities for each image. */
 import type { Command } from 'commander';
 import { argmax, noInk } from 'nabla';
-import { readDigitPng } from '../image.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadModel } from 'nabla/node';
 import { checkClassifier } from '../dataChecks.ts';
@@ -19,6 +18,8 @@ export function registerPredict(program: Command): void {
       const { model } = loadModel(modelPath, { backend: await backendFromFlags(opts) });
       checkClassifier(modelPath, model, 'predict');
       const k = model.outputShape[0];
+      // Loaded when needed: it pulls in pngjs, which every other command (and --version) can do without.
+      const { readDigitPng } = await import('../image.ts');
       for (const path of images) {
         const x = await readDigitPng(path);
         const probs = model.predictProbabilities(x, 1);

@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import { NablaError } from 'nabla';
 import { writeFileAtomic, dataSource, loadMnist, mnistFileCandidates, loadModel } from 'nabla/node';
 import { checkOutputs } from '../outputs.ts';
-import { buildReport } from '../report.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 
 export function registerReport(program: Command): void {
@@ -28,6 +27,7 @@ export function registerReport(program: Command): void {
           found: `input shape [${loaded.model.inputShape}] and ${loaded.model.outputShape[0]} outputs`,
         });
       }
+      const { buildReport } = await import('../report.ts'); // pngjs, loaded only for a report
       const html = buildReport({ name: basename(modelPath), loaded, test, dataSource: dataSource(opts.data) });
       writeFileAtomic(out, new TextEncoder().encode(html), 'report');
       console.log(`report written to ${out}`);

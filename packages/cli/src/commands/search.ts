@@ -17,12 +17,12 @@ import type { Command } from 'commander';
 import { NablaError, Rng, crc32 } from 'nabla';
 import { readFileChecked, writeFileAtomic, loadMnist, mnistFileCandidates, loadModel } from 'nabla/node';
 import { expectedPart, intIn } from '../options.ts';
+import { BIN } from '../paths.ts';
 import { checkOutputs } from '../outputs.ts';
 import { pct } from '../output.ts';
 import { expandGrid, parseSpace, sampleRandom, searchableFlags, trialArgs, trialKey, type TrialFlags } from '../searchSpace.ts';
 import { Interrupted } from './train.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'nabla.js');
 /** Flags the search sets for each trial itself. */
 const RESERVED = new Set(['out', 'checkpoint', 'resume', 'json', 'progress', 'test', 'help']);
 

@@ -20,7 +20,6 @@ import { warnLimitOver } from '../dataChecks.ts';
 import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
 import { pct } from '../output.ts';
-import { progressCallback } from '../progress.ts';
 
 const OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
 const SCHEDULES = ['cosine', 'constant', 'step', 'exponential'] as const;
@@ -213,6 +212,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
       }
     },
   };
+  // Loaded here, not at start-up: cli-progress is only needed once training begins.
+  const { progressCallback } = await import('../progress.ts');
   const callbacks: Callback[] = [progressCallback(opts.epochs, opts.progress && !opts.json), printEpoch];
   callbacks.unshift(lrSchedule(optimizer, { type: opts.schedule, warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize }));
   if (stopper) callbacks.push(stopper);
