@@ -53,14 +53,24 @@ export class ThreadPool {
   private readonly ctl: Int32Array;
   private failure: Error | undefined;
 
-  private constructor(memory: WasmMemory, workers: WorkerHandle[]) {
+  /** Resolves once every worker has loaded the module (at once for a pool made by `start`). */
+  readonly joined: Promise<void>;
+
+  private constructor(memory: WasmMemory, workers: WorkerHandle[], joined: Promise<void> = Promise.resolve(), watched = workers) {
     this.memory = memory;
     this.workers = workers;
     this.threads = workers.length + 1;
     this.ctl = new Int32Array(memory.buffer, CONTROL, 64);
-    workers.forEach((w, i) => w.onExit((err) => {
+    this.joined = joined;
+    watched.forEach((w) => this.watch(w));
+  }
+
+  /** From now on a death of worker `w` breaks the pool: every later job throws. */
+  private watch(w: WorkerHandle): void {
+    const i = this.workers.indexOf(w);
+    w.onExit((err) => {
       this.failure ??= new Error(`wasm worker ${i + 1} stopped: ${err.message}`);
-    }));
+    });
   }
 
   /** Start `threads − 1` workers and wait until each has instantiated the module. */
@@ -98,6 +108,50 @@ export class ThreadPool {
       });
     }
     return new ThreadPool(memory, workers);
+  }
+
+  /**
+   * Start `threads − 1` workers without waiting for them: the pool is usable at once, and until a
+   * worker has loaded the module it claims no part, so the caller computes them all (the same
+   * results, see the header). Needs no turn of the event loop: Node starts a worker on its own
+   * thread, so workers join even while the caller trains synchronously. A worker that fails to
+   * start is reported through `log` and left out (it never claimed a part); one that dies after
+   * joining breaks the pool as in `start`. `joined` resolves when every worker has joined or
+   * failed to.
+   */
+  static startLazily(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[], log: (message: string) => void): ThreadPool {
+    const workers: WorkerHandle[] = [];
+    const joining: Promise<void>[] = [];
+    for (let i = 1; i < threads; i++) {
+      const w = spawnKernelWorker();
+      if (!w) {
+        workers.forEach((x) => x.terminate());
+        throw new NablaError({
+          where: 'wasm backend',
+          expected: 'a way to start worker threads (Web Workers or node:worker_threads)',
+          found: 'neither in this environment',
+          hint: 'use threads: 1',
+        });
+      }
+      workers.push(w);
+      joining.push(new Promise((resolve) => w.onReady((err) => {
+        if (!err) {
+          pool.watch(w);
+          return resolve();
+        }
+        log(`nabla: wasm worker ${i} did not start (${err.message}); its share runs on the calling thread`);
+        w.terminate();
+        resolve();
+      })));
+      const init: WorkerInit = {
+        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
+        argCount: ARG_COUNT, spin: WORKER_SPIN,
+      };
+      w.postMessage(init);
+    }
+    // onReady never calls back synchronously, so `pool` is set by the time a worker joins.
+    const pool: ThreadPool = new ThreadPool(memory, workers, Promise.all(joining).then(() => undefined), []);
+    return pool;
   }
 
   /**
