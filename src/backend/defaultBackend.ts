@@ -24,7 +24,10 @@ import type { Backend } from './backend.ts';
 import { JsBackend } from './js/jsBackend.ts';
 import { WasmBackend } from './wasm/wasmBackend.ts';
 
-let current: Backend | undefined;
+/** Set by setDefaultBackend: wins over the automatic choice. */
+let chosen: Backend | undefined;
+/** The fastest backend, made once on first use (or by ready()). */
+let automatic: Backend | undefined;
 /** The asynchronous creation ready() started where synchronous creation failed. */
 let pending: Promise<Backend> | undefined;
 /** Where synchronous creation failed: the JS backend models get until ready() has resolved. */
@@ -52,10 +55,11 @@ function tryWasmSync(): { backend?: WasmBackend; reason?: string } {
  * console.log(describeBackend(backend)); // "wasm (2 threads, baseline SIMD)" in Node
  */
 export function defaultBackend(): Backend {
-  if (current) return current;
+  if (chosen) return chosen;
+  if (automatic) return automatic;
   if (fallback) return fallback;
   const { backend, reason } = tryWasmSync();
-  if (backend) return (current = backend);
+  if (backend) return (automatic = backend);
   warn(`nabla: the wasm backend cannot be built synchronously here (${reason}); models use the js backend until ready() has resolved`);
   // Not the default for good: a later ready() may still make wasm the default.
   return (fallback = new JsBackend());
@@ -63,7 +67,8 @@ export function defaultBackend(): Backend {
 
 /**
  * Make the fastest backend this engine can run the default for every model built afterwards, and
- * wait until it runs at full speed (its worker threads have started). Resolves to that backend.
+ * wait until it runs at full speed (its worker threads have started). Resolves to the default
+ * backend (the one setDefaultBackend chose, if any).
  * Optional in Node and in Workers (the default is wasm there anyway; awaiting only makes the first
  * steps use every thread); on a page's main thread it is what gives wasm instead of JS. Falls back
  * to the JS backend, with a warning, where wasm does not run. Calling it again is cheap.
@@ -74,36 +79,38 @@ export function defaultBackend(): Backend {
  * console.log(describeBackend(backend)); // "wasm (2 threads, baseline SIMD)"
  */
 export async function ready(): Promise<Backend> {
-  if (current) {
-    if (current instanceof WasmBackend) await current.whenReady();
-    return current;
+  if (chosen) return chosen;
+  if (automatic) {
+    if (automatic instanceof WasmBackend) await automatic.whenReady();
+    return automatic;
   }
   const { backend } = tryWasmSync();
   if (backend) {
-    current = backend;
+    automatic = backend;
     await backend.whenReady();
-    return backend;
+    return chosen ?? backend;
   }
   pending ??= WasmBackend.create({ log: warn }).catch((err: Error) => {
     warn(`nabla: the wasm backend is not available here (${err.message}); using the js backend`);
     return new JsBackend();
   });
-  const made = await pending;
+  automatic ??= await pending;
   pending = undefined;
+  fallback = undefined;
   // setDefaultBackend may have been called meanwhile: that choice wins.
-  current ??= made;
-  return current;
+  return chosen ?? automatic;
 }
 
 /**
- * Choose the backend later models get when none is given (undefined: back to the automatic
- * choice). Models already built keep theirs. Handy to make the JS reference backend the default,
- * or a wasm backend with a chosen thread count.
+ * Choose the backend later models get when none is given; undefined goes back to the automatic
+ * choice (the same wasm backend as before, if one was made). Models already built keep theirs.
+ * Handy to make the JS reference backend the default, or a wasm backend with a chosen thread
+ * count. `ready()` then resolves to this backend at once.
  *
  * @example
  * setDefaultBackend(new JsBackend());                                   // the reference kernels
  * setDefaultBackend(await createBackend({ name: 'wasm', threads: 1 })); // wasm on one thread
  */
 export function setDefaultBackend(backend: Backend | undefined): void {
-  current = backend;
+  chosen = backend;
 }

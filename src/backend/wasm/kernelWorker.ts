@@ -143,7 +143,9 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
     | { Worker: new (code: string, options: { eval: boolean }) => NodeWorker }
     | undefined;
   if (!threads) return undefined;
-  const source = `${PRELUDE}const { parentPort } = require('node:worker_threads');
+  // Not require(): an eval'd worker inherits the process's flags, and under --input-type=module
+  // its source is an ES module, where require does not exist.
+  const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
 (${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops});`;
   const w = new threads.Worker(source, { eval: true });
   // A pool of idle workers must not keep the process alive.
