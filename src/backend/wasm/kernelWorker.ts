@@ -140,14 +140,16 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
     };
   }
   const threads = g.process?.getBuiltinModule?.('node:worker_threads') as
-    | { Worker: new (code: string, options: { eval: boolean }) => NodeWorker }
+    | { Worker: new (code: string, options: { eval: boolean; execArgv: string[] }) => NodeWorker }
     | undefined;
   if (!threads) return undefined;
   // Not require(): an eval'd worker inherits the process's flags, and under --input-type=module
   // its source is an ES module, where require does not exist.
   const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
 (${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops});`;
-  const w = new threads.Worker(source, { eval: true });
+  // No execArgv: the body is self-contained, and inheriting e.g. `--import tsx` would make every
+  // worker load that first (a lazily started pool then joins ~2× later).
+  const w = new threads.Worker(source, { eval: true, execArgv: [] });
   // A pool of idle workers must not keep the process alive.
   w.unref();
   let started = false;
