@@ -16,6 +16,7 @@ import { gradCheck } from '../testing/gradCheck.ts';
 import { assertClose } from '../testing/assertClose.ts';
 import type { Samples } from '../data/batches.ts';
 import { DivergenceError, type Callback } from '../train/fit.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
 import { Sequential } from './sequential.ts';
 import { assertNablaError } from '../../test/assertNablaError.ts';
 
