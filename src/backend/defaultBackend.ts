@@ -7,8 +7,10 @@
  * WebAssembly synchronously, so a model built without awaiting anything already runs in wasm; its
  * worker threads start in the background and join as soon as they have loaded the module (a few
  * tens of milliseconds), the calling thread doing all the work until then. `await ready()` waits
- * for that, and is the only way to get wasm on a page's main thread (which may not compile large
- * modules synchronously; there the synchronous default is the JS backend, with a warning).
+ * for that. In a browser, threads need cross-origin isolation (else wasm runs on one thread), and
+ * a page's main thread gets one-thread wasm (it may not wait for workers: train in a Worker). An
+ * engine that will not compile the module synchronously (browsers before Chrome 114 on a page's
+ * main thread) gives the JS backend, with a warning, until `await ready()` has made wasm.
  * Results do not depend on the number of threads that happened to have joined: a model trained on
  * the default backend gets the same weights as one on `await createBackend({ name: 'wasm' })`.
  *
@@ -17,7 +19,7 @@
  *
  * @example
  * import { ready, Sequential, Dense, ReLU } from 'nabla';
- * await ready(); // optional in Node and in Workers; needed on a page's main thread
+ * await ready(); // optional: waits until the worker threads take part
  * const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784] });
  */
 import type { Backend } from './backend.ts';
@@ -35,11 +37,21 @@ let fallback: JsBackend | undefined;
 
 const warn = (message: string): void => console.warn(message);
 
+/**
+ * The default's options: every core, except on a page's main thread, which may not wait for
+ * workers: there one thread, asked for outright so that nobody is warned about a thread count
+ * they never requested.
+ */
+function options(): { threads?: number; log: (message: string) => void } {
+  const pageMainThread = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+  return pageMainThread ? { threads: 1, log: warn } : { log: warn };
+}
+
 /** The wasm backend, built synchronously, or undefined (with the reason) where that fails. */
 function tryWasmSync(): { backend?: WasmBackend; reason?: string } {
   if (fallback) return { reason: 'it failed before' };
   try {
-    return { backend: WasmBackend.createSync({ log: warn }) };
+    return { backend: WasmBackend.createSync(options()) };
   } catch (err) {
     return { reason: (err as Error).message };
   }
@@ -69,8 +81,9 @@ export function defaultBackend(): Backend {
  * Make the fastest backend this engine can run the default for every model built afterwards, and
  * wait until it runs at full speed (its worker threads have started). Resolves to the default
  * backend (the one setDefaultBackend chose, if any).
- * Optional in Node and in Workers (the default is wasm there anyway; awaiting only makes the first
- * steps use every thread); on a page's main thread it is what gives wasm instead of JS. Falls back
+ * Optional where the engine compiles WebAssembly synchronously (Node, Workers, current browsers):
+ * the default is wasm there anyway, and awaiting only makes the first steps use every thread.
+ * Where it does not (older browsers' main thread) it is what gives wasm instead of JS. Falls back
  * to the JS backend, with a warning, where wasm does not run. Calling it again is cheap.
  *
  * @example
@@ -90,7 +103,7 @@ export async function ready(): Promise<Backend> {
     await backend.whenReady();
     return chosen ?? backend;
   }
-  pending ??= WasmBackend.create({ log: warn }).catch((err: Error) => {
+  pending ??= WasmBackend.create(options()).catch((err: Error) => {
     warn(`nabla: the wasm backend is not available here (${err.message}); using the js backend`);
     return new JsBackend();
   });
