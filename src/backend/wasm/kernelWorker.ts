@@ -143,8 +143,8 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
     | { Worker: new (code: string, options: { eval: boolean; execArgv: string[] }) => NodeWorker }
     | undefined;
   if (!threads) return undefined;
-  // Not require(): an eval'd worker inherits the process's flags, and under --input-type=module
-  // its source is an ES module, where require does not exist.
+  // Not require(): it is missing where the eval'd source runs as an ES module (as it did when the
+  // worker inherited --input-type=module); process.getBuiltinModule works either way.
   const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
 (${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops});`;
   // No execArgv: the body is self-contained, and inheriting e.g. `--import tsx` would make every
