@@ -73,8 +73,11 @@ export class ThreadPool {
     });
   }
 
-  /** Start `threads − 1` workers and wait until each has instantiated the module. */
-  static async start(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[]): Promise<ThreadPool> {
+  /**
+   * Spawn `threads − 1` workers and send each its WorkerInit; `ready[i]` settles when worker i+1
+   * has loaded the module (rejects if it failed to).
+   */
+  private static spawn(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[]): { workers: WorkerHandle[]; ready: Promise<void>[] } {
     const workers: WorkerHandle[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 1; i < threads; i++) {
@@ -96,6 +99,12 @@ export class ThreadPool {
       };
       w.postMessage(init);
     }
+    return { workers, ready };
+  }
+
+  /** Start `threads − 1` workers and wait until each has instantiated the module. */
+  static async start(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[]): Promise<ThreadPool> {
+    const { workers, ready } = ThreadPool.spawn(memory, module, threads, scratch);
     try {
       await Promise.all(ready);
     } catch (err) {
@@ -114,43 +123,22 @@ export class ThreadPool {
    * Start `threads − 1` workers without waiting for them: the pool is usable at once, and until a
    * worker has loaded the module it claims no part, so the caller computes them all (the same
    * results, see the header). In Node a worker starts on its own thread, so workers join even
-   * while the caller trains synchronously (measured: within 0.15–0.4 s on a busy 2-core machine). A worker that fails to
-   * start is reported through `log` and left out (it never claimed a part); one that dies after
-   * joining breaks the pool as in `start`. `joined` resolves when every worker has joined or
-   * failed to.
+   * while the caller trains synchronously (measured: within 0.15–0.4 s on a busy 2-core machine).
+   * A worker that fails to start is reported through `log` and left out (it never claimed a
+   * part); one that dies after joining breaks the pool as in `start`. `joined` resolves when
+   * every worker has joined or failed to.
    */
   static startLazily(memory: WasmMemory, module: WebAssembly.Module, threads: number, scratch: number[], log: (message: string) => void): ThreadPool {
-    const workers: WorkerHandle[] = [];
-    const joining: Promise<void>[] = [];
-    for (let i = 1; i < threads; i++) {
-      const w = spawnKernelWorker();
-      if (!w) {
-        workers.forEach((x) => x.terminate());
-        throw new NablaError({
-          where: 'wasm backend',
-          expected: 'a way to start worker threads (Web Workers or node:worker_threads)',
-          found: 'neither in this environment',
-          hint: 'use threads: 1',
-        });
-      }
-      workers.push(w);
-      joining.push(new Promise((resolve) => w.onReady((err) => {
-        if (!err) {
-          pool.watch(w);
-          return resolve();
-        }
-        log(`nabla: wasm worker ${i} did not start (${err.message}); its share runs on the calling thread`);
-        w.terminate();
-        resolve();
-      })));
-      const init: WorkerInit = {
-        module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
-        argCount: ARG_COUNT, spin: WORKER_SPIN,
-      };
-      w.postMessage(init);
-    }
-    // onReady never calls back synchronously, so `pool` is set by the time a worker joins.
-    const pool: ThreadPool = new ThreadPool(memory, workers, Promise.all(joining).then(() => undefined), []);
+    const { workers, ready } = ThreadPool.spawn(memory, module, threads, scratch);
+    const joined = Promise.all(ready.map((r, i) => r.then(
+      () => pool.watch(workers[i]),
+      (err: Error) => {
+        log(`nabla: wasm worker ${i + 1} did not start (${err.message}); its share runs on the calling thread`);
+        workers[i].terminate();
+      },
+    )));
+    // The promises settle later, by which time `pool` is set.
+    const pool: ThreadPool = new ThreadPool(memory, workers, joined.then(() => undefined), []);
     return pool;
   }
 
