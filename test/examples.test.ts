@@ -29,6 +29,7 @@ test('examples/train.ts trains on real MNIST, saves a model and an ONNX file', (
   const out = runExample('train.ts', cwd);
   const acc = Number(/test accuracy ([\d.]+)/.exec(out)?.[1]);
   assert.ok(acc > 0.7, `500 digits × 8 epochs should reach well above chance: ${out}`);
+  assert.match(out, /^backend wasm \(\d+ threads?, (relaxed|baseline) SIMD\)$/m, 'a model gets the fastest backend without asking');
   assert.ok(existsSync(join(cwd, 'models', 'example-mlp.safetensors')));
   assert.ok(existsSync(join(cwd, 'models', 'example-mlp.onnx')));
 });

@@ -20,6 +20,7 @@ export { WasmBackend, availableCores, sharedMemoryAvailable, type WasmBackendOpt
 export {
   createBackend, describeBackend, BACKEND_NAMES, type BackendName, type CreateBackendOptions,
 } from './backend/createBackend.ts';
+export { ready, defaultBackend, setDefaultBackend } from './backend/defaultBackend.ts';
 
 export { Layer, TensorBuffer, NO_GRAD, MAX_TENSOR_VALUES, withParameterBudget, checkTensorSize, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
 export type {

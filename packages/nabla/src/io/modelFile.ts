@@ -79,7 +79,8 @@ export interface LoadedModel {
 /**
  * Rebuild a model from safetensors bytes written by encodeModel. Every check names `role`
  * (e.g. 'model file "models/mnist.safetensors"'). `options.seed` seeds the model's Rng (used to
- * shuffle if it trains on); by default the seed recorded in the file.
+ * shuffle if it trains on); by default the seed recorded in the file. `options.backend` defaults
+ * to `defaultBackend()`, as for every model.
  *
  * @example
  * const { model, training } = decodeModel(bytes, 'model file "mnist.safetensors"');

@@ -8,7 +8,7 @@
  */
 import type { Backend } from '../backend/backend.ts';
 import type { Samples } from '../data/batches.ts';
-import { JsBackend } from '../backend/js/jsBackend.ts';
+import { defaultBackend } from '../backend/defaultBackend.ts';
 import { NablaError } from '../errors.ts';
 import { listSome } from '../listSome.ts';
 import { TensorBuffer, NO_GRAD, type Layer, type LayerConfig, type Param, type StateTensor } from '../layers/layer.ts';
@@ -75,6 +75,7 @@ export interface SequentialOptions {
   inputShape: Shape;
   /** Seed for initialisation and shuffling (default 0). */
   seed?: number;
+  /** The kernels to run on (default: `defaultBackend()`, wasm on every core where possible). */
   backend?: Backend;
 }
 
@@ -120,7 +121,7 @@ export class Sequential {
     }
     this.layers = layers;
     this.inputShape = [...options.inputShape];
-    this.backend = options.backend ?? new JsBackend();
+    this.backend = options.backend ?? defaultBackend();
     this.rng = new Rng(options.seed ?? 0);
     let shape: Shape = this.inputShape;
     layers.forEach((layer, index) => {
@@ -131,7 +132,7 @@ export class Sequential {
     layers[0].needsInputGrad = false;
   }
 
-  /** Rebuild a model from its JSON architecture (as stored in model files). */
+  /** Rebuild a model from its JSON architecture (as stored in model files); backend as in the constructor. */
   static fromConfig(config: ModelConfig, options: { seed?: number; backend?: Backend } = {}): Sequential {
     const layers = config.layers.map((c, i) => layerFromConfig(c, i));
     return new Sequential(layers, { inputShape: config.inputShape, ...options });

@@ -140,12 +140,16 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
     };
   }
   const threads = g.process?.getBuiltinModule?.('node:worker_threads') as
-    | { Worker: new (code: string, options: { eval: boolean }) => NodeWorker }
+    | { Worker: new (code: string, options: { eval: boolean; execArgv: string[] }) => NodeWorker }
     | undefined;
   if (!threads) return undefined;
-  const source = `${PRELUDE}const { parentPort } = require('node:worker_threads');
+  // Not require(): it is missing where the eval'd source runs as an ES module (as it did when the
+  // worker inherited --input-type=module); process.getBuiltinModule works either way.
+  const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
 (${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops});`;
-  const w = new threads.Worker(source, { eval: true });
+  // No execArgv: the body is self-contained, and inheriting e.g. `--import tsx` would make every
+  // worker load that first (a lazily started pool then joins ~2× later).
+  const w = new threads.Worker(source, { eval: true, execArgv: [] });
   // A pool of idle workers must not keep the process alive.
   w.unref();
   let started = false;

@@ -131,6 +131,59 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** What both constructors of WasmBackend decide before compiling: threads, SIMD variant, memory. */
+interface BackendPlan {
+  threads: number;
+  simd: 'relaxed' | 'baseline';
+  bytes: Uint8Array<ArrayBuffer>;
+  memory: WasmMemory;
+}
+
+function planBackend(options: WasmBackendOptions): BackendPlan {
+  const log = options.log ?? ((m: string) => console.warn(m));
+  checkThreadCount(options.threads);
+  const shared = sharedMemoryAvailable();
+  let threads = options.threads ?? (shared ? Math.min(availableCores(), MAX_THREADS) : 1);
+  if (threads > 1 && !shared) {
+    log(`nabla: shared WebAssembly memory is not available here (a browser page needs cross-origin isolation); the wasm backend runs on 1 thread instead of ${threads}`);
+    threads = 1;
+  }
+  const mainThreadOfPage = typeof (globalThis as { document?: unknown }).document !== 'undefined';
+  if (threads > 1 && mainThreadOfPage) {
+    log('nabla: a page\'s main thread cannot wait for worker threads; the wasm backend runs on 1 thread (run nabla inside a Worker to use threads)');
+    threads = 1;
+  }
+  const variants = options.relaxedSimd === false ? (['simd'] as const) : (['relaxed', 'simd'] as const);
+  let bytes: Uint8Array<ArrayBuffer> | undefined;
+  let simd: 'relaxed' | 'baseline' = 'baseline';
+  for (const v of variants) {
+    const candidate = decodeBase64(KERNELS[`${v}${shared ? 'Shared' : 'Unshared'}`]);
+    if (WebAssembly.validate(candidate)) {
+      bytes = candidate;
+      simd = v === 'relaxed' ? 'relaxed' : 'baseline';
+      break;
+    }
+  }
+  if (!bytes) {
+    throw new NablaError({
+      where: 'wasm backend',
+      expected: 'a JavaScript engine with WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)',
+      found: 'an engine that rejects the SIMD module',
+      hint: 'use --backend js',
+    });
+  }
+  return { threads, simd, bytes, memory: new WasmMemory(shared, options.maxMemoryMiB ?? 2048) };
+}
+
+function kernelImports(memory: WasmMemory): WebAssembly.Imports {
+  return { env: { memory: memory.memory, abort: () => { throw new Error('wasm abort'); } } };
+}
+
+/** One packing scratch per thread, the caller's first. */
+function reserveScratch(memory: WasmMemory, kernels: Kernels, threads: number): number[] {
+  return Array.from({ length: threads }, () => memory.reserve(kernels.gemmScratchBytes()));
+}
+
 /** An operand of a kernel: the array (undefined: an optional one left out), how many values it must hold, and that count's shape for messages. */
 /** An operand: the array, the values it must hold, and how to say that size in an error (a label, or the
  *  column count of a rows × cols matrix; worded only when the check fails). */
@@ -184,48 +237,49 @@ export class WasmBackend implements Backend {
    * has no WebAssembly SIMD or the thread count is not allowed here.
    */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const log = options.log ?? ((m: string) => console.warn(m));
-    checkThreadCount(options.threads);
-    const shared = sharedMemoryAvailable();
-    let threads = options.threads ?? (shared ? Math.min(availableCores(), MAX_THREADS) : 1);
-    if (threads > 1 && !shared) {
-      log(`nabla: shared WebAssembly memory is not available here (a browser page needs cross-origin isolation); the wasm backend runs on 1 thread instead of ${threads}`);
-      threads = 1;
-    }
-    const mainThreadOfPage = typeof (globalThis as { document?: unknown }).document !== 'undefined';
-    if (threads > 1 && mainThreadOfPage) {
-      log('nabla: a page\'s main thread cannot wait for worker threads; the wasm backend runs on 1 thread (run nabla inside a Worker to use threads)');
-      threads = 1;
-    }
-    const variants = options.relaxedSimd === false ? (['simd'] as const) : (['relaxed', 'simd'] as const);
-    let bytes: Uint8Array<ArrayBuffer> | undefined;
-    let simd: 'relaxed' | 'baseline' = 'baseline';
-    for (const v of variants) {
-      const candidate = decodeBase64(KERNELS[`${v}${shared ? 'Shared' : 'Unshared'}`]);
-      if (WebAssembly.validate(candidate)) {
-        bytes = candidate;
-        simd = v === 'relaxed' ? 'relaxed' : 'baseline';
-        break;
-      }
-    }
-    if (!bytes) {
-      throw new NablaError({
-        where: 'wasm backend',
-        expected: 'a JavaScript engine with WebAssembly SIMD (Node ≥ 16.4, Chrome ≥ 91, Firefox ≥ 89, Safari ≥ 16.4)',
-        found: 'an engine that rejects the SIMD module',
-        hint: 'use --backend js',
-      });
-    }
-    const memory = new WasmMemory(shared, options.maxMemoryMiB ?? 2048);
-    const module = await WebAssembly.compile(bytes);
-    const instance = await WebAssembly.instantiate(module, {
-      env: { memory: memory.memory, abort: () => { throw new Error('wasm abort'); } },
-    });
+    const plan = planBackend(options);
+    const module = await WebAssembly.compile(plan.bytes);
+    const instance = await WebAssembly.instantiate(module, kernelImports(plan.memory));
     const kernels = instance.exports as unknown as Kernels;
-    // One packing scratch per thread, the caller's first.
-    const scratch = Array.from({ length: threads }, () => memory.reserve(kernels.gemmScratchBytes()));
-    const pool = threads > 1 ? await ThreadPool.start(memory, module, threads, scratch) : undefined;
-    return new WasmBackend(memory, kernels, pool, simd, options.workerTimeoutMs ?? 5000, scratch[0]);
+    const scratch = reserveScratch(plan.memory, kernels, plan.threads);
+    const pool = plan.threads > 1 ? await ThreadPool.start(plan.memory, module, plan.threads, scratch) : undefined;
+    return new WasmBackend(plan.memory, kernels, pool, plan.simd, options.workerTimeoutMs ?? 5000, scratch[0]);
+  }
+
+  /**
+   * The same backend built synchronously, for callers that cannot await (the default backend of
+   * a model built before anyone awaited `ready()`): the module is compiled on the spot (Node and
+   * Workers allow that; a page's main thread refuses modules this large, and this throws), and
+   * the worker threads are started but not waited for. Until a worker has loaded the module the
+   * calling thread simply computes every part itself, so the first steps run on fewer threads,
+   * with the same results (parts never depend on which thread runs them). `whenReady()` resolves
+   * once every worker has joined. Throws a NablaError where `create` would reject.
+   *
+   * @example
+   * const backend = WasmBackend.createSync(); // usable at once; threads join within ~100 ms
+   * await backend.whenReady();
+   */
+  static createSync(options: WasmBackendOptions = {}): WasmBackend {
+    const plan = planBackend(options);
+    const module = new WebAssembly.Module(plan.bytes);
+    const instance = new WebAssembly.Instance(module, kernelImports(plan.memory));
+    const kernels = instance.exports as unknown as Kernels;
+    const scratch = reserveScratch(plan.memory, kernels, plan.threads);
+    const log = options.log ?? ((m: string) => console.warn(m));
+    const pool = plan.threads > 1 ? ThreadPool.startLazily(plan.memory, module, plan.threads, scratch, log) : undefined;
+    return new WasmBackend(plan.memory, kernels, pool, plan.simd, options.workerTimeoutMs ?? 5000, scratch[0]);
+  }
+
+  /**
+   * Resolves once every worker thread computes its share: at once for `create`'s backends and on
+   * one thread, when the last worker has loaded the module for `createSync`'s. Never rejects: a
+   * worker that fails to start is reported through `log` and its parts run on the caller.
+   *
+   * @example
+   * await WasmBackend.createSync().whenReady();
+   */
+  whenReady(): Promise<void> {
+    return this.pool?.joined ?? Promise.resolve();
   }
 
   allocate(length: number): Float32Array {
