@@ -71,6 +71,10 @@ export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Sa
 export { csvRecords, csvLayout, parseCsv, type CsvRecord, type CsvOptions, type CsvLayout } from './data/csv.ts';
 export { ChunkedDataset, samplesChunks, type Chunk, type ChunkReader, type BatchSource, type SourceBatch } from './data/chunked.ts';
 export { fitSource, type FitSourceOptions } from './train/fitSource.ts';
+export {
+  parseNpy, readNpyHeader, encodeNpy, decodeNpyData, datasetFromNpy, npyInputShape, npyRowsToFloat, npyLabels, MAX_NPY_BYTES,
+  type NpyArray, type NpyDtype, type NpyHeader,
+} from './data/npy.ts';
 export { rgbaToInk, toMnistInput, noInk } from './data/digitImage.ts';
 export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, confusionColour } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
