@@ -145,7 +145,7 @@ export class ChunkedDataset implements BatchSource {
     }
     // Drain the buffer in a random order.
     const rest = Uint32Array.from({ length: held }, (_, i) => i);
-    rng.shuffle(rest);
+    if (held > 1) rng.shuffle(rest);
     for (const j of rest) {
       if (emit(bufX, bufY, j)) { batch.size = size; yield batch; size = 0; }
     }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { loadImageFolder, resize } from './imageFolder.ts';
+import { loadImageFolder, resizePlane as resize } from './imageFolder.ts';
 import { NablaError } from '../errors.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'nabla-images-'));

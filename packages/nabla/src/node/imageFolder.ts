@@ -178,7 +178,7 @@ function toPlanes(img: Rgba, channels: 1 | 3, H: number, W: number, out: Float32
     if (data[4 * i] !== data[4 * i + 1] || data[4 * i + 1] !== data[4 * i + 2]) { colour = true; break; }
   }
   planes.forEach((p, c) => {
-    const resized = h === H && w === W ? p : resize(p, h, w, H, W);
+    const resized = h === H && w === W ? p : resizePlane(p, h, w, H, W);
     const base = offset + c * H * W;
     for (let i = 0; i < H * W; i++) out[base + i] = resized[i] / 255;
   });
@@ -216,9 +216,9 @@ function axisWeights(inSize: number, outSize: number): Array<Array<[number, numb
  * bilinear interpolation between pixel centres along one that grows; separable (rows, then columns).
  *
  * @example
- * resize(new Float32Array([0, 255, 255, 0]), 2, 2, 1, 1); // Float32Array [127.5]
+ * resizePlane(new Float32Array([0, 255, 255, 0]), 2, 2, 1, 1); // Float32Array [127.5]
  */
-export function resize(plane: Float32Array, h: number, w: number, H: number, W: number): Float32Array {
+export function resizePlane(plane: Float32Array, h: number, w: number, H: number, W: number): Float32Array {
   const wx = axisWeights(w, W);
   const wy = axisWeights(h, H);
   const tmp = new Float32Array(h * W);
