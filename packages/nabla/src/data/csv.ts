@@ -140,7 +140,13 @@ export interface CsvOptions {
   delimiter?: string;
 }
 
-/** The layout of a CSV table, from its header (or first record) and the options. */
+/**
+ * The layout of a CSV table, from its header (or first record) and the options.
+ *
+ * @example
+ * const layout: CsvLayout = csvLayout(['f0', 'f1', 'species'], ['5.1', '1.4', 'setosa'], {});
+ * layout.featureColumns; // [0, 1]
+ */
 export interface CsvLayout {
   header: string[] | undefined;
   columns: number;

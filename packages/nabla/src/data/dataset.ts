@@ -119,7 +119,12 @@ export function imageShapeFor(inputShape: number[]): [number, number] {
   return [1, inputShape.reduce((a, b) => a * b, 1)];
 }
 
-/** What datasetFromArrays takes. */
+/**
+ * What datasetFromArrays takes.
+ *
+ * @example
+ * const arrays: DatasetArrays = { x: new Float32Array(4 * 13), labels: [0, 1, 1, 0], inputShape: [13] };
+ */
 export interface DatasetArrays {
   /** Inputs: one number[] per sample, or a flat row-major Float32Array of N × features. */
   x: Float32Array | ArrayLike<number>[];

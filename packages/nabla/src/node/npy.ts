@@ -181,6 +181,7 @@ export function loadNpyDataset(
 export interface NpyChunks extends ChunkedDataset {
   readonly inputShape: number[];
   readonly classes: number;
+  /** Closes x.npy (reads after this fail). */
   close(): void;
 }
 

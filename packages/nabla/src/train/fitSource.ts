@@ -43,7 +43,7 @@ export interface FitSourceOptions {
  * Throws a DivergenceError when the loss or a gradient becomes NaN or ±Infinity.
  *
  * @example
- * import { openCsvChunks } from 'nabla/node';
+ * // openCsvChunks and openNpyChunks come with the Node entry, nabla/node
  * const source = openCsvChunks('big.csv', { chunkRows: 4096, bufferRows: 32768 });
  * const history = await fitSource(model, source, { optimizer: new Adam(model.parameters()), loss: 'ce', epochs: 2 });
  */
