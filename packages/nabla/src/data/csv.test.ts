@@ -27,6 +27,8 @@ test('string labels become classes, sorted by default or in first-seen order', (
   const noHeader = parseCsv('5.1,1.4,setosa\n6.3,6.0,virginica\n');
   assert.deepEqual(noHeader.classNames, ['setosa', 'virginica']);
   assert.equal(noHeader.count, 2);
+  // "label" is preferred to "y", wherever it stands.
+  assert.deepEqual([...parseCsv('x,y,label\n0.5,-0.25,1\n0.1,0.2,0\n').x], [0.5, -0.25, Math.fround(0.1), Math.fround(0.2)]);
   // Given class names (a test set read like its training set).
   const given = parseCsv('f,class\n1,b\n2,a\n', { classNames: ['b', 'a', 'c'] });
   assert.deepEqual([...given.labels], [0, 1]);

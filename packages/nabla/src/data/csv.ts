@@ -112,8 +112,9 @@ export interface CsvOptions {
   /**
    * The label (target) column, by name or 0-based index; `null` for none (Kaggle's test.csv:
    * y is then empty and labels all 0). Default: a column named label, target, class or y (any
-   * case); else the only column whose first data value is not a number (iris' "species"); else
-   * column 0 (Kaggle's `label,pixel0..pixel783`).
+   * case; preferred in that order, so 'x,y,label' has its label in "label"); else the only
+   * column whose first data value is not a number (iris' "species"); else column 0 (Kaggle's
+   * `label,pixel0..pixel783`).
    */
   label?: string | number | null;
   /** 'classification' (default): labels become classes; 'regression': the target stays a number, y (N, 1). */
@@ -207,7 +208,10 @@ export function csvLayout(first: string[], second: string[] | undefined, options
       });
     }
   } else {
-    const named = header ? header.findIndex((h) => LABEL_NAMES.includes(h.toLowerCase())) : -1;
+    // In this order: a table of points with columns x, y, label has its label in "label".
+    const lower = header?.map((h) => h.toLowerCase());
+    const name = lower && LABEL_NAMES.find((n) => lower.includes(n));
+    const named = name ? lower!.indexOf(name) : -1;
     const row = header ? second : first;
     const text = row ? row.map((f, c) => (isNumber(f) ? -1 : c)).filter((c) => c >= 0) : [];
     labelColumn = named >= 0 ? named : text.length === 1 ? text[0] : 0;

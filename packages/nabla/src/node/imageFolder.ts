@@ -71,7 +71,7 @@ interface Rgba { width: number; height: number; data: Uint8Array }
  * const ds = await loadImageFolder('data/shapes', { size: [32, 32] });
  * ds.classNames; // ['circle', 'square', 'triangle']
  * ds.inputShape; // [3, 32, 32]
- * const model = new Sequential([new Conv2d(8, 3), new ReLU(), new Flatten(), new Dense(ds.classes)], { inputShape: ds.inputShape });
+ * const model = new Sequential([new Conv2D(8, 3), new ReLU(), new Flatten(), new Dense(ds.classes)], { inputShape: ds.inputShape });
  */
 export async function loadImageFolder(root: string, options: ImageFolderOptions = {}): Promise<ImageFolderDataset> {
   const where = `image folder "${root}"`;
