@@ -271,7 +271,8 @@ export class CsvRowReader {
     for (let j = 0; j < cols.length; j++) {
       const cell = f[cols[j]];
       const v = Number(cell);
-      if (!Number.isFinite(v) || cell.trim() === '') {
+      // Number('') and Number('  ') are 0: only a zero can be an empty cell.
+      if (!Number.isFinite(v) || (v === 0 && cell.trim() === '')) {
         throw new NablaError({
           where: `${this.source}:${record.line}, ${layout.columnName(cols[j])}`,
           expected: 'a finite number', found: cell.trim() === '' ? 'an empty cell' : JSON.stringify(cell),
@@ -385,7 +386,10 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset | Regr
   const layout = csvLayout(r1.value.fields, r2.done ? undefined : r2.value.fields, options, r1.value.line);
   const reader = new CsvRowReader(layout, source);
   const F = layout.featureColumns.length;
-  let x = new Float32Array(Math.max(1, Math.min(text.length >> 1, 1 << 20)));
+  // Room for the rows the text probably holds (its length over the second record's, +10%), so
+  // that a large file is not copied while it grows.
+  const recordChars = Math.max(2, (r2.done ? r1.value.fields : r2.value.fields).reduce((a, f) => a + f.length + 1, 0));
+  let x = new Float32Array(Math.max(F, Math.ceil((text.length / recordChars) * 1.1) * F));
   const labelCells: string[] = [];
   const lines: number[] = [];
   let count = 0;
@@ -404,7 +408,7 @@ export function parseCsv(text: string, options: CsvOptions = {}): Dataset | Regr
     take(r2.value);
     for (const rec of it) take(rec);
   }
-  x = x.slice(0, count * F);
+  x = x.length === count * F ? x : x.slice(0, count * F);
   if (count === 0) {
     throw new NablaError({ where: source, expected: 'at least one data row', found: 'only the header', hint: 'is the file complete?' });
   }
