@@ -34,6 +34,8 @@ export { heNormal, xavierUniform, initialize, checkInit, INIT_NAMES, type InitNa
 export { LOSS_NAMES, type Loss, type LossName } from './losses/loss.ts';
 export { MSELoss } from './losses/mse.ts';
 export { SoftmaxCrossEntropyLoss } from './losses/softmaxCrossEntropy.ts';
+export { HuberLoss } from './losses/huber.ts';
+export { BinaryCrossEntropyLoss } from './losses/bce.ts';
 export { lossByName } from './losses/lossByName.ts';
 
 export { Optimizer, type OptimizerOptions } from './optim/optimizer.ts';

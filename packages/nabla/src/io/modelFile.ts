@@ -146,7 +146,7 @@ const STRING: FieldCheck = [(v) => typeof v === 'string', 'a string'];
 const OBJECT: FieldCheck = [isObject, 'a JSON object'];
 // NOTE: a Record over LossName, so the compiler insists on every loss name (io depends on losses
 // for types only, see docs/architecture.md).
-const LOSSES: Record<LossName, true> = { mse: true, ce: true };
+const LOSSES: Record<LossName, true> = { mse: true, ce: true, huber: true, bce: true };
 const FIELDS: Record<string, FieldCheck> = {
   loss: [(v) => typeof v === 'string' && Object.hasOwn(LOSSES, v), `one of ${Object.keys(LOSSES).map((n) => `"${n}"`).join(', ')}`],
   optimizer: OBJECT, seed: INTEGER, epochs: COUNT, batchSize: COUNT, history: OBJECT, preprocessing: OBJECT,
