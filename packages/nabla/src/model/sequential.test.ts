@@ -431,6 +431,23 @@ test('predict returns (count × K) in batches; predictProbabilities gives rows s
   assertNablaError(() => model.predict(data.x, 11), ['predict', '11 × 2', '20']);
 });
 
+test('outputKind names what the last layer outputs; a single-output model\'s probabilities are [1 − σ(z), σ(z)]', () => {
+  assert.equal(new Sequential([new Dense(2)], { inputShape: [2] }).outputKind, 'logits');
+  assert.equal(new Sequential([new Dense(2), new Softmax()], { inputShape: [2] }).outputKind, 'probabilities');
+  assert.equal(new Sequential([new Dense(2), new Sigmoid()], { inputShape: [2] }).outputKind, 'scores');
+  assert.equal(new Sequential([new Dense(2), new Tanh()], { inputShape: [2] }).outputKind, 'activations');
+  const model = new Sequential([new Dense(1)], { inputShape: [2], seed: 3 });
+  const x = Float32Array.of(1, 2, -3, 0.5, 40, 40, -40, -40);
+  const z = model.predict(x, 4);
+  const p = model.predictProbabilities(x, 4);
+  assert.equal(p.length, 8);
+  for (let r = 0; r < 4; r++) {
+    const s = 1 / (1 + Math.exp(-z[r]));
+    assert.ok(Math.abs(p[2 * r + 1] - s) < 1e-6 && Math.abs(p[2 * r] - (1 - s)) < 1e-6, `row ${r}: z ${z[r]}`);
+    assert.ok(Number.isFinite(p[2 * r]) && Number.isFinite(p[2 * r + 1]));
+  }
+});
+
 test('predictProbabilities normalises a Sigmoid output (the notes\' MSE network) to rows summing to 1', () => {
   const model = new Sequential([new Dense(3), new Sigmoid()], { inputShape: [2], seed: 2 });
   const data = blobs(6, 1);
