@@ -120,5 +120,5 @@ test('every ```ts block of README.md is a "#region readme" of an example file, v
 // A new example file must be wired into the tests above, not silently left unrun.
 test('every example file is run by this test or imported by one that is', () => {
   const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts')).sort();
-  assert.deepEqual(files, ['browserInference.ts', 'customLayer.ts', 'customLoop.ts', 'mnist.ts', 'swish.ts', 'train.ts']);
+  assert.deepEqual(files, ['browserInference.ts', 'customLayer.ts', 'customLoop.ts', 'mnist.ts', 'regression.ts', 'swish.ts', 'train.ts']);
 });
