@@ -98,7 +98,7 @@ export async function trainExamples(folder: string, seed = 1): Promise<Record<st
     const { train, val } = splitDataset(shuffleDataset(data, new Rng(seed)), Math.round(data.count * 0.2));
     const h = model.fit(train, { optimizer: new Adam(model.parameters(), { lr }), loss: 'ce', epochs, batchSize, validationData: val, monitor: false });
     const last = h.epochs[h.epochs.length - 1];
-    out[`${name} train accuracy`] = last.accuracy;
+    out[`${name} train accuracy`] = last.accuracy!;
     out[`${name} validation accuracy`] = last.valAccuracy!;
   };
   const flowers = loadCsv(join(folder, 'flowers.csv'));

@@ -34,6 +34,16 @@ test('examples/train.ts trains on real MNIST, saves a model and an ONNX file', (
   assert.ok(existsSync(join(cwd, 'models', 'example-mlp.onnx')));
 });
 
+test('examples/regression.ts: a regression model reaches R² > 0.95 and a one-logit bce classifier > 90%', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'nabla-example-'));
+  const out = runExample('regression.ts', cwd);
+  const r2 = Number(/test MAE [\d.]+, RMSE [\d.]+, R² ([\d.]+)/.exec(out)?.[1]);
+  assert.ok(r2 > 0.95, out);
+  const acc = Number(/binary: test accuracy ([\d.]+)%/.exec(out)?.[1]);
+  assert.ok(acc > 90, out);
+  assert.match(out, /confusion \[\[\d+,\d+\],\[\d+,\d+\]\], p\(inside\)/);
+});
+
 test('examples/customLayer.ts: a registered Swish layer trains, reloads from its file and exports to ONNX (swish.ts is its layer)', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'nabla-example-'));
   const out = runExample('customLayer.ts', cwd);
@@ -111,5 +121,5 @@ test('every ```ts block of README.md is a "#region readme" of an example file, v
 // A new example file must be wired into the tests above, not silently left unrun.
 test('every example file is run by this test or imported by one that is', () => {
   const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ts')).sort();
-  assert.deepEqual(files, ['browserInference.ts', 'customLayer.ts', 'customLoop.ts', 'mnist.ts', 'swish.ts', 'train.ts']);
+  assert.deepEqual(files, ['browserInference.ts', 'customLayer.ts', 'customLoop.ts', 'mnist.ts', 'regression.ts', 'swish.ts', 'train.ts']);
 });

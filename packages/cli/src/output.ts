@@ -1,12 +1,12 @@
 /** Human-readable formatting shared by the commands. */
-import type { Evaluation } from 'nabla';
+import type { ClassificationEvaluation } from 'nabla';
 
 export function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
 }
 
 /** Per-class accuracy and the confusion matrix (rows: true class, columns: predicted). */
-export function formatEvaluation(ev: Evaluation): string {
+export function formatEvaluation(ev: ClassificationEvaluation): string {
   const k = ev.confusion.length;
   const lines = [
     `test loss ${ev.loss.toFixed(4)}, accuracy ${pct(ev.accuracy)} (${Math.round(ev.accuracy * ev.count)}/${ev.count})`,

@@ -63,7 +63,7 @@ function esc(s: string): string {
 export function buildReport({ name, loaded, test, dataSource }: ReportInput): string {
   const { model, training } = loaded;
   const lossName = training.loss ?? 'ce';
-  const ev = model.evaluate(test, { loss: lossName, role: `test set (${dataSource})` });
+  const ev = model.evaluate(test, { loss: lossName, task: 'classification', role: `test set (${dataSource})` });
   const k = model.outputShape[0];
   const probs = model.predictProbabilities(test.x, test.count);
   const mistakes = misclassified(probs, test.y, k, MAX_MISTAKES);
@@ -87,7 +87,7 @@ export function buildReport({ name, loaded, test, dataSource }: ReportInput): st
         { name: 'training loss', colour: '#c0392b', points: epochs.map((e) => [e.epoch, e.loss]) },
         { name: 'validation loss', colour: '#e67e22', points: epochs.filter((e) => e.valLoss !== undefined).map((e) => [e.epoch, e.valLoss!]) },
       ])}${lineChart('accuracy', [
-        { name: 'training accuracy', colour: '#2471a3', points: epochs.map((e) => [e.epoch, e.accuracy]) },
+        { name: 'training accuracy', colour: '#2471a3', points: epochs.filter((e) => e.accuracy !== undefined).map((e) => [e.epoch, e.accuracy!]) },
         { name: 'validation accuracy', colour: '#16a085', points: epochs.filter((e) => e.valAccuracy !== undefined).map((e) => [e.epoch, e.valAccuracy!]) },
       ])}</div>${epochTable(epochs)}`,
     html`<h2>Test set: per-class accuracy and confusion matrix</h2>`,
@@ -182,8 +182,8 @@ function lineChart(title: string, series: Series[]): Html {
   return html`${parts}</svg>`;
 }
 
-function epochTable(epochs: { epoch: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number; seconds: number; lr: number }[]): Html {
-  const rows = epochs.map((e) => html`<tr><td>${e.epoch}</td><td>${e.loss.toFixed(4)}</td><td>${pct(e.accuracy)}</td>${
+function epochTable(epochs: { epoch: number; loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number; lr: number }[]): Html {
+  const rows = epochs.map((e) => html`<tr><td>${e.epoch}</td><td>${e.loss.toFixed(4)}</td><td>${e.accuracy === undefined ? '' : pct(e.accuracy)}</td>${
     html`<td>${e.valLoss === undefined ? '' : e.valLoss.toFixed(4)}</td><td>${e.valAccuracy === undefined ? '' : pct(e.valAccuracy)}</td>`}${
     html`<td>${e.lr.toExponential(2)}</td><td>${e.seconds.toFixed(1)}</td></tr>`}`);
   return html`<p></p><table><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val loss</th><th>val accuracy</th><th>lr</th><th>seconds</th></tr>${rows}</table>`;

@@ -274,7 +274,7 @@ function inspect(): void {
   const m = requireModel();
   post({ type: 'status', text: 'evaluating on the 10,000 test digits…' });
   const weights = firstLayerPictures(m, 64)?.pictures ?? [];
-  const ev = m.evaluate(test, { loss: lossName });
+  const ev = m.evaluate(test, { loss: lossName, task: 'classification' });
   const probs = m.predictProbabilities(test.x, test.count);
   const mistakes = misclassified(probs, test.y, 10, 24).map((e) => ({
     ...e, rgba: inkToRgba(test!.x.subarray(e.index * 784, (e.index + 1) * 784), 28, 28),

@@ -35,6 +35,8 @@ export { heNormal, xavierUniform, initialize, checkInit, INIT_NAMES, type InitNa
 export { LOSS_NAMES, type Loss, type LossName } from './losses/loss.ts';
 export { MSELoss } from './losses/mse.ts';
 export { SoftmaxCrossEntropyLoss } from './losses/softmaxCrossEntropy.ts';
+export { HuberLoss } from './losses/huber.ts';
+export { BinaryCrossEntropyLoss } from './losses/bce.ts';
 export { lossByName } from './losses/lossByName.ts';
 
 export { Optimizer, type OptimizerOptions } from './optim/optimizer.ts';
@@ -45,7 +47,11 @@ export { Sequential, type ModelConfig, type SequentialOptions, type StepOptions,
 export {
   DivergenceError, type EpochLog, type History, type BatchLog, type Callback, type FitOptions, type FitState, type TrainBeginInfo,
 } from './train/fit.ts';
-export { argmax, checkSamples, type Evaluation, type EvaluateOptions } from './train/metrics.ts';
+export {
+  argmax, checkSamples, countCorrect, inferTask, resolveTask, decisionThreshold, predictedClass, targetClass, classCount, TASKS,
+  type Task, type Evaluation, type ClassificationEvaluation, type RegressionEvaluation, type TargetMetrics,
+  type EvaluateOptions, type ClassifierEvaluateOptions, type RegressionEvaluateOptions,
+} from './train/metrics.ts';
 export {
   cosineDecay, lrSchedule, scheduledLr, checkSchedule, SCHEDULE_NAMES, type ScheduleName, type ScheduleOptions,
 } from './train/schedules.ts';
@@ -81,7 +87,7 @@ export { signedToRgba, inkToRgba, maxAbs, firstLayerPictures, tilePictures, conf
 export { ImageAugmenter, type AugmentOptions } from './data/augment.ts';
 
 export { encodeSafetensors, decodeSafetensors, type SafetensorsContents } from './io/safetensors.ts';
-export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel } from './io/modelFile.ts';
+export { encodeModel, decodeModel, MODEL_FORMAT_VERSION, type TrainingInfo, type LoadedModel, type Score } from './io/modelFile.ts';
 export {
   exportOnnx, encodeOnnx, onnxOutputName, ONNX_OPSET, ONNX_IR_VERSION, onnxLayerTypes,
   type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,

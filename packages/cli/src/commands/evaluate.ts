@@ -22,7 +22,7 @@ export function registerEval(program: Command): void {
       if (opts.limit !== undefined) test = sliceDataset(test, 0, Math.min(opts.limit, test.count));
       warnLimitOver(opts.limit, test.count, `test samples in ${dataSource(opts.data)}`);
       checkClassifier(modelPath, model, 'eval', test.classes);
-      const ev = model.evaluate(test, { loss: training.loss ?? 'ce', role: `test set (${dataSource(opts.data)})` });
+      const ev = model.evaluate(test, { loss: training.loss ?? 'ce', task: 'classification', role: `test set (${dataSource(opts.data)})` });
       if (opts.json) {
         console.log(JSON.stringify({
           model: modelPath, samples: ev.count, loss: ev.loss, accuracy: ev.accuracy,

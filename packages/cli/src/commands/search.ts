@@ -198,7 +198,7 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
   // The only look at the test set: the chosen model, once.
   const data = flagValue(base, 'data');
   const { model, training } = loadModel(chosen.model!);
-  const ev = model.evaluate(loadMnist('test', data), { loss: training.loss ?? 'ce' });
+  const ev = model.evaluate(loadMnist('test', data), { loss: training.loss ?? 'ce', task: 'classification' });
   writeFileAtomic(outPath, readFileChecked(chosen.model!, 'trial model'), 'best model');
   writeResults({ record: chosen, test: { loss: ev.loss, accuracy: ev.accuracy } });
   console.log(formatTable(rank(records()), dims.map((d) => d.flag), chosen, all));

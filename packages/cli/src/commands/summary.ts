@@ -31,15 +31,22 @@ export function registerSummary(program: Command): void {
       if (t.history !== undefined) {
         lines.push(`trained ${h.length} epoch${h.length === 1 ? '' : 's'}${on}${h.length > 0 ? ':' : ''}`);
         for (const e of h) {
-          const v = e.valAccuracy === undefined ? '' : `  val_acc ${pct(e.valAccuracy)}`;
-          lines.push(`  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}  acc ${pct(e.accuracy)}${v}  ${e.seconds.toFixed(1)}s`);
+          // A classifier's epochs have accuracies, a regression model's (the library's) MAE and R².
+          const v = e.valAccuracy !== undefined ? `  val_acc ${pct(e.valAccuracy)}`
+            : e.valMae !== undefined ? `  val_mae ${e.valMae.toPrecision(4)}  val_r2 ${e.valR2?.toFixed(4)}` : '';
+          const a = e.accuracy !== undefined ? `  acc ${pct(e.accuracy)}` : e.mae !== undefined ? `  mae ${e.mae.toPrecision(4)}` : '';
+          lines.push(`  epoch ${e.epoch}  loss ${e.loss.toFixed(4)}${a}${v}  ${e.seconds.toFixed(1)}s`);
         }
       } else if (Number.isSafeInteger(t.steps)) {
         lines.push(`trained${on}: ${t.steps} step${t.steps === 1 ? '' : 's'}`);
       } else if (on) {
         lines.push(`trained${on}`);
       }
-      if (t.test) lines.push(`test accuracy ${pct(t.test.accuracy)} (loss ${t.test.loss.toFixed(4)})`);
+      if (t.test?.accuracy !== undefined) lines.push(`test accuracy ${pct(t.test.accuracy)} (loss ${t.test.loss.toFixed(4)})`);
+      else if (t.test) {
+        const figures = (['mae', 'rmse', 'r2'] as const).filter((f) => t.test![f] !== undefined).map((f) => `${f} ${t.test![f]!.toPrecision(4)}`);
+        lines.push(`test loss ${t.test.loss.toFixed(4)}${figures.length > 0 ? `, ${figures.join(', ')}` : ''}`);
+      }
       if (lines.length > 0) console.log(`\n${lines.join('\n')}`);
     });
 }

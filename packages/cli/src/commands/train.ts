@@ -208,7 +208,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
         }));
       } else {
         const v = log.valLoss === undefined ? '' : `  val_loss ${log.valLoss.toFixed(4)}  val_acc ${pct(log.valAccuracy!)}`;
-        console.log(`epoch ${log.epoch}/${opts.epochs}  loss ${log.loss.toFixed(4)}  acc ${pct(log.accuracy)}${v}  ${log.seconds.toFixed(1)}s`);
+        console.log(`epoch ${log.epoch}/${opts.epochs}  loss ${log.loss.toFixed(4)}  acc ${pct(log.accuracy!)}${v}  ${log.seconds.toFixed(1)}s`);
       }
     },
   };
@@ -297,7 +297,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
   // The final weights' validation figures (the best epoch's under early stopping with restore-best):
   // what nabla search selects on, so it never needs the test set.
-  const vEv = val.count > 0 ? model.evaluate(val, { loss }) : undefined;
+  const vEv = val.count > 0 ? model.evaluate(val, { loss, task: 'classification' }) : undefined;
   if (vEv) training.validation = { loss: vEv.loss, accuracy: vEv.accuracy };
   if (stopper) training.earlyStopping = { stopped: stopper.stopped, bestEpoch: stopper.bestEpoch, best: stopper.best };
   training.trainSeconds = seconds;
@@ -313,7 +313,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     }
     return;
   }
-  const ev = model.evaluate(test, { loss });
+  const ev = model.evaluate(test, { loss, task: 'classification' });
   training.test = { loss: ev.loss, accuracy: ev.accuracy };
   saveModel(opts.out, model, training);
   if (opts.json) {

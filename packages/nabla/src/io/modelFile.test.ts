@@ -146,3 +146,68 @@ test('a truncated file: NablaError naming the role, whichever byte it stops at',
   // Junk that is not safetensors at all.
   assertNablaError(() => decodeModel(new TextEncoder().encode('PK\u0003\u0004 this is a zip file'), ROLE), [ROLE, 'safetensors']);
 });
+
+// ── Tasks, class and target names (issue 14) ────────────────────────────────────────────────
+
+/** A model file with these architecture layers and this training record (weights as built). */
+function fileWith(model: Sequential, training: Record<string, unknown>): Uint8Array {
+  return encodeModel(model, training as TrainingInfo);
+}
+
+test('a regression model round-trips with its task, target names, regression history and test figures', () => {
+  const model = new Sequential([new Dense(4), new Tanh(), new Dense(2)], { inputShape: [3], seed: 1 });
+  const rng = new Rng(2);
+  const count = 20;
+  const x = Float32Array.from({ length: count * 3 }, () => rng.normal());
+  const y = Float32Array.from({ length: count * 2 }, () => rng.normal());
+  const history = model.fit({ x, y, count }, { optimizer: new SGD(model.parameters(), { lr: 0.05 }), loss: 'huber', epochs: 2, batchSize: 5, validationSplit: 0.25 });
+  assert.equal(history.epochs[0].accuracy, undefined);
+  const ev = model.evaluate({ x, y, count }, { loss: 'huber' });
+  const training: TrainingInfo = {
+    loss: 'huber', task: 'regression', targetNames: ['price', 'rent'], history,
+    test: { loss: ev.loss, mae: ev.mae, rmse: ev.rmse, r2: ev.r2 },
+  };
+  const loaded = decodeModel(encodeModel(model, training), ROLE);
+  assert.deepEqual(loaded.training, JSON.parse(JSON.stringify(training)));
+  assert.equal(loaded.training.task, 'regression');
+  assert.deepEqual(loaded.training.targetNames, ['price', 'rent']);
+});
+
+test('a binary classifier (1 output) records 2 class names; a 12-class one 12', () => {
+  const binary = new Sequential([new Dense(1)], { inputShape: [2], seed: 1 });
+  const loaded = decodeModel(fileWith(binary, { loss: 'bce', task: 'classification', classNames: ['benign', 'malignant'] }), ROLE);
+  assert.deepEqual(loaded.training.classNames, ['benign', 'malignant']);
+  const twelve = new Sequential([new Dense(12)], { inputShape: [2], seed: 1 });
+  const names = Array.from({ length: 12 }, (_, i) => `class ${i}`);
+  assert.deepEqual(decodeModel(fileWith(twelve, { loss: 'ce', classNames: names }), ROLE).training.classNames, names);
+});
+
+test('files from before tasks (accuracy in every epoch, no task) still load', () => {
+  const { model, training } = trainedModel();
+  const old = { ...training };
+  delete (old as Record<string, unknown>).task;
+  const loaded = decodeModel(fileWith(model, old), ROLE);
+  assert.equal(loaded.training.task, undefined);
+  assert.ok(loaded.training.history!.epochs.every((e) => typeof e.accuracy === 'number'));
+});
+
+test('task, class names and target names are checked: type, count against the outputs, and the task they belong to', () => {
+  const model = new Sequential([new Dense(3)], { inputShape: [2], seed: 1 });
+  const one = new Sequential([new Dense(1)], { inputShape: [2], seed: 1 });
+  assertNablaError(() => decodeModel(fileWith(model, { task: 'clustering' }), ROLE), [ROLE, '"task"', '"classification", "regression"', '"clustering"']);
+  assertNablaError(() => decodeModel(fileWith(model, { classNames: 'a,b,c' }), ROLE), [ROLE, '"classNames"', 'list of distinct non-empty strings', 'a string']);
+  assertNablaError(() => decodeModel(fileWith(model, { classNames: ['a', 'a', 'b'] }), ROLE), ['"classNames"', 'distinct']);
+  assertNablaError(() => decodeModel(fileWith(model, { classNames: ['a', 2, 'b'] }), ROLE), ['"classNames"']);
+  assertNablaError(() => decodeModel(fileWith(model, { classNames: ['a', 'b'] }), ROLE), [ROLE, "model's 3 classes", '2 names']);
+  assertNablaError(() => decodeModel(fileWith(one, { classNames: ['yes'] }), ROLE), ["model's 2 classes", 'single output', '1 names']);
+  assertNablaError(() => decodeModel(fileWith(model, { targetNames: ['x'] }), ROLE), ["model's 3 outputs", '1 names']);
+  assertNablaError(() => decodeModel(fileWith(model, { task: 'regression', classNames: ['a', 'b', 'c'] }), ROLE), ['"targetNames" for a regression model']);
+  assertNablaError(() => decodeModel(fileWith(model, { task: 'classification', targetNames: ['a', 'b', 'c'] }), ROLE), ['"classNames" for a classifier']);
+  assertNablaError(() => decodeModel(fileWith(model, { classNames: ['a', 'b', 'c'], targetNames: ['a', 'b', 'c'] }), ROLE), ['both']);
+  assertNablaError(() => decodeModel(fileWith(model, { loss: 'hinge' }), ROLE), ['"loss"', '"mse", "ce", "huber", "bce"']);
+  assertNablaError(() => decodeModel(fileWith(model, { test: { loss: 1, r2: 'high' } }), ROLE), ['"test.r2"', 'a number']);
+  assertNablaError(
+    () => decodeModel(fileWith(model, { history: { epochs: [{ epoch: 1, loss: 1, seconds: 1, lr: 0.1, valMae: null }] } }), ROLE),
+    ['"history.epochs[0].valMae"', 'a number'],
+  );
+});

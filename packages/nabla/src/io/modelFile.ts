@@ -5,7 +5,8 @@
  *   "format":       "pt"  (what PyTorch's own safetensors files say)
  *   "nabla":        format version of what follows ("1")
  *   "architecture": JSON ModelConfig: { inputShape, layers: [{ type, ... }] }
- *   "training":     JSON TrainingInfo: loss, optimiser, seed, history, preprocessing...
+ *   "training":     JSON TrainingInfo: loss, optimiser, seed, history, preprocessing, task, class
+ *                   or target names...
  *
  * A PyTorch user loads the weights unchanged (see README), and nabla rebuilds the model from the
  * architecture alone. Encoding and decoding work over bytes; the CLI writes them atomically.
@@ -14,6 +15,7 @@ import { NablaError } from '../errors.ts';
 import type { LossName } from '../losses/loss.ts';
 import { Sequential, type ModelConfig } from '../model/sequential.ts';
 import type { History } from '../train/fit.ts';
+import type { Task } from '../train/metrics.ts';
 import type { Backend } from '../backend/backend.ts';
 import { withParameterBudget } from '../layers/layer.ts';
 import { listSome } from '../listSome.ts';
@@ -44,8 +46,30 @@ export interface TrainingInfo {
   /** How inputs must be prepared, e.g. { pixels: 'x / 255', layout: 'N x 784, row-major' }. */
   preprocessing?: Record<string, unknown>;
   dataset?: string;
-  test?: { loss: number; accuracy: number };
+  test?: Score;
+  validation?: Score;
+  /** What the model does; absent in files from before issue 14 (read those as classifiers). */
+  task?: Task;
+  /** A classifier's class names, one per class (2 for a single-output binary model), e.g. ['cat', 'dog']. */
+  classNames?: string[];
+  /** A regression model's target names, one per output, e.g. ['price']. */
+  targetNames?: string[];
   [key: string]: unknown;
+}
+
+/**
+ * A model's figures on a data set, as TrainingInfo records them: accuracy for a classifier, MAE,
+ * RMSE and R² for regression.
+ *
+ * @example
+ * const test: Score = { loss: 0.07, accuracy: 0.978 };
+ */
+export interface Score {
+  loss: number;
+  accuracy?: number;
+  mae?: number;
+  rmse?: number;
+  r2?: number;
 }
 
 /**
@@ -127,6 +151,7 @@ export function decodeModel(
     }
     throw e;
   }
+  checkNames(training, model, role);
   checkFiniteTensors(tensors, role);
   model.loadStateDict(tensors, role);
   return { model, training };
@@ -147,16 +172,27 @@ const STRING: FieldCheck = [(v) => typeof v === 'string', 'a string'];
 const OBJECT: FieldCheck = [isObject, 'a JSON object'];
 // NOTE: a Record over LossName, so the compiler insists on every loss name (io depends on losses
 // for types only, see docs/architecture.md).
-const LOSSES: Record<LossName, true> = { mse: true, ce: true };
+const LOSSES: Record<LossName, true> = { mse: true, ce: true, huber: true, bce: true };
+const TASK_NAMES: Record<Task, true> = { classification: true, regression: true };
+const NAMES: FieldCheck = [
+  (v) => Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'string' && n.length > 0) && new Set(v).size === v.length,
+  'a non-empty list of distinct non-empty strings',
+];
 const FIELDS: Record<string, FieldCheck> = {
   loss: [(v) => typeof v === 'string' && Object.hasOwn(LOSSES, v), `one of ${Object.keys(LOSSES).map((n) => `"${n}"`).join(', ')}`],
   optimizer: OBJECT, seed: INTEGER, epochs: COUNT, batchSize: COUNT, history: OBJECT, preprocessing: OBJECT,
   dataset: STRING, test: OBJECT, validation: OBJECT, trainSeconds: NUMBER, trainSamples: COUNT, valSamples: COUNT,
   diverged: OBJECT, earlyStopping: OBJECT, architecture: STRING, initFrom: STRING, augment: OBJECT,
+  task: [(v) => typeof v === 'string' && Object.hasOwn(TASK_NAMES, v), `one of ${Object.keys(TASK_NAMES).map((n) => `"${n}"`).join(', ')}`],
+  classNames: NAMES, targetNames: NAMES,
 };
-const EPOCH_FIELDS: Record<string, FieldCheck> = { epoch: COUNT, loss: NUMBER, accuracy: NUMBER, seconds: NUMBER, lr: NUMBER };
-const OPTIONAL_EPOCH_FIELDS: Record<string, FieldCheck> = { valLoss: NUMBER, valAccuracy: NUMBER };
-const SCORE_FIELDS: Record<string, FieldCheck> = { loss: NUMBER, accuracy: NUMBER };
+const EPOCH_FIELDS: Record<string, FieldCheck> = { epoch: COUNT, loss: NUMBER, seconds: NUMBER, lr: NUMBER };
+// NOTE: a classifier's epochs have accuracy, a regression model's mae and rmse (issue 14).
+const OPTIONAL_EPOCH_FIELDS: Record<string, FieldCheck> = {
+  accuracy: NUMBER, mae: NUMBER, rmse: NUMBER, valLoss: NUMBER, valAccuracy: NUMBER, valMae: NUMBER, valRmse: NUMBER, valR2: NUMBER,
+};
+const SCORE_FIELDS: Record<string, FieldCheck> = { loss: NUMBER };
+const OPTIONAL_SCORE_FIELDS: Record<string, FieldCheck> = { accuracy: NUMBER, mae: NUMBER, rmse: NUMBER, r2: NUMBER };
 
 /** Check the parsed "training" metadata field by field; returns it typed. */
 function checkTrainingInfo(info: unknown, role: string): TrainingInfo {
@@ -187,9 +223,42 @@ function checkTrainingInfo(info: unknown, role: string): TrainingInfo {
     });
   }
   for (const key of ['test', 'validation']) {
-    if (t[key] !== undefined) check(t[key] as Record<string, unknown>, SCORE_FIELDS, `${key}.`, true);
+    if (t[key] === undefined) continue;
+    check(t[key] as Record<string, unknown>, SCORE_FIELDS, `${key}.`, true);
+    check(t[key] as Record<string, unknown>, OPTIONAL_SCORE_FIELDS, `${key}.`, false);
   }
   return t as TrainingInfo;
+}
+
+/**
+ * Class names must name every class the model tells apart (its outputs, or 2 for a single
+ * output) and belong to a classifier; target names one per output, and to a regression model.
+ */
+function checkNames(t: TrainingInfo, model: Sequential, role: string): void {
+  const fail = (expected: string, found: string, hint: string): never => {
+    throw new NablaError({ where: `${role}, metadata "training"`, expected, found, hint });
+  };
+  if (t.classNames !== undefined && t.targetNames !== undefined) {
+    fail('"classNames" (a classifier) or "targetNames" (a regression model)', 'both', 'a model is one or the other: drop the names that do not fit its task');
+  }
+  if (t.classNames !== undefined && t.task === 'regression') {
+    fail('"targetNames" for a regression model', '"classNames" beside task "regression"', 'class names belong to classifiers');
+  }
+  if (t.targetNames !== undefined && t.task !== undefined && t.task !== 'regression') {
+    fail('"classNames" for a classifier', `"targetNames" beside task "${t.task}"`, 'target names belong to regression models');
+  }
+  const k = model.outputShape.reduce((p, d) => p * d, 1);
+  if (t.classNames !== undefined) {
+    const classes = k === 1 ? 2 : k;
+    if (t.classNames.length !== classes) {
+      fail(`"classNames" to name the model's ${classes} classes${k === 1 ? ' (a single output: 2 classes, "no" then "yes")' : ''}`,
+        `${t.classNames.length} names`, 'the names were written for another model or another data set');
+    }
+  }
+  if (t.targetNames !== undefined && t.targetNames.length !== k) {
+    fail(`"targetNames" to name the model's ${k} output${k === 1 ? '' : 's'}`, `${t.targetNames.length} names`,
+      'the names were written for another model or another data set');
+  }
 }
 
 function parseJson<T>(text: string, role: string, key: string): T {

@@ -9,19 +9,20 @@
 import type { Backend } from '../backend/backend.ts';
 
 /**
- * Loss names: 'mse' (the notes' quadratic cost) and 'ce' (softmax cross-entropy on logits).
+ * Loss names: 'mse' (the notes' quadratic cost), 'ce' (softmax cross-entropy on logits), 'huber'
+ * (robust regression loss, delta 1) and 'bce' (binary cross-entropy on logits, for sigmoid outputs).
  *
  * @example
  * model.fit(train, { optimizer, loss: 'ce' satisfies LossName, epochs: 1 });
  */
-export type LossName = 'mse' | 'ce';
+export type LossName = 'mse' | 'ce' | 'huber' | 'bce';
 /**
  * Every LossName.
  *
  * @example
- * LOSS_NAMES; // ['mse', 'ce']
+ * LOSS_NAMES; // ['mse', 'ce', 'huber', 'bce']
  */
-export const LOSS_NAMES: readonly LossName[] = ['mse', 'ce'];
+export const LOSS_NAMES: readonly LossName[] = ['mse', 'ce', 'huber', 'bce'];
 
 /**
  * A loss: its mean over a batch and the output gradient, in one pass.
@@ -39,6 +40,9 @@ export interface Loss {
   compute(
     backend: Backend, dy: Float32Array, y: Float32Array, target: Float32Array, rows: number, cols: number,
   ): number;
-  /** True when y are logits that must go through softmax to become probabilities. */
+  /**
+   * True when y are logits that must go through softmax (several outputs) or the logistic sigmoid
+   * (one output, 'bce') to become probabilities.
+   */
   readonly takesLogits: boolean;
 }

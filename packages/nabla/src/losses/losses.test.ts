@@ -11,6 +11,10 @@ import type { Loss } from './loss.ts';
 import { MSELoss } from './mse.ts';
 import { SoftmaxCrossEntropyLoss } from './softmaxCrossEntropy.ts';
 import { lossByName } from './lossByName.ts';
+import { HuberLoss } from './huber.ts';
+import { BinaryCrossEntropyLoss } from './bce.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const backend = new JsBackend();
 const SHAPES: [number, number][] = [[1, 1], [1, 10], [3, 4], [7, 3], [16, 10]];
@@ -200,6 +204,147 @@ test('lossByName: mse and ce, and a precise message for anything else', () => {
   assert.equal(lossByName('mse').takesLogits, false);
   assert.throws(
     () => lossByName('hinge' as never),
-    (e: unknown) => e instanceof NablaError && e.message.includes('"hinge"') && e.message.includes('mse, ce'),
+    (e: unknown) => e instanceof NablaError && e.message.includes('"hinge"') && e.message.includes('mse, ce, huber, bce'),
   );
+});
+
+// ── Huber and binary cross-entropy on logits ────────────────────────────────────────────────
+
+/** Huber per element, straight from the definition (PyTorch's nn.HuberLoss). */
+function huberDirect(d: number, delta: number): number {
+  return Math.abs(d) < delta ? 0.5 * d * d : delta * (Math.abs(d) - 0.5 * delta);
+}
+
+test('Huber passes the gradient check (delta 1, 0.3 and 5; batch 1, non-square, K = 1)', () => {
+  const rng = new Rng(6);
+  for (const delta of [1, 0.3, 5]) {
+    for (const [rows, cols] of SHAPES) {
+      const y = randomArray(rows * cols, rng, 2);
+      const t = randomArray(rows * cols, rng);
+      // Central differences straddling the kink at |d| = δ are still exact (h is continuous
+      // with a continuous derivative there), but keep samples off it by more than h anyway.
+      for (let i = 0; i < y.length; i++) if (Math.abs(Math.abs(y[i] - t[i]) - delta) < 2e-3) y[i] += 1e-2;
+      checkLossGradient(new HuberLoss({ delta }), y, t, rows, cols, `huber δ=${delta} ${rows}×${cols}`);
+    }
+  }
+});
+
+test('Huber equals the direct formula (sum over outputs, mean over samples) and dy = h\'(d)/m, overwritten', () => {
+  const rng = new Rng(7);
+  for (const delta of [1, 0.5, 3]) {
+    for (const [m, k] of SHAPES) {
+      const a = randomArray(m * k, rng, 3);
+      const y = randomArray(m * k, rng);
+      const dy = new Float32Array(m * k).fill(NaN);
+      const value = new HuberLoss({ delta }).compute(backend, dy, a, y, m, k);
+      let ref = 0;
+      const dref = new Float64Array(m * k);
+      for (let i = 0; i < m * k; i++) {
+        const d = a[i] - y[i];
+        ref += huberDirect(d, delta);
+        dref[i] = Math.max(-delta, Math.min(delta, d)) / m;
+      }
+      ref /= m;
+      assert.ok(Math.abs(value - ref) <= 1e-12 * Math.max(1, ref), `huber ${m}×${k}: ${value} vs ${ref}`);
+      assertClose(dy, dref, { rtol: 1e-6, atol: 0, label: `huber dy ${m}×${k}` });
+    }
+  }
+  // By hand, δ = 1: errors 0.5 (quadratic: 0.125), 1 (boundary: 0.5 both ways), −3 (linear: 2.5).
+  const dy = new Float32Array(3);
+  const c = new HuberLoss().compute(backend, dy, Float32Array.of(0.5, 1, -3), Float32Array.of(0, 0, 0), 1, 3);
+  assert.equal(c, 0.125 + 0.5 + 2.5);
+  assert.deepEqual(Array.from(dy), [0.5, 1, -1]);
+  // Small errors: Huber is half of MSE.
+  const small = Float32Array.of(0.1, -0.2, 0.3, 0.05);
+  const zero = new Float32Array(4);
+  const h = new HuberLoss().compute(backend, new Float32Array(4), small, zero, 2, 2);
+  const mse = new MSELoss().compute(backend, new Float32Array(4), small, zero, 2, 2);
+  assert.ok(Math.abs(h - mse / 2) < 1e-12);
+});
+
+test('Huber refuses a delta that is not a positive finite number', () => {
+  for (const delta of [0, -1, NaN, Infinity]) {
+    assert.throws(() => new HuberLoss({ delta }), (e: unknown) => e instanceof NablaError && e.message.includes('delta'));
+  }
+});
+
+/** float64 reference: −[t log σ(z) + (1 − t) log(1 − σ(z))], from the definition (moderate z only). */
+function bceDirect(z: number, t: number): number {
+  const p = 1 / (1 + Math.exp(-z));
+  return -(t * Math.log(p) + (1 - t) * Math.log(1 - p));
+}
+
+test('BCE with logits passes the gradient check (0/1 and soft targets; batch 1, non-square, K = 1)', () => {
+  const rng = new Rng(8);
+  for (const [rows, cols] of SHAPES) {
+    const z = randomArray(rows * cols, rng, 3);
+    const hard = Float32Array.from({ length: rows * cols }, (_, i) => (i * 5 + rows) % 3 === 0 ? 1 : 0);
+    const soft = Float32Array.from({ length: rows * cols }, () => rng.uniform());
+    checkLossGradient(new BinaryCrossEntropyLoss(), z, hard, rows, cols, `bce 0/1 ${rows}×${cols}`);
+    checkLossGradient(new BinaryCrossEntropyLoss(), z, soft, rows, cols, `bce soft ${rows}×${cols}`);
+  }
+});
+
+test('BCE with logits equals −[t log p + (1 − t) log(1 − p)] with p = σ(z), and dy = (p − t)/m', () => {
+  const rng = new Rng(9);
+  for (const [m, k] of SHAPES) {
+    const z = randomArray(m * k, rng, 2);
+    const t = Float32Array.from({ length: m * k }, () => rng.uniform());
+    const dy = new Float32Array(m * k).fill(NaN);
+    const value = new BinaryCrossEntropyLoss().compute(backend, dy, z, t, m, k);
+    let ref = 0;
+    const dref = new Float64Array(m * k);
+    for (let i = 0; i < m * k; i++) {
+      ref += bceDirect(z[i], t[i]);
+      dref[i] = (1 / (1 + Math.exp(-z[i])) - t[i]) / m;
+    }
+    ref /= m;
+    assert.ok(Math.abs(value - ref) <= 1e-10 * Math.max(1, ref), `bce ${m}×${k}: ${value} vs ${ref}`);
+    assertClose(dy, dref, { rtol: 1e-5, atol: 1e-7, label: `bce dy ${m}×${k}` });
+  }
+});
+
+test('BCE with logits is stable for logits ±1000: finite loss, exact gradient', () => {
+  const loss = new BinaryCrossEntropyLoss();
+  const dy = new Float32Array(4);
+  // z = 1000, t = 1 and z = −1000, t = 0: certain and right, loss 0; z = 1000, t = 0: loss 1000.
+  const v = loss.compute(backend, dy, Float32Array.of(1000, -1000, 1000, -1000), Float32Array.of(1, 0, 0, 1), 4, 1);
+  assert.ok(Number.isFinite(v));
+  assert.equal(v, (0 + 0 + 1000 + 1000) / 4);
+  assert.deepEqual(Array.from(dy), [0, 0, 0.25, -0.25]);
+  // z = 0: p = ½, loss log 2 whatever the target.
+  const v0 = loss.compute(backend, new Float32Array(1), Float32Array.of(0), Float32Array.of(1), 1, 1);
+  assertClose([v0], [Math.LN2], { rtol: 1e-15 });
+});
+
+interface LossCase {
+  name: string; loss: 'huber' | 'bce'; rows: number; cols: number; params: { delta?: number };
+  y: number[]; target: number[]; sum: { value: number; grad: number[] }; mean: { value: number; grad: number[] };
+}
+const lossFixture = JSON.parse(readFileSync(
+  join(import.meta.dirname, '..', '..', '..', '..', 'test', 'fixtures', 'pytorch-loss-reference.json'), 'utf8',
+)) as { torch: string; cases: LossCase[] };
+
+test('Huber and BCE with logits match PyTorch (nn.HuberLoss, nn.BCEWithLogitsLoss), deltas at the boundaries included', () => {
+  assert.ok(lossFixture.cases.length >= 6);
+  for (const c of lossFixture.cases) {
+    const loss = c.loss === 'huber' ? new HuberLoss({ delta: c.params.delta }) : new BinaryCrossEntropyLoss();
+    const y = Float32Array.from(c.y);
+    const t = Float32Array.from(c.target);
+    // The fixture's inputs are float32 values: nothing is rounded on the way in.
+    assert.deepEqual(Array.from(y), c.y, `${c.name}: inputs are float32`);
+    const dy = new Float32Array(c.rows * c.cols);
+    const value = loss.compute(backend, dy, y, t, c.rows, c.cols);
+    // nabla: sum over outputs, mean over samples = PyTorch's 'sum' / m = PyTorch's 'mean' · K.
+    assertClose([value], [c.sum.value / c.rows], { rtol: 1e-12, atol: 1e-15, label: `${c.name} value vs sum/m` });
+    assertClose([value / c.cols], [c.mean.value], { rtol: 1e-12, atol: 1e-15, label: `${c.name} value vs mean` });
+    assertClose(dy, c.sum.grad.map((g) => g / c.rows), { rtol: 1e-6, atol: 1e-9, label: `${c.name} gradient` });
+  }
+});
+
+test('lossByName: huber (delta 1) and bce', () => {
+  const h = lossByName('huber');
+  assert.ok(h instanceof HuberLoss && h.delta === 1 && !h.takesLogits);
+  const b = lossByName('bce');
+  assert.ok(b instanceof BinaryCrossEntropyLoss && b.takesLogits);
 });

@@ -26,3 +26,12 @@ test('misclassified: mismatched lengths are a NablaError', () => {
   assertNablaError(() => misclassified(new Float32Array(6), new Float32Array(3), 3), ['6 probabilities', '3 targets']);
   assertNablaError(() => misclassified(new Float32Array(5), new Float32Array(5), 3), ['K = 3']);
 });
+
+test('misclassified on a single-output binary model: probabilities [1 − p, p] beside one 0/1 target per row', () => {
+  const probs = Float32Array.of(0.9, 0.1, 0.2, 0.8, 0.4, 0.6, 0.7, 0.3);
+  const targets = Float32Array.of(0, 0, 1, 1);
+  // Row 1: p = 0.8 but target 0; row 3: p = 0.3 but target 1.
+  const m = misclassified(probs, targets, 2);
+  assert.deepEqual(m.map((x) => [x.index, x.label, x.predicted]), [[1, 0, 1], [3, 1, 0]]);
+  assert.ok(Math.abs(m[0].confidence - 0.8) < 1e-6 && Math.abs(m[0].labelProbability - 0.2) < 1e-6);
+});

@@ -118,7 +118,7 @@ test('fit learns two separable blobs (linear model, SGD, CE) to ≥ 95% training
   const history = model.fit(data, { optimizer: new SGD(model.parameters(), { lr: 0.5 }), loss: 'ce', epochs: 10, batchSize: 16 });
   assert.equal(history.epochs.length, 10);
   const last = history.epochs[9];
-  assert.ok(last.accuracy >= 0.95, `accuracy ${last.accuracy}`);
+  assert.ok(last.accuracy! >= 0.95, `accuracy ${last.accuracy}`);
   assert.ok(last.loss < history.epochs[0].loss, 'the loss went down');
   assert.ok(model.evaluate(data, { loss: 'ce' }).accuracy >= 0.95);
 });
@@ -139,7 +139,7 @@ test('fit with the quadratic cost and sigmoid outputs (the notes\' network) lear
   const model = new Sequential([new Dense(4, { init: 'xavier' }), new Sigmoid(), new Dense(2, { init: 'xavier' }), new Sigmoid()], { inputShape: [2], seed: 2 });
   const data = blobs(200, 4);
   model.fit(data, { optimizer: new SGD(model.parameters(), { lr: 2 }), loss: 'mse', epochs: 30, batchSize: 10 });
-  const acc = model.evaluate(data, { loss: 'mse' }).accuracy;
+  const acc = model.evaluate(data, { loss: 'mse', task: 'classification' }).accuracy;
   assert.ok(acc >= 0.95, `accuracy ${acc}`);
 });
 
@@ -431,6 +431,23 @@ test('predict returns (count × K) in batches; predictProbabilities gives rows s
     assert.equal(row.indexOf(Math.max(...row)), Array.from(all.subarray(r * 3, r * 3 + 3)).indexOf(Math.max(...all.subarray(r * 3, r * 3 + 3))));
   }
   assertNablaError(() => model.predict(data.x, 11), ['predict', '11 × 2', '20']);
+});
+
+test('outputKind names what the last layer outputs; a single-output model\'s probabilities are [1 − σ(z), σ(z)]', () => {
+  assert.equal(new Sequential([new Dense(2)], { inputShape: [2] }).outputKind, 'logits');
+  assert.equal(new Sequential([new Dense(2), new Softmax()], { inputShape: [2] }).outputKind, 'probabilities');
+  assert.equal(new Sequential([new Dense(2), new Sigmoid()], { inputShape: [2] }).outputKind, 'scores');
+  assert.equal(new Sequential([new Dense(2), new Tanh()], { inputShape: [2] }).outputKind, 'activations');
+  const model = new Sequential([new Dense(1)], { inputShape: [2], seed: 3 });
+  const x = Float32Array.of(1, 2, -3, 0.5, 40, 40, -40, -40);
+  const z = model.predict(x, 4);
+  const p = model.predictProbabilities(x, 4);
+  assert.equal(p.length, 8);
+  for (let r = 0; r < 4; r++) {
+    const s = 1 / (1 + Math.exp(-z[r]));
+    assert.ok(Math.abs(p[2 * r + 1] - s) < 1e-6 && Math.abs(p[2 * r] - (1 - s)) < 1e-6, `row ${r}: z ${z[r]}`);
+    assert.ok(Number.isFinite(p[2 * r]) && Number.isFinite(p[2 * r + 1]));
+  }
 });
 
 test('predictProbabilities normalises a Sigmoid output (the notes\' MSE network) to rows summing to 1', () => {

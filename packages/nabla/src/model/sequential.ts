@@ -18,7 +18,10 @@ import type { Optimizer } from '../optim/optimizer.ts';
 import { Rng } from '../random.ts';
 import { Tensor, sameShape, shapeSize, shapeToString, type Shape } from '../tensor.ts';
 import { fit, fitAsync, fitSteps, trainingState, type BatchLog, type FitOptions, type FitState, type History } from '../train/fit.ts';
-import { countCorrect, evaluate, type Evaluation } from '../train/metrics.ts';
+import {
+  countCorrect, decisionThreshold, evaluate, inferTask,
+  type ClassificationEvaluation, type ClassifierEvaluateOptions, type EvaluateOptions, type RegressionEvaluateOptions, type Evaluation, type RegressionEvaluation, type Task,
+} from '../train/metrics.ts';
 import { builtLayer, findLayerKind, layerFromConfig } from '../layers/registry.ts';
 import { clipGradNorm, diagnoseForward, diagnoseGradients, gradSumOfSquares, type NonFinite } from '../train/diagnostics.ts';
 
@@ -33,6 +36,11 @@ export interface StepOptions {
   clipNorm?: number;
   /** Compute the global gradient norm (and check the gradients are finite) even without clipping. */
   gradNorm?: boolean;
+  /**
+   * What to count: 'classification' (correct) or 'regression' (absError, squaredError); default
+   * inferTask(loss, outputs): fit passes the task it decided.
+   */
+  task?: Task;
 }
 
 /**
@@ -45,8 +53,12 @@ export interface StepOptions {
 export interface StepResult {
   /** The batch's mean loss, measured before the update. */
   loss: number;
-  /** Samples whose argmax output matched the target. */
+  /** Classification: samples whose predicted class matched the target's (see countCorrect); 0 for regression. */
   correct: number;
+  /** Regression: Σ|output − target| over the batch's outputs (before the update). */
+  absError?: number;
+  /** Regression: Σ(output − target)² over the batch's outputs (before the update). */
+  squaredError?: number;
   /** Global gradient norm before clipping, when computed. */
   gradNorm?: number;
   /** Set when the loss or a gradient was NaN/Infinity: the update was skipped, and this says where. */
@@ -260,20 +272,33 @@ export class Sequential {
     const out = this.forward(x, true);
     const dy = this.dyBuf.get(this.backend, n, this.outputShape);
     const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
-    const correct = countCorrect(out.data, y.data, n, k);
+    const counts: { correct: number; absError?: number; squaredError?: number } = { correct: 0 };
+    if ((options.task ?? inferTask(lossFn, k)) === 'classification') {
+      counts.correct = countCorrect(out.data, y.data, n, k, decisionThreshold(this, lossFn));
+    } else {
+      let abs = 0;
+      let sq = 0;
+      for (let i = 0; i < n * k; i++) {
+        const e = out.data[i] - y.data[i];
+        abs += Math.abs(e);
+        sq += e * e;
+      }
+      counts.absError = abs;
+      counts.squaredError = sq;
+    }
     // A non-finite loss or gradient skips the update: the weights stay as they were.
-    if (!Number.isFinite(value)) return { loss: value, correct, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
+    if (!Number.isFinite(value)) return { loss: value, ...counts, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
     this.backward(dy);
     let gradNorm: number | undefined;
     if (options.clipNorm !== undefined || options.gradNorm) {
       gradNorm = Math.sqrt(gradSumOfSquares(optimizer.params, this.backend));
       if (!Number.isFinite(gradNorm)) {
-        return { loss: value, correct, gradNorm, nonFinite: { ...diagnoseGradients(this.layers), expected: 'finite gradients' } };
+        return { loss: value, ...counts, gradNorm, nonFinite: { ...diagnoseGradients(this.layers), expected: 'finite gradients' } };
       }
       if (options.clipNorm !== undefined) clipGradNorm(optimizer.params, options.clipNorm, gradNorm);
     }
     optimizer.step();
-    return { loss: value, correct, gradNorm };
+    return { loss: value, ...counts, gradNorm };
   }
 
   /** Where the current (or last) fit stands: what a checkpoint stores to resume it. */
@@ -296,9 +321,24 @@ export class Sequential {
     return fitSteps(this, data, options);
   }
 
-  /** Loss, accuracy and confusion matrix over a data set (inference mode). */
-  evaluate(data: Samples, options: { loss: Loss | LossName; batchSize?: number; role?: string }): Evaluation {
+  /**
+   * Loss and the task's metrics over a data set (inference mode): accuracy, confusion matrix and
+   * per-class accuracy for a classifier, MAE, RMSE and R² for regression (see train/metrics.ts).
+   * Pass `task` (or loss 'ce'/'bce'/'huber') to fix the result's type; else it is inferred from the loss and the data.
+   */
+  evaluate(data: Samples, options: ClassifierEvaluateOptions): ClassificationEvaluation;
+  evaluate(data: Samples, options: RegressionEvaluateOptions): RegressionEvaluation;
+  evaluate(data: Samples, options: EvaluateOptions): Evaluation;
+  evaluate(data: Samples, options: EvaluateOptions): Evaluation {
     return evaluate(this, data, options);
+  }
+
+  /**
+   * What the model's outputs are, from its last layer: 'probabilities' (ends in Softmax),
+   * 'scores' (units in (0, 1), ends in Sigmoid), 'activations' (another nonlinearity) or 'logits'.
+   */
+  get outputKind(): 'logits' | 'probabilities' | 'scores' | 'activations' {
+    return findLayerKind(this.layers[this.layers.length - 1].type)?.output ?? 'logits';
   }
 
   /**
@@ -331,11 +371,23 @@ export class Sequential {
    * Class probabilities, each row summing to 1: the softmax of the outputs when they are logits
    * (the model does not end in Softmax or Sigmoid); for a Sigmoid output (the notes' MSE network)
    * the unit activations divided by their sum, a score rather than a calibrated probability.
+   * A single-output model is read as a binary classifier: its rows are [1 − p, p] (count × 2),
+   * p = σ(z) of its logit z (trained with 'bce'), or its Sigmoid output as it is.
    */
   predictProbabilities(x: Float32Array, count: number): Float32Array {
     const out = this.predict(x, count);
-    const last = findLayerKind(this.layers[this.layers.length - 1].type)?.output;
+    const last = this.outputKind;
     const k = shapeSize(this.outputShape);
+    if (k === 1) {
+      const probs = new Float32Array(count * 2);
+      for (let r = 0; r < count; r++) {
+        const z = out[r];
+        const p = last === 'logits' ? (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))) : Math.min(1, Math.max(0, z));
+        probs[2 * r] = 1 - p;
+        probs[2 * r + 1] = p;
+      }
+      return probs;
+    }
     if (last === 'probabilities') return out;
     if (last !== 'scores') {
       this.backend.softmax(out, out, count, k);

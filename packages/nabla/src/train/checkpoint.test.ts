@@ -11,6 +11,7 @@ import { Adam } from '../optim/adam.ts';
 import { SGD } from '../optim/sgd.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Sequential } from '../model/sequential.ts';
+import { Rng } from '../random.ts';
 import type { Callback } from './fit.ts';
 import { EarlyStopping } from './earlyStopping.ts';
 import { decodeCheckpoint, encodeCheckpoint, restoreCheckpoint } from './checkpoint.ts';
@@ -109,4 +110,31 @@ test('a damaged, foreign or mismatched checkpoint is refused before anything cha
   const same = setup('adam');
   assertNablaError(() => restoreCheckpoint(ckpt, { model: same.model, optimizer: same.optimizer }), ['a run without early stopping', 'found early-stopping state']);
   assert.deepEqual(weights(wider.model), before, 'a refused checkpoint changes nothing');
+});
+
+test('a regression run (huber, early stopping on val_r2) stopped mid-epoch and resumed = uninterrupted, metrics included', () => {
+  const rng = new Rng(5);
+  const count = 96;
+  const x = Float32Array.from({ length: count * 2 }, () => rng.normal());
+  const y = Float32Array.from({ length: count }, (_, i) => 3 * x[2 * i] - 2 * x[2 * i + 1] + 0.1 * rng.normal());
+  const data = { x, y, count };
+  const make = () => {
+    const model = new Sequential([new Dense(6), new Tanh(), new Dense(1)], { inputShape: [2], seed: 3 });
+    const optimizer = new Adam(model.parameters(), { lr: 0.01 });
+    return { model, optimizer, earlyStopping: new EarlyStopping(model, { monitor: 'val_r2', patience: 50 }) };
+  };
+  const go = (s: ReturnType<typeof make>, resume?: ReturnType<typeof restoreCheckpoint>, extra: Callback[] = []) =>
+    s.model.fit(data, { optimizer: s.optimizer, loss: 'huber', epochs: 4, batchSize: 8, validationSplit: 0.25, resume, callbacks: [s.earlyStopping, ...extra] });
+  const straight = make();
+  const hStraight = go(straight);
+  const first = make();
+  go(first, undefined, [{ onBatchEnd: (log) => void (log.epoch === 2 && log.batch === 4 && (first.model.stopAfterBatch = true)) }]);
+  const ckpt = decodeCheckpoint(encodeCheckpoint({ model: first.model, optimizer: first.optimizer, state: first.model.trainingState(), earlyStopping: first.earlyStopping }));
+  const second = make();
+  const hResumed = go(second, restoreCheckpoint(ckpt, second));
+  const figures = (h: typeof hStraight) => h.epochs.map((e) => [e.epoch, e.loss, e.mae, e.rmse, e.valMae, e.valRmse, e.valR2, e.accuracy]);
+  assert.deepEqual(figures(hResumed), figures(hStraight));
+  assert.ok(hStraight.epochs.every((e) => e.mae !== undefined && e.valR2 !== undefined && e.accuracy === undefined));
+  assert.deepEqual(weights(second.model), weights(straight.model));
+  assert.deepEqual(second.earlyStopping.getState(), straight.earlyStopping.getState());
 });

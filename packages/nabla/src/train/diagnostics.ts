@@ -16,7 +16,7 @@ import type { Backend } from '../backend/backend.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import type { Layer, Param } from '../layers/layer.ts';
 import { firstNonFinite, type Tensor } from '../tensor.ts';
-import { argmax } from './metrics.ts';
+import { targetClass } from './metrics.ts';
 
 /** The kernels used when neither the caller nor the parameters name a backend. */
 const REFERENCE = new JsBackend();
@@ -204,8 +204,9 @@ export interface MonitorOptions {
  */
 export function chanceAccuracy(y: Float32Array, count: number, k: number): number {
   if (count === 0 || k === 0) return 0;
-  const counts = new Array<number>(k).fill(0);
-  for (let r = 0; r < count; r++) counts[argmax(y, r * k, k)]++;
+  // A single output is a binary target (0 or 1): two classes.
+  const counts = new Array<number>(k === 1 ? 2 : k).fill(0);
+  for (let r = 0; r < count; r++) counts[targetClass(y, r * k, k)]++;
   return Math.max(...counts) / count;
 }
 

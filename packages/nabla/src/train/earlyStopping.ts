@@ -7,16 +7,26 @@
  * so a resumed run stops at the same epoch with the same weights.
  */
 import { NablaError } from '../errors.ts';
-import type { Callback, EpochLog } from './fit.ts';
+import type { Callback, EpochLog, TrainBeginInfo } from './fit.ts';
 import type { Sequential } from '../model/sequential.ts';
 
 /**
- * The metrics early stopping can watch.
+ * The metrics early stopping can watch: val_accuracy (classifiers), val_loss (any model), and
+ * val_mae, val_rmse, val_r2 (regression).
  *
  * @example
- * MONITOR_METRICS; // ['val_accuracy', 'val_loss']
+ * MONITOR_METRICS; // ['val_accuracy', 'val_loss', 'val_mae', 'val_rmse', 'val_r2']
  */
-export const MONITOR_METRICS = ['val_accuracy', 'val_loss'] as const;
+export const MONITOR_METRICS = ['val_accuracy', 'val_loss', 'val_mae', 'val_rmse', 'val_r2'] as const;
+/** Where each metric is in an EpochLog, and whether higher is better. */
+const METRICS: Record<MonitorMetric, { field: 'valAccuracy' | 'valLoss' | 'valMae' | 'valRmse' | 'valR2'; higherIsBetter: boolean; task?: string }> = {
+  val_accuracy: { field: 'valAccuracy', higherIsBetter: true, task: 'classification' },
+  val_loss: { field: 'valLoss', higherIsBetter: false },
+  val_mae: { field: 'valMae', higherIsBetter: false, task: 'regression' },
+  val_rmse: { field: 'valRmse', higherIsBetter: false, task: 'regression' },
+  val_r2: { field: 'valR2', higherIsBetter: true, task: 'regression' },
+};
+
 /**
  * One of MONITOR_METRICS.
  *
@@ -32,7 +42,10 @@ export type MonitorMetric = (typeof MONITOR_METRICS)[number];
  * new EarlyStopping(model, { monitor: 'val_loss', patience: 5, minDelta: 1e-4 });
  */
 export interface EarlyStoppingOptions {
-  /** What to watch (default 'val_accuracy'; higher is better, for val_loss lower is). */
+  /**
+   * What to watch: higher is better for val_accuracy and val_r2, lower for val_loss, val_mae and
+   * val_rmse. Default: 'val_accuracy' for a classifier, 'val_loss' for a regression model.
+   */
   monitor?: MonitorMetric;
   /** Epochs without improvement before stopping (default 3). */
   patience?: number;
@@ -55,8 +68,17 @@ export interface EarlyStoppingState {
   stopped: boolean;
 }
 
+/**
+ * Stops fit when the monitored validation metric stops improving, and restores the best epoch.
+ *
+ * @example
+ * const stop = new EarlyStopping(model, { monitor: 'val_r2', patience: 5 });
+ * model.fit(train, { optimizer, loss: 'mse', epochs: 200, validationSplit: 0.2, callbacks: [stop] });
+ */
 export class EarlyStopping implements Callback {
-  readonly monitor: MonitorMetric;
+  /** The metric watched; without the option, 'val_accuracy' until a regression run's onTrainBegin makes it 'val_loss'. */
+  monitor: MonitorMetric;
+  private readonly monitorGiven: boolean;
   readonly patience: number;
   readonly minDelta: number;
   readonly restoreBest: boolean;
@@ -78,6 +100,7 @@ export class EarlyStopping implements Callback {
   constructor(model: Sequential, options: EarlyStoppingOptions = {}) {
     this.model = model;
     this.monitor = options.monitor ?? 'val_accuracy';
+    this.monitorGiven = options.monitor !== undefined;
     this.patience = options.patience ?? 3;
     this.minDelta = options.minDelta ?? 0;
     this.restoreBest = options.restoreBest ?? true;
@@ -106,14 +129,23 @@ export class EarlyStopping implements Callback {
     this.bestWeights = bestWeights?.map((w) => w.slice());
   }
 
-  /** A resumed run that had already stopped trains no further. */
-  onTrainBegin(): void {
+  /** Picks the default metric for the run's task; a resumed run that had already stopped trains no further. */
+  onTrainBegin(info?: TrainBeginInfo): void {
+    if (!this.monitorGiven && info?.task === 'regression') this.monitor = 'val_loss';
+    const needs = METRICS[this.monitor].task;
+    if (info?.task !== undefined && needs !== undefined && needs !== info.task) {
+      throw new NablaError({
+        where: 'EarlyStopping', expected: `a metric of ${info.task}: ${MONITOR_METRICS.filter((m) => (METRICS[m].task ?? info.task) === info.task).join(', ')}`,
+        found: `monitor ${this.monitor} (a ${needs} metric)`, hint: `this run is ${info.task}: fit's task comes from its loss and targets, or its task option`,
+      });
+    }
     // A run resumed after the stop: nothing more to train.
     if (this.stopped) this.model.stopTraining = true;
   }
 
   onEpochEnd(log: EpochLog): void {
-    const value = this.monitor === 'val_accuracy' ? log.valAccuracy : log.valLoss;
+    const { field, higherIsBetter } = METRICS[this.monitor];
+    const value = log[field];
     if (value === undefined) {
       throw new NablaError({
         where: 'EarlyStopping', expected: `a ${this.monitor} at each epoch end`, found: 'no validation data',
@@ -121,7 +153,7 @@ export class EarlyStopping implements Callback {
       });
     }
     const better = this.best === null ||
-      (this.monitor === 'val_accuracy' ? value > this.best + this.minDelta : value < this.best - this.minDelta);
+      (higherIsBetter ? value > this.best + this.minDelta : value < this.best - this.minDelta);
     if (better) {
       this.best = value;
       this.bestEpoch = log.epoch;

@@ -13,21 +13,33 @@ import { TrainingMonitor, chanceAccuracy, type NonFinite, type TrainingWarning }
 import type { Sequential, StepOptions } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, firstNonFinite, shapeSize } from '../tensor.ts';
-import { checkSamples, evaluate } from './metrics.ts';
+import { checkSamples, evaluate, resolveTask, type Task } from './metrics.ts';
 
 /**
- * What fit records after each epoch (losses and accuracies are means over the epoch).
+ * What fit records after each epoch (training figures are means over the epoch's batches, each
+ * measured before its update; validation figures are evaluate's on the validation data). A
+ * classifier's log has accuracy (and valAccuracy), a regression model's mae and rmse (and valMae,
+ * valRmse, valR2) instead.
  *
  * @example
  * const last: EpochLog = history.epochs[history.epochs.length - 1];
- * console.log(last.loss, last.valAccuracy);
+ * console.log(last.loss, last.valAccuracy ?? last.valR2);
  */
 export interface EpochLog {
   epoch: number;
   loss: number;
-  accuracy: number;
+  /** Classification: the fraction of training samples classified right. */
+  accuracy?: number;
+  /** Regression: mean |output − target| over the training outputs. */
+  mae?: number;
+  /** Regression: root of the mean (output − target)² over the training outputs. */
+  rmse?: number;
   valLoss?: number;
   valAccuracy?: number;
+  valMae?: number;
+  valRmse?: number;
+  /** Regression: R² of the validation data (see RegressionEvaluation). */
+  valR2?: number;
   seconds: number;
   /** Learning rate at the start of the epoch. */
   lr: number;
@@ -72,6 +84,8 @@ export interface TrainBeginInfo {
   step: number;
   /** The history so far (a copy of a resumed run's, else empty). */
   history: History;
+  /** What this run measures: accuracy ('classification') or MAE, RMSE and R² ('regression'). */
+  task: Task;
 }
 
 /**
@@ -116,6 +130,9 @@ export interface FitState {
   epochRng?: number[];
   lossSum?: number;
   correct?: number;
+  /** Regression's running sums: Σ|e| and Σe² over the epoch's outputs so far. */
+  absError?: number;
+  squaredError?: number;
   lr?: number;
   seconds?: number;
 }
@@ -151,6 +168,12 @@ export interface FitOptions {
    * first). The history continues and the epochs run from `resume.epoch + 1` to `epochs`.
    */
   resume?: FitState;
+  /**
+   * What to measure: 'classification' (accuracy) or 'regression' (MAE, RMSE, R²). Default
+   * inferTask(loss, outputs, training targets): 'ce'/'bce' classify, 'huber' regresses, 'mse'
+   * regresses unless the targets are one-hot rows (see train/metrics.ts).
+   */
+  task?: Task;
   /**
    * Warnings through Callback.onWarning (default true): exploding gradients, dead ReLUs, a loss
    * that grows far above where it started, and a run that ends at about chance accuracy.
@@ -264,6 +287,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
   }
   checkSamples(train, features, k, 'training data', 1);
   if (val) checkSamples(val, features, k, 'validation data');
+  const task = resolveTask(options.task, loss, k, data.y, 'fit');
 
   const resume = options.resume;
   const history: History = resume ? structuredClone(resume.history) : { epochs: [] };
@@ -280,7 +304,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     });
   }
   const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
-  const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined };
+  const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined, task };
   const warn = (w: TrainingWarning): void => {
     for (const c of callbacks) c.onWarning?.(w);
   };
@@ -298,7 +322,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
   for (const c of callbacks) {
     c.onTrainBegin?.({
       epochs: options.epochs, batches, samples: train.count, initialEpoch,
-      step: initialEpoch * batches + (resume?.batch ?? 0), history,
+      step: initialEpoch * batches + (resume?.batch ?? 0), history, task,
     });
   }
 
@@ -316,6 +340,8 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     const lr = partial?.lr ?? options.optimizer.lr;
     let lossSum = partial?.lossSum ?? 0;
     let correct = partial?.correct ?? 0;
+    let absError = partial?.absError ?? 0;
+    let squaredError = partial?.squaredError ?? 0;
     let b = partial?.batch ?? 0;
     for (const batch of batchesIt.epoch(b, () => rngNow && model.rng.setState(rngNow))) {
       const n = batch.size;
@@ -335,11 +361,13 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
       }
       lossSum += step.loss * n;
       correct += step.correct;
+      absError += step.absError ?? 0;
+      squaredError += step.squaredError ?? 0;
       const log: BatchLog = { epoch, batch: b, batches, loss: step.loss };
       for (const c of callbacks) c.onBatchEnd?.(log);
       if (model.stopAfterBatch && b < batches) {
         STATES.set(model, {
-          epoch: epoch - 1, batch: b, history, epochRng, lossSum, correct, lr, seconds: (performance.now() - t0) / 1000,
+          epoch: epoch - 1, batch: b, history, epochRng, lossSum, correct, absError, squaredError, lr, seconds: (performance.now() - t0) / 1000,
         });
         return history;
       }
@@ -355,17 +383,14 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
       throw new DivergenceError(epoch, b, NaN, history, `non-finite values in "${name}" after this batch's update`);
     }
     if (monitor) for (const w of monitor.onEpochEnd(model.layers, model.acts, epoch, b)) warn(w);
-    const log: EpochLog = {
-      epoch,
-      loss: lossSum / train.count,
-      accuracy: correct / train.count,
-      seconds: 0,
-      lr,
-    };
+    const log: EpochLog = task === 'classification'
+      ? { epoch, loss: lossSum / train.count, accuracy: correct / train.count, seconds: 0, lr }
+      : { epoch, loss: lossSum / train.count, mae: absError / (train.count * k), rmse: Math.sqrt(squaredError / (train.count * k)), seconds: 0, lr };
     if (val && val.count > 0) {
-      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256) });
+      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256), task, role: 'validation data' });
       log.valLoss = ev.loss;
-      log.valAccuracy = ev.accuracy;
+      if (ev.task === 'classification') log.valAccuracy = ev.accuracy;
+      else Object.assign(log, { valMae: ev.mae, valRmse: ev.rmse, valR2: ev.r2 });
     }
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);
@@ -381,7 +406,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
   // A run that ends where a model that learned nothing would be gets a warning too (the loss alone
   // can look calm: a saturated network at chance has a steady, finite loss).
   const last = history.epochs[history.epochs.length - 1];
-  if (monitor && last !== undefined && last.epoch > initialEpoch) {
+  if (monitor && task === 'classification' && last?.accuracy !== undefined && last.epoch > initialEpoch) {
     const w = monitor.onTrainEnd({
       epoch: last.epoch, accuracy: last.accuracy, valAccuracy: last.valAccuracy,
       chance: chanceAccuracy(train.y, train.count, k), valChance: val && val.count > 0 ? chanceAccuracy(val.y, val.count, k) : undefined,

@@ -13,7 +13,7 @@ import type { Sequential } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
 import { DivergenceError, type Callback, type EpochLog, type History } from './fit.ts';
-import { evaluate } from './metrics.ts';
+import { evaluate, resolveTask, type Task } from './metrics.ts';
 
 /**
  * How fitSource trains.
@@ -34,6 +34,11 @@ export interface FitSourceOptions {
   clipNorm?: number;
   /** Give the event loop a turn every this many milliseconds (default 50). */
   yieldMs?: number;
+  /**
+   * 'classification' or 'regression'; inferred from the loss and the output count when absent, as
+   * fit does, except that the targets are not read up front: 'mse' on several outputs classifies.
+   */
+  task?: Task;
 }
 
 /**
@@ -62,13 +67,14 @@ export async function fitSource(model: Sequential, source: BatchSource, options:
   if (!Number.isInteger(options.epochs) || options.epochs < 0) {
     throw new NablaError({ where: 'fitSource', expected: 'epochs to be an integer ≥ 0', found: String(options.epochs) });
   }
+  const task = resolveTask(options.task, loss, k, undefined, 'fitSource');
   const callbacks = options.callbacks ?? [];
   const yieldMs = options.yieldMs ?? 50;
   const batches = Math.ceil(source.count / batchSize);
   const history: History = { epochs: [] };
   model.stopTraining = false;
   model.stopAfterBatch = false;
-  for (const c of callbacks) c.onTrainBegin?.({ epochs: options.epochs, batches, samples: source.count, initialEpoch: 0, step: 0, history });
+  for (const c of callbacks) c.onTrainBegin?.({ epochs: options.epochs, batches, samples: source.count, initialEpoch: 0, step: 0, history, task });
   let last = performance.now();
   for (let epoch = 1; epoch <= options.epochs && !model.stopTraining; epoch++) {
     const t0 = performance.now();
@@ -76,19 +82,23 @@ export async function fitSource(model: Sequential, source: BatchSource, options:
     const lr = options.optimizer.lr;
     let lossSum = 0;
     let correct = 0;
+    let absError = 0;
+    let squaredError = 0;
     let seen = 0;
     let b = 0;
     for (const batch of source.epoch(batchSize, model.rng)) {
       const n = batch.size;
       b++;
       const step = model.trainStep(
-        new Tensor([n, ...model.inputShape], batch.x), new Tensor([n, k], batch.y), loss, options.optimizer, { clipNorm: options.clipNorm },
+        new Tensor([n, ...model.inputShape], batch.x), new Tensor([n, k], batch.y), loss, options.optimizer, { clipNorm: options.clipNorm, task },
       );
       if (step.nonFinite || !Number.isFinite(step.loss)) {
         throw new DivergenceError(epoch, b, step.loss, history, String(step.loss), step.nonFinite);
       }
       lossSum += step.loss * n;
       correct += step.correct;
+      absError += step.absError ?? 0;
+      squaredError += step.squaredError ?? 0;
       seen += n;
       for (const c of callbacks) c.onBatchEnd?.({ epoch, batch: b, batches, loss: step.loss });
       if (model.stopAfterBatch) return history;
@@ -97,12 +107,16 @@ export async function fitSource(model: Sequential, source: BatchSource, options:
         last = performance.now();
       }
     }
-    const log: EpochLog = { epoch, loss: lossSum / Math.max(1, seen), accuracy: correct / Math.max(1, seen), seconds: 0, lr };
+    const m = Math.max(1, seen);
+    const log: EpochLog = task === 'classification'
+      ? { epoch, loss: lossSum / m, accuracy: correct / m, seconds: 0, lr }
+      : { epoch, loss: lossSum / m, mae: absError / (m * k), rmse: Math.sqrt(squaredError / (m * k)), seconds: 0, lr };
     const val = options.validationData;
     if (val && val.count > 0) {
-      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256) });
+      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256), task, role: 'validation data' });
       log.valLoss = ev.loss;
-      log.valAccuracy = ev.accuracy;
+      if (ev.task === 'classification') log.valAccuracy = ev.accuracy;
+      else Object.assign(log, { valMae: ev.mae, valRmse: ev.rmse, valR2: ev.r2 });
     }
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);

@@ -55,7 +55,7 @@ test('the callback sets lr before every batch; a resumed run (info.step) continu
     const opt = new SGD(model.parameters(), { lr: 0.1 });
     const lrs: number[] = [];
     const cb = lrSchedule(opt, { type: 'step', stepSize: 1, gamma: 0.5, warmup: 1 });
-    cb.onTrainBegin!({ epochs: 4, batches: 5, samples: 40, initialEpoch: 0, step: resumeAt ?? 0, history: { epochs: [] } });
+    cb.onTrainBegin!({ epochs: 4, batches: 5, samples: 40, initialEpoch: 0, step: resumeAt ?? 0, history: { epochs: [] }, task: 'classification' });
     for (let i = resumeAt ?? 0; i < 20; i++) {
       lrs.push(opt.lr);
       cb.onBatchEnd!({ epoch: 1, batch: 1, batches: 5, loss: 0 });
