@@ -383,15 +383,7 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
       throw new DivergenceError(epoch, b, NaN, history, `non-finite values in "${name}" after this batch's update`);
     }
     if (monitor) for (const w of monitor.onEpochEnd(model.layers, model.acts, epoch, b)) warn(w);
-    const log: EpochLog = task === 'classification'
-      ? { epoch, loss: lossSum / train.count, accuracy: correct / train.count, seconds: 0, lr }
-      : { epoch, loss: lossSum / train.count, mae: absError / (train.count * k), rmse: Math.sqrt(squaredError / (train.count * k)), seconds: 0, lr };
-    if (val && val.count > 0) {
-      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256), task, role: 'validation data' });
-      log.valLoss = ev.loss;
-      if (ev.task === 'classification') log.valAccuracy = ev.accuracy;
-      else Object.assign(log, { valMae: ev.mae, valRmse: ev.rmse, valR2: ev.r2 });
-    }
+    const log = epochLog(model, { epoch, lr, task, loss, k, batchSize, val }, { loss: lossSum, correct, absError, squaredError, count: train.count });
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);
     state.forEach((d, i) => snapshot[i].set(d));
@@ -415,4 +407,37 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
   }
   for (const c of callbacks) c.onTrainEnd?.(history);
   return history;
+}
+
+/** The running sums of one epoch's batches. */
+export interface EpochSums {
+  loss: number;
+  correct: number;
+  absError: number;
+  squaredError: number;
+  count: number;
+}
+
+/**
+ * One epoch's log from its running sums (accuracy for a classifier, MAE and RMSE for regression),
+ * with the validation scores when there is validation data; `seconds` is left for the caller.
+ * Shared by fit and fitSource.
+ */
+export function epochLog(
+  model: Sequential,
+  at: { epoch: number; lr: number; task: Task; loss: Loss | LossName; k: number; batchSize: number; val?: Samples },
+  sums: EpochSums,
+): EpochLog {
+  const { epoch, lr, task, k, val } = at;
+  const m = Math.max(1, sums.count);
+  const log: EpochLog = task === 'classification'
+    ? { epoch, loss: sums.loss / m, accuracy: sums.correct / m, seconds: 0, lr }
+    : { epoch, loss: sums.loss / m, mae: sums.absError / (m * k), rmse: Math.sqrt(sums.squaredError / (m * k)), seconds: 0, lr };
+  if (val && val.count > 0) {
+    const ev = evaluate(model, val, { loss: at.loss, batchSize: Math.max(at.batchSize, 256), task, role: 'validation data' });
+    log.valLoss = ev.loss;
+    if (ev.task === 'classification') log.valAccuracy = ev.accuracy;
+    else Object.assign(log, { valMae: ev.mae, valRmse: ev.rmse, valR2: ev.r2 });
+  }
+  return log;
 }

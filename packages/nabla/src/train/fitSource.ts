@@ -12,8 +12,8 @@ import { lossByName } from '../losses/lossByName.ts';
 import type { Sequential } from '../model/sequential.ts';
 import type { Optimizer } from '../optim/optimizer.ts';
 import { Tensor, shapeSize } from '../tensor.ts';
-import { DivergenceError, type Callback, type EpochLog, type History } from './fit.ts';
-import { evaluate, resolveTask, type Task } from './metrics.ts';
+import { DivergenceError, epochLog, type Callback, type History } from './fit.ts';
+import { resolveTask, type Task } from './metrics.ts';
 
 /**
  * How fitSource trains.
@@ -107,17 +107,7 @@ export async function fitSource(model: Sequential, source: BatchSource, options:
         last = performance.now();
       }
     }
-    const m = Math.max(1, seen);
-    const log: EpochLog = task === 'classification'
-      ? { epoch, loss: lossSum / m, accuracy: correct / m, seconds: 0, lr }
-      : { epoch, loss: lossSum / m, mae: absError / (m * k), rmse: Math.sqrt(squaredError / (m * k)), seconds: 0, lr };
-    const val = options.validationData;
-    if (val && val.count > 0) {
-      const ev = evaluate(model, val, { loss, batchSize: Math.max(batchSize, 256), task, role: 'validation data' });
-      log.valLoss = ev.loss;
-      if (ev.task === 'classification') log.valAccuracy = ev.accuracy;
-      else Object.assign(log, { valMae: ev.mae, valRmse: ev.rmse, valR2: ev.r2 });
-    }
+    const log = epochLog(model, { epoch, lr, task, loss, k, batchSize, val: options.validationData }, { loss: lossSum, correct, absError, squaredError, count: seen });
     log.seconds = (performance.now() - t0) / 1000;
     history.epochs.push(log);
     for (const c of callbacks) c.onEpochEnd?.(log);
