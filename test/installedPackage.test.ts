@@ -8,6 +8,7 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { transformSync } from 'esbuild';
 import { PNG } from 'pngjs';
 import { inkToRgba } from 'nabla';
 import { loadMnist } from 'nabla/node';
@@ -61,7 +62,7 @@ test('the tarballs hold the built code and nothing of the repository\'s own', ()
   for (const absent of ['tsx', 'esbuild', 'typescript']) assert.ok(!existsSync(join(app, 'node_modules', absent)), `${absent} is not installed`);
 });
 
-test('every command of the installed nabla: train, eval, predict, summary, report, export, import, search', () => {
+test('every command of the installed nabla: train, eval, predict, summary, report, export, import, search, and --plugin with a JavaScript layer', () => {
   install();
   assert.equal(ok(nabla('--version'), '--version').trim(), JSON.parse(readFileSync(join(ROOT, 'packages', 'cli', 'package.json'), 'utf8')).version);
   const model = join(work, 'm.safetensors');
@@ -90,6 +91,15 @@ test('every command of the installed nabla: train, eval, predict, summary, repor
   const imported = join(work, 'imported.safetensors');
   ok(nabla('import', model, '--layers', 'dense:32,relu,dense:10', '--out', imported), 'import');
   assert.match(ok(nabla('summary', imported), 'summary of the import'), /Dense \(32 → 10\)/);
+
+  // A layer of the user's own, as plain JavaScript (the installed CLI has no TypeScript loader):
+  // examples/swish.ts with its types stripped. Its `import ... from 'nabla'` must reach the very
+  // library the installed CLI runs, or the layer would land in another registry.
+  const plugin = join(work, 'swish.mjs');
+  writeFileSync(plugin, transformSync(readFileSync(join(ROOT, 'examples', 'swish.ts'), 'utf8'), { loader: 'ts', format: 'esm' }).code);
+  const withPlugin = join(work, 'swish.safetensors');
+  ok(nabla('--plugin', plugin, 'train', '--layers', 'dense:16,swish,dense:10', '--limit', '500', '--epochs', '1', '--out', withPlugin, '--no-progress'), 'train --plugin');
+  assert.match(ok(nabla('--plugin', plugin, 'summary', withPlugin), 'summary --plugin'), /Swish/);
 
   const data = writeMnistFixture({ train: 200, test: 50 });
   const dir = join(work, 'search');
