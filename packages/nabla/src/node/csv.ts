@@ -23,7 +23,7 @@ export function loadCsv(path: string, options: CsvOptions & { task: 'regression'
 export function loadCsv(path: string, options?: CsvOptions & { task?: 'classification' }): Dataset;
 export function loadCsv(path: string, options?: CsvOptions): Dataset | RegressionDataset;
 export function loadCsv(path: string, options: CsvOptions = {}): Dataset | RegressionDataset {
-  const bytes = readFileChecked(path, `CSV file "${path}"`);
+  const bytes = readFileChecked(path, 'CSV file');
   const text = new TextDecoder('utf-8').decode(bytes);
   return parseCsv(text, { ...options, source: options.source ?? path });
 }
