@@ -330,7 +330,9 @@ export async function loadTrainingData(flags: DataFlags, loss: LossName): Promis
  * training file again gives the same held-out rows (same seed, same split); a source with its own
  * test set gives that; another file is evaluated whole.
  */
-export async function loadEvalData(record: DataRecord | undefined, flags: { data?: string; labels?: string }, modelPath: string): Promise<{ test: Dataset; describe: string; task: Task }> {
+export async function loadEvalData(
+  record: DataRecord | undefined, flags: { data?: string; labels?: string }, modelPath: string, outputs: number,
+): Promise<{ test: Dataset; describe: string; task: Task }> {
   const kind = dataKind(flags.data, flags.labels ?? record?.labels);
   if (flags.data === undefined && record && record.kind !== 'mnist') {
     throw new NablaError({
@@ -362,7 +364,9 @@ export async function loadEvalData(record: DataRecord | undefined, flags: { data
       test = await readSource(kind, flags.data, o);
     }
   }
-  if (record && task === 'classification') test = alignClasses(test, record.classNames?.length ?? test.classes, record.classNames, describe);
+  // A test file may lack some classes: its one-hot rows widen to the model's outputs.
+  const classes = record?.classNames?.length ?? (outputs > 1 && outputs >= test.classes ? outputs : test.classes);
+  if (record && task === 'classification') test = alignClasses(test, classes, record.classNames, describe);
   return { test, describe, task };
 }
 
