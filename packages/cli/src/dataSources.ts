@@ -303,7 +303,15 @@ export async function loadTrainingData(flags: DataFlags, loss: LossName): Promis
       throw new NablaError({ where: `flag --test-data "${flags.testData}"`, expected: `the same format as --data (${kind})`, found: testKind });
     }
     testSource = describeSource(kind, flags.testData);
-    test = await readSource(kind, flags.testData, { ...o, ...imageInfo, classNames: kind === 'csv' ? classNames : undefined });
+    try {
+      test = await readSource(kind, flags.testData, { ...o, ...imageInfo, classNames: kind === 'csv' ? classNames : undefined });
+    } catch (e) {
+      // The library's hint speaks of its classNames option; here the classes are the training file's.
+      if (e instanceof NablaError && e.expected.startsWith('one of the classes')) {
+        throw new NablaError({ where: e.where, expected: e.expected, found: e.found, hint: `training (${describe}) saw only those classes, and a model predicts only the classes it was trained on` });
+      }
+      throw e;
+    }
   } else {
     testSplit = flags.testSplit ?? 0.2;
     if (testSplit > 0) {
