@@ -204,6 +204,11 @@ test('bad data is refused naming the file, line and value, and writes no model',
 
   // A numeric target read as classes says how to read it as a number.
   refused(['--data', join(dir, 'houses.csv'), '--label', 'price'], 'price', '--task regression');
+  // An x.npy needs its labels; a path that is not there is named.
+  const x = join(dir, 'x.npy');
+  writeFileSync(x, encodeNpy({ dtype: 'float32', shape: [2, 2], data: new Float32Array(4) }));
+  refused(['--data', x], '--labels y.npy');
+  refused(['--data', join(dir, 'nowhere.csv')], 'nowhere.csv', 'an existing file or folder');
   // Image flags on a table.
   refused(['--data', join(dir, 'flowers.csv'), '--size', '8x8'], '--size', 'image folder');
 });
