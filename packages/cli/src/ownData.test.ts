@@ -225,3 +225,15 @@ test('--stream trains a CSV chunk by chunk and tests on --test-data', () => {
   const p = nabla('predict', out, join(dir, 'flowers.csv'));
   assert.equal(p.code, 0, p.stderr);
 });
+
+test('--resume keeps the data flags (--label, --test-split) and asks for the data path again', () => {
+  const out = join(dir, 'resumed.safetensors');
+  const r = nabla('train', '--data', join(dir, 'flowers.csv'), '--label', 'species', '--test-split', '0.3', '--hidden', '8', '--epochs', '2', '--out', out, '--no-progress');
+  assert.equal(r.code, 0, r.stderr);
+  const ckpt = join(dir, 'resumed.ckpt.safetensors');
+  assertUserError(nabla('train', '--resume', ckpt, '--no-progress'), '--data', 'flowers.csv');
+  assertUserError(nabla('train', '--resume', ckpt, '--data', join(dir, 'flowers.csv'), '--test-split', '0.1', '--no-progress'), '--test-split', '0.3');
+  const again = nabla('train', '--resume', ckpt, '--data', join(dir, 'flowers.csv'), '--out', join(dir, 'resumed2.safetensors'), '--no-progress');
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /\(\d+\/45\)/);
+});
