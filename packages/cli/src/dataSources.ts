@@ -319,8 +319,9 @@ export async function loadTrainingData(flags: DataFlags, loss: LossName): Promis
       testSource = `${describe} (the held-out ${Math.round(testSplit * 100)}%)`;
     }
   }
-  if (test && task === 'classification') test = alignClasses(test, train.classes, classNames, testSource!);
-  if (test && test.features !== train.features) {
+  // MNIST's mismatches are train's to report (naming the IDX files), and only when it tests.
+  if (test && kind !== 'mnist' && task === 'classification') test = alignClasses(test, train.classes, classNames, testSource!);
+  if (test && kind !== 'mnist' && test.features !== train.features) {
     throw new NablaError({ where: testSource!, expected: `rows of ${train.features} features, as the training data`, found: `${test.features}` });
   }
   const inputShape = train.inputShape ?? [train.features];
