@@ -20,7 +20,7 @@ import { expectedPart } from './options.ts';
 export const RESUME_KEYS = [
   'model', 'layers', 'augment', 'hidden', 'activation', 'output', 'loss', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule',
   'warmup', 'gamma', 'stepSize', 'epochs', 'batchSize', 'seed', 'val', 'limit', 'shuffle', 'init', 'earlyStopping',
-  'monitor', 'restoreBest', 'clipNorm',
+  'monitor', 'restoreBest', 'clipNorm', 'label', 'testSplit', 'size', 'grey', 'colour', 'task',
 ] as const;
 /**
  * Taken from the checkpoint when not given again, but free to change. (A resume is bit-identical
@@ -33,7 +33,9 @@ const DEFAULTED_KEYS = ['backend', 'threads'] as const;
  * --out defaults to a name beside the checkpoint (defaultResumeOut) and --data must be given again
  * when the run used it; --init is not read at all (the checkpoint holds the architecture and weights).
  */
-const PATH_KEYS = ['out', 'data'] as const;
+const PATH_KEYS = ['out', 'data', 'labels', 'testData'] as const;
+/** The input paths a resumed run must be given again when the run used them. */
+const INPUT_PATH_KEYS = ['data', 'labels', 'testData'] as const;
 
 /**
  * Where a resumed run saves its model unless --out is given: beside the checkpoint, never where
@@ -95,11 +97,14 @@ export function mergeResumeOptions<T extends object>(given: T, cmd: Command, ckp
     const saved = recordedValue(cmd, ckpt, key, path);
     if (saved !== undefined) merged[key] = saved;
   }
-  if (cmd.getOptionValueSource('data') !== 'cli' && ckpt.options.data !== null && ckpt.options.data !== undefined) {
-    throw new NablaError({
-      where: 'flag --data', expected: 'the data folder of the run being resumed', found: 'no --data',
-      hint: `checkpoint "${path}" was made with --data ${clip(JSON.stringify(ckpt.options.data))}; give --data again (a checkpoint never chooses the files a run reads or writes)`,
-    });
+  for (const key of INPUT_PATH_KEYS) {
+    if (cmd.getOptionValueSource(key) !== 'cli' && ckpt.options[key] !== null && ckpt.options[key] !== undefined) {
+      const flag = `--${kebab(key)}`;
+      throw new NablaError({
+        where: `flag ${flag}`, expected: `the ${key === 'data' ? 'data' : key === 'labels' ? 'labels file' : 'test data'} of the run being resumed`, found: `no ${flag}`,
+        hint: `checkpoint "${path}" was made with ${flag} ${clip(JSON.stringify(ckpt.options[key]))}; give ${flag} again (a checkpoint never chooses the files a run reads or writes)`,
+      });
+    }
   }
   if (cmd.getOptionValueSource('out') !== 'cli') merged.out = defaultResumeOut(path);
   return merged as unknown as T;
@@ -123,7 +128,8 @@ function recordedValue(cmd: Command, ckpt: Checkpoint, key: string, path: string
   if (value === undefined) return option.defaultValue;
   if (value === null) return option.defaultValue === undefined ? undefined : fail('a value');
   if (option.isBoolean() || option.negate) return typeof value === 'boolean' ? value : fail('true or false');
-  const text = Array.isArray(value) ? (value.length === 0 ? 'none' : value.every((v) => typeof v === 'number') ? value.join(',') : undefined)
+  // --size is written HxW; other number lists comma-separated.
+  const text = Array.isArray(value) ? (value.length === 0 ? 'none' : value.every((v) => typeof v === 'number') ? value.join(key === 'size' ? 'x' : ',') : undefined)
     : typeof value === 'number' || typeof value === 'string' ? String(value) : undefined;
   if (text === undefined) return fail('a value');
   if (!option.parseArg) return typeof value === 'string' ? value : fail('a string');
@@ -136,9 +142,10 @@ function recordedValue(cmd: Command, ckpt: Checkpoint, key: string, path: string
 
 
 /** The command that resumes a run, quoted for a POSIX shell. */
-export function resumeCommand(checkpoint: string, opts: { out: string; data?: string }): string {
+export function resumeCommand(checkpoint: string, opts: { out: string; data?: string; labels?: string; testData?: string }): string {
   const q = (s: string) => (/^[\w./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return ['nabla', 'train', '--resume', q(checkpoint), '--out', q(opts.out), ...(opts.data ? ['--data', q(opts.data)] : [])].join(' ');
+  return ['nabla', 'train', '--resume', q(checkpoint), '--out', q(opts.out), ...(opts.data ? ['--data', q(opts.data)] : []),
+    ...(opts.labels ? ['--labels', q(opts.labels)] : []), ...(opts.testData ? ['--test-data', q(opts.testData)] : [])].join(' ');
 }
 
 function kebab(key: string): string {

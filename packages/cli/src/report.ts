@@ -222,6 +222,10 @@ function weightsSection(loaded: LoadedModel): Html {
 
 function mistakesGrid(mistakes: Mistake[], test: Dataset): Html {
   if (mistakes.length === 0) return html`<p>No test sample is misclassified.</p>`;
+  // Pictures for MNIST-shaped inputs; other data lists its mistakes as text.
+  if (test.features !== 784) {
+    return html`<ul id="mistakes">${mistakes.map((e) => html`<li>#${e.index}: ${e.label} → ${e.predicted} (${(100 * e.confidence).toFixed(0)}%)</li>`)}</ul>`;
+  }
   const cells = mistakes.map((e) => {
     const uri = pngDataUri(inkToRgba(test.x.subarray(e.index * 784, (e.index + 1) * 784), 28, 28), 28, 28);
     return html`<figure><img class="px" alt="test ${e.index}" src="${uri}"><figcaption>${e.label} → ${e.predicted} (${(100 * e.confidence).toFixed(0)}%)<br>#${e.index}</figcaption></figure>`;

@@ -2,7 +2,8 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { NablaError } from 'nabla';
-import { writeFileAtomic, dataSource, loadMnist, mnistFileCandidates, loadModel } from 'nabla/node';
+import { writeFileAtomic, loadModel } from 'nabla/node';
+import { dataInputs, loadEvalData, type DataRecord } from '../dataSources.ts';
 import { checkOutputs } from '../outputs.ts';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 
@@ -12,23 +13,27 @@ export function registerReport(program: Command): void {
     .description('write a self-contained HTML report: training curves, test confusion matrix, W(1) images, worst mistakes')
     .argument('<model>', 'model file (.safetensors)')
     .option('--out <file>', 'where to write the report (default: the model path with .report.html)')
-    .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder');
+    .option('--data <path>', 'test data as for nabla eval: MNIST IDX folder, .csv, .npz, x.npy (with --labels) or image folder; needed for a model not trained on MNIST')
+    .option('--labels <file>', 'with --data x.npy: the labels .npy file');
   addBackendOptions(command)
-    .action(async (modelPath: string, opts: { out?: string; data?: string } & BackendFlags) => {
+    .action(async (modelPath: string, opts: { out?: string; data?: string; labels?: string } & BackendFlags) => {
       const out = opts.out ?? modelPath.replace(/\.safetensors$/i, '') + '.report.html';
       checkOutputs([{ path: out, role: 'report' }], [
-        { path: modelPath, role: 'model file' }, ...mnistFileCandidates(opts.data).map((path) => ({ path, role: 'data file' })),
+        { path: modelPath, role: 'model file' }, ...dataInputs(opts.data, opts.labels).map((path) => ({ path, role: 'data file' })),
       ]);
       const loaded = loadModel(modelPath, { backend: await backendFromFlags(opts) });
-      const test = loadMnist('test', opts.data);
-      if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || loaded.model.outputShape[0] !== test.classes) {
+      if (loaded.training.task === 'regression') {
+        throw new NablaError({ where: `model file "${modelPath}"`, expected: 'a classifier (the report draws a confusion matrix)', found: 'a regression model', hint: `nabla eval ${modelPath} --data <path> gives its MAE, RMSE and R²` });
+      }
+      const { test, describe } = await loadEvalData(loaded.training.data as DataRecord | undefined, opts, modelPath, loaded.model.outputShape[0]);
+      if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || Math.max(2, loaded.model.outputShape[0]) !== Math.max(2, test.classes)) {
         throw new NablaError({
-          where: `model file "${modelPath}"`, expected: `a model with ${test.features} inputs and ${test.classes} outputs (MNIST)`,
+          where: `model file "${modelPath}"`, expected: `a model with ${test.features} inputs and ${test.classes} outputs (${describe})`,
           found: `input shape [${loaded.model.inputShape}] and ${loaded.model.outputShape[0]} outputs`,
         });
       }
       const { buildReport } = await import('../report.ts'); // pngjs, loaded only for a report
-      const html = buildReport({ name: basename(modelPath), loaded, test, dataSource: dataSource(opts.data) });
+      const html = buildReport({ name: basename(modelPath), loaded, test, dataSource: describe });
       writeFileAtomic(out, new TextEncoder().encode(html), 'report');
       console.log(`report written to ${out}`);
     });

@@ -15,7 +15,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { NablaError, Rng, crc32 } from 'nabla';
-import { readFileChecked, writeFileAtomic, loadMnist, mnistFileCandidates, loadModel } from 'nabla/node';
+import { readFileChecked, writeFileAtomic, loadModel } from 'nabla/node';
+import { dataInputs, loadEvalData, type DataRecord } from '../dataSources.ts';
 import { expectedPart, intIn } from '../options.ts';
 import { BIN } from '../paths.ts';
 import { checkOutputs } from '../outputs.ts';
@@ -100,7 +101,7 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
     { path: join(opts.dir, 'results.csv'), role: 'search results' }, { path: join(opts.dir, 'trials.jsonl'), role: 'search log' },
   ], [
     ...(initPath !== undefined ? [{ path: initPath, role: 'model file of --init' }] : []),
-    ...mnistFileCandidates(flagValue(base, 'data')).map((path) => ({ path, role: 'data file' })),
+    ...dataInputs(flagValue(base, 'data'), flagValue(base, 'labels')).map((path) => ({ path, role: 'data file' })),
   ]);
   mkdirSync(opts.dir, { recursive: true });
   const logPath = join(opts.dir, 'trials.jsonl');
@@ -196,9 +197,11 @@ async function search(base: string[], opts: SearchOptions, cmd: Command): Promis
     throw new NablaError({ where: 'nabla search', expected: 'at least one trial that finished', found: `${all.length} failed`, hint: `see ${logPath}; the first error: ${records()[0]?.error}` });
   }
   // The only look at the test set: the chosen model, once.
-  const data = flagValue(base, 'data');
+  // The test set the trials held out (or --test-data, or the source's own), read as the model records.
+  const data = flagValue(base, 'test-data') ?? flagValue(base, 'data');
   const { model, training } = loadModel(chosen.model!);
-  const ev = model.evaluate(loadMnist('test', data), { loss: training.loss ?? 'ce', task: 'classification' });
+  const { test } = await loadEvalData(training.data as DataRecord | undefined, { data, labels: flagValue(base, 'labels') }, chosen.model!, model.outputShape[0]);
+  const ev = model.evaluate(test, { loss: training.loss ?? 'ce', task: 'classification' });
   writeFileAtomic(outPath, readFileChecked(chosen.model!, 'trial model'), 'best model');
   writeResults({ record: chosen, test: { loss: ev.loss, accuracy: ev.accuracy } });
   console.log(formatTable(rank(records()), dims.map((d) => d.flag), chosen, all));

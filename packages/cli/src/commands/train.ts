@@ -8,14 +8,15 @@ import type { Command } from 'commander';
 import {
   Adam, AdamW, checkSamples, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
   sliceDataset, splitDataset, shapeSize, buildModel, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
-  layerSpecGrammar, ImageAugmenter, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
+  layerSpecGrammar, ImageAugmenter, fitSource, TASKS, type Task, type Evaluation, type Dataset, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
   type TrainingInfo, type FitState, type Checkpoint, describeBackend, type Backend, type MlpActivation, type MlpOutput,
 } from 'nabla';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import {
   defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
-import { dataSource, loadMnist, mnistFileCandidates, loadModel, saveModel } from 'nabla/node';
+import { dataSource, mnistFileCandidates, loadCsv, loadModel, openCsvChunks, saveModel } from 'nabla/node';
+import { dataInputs, dataKind, loadTrainingData, sizeFlag, trainTask, type LoadedData } from '../dataSources.ts';
 import { warnLimitOver } from '../dataChecks.ts';
 import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
@@ -69,20 +70,33 @@ interface TrainOptions extends BackendFlags {
   init?: string;
   json: boolean;
   data?: string;
+  labels?: string;
+  label?: string;
+  testData?: string;
+  testSplit?: number;
+  size?: [number, number];
+  grey?: boolean;
+  colour?: boolean;
+  task?: Task;
+  stream: boolean;
   progress: boolean;
 }
+
+/** Rows per chunk and shuffle-buffer rows of --stream (see docs/own-data.md). */
+export const STREAM = { chunkRows: 1024, bufferRows: 8192 };
 
 export function registerTrain(program: Command): void {
   const command = program
     .command('train')
-    .description('train a network on MNIST and save it (defaults: the npm start network)')
+    .description('train a network on MNIST or your own data (--data) and save it (defaults: the npm start network)')
     .option('--model <preset>', `architecture: ${MODEL_PRESET_NAMES.map((n) => `${n} (${MODEL_PRESETS[n].description})`).join('; ')}`, oneOf(MODEL_PRESET_NAMES), 'mlp')
     .option('--layers <spec>', `any layer sequence, comma-separated, e.g. "conv:8x5x5,relu,maxpool:2,flatten,dense:10"; tokens: ${layerSpecGrammar()}`)
     .option('--augment', 'shift training images by up to 2 pixels and rotate them by up to 10°, at random (seeded)', false)
     .option('--hidden <sizes>', 'hidden layer sizes, comma-separated ("none" for no hidden layer)', sizeList, DEFAULTS.hidden)
     .option('--activation <name>', `hidden activation: ${MLP_ACTIVATIONS.join('|')}`, oneOf(MLP_ACTIVATIONS), 'relu')
     .option('--output <name>', `output activation: ${MLP_OUTPUTS.join('|')} (default: none for ce, sigmoid for mse)`, oneOf(MLP_OUTPUTS))
-    .option('--loss <name>', 'loss: ce (softmax cross-entropy) | mse (the notes\' quadratic cost)', oneOf(['ce', 'mse'] as const), 'ce')
+    .option('--loss <name>', 'loss: ce (softmax cross-entropy) | mse (the notes\' quadratic cost; on a CSV: regression) | huber (regression) | bce (binary cross-entropy on logits)',
+      oneOf(['ce', 'mse', 'huber', 'bce'] as const), 'ce')
     .option('--optimizer <name>', `optimiser: ${OPTIMIZERS.join('|')}`, oneOf(OPTIMIZERS), 'adam')
     .option('--lr <rate>', `learning rate (default: ${DEFAULTS.lr.adam} for adam/adamw, ${DEFAULTS.lr.sgd} for sgd)`, numberIn(0, Infinity, { minOpen: true }))
     .option('--momentum <m>', 'SGD momentum in [0, 1)', numberIn(0, 1, { maxOpen: true }), 0)
@@ -109,7 +123,19 @@ export function registerTrain(program: Command): void {
     .option('--no-shuffle', 'keep the training samples in file order')
     .option('--out <file>', 'where to save the model (.safetensors); never one of the files the run reads', DEFAULTS.out)
     .option('--init <model>', 'start from the weights (and architecture) of an existing model file')
-    .option('--data <dir>', 'read MNIST-format IDX files (plain or .gz) from this folder instead of the bundled set')
+    .option('--data <path>', 'train on this instead of the bundled MNIST: a folder of MNIST IDX files (plain or .gz); a .csv file; ' +
+      'a .npz file (x_train/y_train + x_test/y_test, or x/y); an x.npy file with --labels y.npy, or a folder holding x.npy and y.npy; ' +
+      'a folder of class sub-folders of PNG/JPEG images. Rows are shuffled once with --seed before the test and validation parts are cut')
+    .option('--labels <file>', 'with --data x.npy: the labels .npy file')
+    .option('--label <name|index>', 'CSV: the label (target) column, by name or 0-based index (default: a column named label/target/class/y, else the only non-numeric one, else column 0)')
+    .option('--test-data <path>', 'a separate test file or folder, read like --data with its classes (default: hold out --test-split)')
+    .option('--test-split <fraction>', 'without --test-data, for sources with no test set of their own: the fraction of the shuffled rows held out as the test set (0: none)', numberIn(0, 1, { maxOpen: true }))
+    .option('--size <HxW>', 'image folder: resize every image to H×W (default: all images must have one size)', sizeFlag)
+    .option('--grey', 'image folder: read images as 1 grey channel (default: grey if every image is, else RGB)')
+    .option('--colour', 'image folder: read images as 3 RGB channels')
+    .option('--task <task>', `${TASKS.join('|')} (default: regression for --loss huber, or --loss mse on a CSV; else classification)`, oneOf(TASKS))
+    .option('--stream', `CSV: train from the file chunk by chunk with bounded memory (${STREAM.chunkRows}-row chunks read in a random order each epoch, ` +
+      `through a ${STREAM.bufferRows}-row shuffle buffer; no validation split; test only with --test-data)`, false)
     .option('--json', 'print one JSON object per epoch (and a final result) on stdout', false)
     .option('--no-progress', 'no progress output on stderr');
   addBackendOptions(command)
@@ -134,7 +160,8 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   const inputs: PathRole[] = [
     ...(opts.init !== undefined && !ckpt ? [{ path: opts.init, role: 'model file of --init' }] : []),
     ...(opts.resume !== undefined ? [{ path: opts.resume, role: 'checkpoint of --resume' }] : []),
-    ...mnistFileCandidates(opts.data).map((path) => ({ path, role: 'data file' })),
+    ...dataInputs(opts.data, opts.labels).map((path) => ({ path, role: 'data file' })),
+    ...(opts.testData !== undefined ? dataInputs(opts.testData).map((path) => ({ path, role: 'test data file' })) : []),
   ];
   const rewritesResumed = checkpointPath !== undefined && opts.resume !== undefined && resolvedPath(checkpointPath) === resolvedPath(opts.resume);
   if (rewritesResumed) checkOutputPath(checkpointPath, 'checkpoint');
@@ -155,10 +182,14 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     throw new NablaError({ where: 'flag --momentum/--nesterov', expected: '--optimizer sgd', found: `--optimizer ${opts.optimizer}` });
   }
 
+  if (opts.stream) return trainStreaming(opts, cmd);
   // Data first: a bad data folder should fail before any work.
-  let all = loadMnist('train', opts.data);
+  const data = await loadTrainingData(opts, opts.loss);
+  // A regression run's default loss is mse (ce compares class probabilities).
+  if (data.task === 'regression' && cmd.getOptionValueSource('loss') !== 'cli') opts.loss = 'mse';
+  let all = data.train;
   if (opts.limit !== undefined) all = sliceDataset(all, 0, Math.min(opts.limit, all.count));
-  warnLimitOver(opts.limit, all.count, `training samples in ${dataSource(opts.data)}`);
+  warnLimitOver(opts.limit, all.count, `training samples in ${data.describe}`);
   // The default hold-out (5,000 of 60,000) shrinks with --limit to a tenth of the samples.
   if (cmd.getOptionValueSource('val') !== 'cli') opts.val = Math.min(opts.val, Math.floor(all.count / 10));
   if (opts.val >= all.count) {
@@ -168,10 +199,15 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     });
   }
   const { train: trainSet, val } = splitDataset(all, opts.val);
-  const test = loadMnist('test', opts.data);
+  if (opts.test && data.test === undefined) {
+    // --test-split 0: nothing held out, so nothing to test on.
+    if (!opts.json && opts.progress) process.stderr.write('nabla: note: no test set (--test-split 0), so the model is not tested\n');
+    opts.test = false;
+  }
+  const test = data.test ?? trainSet;
   // An empty test set would score 0/0 = NaN% after the whole run: refuse it before training.
-  if (opts.test) checkSamples(test, test.features, test.classes, `test set (${dataSource(opts.data)})`, 1);
-  if (opts.test && (test.features !== trainSet.features || test.classes !== trainSet.classes)) {
+  if (opts.test) checkSamples(test, test.features, test.classes, `test set (${data.testSource})`, 1);
+  if (data.kind === 'mnist' && opts.test && (test.features !== trainSet.features || test.classes !== trainSet.classes)) {
     const images = mnistFileCandidates(opts.data).filter((p) => existsSync(p));
     const name = (prefix: string) => images.find((p) => basename(p).startsWith(prefix)) ?? prefix;
     throw new NablaError({
@@ -181,7 +217,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 
   const backend = await backendFromFlags(opts);
-  const { model, loss, info } = modelFromFlags(opts, cmd, trainSet.features, trainSet.classes, ckpt, backend);
+  const { model, loss, info } = modelFromFlags(opts, cmd, data.inputShape, data.outputs, ckpt, backend, data.task);
   // Recorded in checkpoints as the loss in use (with --init it may come from the model file,
   // which a resumed run does not read again).
   opts.loss = loss;
@@ -205,10 +241,10 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
         console.log(JSON.stringify({
           type: 'epoch', epoch: log.epoch, epochs: opts.epochs, loss: log.loss, accuracy: log.accuracy,
           val_loss: log.valLoss ?? null, val_accuracy: log.valAccuracy ?? null, lr: log.lr, seconds: log.seconds,
+          ...(log.mae !== undefined ? { mae: log.mae, val_mae: log.valMae ?? null, val_r2: log.valR2 ?? null } : {}),
         }));
       } else {
-        const v = log.valLoss === undefined ? '' : `  val_loss ${log.valLoss.toFixed(4)}  val_acc ${pct(log.valAccuracy!)}`;
-        console.log(`epoch ${log.epoch}/${opts.epochs}  loss ${log.loss.toFixed(4)}  acc ${pct(log.accuracy!)}${v}  ${log.seconds.toFixed(1)}s`);
+        console.log(formatEpoch(log, opts.epochs));
       }
     },
   };
@@ -237,8 +273,11 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   // Last, so the checkpoint sees the early-stopping state of this epoch.
   callbacks.push({ onEpochEnd: writeCheckpoint });
 
-  const side = Math.round(Math.sqrt(trainSet.features));
-  const augmenter = opts.augment ? new ImageAugmenter(model.rng, { height: side, width: side, maxShift: 2, maxRotation: 10 }) : undefined;
+  if (opts.augment && !(data.inputShape.length === 3 && data.inputShape[0] === 1)) {
+    throw new NablaError({ where: 'flag --augment', expected: 'grey images (1 channel) as data', found: `input shape [${data.inputShape.join(', ')}]` });
+  }
+  const [imageH, imageW] = data.inputShape.slice(-2);
+  const augmenter = opts.augment ? new ImageAugmenter(model.rng, { height: imageH, width: imageW, maxShift: 2, maxRotation: 10 }) : undefined;
   const t0 = performance.now();
   const training: TrainingInfo = {
     ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize,
@@ -246,9 +285,13 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
       name: opts.optimizer, lr, momentum: opts.momentum, nesterov: opts.nesterov, weightDecay: opts.weightDecay, schedule: opts.schedule,
       warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize, clipNorm: opts.clipNorm, earlyStopping: opts.earlyStopping,
     },
-    dataset: dataSource(opts.data), trainSamples: trainSet.count, valSamples: val.count,
+    dataset: data.describe, trainSamples: trainSet.count, valSamples: val.count,
     ...(augmenter ? { augment: { maxShift: 2, maxRotation: 10 } } : {}),
-    preprocessing: { pixels: 'byte / 255, in [0, 1]', layout: 'N x 784, row-major 28 x 28, white digit on black', labels: 'one-hot, 10 classes' },
+    preprocessing: data.kind === 'mnist'
+      ? { pixels: 'byte / 255, in [0, 1]', layout: 'N x 784, row-major 28 x 28, white digit on black', labels: 'one-hot, 10 classes' }
+      : preprocessingOf(data),
+    task: data.task, data: data.record,
+    ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.targetNames ? { targetNames: data.targetNames } : {}),
   };
   // Ctrl-C: finish the current batch, checkpoint, say how to resume. A second Ctrl-C quits at once.
   let interrupted = false;
@@ -261,7 +304,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   try {
     training.history = await model.fitAsync(trainSet, {
       optimizer, loss, epochs: opts.epochs, batchSize: opts.batchSize, shuffle: opts.shuffle,
-      validationData: val.count > 0 ? val : undefined, callbacks, clipNorm: opts.clipNorm, resume,
+      validationData: val.count > 0 ? val : undefined, callbacks, clipNorm: opts.clipNorm, resume, task: data.task,
       augment: augmenter ? (x, n) => augmenter.apply(x, n) : undefined,
     });
     if (interrupted) {
@@ -297,15 +340,15 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
   // The final weights' validation figures (the best epoch's under early stopping with restore-best):
   // what nabla search selects on, so it never needs the test set.
-  const vEv = val.count > 0 ? model.evaluate(val, { loss, task: 'classification' }) : undefined;
-  if (vEv) training.validation = { loss: vEv.loss, accuracy: vEv.accuracy };
+  const vEv = val.count > 0 ? model.evaluate(val, { loss, task: data.task }) : undefined;
+  if (vEv) training.validation = scoreOf(vEv);
   if (stopper) training.earlyStopping = { stopped: stopper.stopped, bestEpoch: stopper.bestEpoch, best: stopper.best };
   training.trainSeconds = seconds;
   if (!opts.test) {
     saveModel(opts.out, model, training);
     if (opts.json) {
       console.log(JSON.stringify({
-        type: 'result', test_loss: null, test_accuracy: null, val_loss: vEv?.loss ?? null, val_accuracy: vEv?.accuracy ?? null,
+        type: 'result', test_loss: null, test_accuracy: null, val_loss: vEv?.loss ?? null, val_accuracy: vEv && vEv.task === 'classification' ? vEv.accuracy : null,
         epochs_run: training.history.epochs.length, train_seconds: seconds, model: opts.out,
       }));
     } else {
@@ -313,21 +356,29 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     }
     return;
   }
-  const ev = model.evaluate(test, { loss, task: 'classification' });
-  training.test = { loss: ev.loss, accuracy: ev.accuracy };
+  const ev = model.evaluate(test, { loss, task: data.task, role: `test set (${data.testSource})` });
+  training.test = scoreOf(ev);
   saveModel(opts.out, model, training);
   if (opts.json) {
     console.log(JSON.stringify({
-      type: 'result', test_loss: ev.loss, test_accuracy: ev.accuracy, val_loss: vEv?.loss ?? null, val_accuracy: vEv?.accuracy ?? null,
+      type: 'result', test_loss: ev.loss, test_accuracy: ev.task === 'classification' ? ev.accuracy : null,
+      val_loss: vEv?.loss ?? null, val_accuracy: vEv && vEv.task === 'classification' ? vEv.accuracy : null,
+      ...(ev.task === 'regression' ? { test_mae: ev.mae, test_rmse: ev.rmse, test_r2: ev.r2 } : {}),
       epochs_run: training.history.epochs.length, train_seconds: seconds, model: opts.out,
     }));
+  } else if (ev.task === 'regression') {
+    say(`test loss ${ev.loss.toFixed(4)}  MAE ${fmt(ev.mae)}  RMSE ${fmt(ev.rmse)}  R² ${ev.r2.toFixed(4)} (${ev.count} samples)`);
+    say(`trained in ${seconds.toFixed(1)}s; model saved to ${opts.out}`);
   } else {
     say(`test loss ${ev.loss.toFixed(4)}  test accuracy ${pct(ev.accuracy)} (${Math.round(ev.accuracy * ev.count)}/${ev.count})`);
     say(`trained in ${seconds.toFixed(1)}s; model saved to ${opts.out}`);
   }
 }
 
-function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, classes: number, ckpt: Checkpoint | undefined, backend: Backend) {
+function modelFromFlags(
+  opts: TrainOptions, cmd: Command, inputShape: number[], classes: number, ckpt: Checkpoint | undefined, backend: Backend, task: Task,
+) {
+  const features = shapeSize(inputShape);
   const resuming = ckpt !== undefined;
   if (opts.init && ckpt) {
     // A resumed --init run: the checkpoint holds the architecture and every weight, so the --init
@@ -354,9 +405,8 @@ function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, clas
     const loss = cmd.getOptionValueSource('loss') === 'cli' ? opts.loss : (training.loss ?? opts.loss);
     return { model, loss, info: { initFrom: opts.init } as TrainingInfo };
   }
-  // MNIST images: 28×28 grey, a flat row of 784 values per sample either way.
-  const side = Math.round(Math.sqrt(features));
-  const common = { inputShape: [1, side, side], classes, seed: opts.seed, backend };
+  // The data's shape (MNIST: [1, 28, 28]); a network starting with a dense layer flattens it.
+  const common = { inputShape, classes, seed: opts.seed, backend };
   if (opts.layers !== undefined || opts.model !== 'mlp') {
     // --layers or a --model preset other than mlp describes the whole network.
     const flag = opts.layers !== undefined ? '--layers' : '--model';
@@ -368,13 +418,21 @@ function modelFromFlags(opts: TrainOptions, cmd: Command, features: number, clas
         found: `--${clash.join(', --')}`, hint: `${flag} describes the whole network; drop the other flags`,
       });
     }
-    const model = buildModel({ ...common, role: `flag ${flag}`, ...(opts.layers !== undefined ? { layers: opts.layers } : { preset: opts.model }) });
+    if (opts.layers === undefined && inputShape.length !== 3) {
+      throw new NablaError({
+        where: `flag --model ${opts.model}`, expected: 'images as data (input [channels, height, width])', found: `input shape [${inputShape.join(', ')}]`,
+        hint: 'for a table use --hidden (a dense network), or --layers',
+      });
+    }
+    // A preset ends in one output per MNIST class; other data gets one per class (or target).
+    const layers = opts.layers ?? (classes === 10 ? undefined : MODEL_PRESETS[opts.model].spec.replace(/dense:10$/, `dense:${classes}`));
+    const model = buildModel({ ...common, role: `flag ${flag}`, ...(layers !== undefined ? { layers } : { preset: opts.model }) });
     return { model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
   }
-  const output = opts.output ?? (opts.loss === 'mse' ? 'sigmoid' : 'none');
-  if (opts.loss === 'ce' && output !== 'none') {
+  const output = opts.output ?? (opts.loss === 'mse' && task === 'classification' ? 'sigmoid' : 'none');
+  if ((opts.loss === 'ce' || opts.loss === 'bce') && output !== 'none') {
     throw new NablaError({
-      where: 'flag --output', expected: 'none with --loss ce (the loss applies softmax itself)', found: output,
+      where: 'flag --output', expected: `none with --loss ${opts.loss} (the loss applies ${opts.loss === 'ce' ? 'softmax' : 'the sigmoid'} itself)`, found: output,
       hint: 'drop --output, or use --loss mse',
     });
   }
@@ -407,5 +465,114 @@ function checkScheduleFlags(opts: TrainOptions): void {
         found: `--schedule ${opts.schedule}`,
       });
     }
+  }
+}
+
+function fmt(v: number): string {
+  return Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
+}
+
+/** One epoch's line: accuracy for a classifier, MAE (and R² on validation) for regression. */
+function formatEpoch(log: EpochLog, epochs: number): string {
+  if (log.mae !== undefined) {
+    const v = log.valLoss === undefined ? '' : `  val_loss ${log.valLoss.toFixed(4)}  val_mae ${fmt(log.valMae!)}  val_r2 ${log.valR2!.toFixed(4)}`;
+    return `epoch ${log.epoch}/${epochs}  loss ${log.loss.toFixed(4)}  mae ${fmt(log.mae)}${v}  ${log.seconds.toFixed(1)}s`;
+  }
+  const v = log.valLoss === undefined ? '' : `  val_loss ${log.valLoss.toFixed(4)}  val_acc ${pct(log.valAccuracy!)}`;
+  return `epoch ${log.epoch}/${epochs}  loss ${log.loss.toFixed(4)}  acc ${pct(log.accuracy!)}${v}  ${log.seconds.toFixed(1)}s`;
+}
+
+/** TrainingInfo's Score of an evaluation. */
+function scoreOf(ev: Evaluation): TrainingInfo['test'] {
+  return ev.task === 'classification' ? { loss: ev.loss, accuracy: ev.accuracy } : { loss: ev.loss, mae: ev.mae, rmse: ev.rmse, r2: ev.r2 };
+}
+
+/** How inputs were prepared, for people reading the file (the machine-readable part is TrainingInfo.data). */
+function preprocessingOf(data: LoadedData): Record<string, unknown> {
+  const r = data.record;
+  return {
+    source: r.kind, scale: r.scale, inputShape: r.inputShape,
+    ...(r.size ? { size: r.size, resize: 'area averaging when shrinking, bilinear when growing' } : {}),
+    ...(r.channels ? { channels: r.channels === 1 ? 'grey (0.299 R + 0.587 G + 0.114 B)' : 'RGB' } : {}),
+    ...(r.label !== undefined ? { label: r.label } : {}),
+    labels: data.task === 'classification' ? `one-hot, ${data.outputs} classes` : `${data.outputs} numeric target${data.outputs === 1 ? '' : 's'}`,
+  };
+}
+
+/**
+ * --stream: a CSV trained chunk by chunk through fitSource with bounded memory (STREAM's chunk and
+ * buffer sizes). The whole file trains (no validation split: it would need a second pass over the
+ * file to keep apart); the test set is --test-data's, read whole. No checkpoints, --resume, --init,
+ * --early-stopping or --augment.
+ */
+async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
+  const say = (line: string): void => {
+    if (!opts.json) console.log(line);
+  };
+  const kind = dataKind(opts.data, opts.labels);
+  if (kind !== 'csv') {
+    throw new NablaError({ where: 'flag --stream', expected: 'a CSV file as --data', found: opts.data === undefined ? 'no --data (the bundled MNIST)' : `${kind} data` });
+  }
+  const clash = (['resume', 'init', 'earlyStopping', 'augment', 'limit'] as const).filter((k) => opts[k] !== undefined && opts[k] !== false);
+  if (clash.length > 0) {
+    throw new NablaError({ where: 'flag --stream', expected: 'no ' + clash.map((k) => `--${k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`).join(', ') + ' with it', found: 'both' });
+  }
+  if (opts.testSplit !== undefined) {
+    throw new NablaError({ where: 'flag --test-split', expected: 'no --test-split with --stream (a streamed file is not held out from)', found: String(opts.testSplit), hint: 'pass a separate --test-data file' });
+  }
+  const task = trainTask('csv', opts.task, opts.loss);
+  if (task === 'regression' && cmd.getOptionValueSource('loss') !== 'cli') opts.loss = 'mse';
+  const label = opts.label === undefined ? undefined : /^\d+$/.test(opts.label) ? Number(opts.label) : opts.label;
+  const source = openCsvChunks(opts.data!, { label, task, ...STREAM, shuffle: opts.shuffle });
+  try {
+    const outputs = source.targets;
+    let test: Dataset | undefined;
+    if (opts.testData !== undefined && opts.test) {
+      test = task === 'regression'
+        ? { ...loadCsv(opts.testData, { task: 'regression', label }), labels: new Uint8Array(0), classes: outputs, imageShape: [1, source.features] } as unknown as Dataset
+        : loadCsv(opts.testData, { label, classNames: source.classNames });
+      if (task === 'regression') (test as { labels: Uint8Array }).labels = new Uint8Array(test.count);
+    } else if (opts.test && opts.progress && !opts.json) {
+      process.stderr.write('nabla: note: no test set (--stream holds nothing out; pass --test-data)\n');
+    }
+    const backend = await backendFromFlags(opts);
+    const { model, loss, info } = modelFromFlags(opts, cmd, source.inputShape, outputs, undefined, backend, task);
+    const lr = opts.lr;
+    const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
+    say(model.summary());
+    say(`streaming ${source.count} rows from ${opts.data} (${STREAM.chunkRows}-row chunks in a random order, ${STREAM.bufferRows}-row shuffle buffer); ` +
+      `${opts.epochs} epoch${opts.epochs === 1 ? '' : 's'}, batch ${opts.batchSize}, ${opts.optimizer} lr ${lr}, loss ${loss}, seed ${opts.seed}`);
+    const { progressCallback } = await import('../progress.ts');
+    const callbacks: Callback[] = [
+      lrSchedule(optimizer, { type: opts.schedule, warmup: opts.warmup, gamma: opts.gamma, stepSize: opts.stepSize }),
+      progressCallback(opts.epochs, opts.progress && !opts.json),
+      { onEpochEnd: (log: EpochLog) => { if (opts.json) console.log(JSON.stringify({ type: 'epoch', ...log })); else console.log(formatEpoch(log, opts.epochs)); } },
+    ];
+    const t0 = performance.now();
+    const history = await fitSource(model, source, { optimizer, loss, epochs: opts.epochs, batchSize: opts.batchSize, callbacks, clipNorm: opts.clipNorm, task });
+    const seconds = (performance.now() - t0) / 1000;
+    const record = {
+      kind: 'csv' as const, path: opts.data, label, testData: opts.testData, scale: 'CSV rule: pixel0.. columns / 255, other tables as they are',
+      task, inputShape: source.inputShape, classNames: task === 'classification' ? source.classNames : undefined, stream: true,
+    };
+    const training: TrainingInfo = {
+      ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize, history, trainSeconds: seconds,
+      optimizer: { name: opts.optimizer, lr, schedule: opts.schedule, warmup: opts.warmup, clipNorm: opts.clipNorm },
+      dataset: `CSV file "${opts.data}" (streamed)`, trainSamples: source.count, valSamples: 0, task, data: record,
+      preprocessing: { source: 'csv', scale: record.scale, inputShape: source.inputShape, stream: STREAM },
+      ...(record.classNames ? { classNames: record.classNames } : {}),
+    };
+    const ev = test ? model.evaluate(test, { loss, task, role: `test set (CSV file "${opts.testData}")` }) : undefined;
+    if (ev) training.test = scoreOf(ev);
+    saveModel(opts.out, model, training);
+    if (opts.json) {
+      console.log(JSON.stringify({ type: 'result', test: ev ?? null, train_seconds: seconds, model: opts.out }));
+    } else {
+      if (ev) say(ev.task === 'classification' ? `test loss ${ev.loss.toFixed(4)}  test accuracy ${pct(ev.accuracy)} (${Math.round(ev.accuracy * ev.count)}/${ev.count})`
+        : `test loss ${ev.loss.toFixed(4)}  MAE ${fmt(ev.mae)}  RMSE ${fmt(ev.rmse)}  R² ${ev.r2.toFixed(4)} (${ev.count} samples)`);
+      say(`trained in ${seconds.toFixed(1)}s; model saved to ${opts.out}`);
+    }
+  } finally {
+    source.close();
   }
 }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { loadImageFolder, resizePlane as resize } from './imageFolder.ts';
+import { loadImageFile, loadImageFolder, resizePlane as resize } from './imageFolder.ts';
 import { NablaError } from '../errors.ts';
 
 const base = mkdtempSync(join(tmpdir(), 'nabla-images-'));
@@ -100,4 +100,15 @@ test('JPEG files are decoded through jpeg-js (a dependency of the CLI, an option
   for (let i = 0; i < plane; i++) assert.ok(Math.abs(ds.x[i] - ds.x[plane + i]) <= 3 / 255, `value ${i}: PNG ${ds.x[i]} vs JPEG ${ds.x[plane + i]}`);
   const damaged = folder({ 'a/1.png': png(2, 2, 1), 'b/1.jpg': Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 74, 70, 73, 70, 0, 1]) });
   await rejects(loadImageFolder(damaged), [join(damaged, 'b/1.jpg'), 'valid JPEG']);
+});
+
+test('loadImageFile reads one image exactly as loadImageFolder reads it (size, channels, resizing)', async () => {
+  const root = folder({ 'a/1.png': png(6, 4, 30), 'b/2.png': png(6, 4, 90) });
+  for (const [size, channels] of [[[3, 5], 3], [[8, 8], 1], [undefined, 3]] as const) {
+    const ds = await loadImageFolder(root, { size: size as [number, number] | undefined, channels });
+    const one = await loadImageFile(join(root, 'b', '2.png'), { size: size as [number, number] | undefined, channels });
+    assert.deepEqual(one.inputShape, ds.inputShape);
+    assert.deepEqual([...one.x], [...ds.x.subarray(ds.features, 2 * ds.features)]);
+    assert.equal(one.colour, true);
+  }
 });

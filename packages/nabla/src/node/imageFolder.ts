@@ -154,6 +154,24 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
 }
 
 /**
+ * Read one PNG or JPEG image as a model input the way loadImageFolder reads a folder's: `channels`
+ * planes (1 grey, 3 RGB) of H×W values in [0, 1], resized to `size` when given (else its own size).
+ * For predicting with a model trained on an image folder (its recorded size and channels).
+ *
+ * @example
+ * const { x, inputShape } = await loadImageFile('cat.jpg', { size: [32, 32], channels: 3 }); // inputShape [3, 32, 32]
+ */
+export async function loadImageFile(
+  path: string, options: { size?: [number, number]; channels: 1 | 3 },
+): Promise<{ x: Float32Array; inputShape: [number, number, number]; colour: boolean }> {
+  const img = await decodeImage(path);
+  const [H, W] = options.size ?? [img.height, img.width];
+  const x = new Float32Array(options.channels * H * W);
+  const colour = toPlanes(img, options.channels, H, W, x, 0);
+  return { x, inputShape: [options.channels, H, W], colour };
+}
+
+/**
  * Write one image as `channels` planes of H×W values in [0, 1] into out[offset ..], resizing if
  * needed; returns whether the image has colour (some pixel with R, G, B not all equal).
  */

@@ -17,4 +17,4 @@ export { bundledMnistDir, dataSource, loadMnist, mnistFileCandidates, readIdxByt
 export { loadModel, saveModel } from './modelFiles.ts';
 export { loadCsv, openCsvChunks, type CsvChunkOptions, type CsvChunks } from './csv.ts';
 export { loadNpy, loadNpz, loadNpyDataset, loadNpzDataset, openNpyChunks, type NpyChunks } from './npy.ts';
-export { loadImageFolder, resizePlane, type ImageFolderOptions, type ImageFolderDataset } from './imageFolder.ts';
+export { loadImageFolder, loadImageFile, resizePlane, type ImageFolderOptions, type ImageFolderDataset } from './imageFolder.ts';
