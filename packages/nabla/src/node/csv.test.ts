@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCsv, openCsvChunks } from './csv.ts';
+import { MAX_CSV_IN_MEMORY_BYTES, loadCsv, openCsvChunks } from './csv.ts';
 import { Rng } from '../random.ts';
 import { Sequential } from '../model/sequential.ts';
 import { Dense } from '../layers/dense.ts';
@@ -36,6 +36,14 @@ test('loadCsv names the file and line in errors', () => {
   const p = write('bad.csv', 'a,b,label\n1,2,x\n1,2,x\n1,oops,y\n');
   assertNablaError(() => loadCsv(p), [`${p}:4`, 'column "b"', '"oops"']);
   assertNablaError(() => loadCsv(join(dir, 'missing.csv')), ['missing.csv']);
+});
+
+test('loadCsv refuses a file larger than one JavaScript string, from its size, and points to the chunked reader', () => {
+  // A sparse file: its size is checked before a byte is read, so it costs no disk and no memory.
+  const big = join(mkdtempSync(join(tmpdir(), 'nabla-bigcsv-')), 'big.csv');
+  writeFileSync(big, 'label,x\n');
+  truncateSync(big, MAX_CSV_IN_MEMORY_BYTES + 1);
+  assertNablaError(() => loadCsv(big), [`CSV file "${big}"`, `at most ${MAX_CSV_IN_MEMORY_BYTES} bytes`, 'openCsvChunks', '--stream']);
 });
 
 test('openCsvChunks: every row once per epoch, shuffled across chunks, the same rows as loadCsv', () => {

@@ -23,10 +23,19 @@ export function loadCsv(path: string, options: CsvOptions & { task: 'regression'
 export function loadCsv(path: string, options?: CsvOptions & { task?: 'classification' }): Dataset;
 export function loadCsv(path: string, options?: CsvOptions): Dataset | RegressionDataset;
 export function loadCsv(path: string, options: CsvOptions = {}): Dataset | RegressionDataset {
-  const bytes = readFileChecked(path, 'CSV file');
+  // The whole file becomes one string, and V8 has no string longer than 2^29 − 24 characters.
+  const bytes = readFileChecked(path, 'CSV file', MAX_CSV_IN_MEMORY_BYTES, 'train on it in chunks: openCsvChunks + fitSource (nabla train --stream)');
   const text = new TextDecoder('utf-8').decode(bytes);
   return parseCsv(text, { ...options, source: options.source ?? path });
 }
+
+/**
+ * The largest CSV {@link loadCsv} reads whole: 512 MiB less 24 bytes, V8's longest string (the file
+ * is decoded into one). Larger files train through {@link openCsvChunks} (`nabla train --stream`).
+ *
+ * @example loadCsv(path); // a NablaError naming the file when it is larger than MAX_CSV_IN_MEMORY_BYTES
+ */
+export const MAX_CSV_IN_MEMORY_BYTES = 2 ** 29 - 24;
 
 /**
  * Options of {@link openCsvChunks}: CsvOptions plus the chunk and shuffle-buffer sizes.

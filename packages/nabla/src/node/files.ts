@@ -18,12 +18,12 @@ export const MAX_FILE_BYTES = 2 ** 30;
 
 /**
  * Read a whole file; a missing path, a folder or a file over `maxBytes` (default MAX_FILE_BYTES,
- * checked before reading) is a NablaError naming the file's role.
+ * checked before reading) is a NablaError naming the file's role (with `tooLargeHint` for the last).
  *
  * @example
  * const bytes = readFileChecked('model.safetensors', 'model file');
  */
-export function readFileChecked(path: string, role: string, maxBytes = MAX_FILE_BYTES): Uint8Array {
+export function readFileChecked(path: string, role: string, maxBytes = MAX_FILE_BYTES, tooLargeHint = 'is this the right file?'): Uint8Array {
   let size: number;
   try {
     const st = statSync(path);
@@ -44,7 +44,7 @@ export function readFileChecked(path: string, role: string, maxBytes = MAX_FILE_
   if (size > maxBytes) {
     throw new NablaError({
       where: `${role} "${path}"`, expected: `a file of at most ${maxBytes} bytes (${formatBytes(maxBytes)}; see docs/limits.md)`,
-      found: `${size} bytes (${formatBytes(size)})`, hint: 'is this the right file?',
+      found: `${size} bytes (${formatBytes(size)})`, hint: tooLargeHint,
     });
   }
   return new Uint8Array(readFileSync(path));

@@ -15,6 +15,6 @@
 export { MAX_FILE_BYTES, readFileChecked, writeFileAtomic } from './files.ts';
 export { bundledMnistDir, dataSource, loadMnist, mnistFileCandidates, readIdxBytes, type Split } from './mnist.ts';
 export { loadModel, saveModel } from './modelFiles.ts';
-export { loadCsv, openCsvChunks, type CsvChunkOptions, type CsvChunks } from './csv.ts';
+export { MAX_CSV_IN_MEMORY_BYTES, loadCsv, openCsvChunks, type CsvChunkOptions, type CsvChunks } from './csv.ts';
 export { loadNpy, loadNpz, loadNpyDataset, loadNpzDataset, openNpyChunks, type NpyChunks } from './npy.ts';
 export { loadImageFolder, loadImageFile, resizePlane, type ImageFolderOptions, type ImageFolderDataset } from './imageFolder.ts';
