@@ -16,7 +16,7 @@ import {
   defaultCheckpointPath, loadCheckpointFile, replacesCheckpoint, mergeResumeOptions, recordedOptions, resumeCommand, saveCheckpointFile,
 } from '../checkpointFiles.ts';
 import { dataSource, mnistFileCandidates, loadCsv, loadModel, openCsvChunks, saveModel } from 'nabla/node';
-import { dataInputs, dataKind, loadTrainingData, sizeFlag, trainTask, type LoadedData } from '../dataSources.ts';
+import { dataInputs, dataKind, loadTrainingData, sizeFlag, trainTask, type DataFlags, type LoadedData } from '../dataSources.ts';
 import { warnLimitOver } from '../dataChecks.ts';
 import { checkOutputPath, checkOutputs, resolvedPath, type PathRole } from '../outputs.ts';
 import { intIn, numberIn, oneOf, sizeList } from '../options.ts';
@@ -36,7 +36,7 @@ export const DEFAULTS = {
   out: 'models/mnist-mlp.safetensors',
 };
 
-interface TrainOptions extends BackendFlags {
+interface TrainOptions extends BackendFlags, DataFlags {
   model: (typeof MODEL_PRESET_NAMES)[number];
   layers?: string;
   augment: boolean;
@@ -69,15 +69,6 @@ interface TrainOptions extends BackendFlags {
   out: string;
   init?: string;
   json: boolean;
-  data?: string;
-  labels?: string;
-  label?: string;
-  testData?: string;
-  testSplit?: number;
-  size?: [number, number];
-  grey?: boolean;
-  colour?: boolean;
-  task?: Task;
   stream: boolean;
   progress: boolean;
 }
