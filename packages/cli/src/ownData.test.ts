@@ -47,6 +47,12 @@ test('a CSV with named classes: train, eval and predict speak the class names', 
   assert.equal(q.code, 0, q.stderr);
   const rows = q.stdout.trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((o) => o.class_name), ['setosa', 'virginica']);
+  // A quoted header name with a comma in it is one column, as the CSV reader counts it.
+  const quoted = join(dir, 'quoted.csv');
+  writeFileSync(quoted, '"sepal length, cm",sepal_width,petal_length,petal_width\n5.0,3.4,1.5,0.2\n');
+  const fromQuoted = nabla('predict', out, quoted, '--json');
+  assert.equal(fromQuoted.code, 0, fromQuoted.stderr);
+  assert.equal(JSON.parse(fromQuoted.stdout.trim()).class_name, 'setosa');
 });
 
 test('a regression CSV: MAE, RMSE and R² in train, eval and predict', () => {

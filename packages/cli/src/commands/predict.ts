@@ -7,7 +7,7 @@
  */
 import { extname } from 'node:path';
 import type { Command } from 'commander';
-import { argmax, noInk, NablaError, shapeSize, type Sequential, type TrainingInfo } from 'nabla';
+import { argmax, csvRecords, noInk, NablaError, shapeSize, type Sequential, type TrainingInfo } from 'nabla';
 import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backendOptions.ts';
 import { loadCsv, loadImageFile, loadModel } from 'nabla/node';
 import { checkClassifier } from '../dataChecks.ts';
@@ -115,7 +115,8 @@ function report(
  */
 function predictCsv(path: string, model: Sequential, training: TrainingInfo, record: DataRecord | undefined, json: boolean): void {
   const features = shapeSize(model.inputShape);
-  const columns = firstLine(path).split(',').length;
+  // Counted by the CSV reader itself, so a quoted header such as "width, cm" is one column.
+  const columns = csvRecords(firstLine(path), `CSV file "${path}"`).next().value?.fields.length ?? 0;
   if (columns !== features && columns !== features + 1) {
     throw new NablaError({
       where: `CSV file "${path}":1`, expected: `${features} feature columns (as in training), or ${features + 1} with the label`,
