@@ -11,8 +11,7 @@
  *
  * "Fits the limits": the PNG is at most --max-body bytes (the server's body limit, default its
  * DEFAULT_MAX_BODY) and declares --pixels pixels (width = height = √pixels). The default for
- * --pixels is the image pixel budget exported by packages/cli/src/image.ts when there is one (an exported
- * number whose name says PIXELS), else 8000×8000 (the issue's example). The pixel rows are all
+ * --pixels is the image pixel budget, MAX_IMAGE_PIXELS from 'nabla/node'. The pixel rows are all
  * one value, so deflate packs them ~1000:1: the declared size is reached with a body far under the
  * byte limit, and the decoder does the full work. Shapes: 1-bit grey (most decoded bytes per
  * compressed byte), 8-bit grey, 16-bit RGBA (most inflated bytes), and 8-bit grey interlaced.
@@ -27,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDeflate } from 'node:zlib';
 import { Dense, ReLU, Sequential, encodeModel } from 'nabla';
+import { MAX_IMAGE_PIXELS } from 'nabla/node';
 import { DEFAULT_MAX_BODY } from '../packages/cli/src/server.ts';
 import { PNG_SIGNATURE, ihdr, pngChunk as chunk } from '../test/pngChunks.ts';
 
@@ -37,17 +37,7 @@ const flag = (name: string): number | undefined => {
   return i >= 0 ? Number(args[i + 1]) : undefined;
 };
 
-/** The pixel budget of packages/cli/src/image.ts, if that module exports one (it is being added beside this). */
-async function imageBudget(): Promise<{ pixels: number; name: string } | undefined> {
-  const image = (await import('../packages/cli/src/image.ts')) as Record<string, unknown>;
-  for (const [name, value] of Object.entries(image)) {
-    if (/PIXEL/i.test(name) && typeof value === 'number' && value > 0) return { pixels: value, name };
-  }
-  return undefined;
-}
-
-const budget = await imageBudget();
-const pixels = flag('pixels') ?? budget?.pixels ?? 8000 * 8000;
+const pixels = flag('pixels') ?? MAX_IMAGE_PIXELS;
 const maxBody = flag('max-body') ?? DEFAULT_MAX_BODY;
 const repeat = flag('repeat') ?? 2;
 const rssCapMb = flag('rss-cap-mb') ?? 6000;
@@ -208,7 +198,7 @@ async function runShape(shape: Shape): Promise<Record<string, unknown>> {
 
 try {
   console.log(`serveBomb: loopback; body limit ${maxBody} bytes; declared ${side}×${side} = ${side * side} pixels ` +
-    `(${flag('pixels') ? '--pixels' : budget ? `packages/cli/src/image.ts ${budget.name}` : 'no pixel budget in packages/cli/src/image.ts: the issue\'s 8000×8000'}); ` +
+    `(${flag('pixels') ? '--pixels' : 'MAX_IMAGE_PIXELS'}); ` +
     `${repeat} bomb(s) per shape; RSS cap ${rssCapMb} MB`);
   for (const shape of SHAPES) console.log(JSON.stringify(await runShape(shape)));
 } finally {

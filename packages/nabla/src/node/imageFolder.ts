@@ -14,6 +14,7 @@ import { extname, join } from 'node:path';
 import { assembleClassification, type Dataset } from '../data/dataset.ts';
 import { NablaError } from '../errors.ts';
 import { readFileChecked } from './files.ts';
+import { MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, checkPngData, hasPngSignature } from './png.ts';
 
 /**
  * How loadImageFolder reads images.
@@ -54,9 +55,6 @@ export interface ImageFolderDataset extends Dataset {
 }
 
 const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
-/** docs/limits.md: the same budgets as the CLI's predict. */
-const MAX_IMAGE_PIXELS = 2 ** 22;
-const MAX_IMAGE_FILE_BYTES = 64 * 2 ** 20;
 
 interface Rgba { width: number; height: number; data: Uint8Array }
 
@@ -275,18 +273,14 @@ async function optionalImport(name: string, file: string, what: string): Promise
 async function decodeImage(path: string): Promise<Rgba> {
   const bytes = readFileChecked(path, 'image', MAX_IMAGE_FILE_BYTES);
   const where = `image "${path}"`;
-  const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const isPng = hasPngSignature(bytes);
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   if (!isPng && !isJpeg) {
     throw new NablaError({ where, expected: 'a PNG or JPEG image', found: `bytes ${[...bytes.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ')}`, hint: 'is the file damaged or misnamed?' });
   }
   if (isPng) {
-    const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const width = bytes.length >= 24 ? v.getUint32(16) : 0;
-    const height = bytes.length >= 24 ? v.getUint32(20) : 0;
-    if (width * height > MAX_IMAGE_PIXELS) {
-      throw new NablaError({ where, expected: `at most ${MAX_IMAGE_PIXELS} pixels (2048×2048; docs/limits.md)`, found: `${width}×${height}`, hint: 'scale the images down first' });
-    }
+    // The budgets and the chunk walk nabla predict uses: a bomb or a truncated file stops here.
+    checkPngData(bytes, where);
     const pngjs = await optionalImport('pngjs', path, 'PNG images');
     try {
       const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

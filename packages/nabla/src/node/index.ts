@@ -18,3 +18,4 @@ export { loadModel, saveModel } from './modelFiles.ts';
 export { MAX_CSV_IN_MEMORY_BYTES, loadCsv, openCsvChunks, type CsvChunkOptions, type CsvChunks } from './csv.ts';
 export { loadNpy, loadNpz, loadNpyDataset, loadNpzDataset, openNpyChunks, type NpyChunks } from './npy.ts';
 export { loadImageFolder, loadImageFile, resizePlane, type ImageFolderOptions, type ImageFolderDataset } from './imageFolder.ts';
+export { MAX_IMAGE_DATA_BYTES, MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, checkPngData, hasPngSignature } from './png.ts';
