@@ -2,7 +2,7 @@
 // colour image folder, an .npz, and bad data refused with a clear message and no model file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -53,6 +53,14 @@ test('a CSV with named classes: train, eval and predict speak the class names', 
   const fromQuoted = nabla('predict', out, quoted, '--json');
   assert.equal(fromQuoted.code, 0, fromQuoted.stderr);
   assert.equal(JSON.parse(fromQuoted.stdout.trim()).class_name, 'setosa');
+
+  // The report names the classes in its tables and lists a table's mistakes as text.
+  const rep = nabla('report', out, '--data', join(dir, 'flowers.csv'), '--out', join(dir, 'flowers.html'));
+  assert.equal(rep.code, 0, rep.stderr);
+  const html = readFileSync(join(dir, 'flowers.html'), 'utf8');
+  const confusion = html.match(/<table id="confusion">(.*?)<\/table>/s)![1];
+  assert.deepEqual([...confusion.matchAll(/<th>([a-z]+)<\/th>/g)].map((m) => m[1]), ['setosa', 'versicolor', 'virginica', 'setosa', 'versicolor', 'virginica']);
+  assert.ok(html.includes(`<b>${acc.toFixed(2)}%</b>test accuracy`));
 });
 
 test('a regression CSV: MAE, RMSE and R² in train, eval and predict', () => {
@@ -78,6 +86,22 @@ test('a regression CSV: MAE, RMSE and R² in train, eval and predict', () => {
   const h = nabla('train', '--data', join(dir, 'houses.csv'), '--label', 'price', '--loss', 'huber', '--hidden', '8', '--epochs', '2', '--out', join(dir, 'h.safetensors'), ...quiet);
   assert.equal(h.code, 0, h.stderr);
   assert.match(h.stdout, /MAE/);
+
+  // The report of a regression model: the same MAE, RMSE and R² as eval, a point per test row,
+  // and the largest errors first.
+  const rep = nabla('report', out, '--data', join(dir, 'houses.csv'));
+  assert.equal(rep.code, 0, rep.stderr);
+  const html = readFileSync(join(dir, 'houses.report.html'), 'utf8');
+  const card = (what: string): number => Number(new RegExp(`<b>(-?[\\d.e+-]+)</b>test ${what}<`).exec(html)![1]);
+  assert.ok(Math.abs(card('MAE') - j.mae) <= 1e-3 * Math.abs(j.mae), `${card('MAE')} vs ${j.mae}`);
+  assert.ok(Math.abs(card('RMSE') - j.rmse) <= 1e-3 * Math.abs(j.rmse));
+  assert.ok(Math.abs(card('R²') - j.r2) < 1e-4);
+  assert.match(html, /<th>price<\/th>/);
+  assert.equal((html.match(/<circle [^>]*fill-opacity/g) ?? []).length, j.samples); // the scatter, one point per row
+  const errors = [...html.match(/<table id="errors">(.*?)<\/table>/s)![1].matchAll(/<tr><td>\d+<\/td><td>[^<]*<\/td><td>[^<]*<\/td><td>([^<]*)<\/td><\/tr>/g)].map((m) => Math.abs(Number(m[1])));
+  assert.equal(errors.length, 20);
+  assert.deepEqual(errors, [...errors].sort((x, y) => y - x));
+  assert.doesNotMatch(html, /confusion|accuracy/);
 });
 
 test('a colour image folder: the model takes [3, 32, 32], predict resizes images as recorded', () => {
@@ -94,6 +118,16 @@ test('a colour image folder: the model takes [3, 32, 32], predict resizes images
   assert.equal(ev.code, 0, ev.stderr);
   assert.match(ev.stdout, /\(\d+\/12\)/); // 20 % of 60 images
   assert.match(ev.stdout, /triangle:/);
+  // The report draws colour images at their own size and names their classes.
+  const rep = nabla('report', out, '--data', join(dir, 'shapes'));
+  assert.equal(rep.code, 0, rep.stderr);
+  const html = readFileSync(join(dir, 'shapes.report.html'), 'utf8');
+  assert.match(html, /<th>triangle<\/th>/);
+  for (const m of html.matchAll(/alt="test \d+" src="data:image\/png;base64,([^"]*)"/g)) {
+    const png = PNG.sync.read(Buffer.from(m[1], 'base64'));
+    assert.deepEqual([png.width, png.height], [32, 32]);
+    assert.ok(png.data.some((v, i) => i % 4 === 0 && v !== png.data[i + 1]), 'a colour picture');
+  }
   // A 64×64 image is brought to 32×32.
   const big = new PNG({ width: 64, height: 64 });
   for (let i = 0; i < 64 * 64; i++) big.data.set([200, 30, 30, 255], 4 * i);

@@ -6,7 +6,8 @@
  */
 import { PNG } from 'pngjs';
 import {
-  confusionColour, firstLayerPictures, inkToRgba, misclassified, tilePictures, type Dataset, type LoadedModel, type Mistake,
+  confusionColour, firstLayerPictures, inkToRgba, inputShapeOf, misclassified, tilePictures,
+  type ClassificationEvaluation, type Dataset, type LoadedModel, type Mistake, type RegressionEvaluation,
 } from 'nabla';
 
 export interface ReportInput {
@@ -59,26 +60,34 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Build the report's HTML. */
+/** Build the report's HTML: a classifier's or a regression model's, as the model file's task says. */
 export function buildReport({ name, loaded, test, dataSource }: ReportInput): string {
   const { model, training } = loaded;
-  const lossName = training.loss ?? 'ce';
-  const ev = model.evaluate(test, { loss: lossName, task: 'classification', role: `test set (${dataSource})` });
-  const k = model.outputShape[0];
-  const probs = model.predictProbabilities(test.x, test.count);
-  const mistakes = misclassified(probs, test.y, k, MAX_MISTAKES);
+  const regression = training.task === 'regression';
+  const lossName = training.loss ?? (regression ? 'mse' : 'ce');
   const epochs = training.history?.epochs ?? [];
+  const role = `test set (${dataSource})`;
+  const ev = regression
+    ? model.evaluate(test, { loss: lossName, task: 'regression', role })
+    : model.evaluate(test, { loss: lossName, task: 'classification', role });
 
-  const sections = [
+  const head = [
     html`<h1>nabla report: ${name}</h1>`,
-    html`<p class="muted">${model.paramCount.toLocaleString('en-US')} parameters · trained with ${lossName} loss${
+    html`<p class="muted">${model.paramCount.toLocaleString('en-US')} parameters · ${regression ? 'regression' : 'classification'}, trained with ${lossName} loss${
       training.optimizer ? html`, ${JSON.stringify(training.optimizer)}` : ''}${
       training.seed !== undefined ? html`, seed ${training.seed}` : ''} · evaluated on ${
       ev.count.toLocaleString('en-US')} test samples from ${dataSource}</p>`,
-    html`<div class="cards"><div class="card"><b>${pct(ev.accuracy)}</b>test accuracy</div>${
+  ];
+  const cards = ev.task === 'regression'
+    ? html`<div class="cards"><div class="card"><b>${num(ev.mae)}</b>test MAE</div>${
+      html`<div class="card"><b>${num(ev.rmse)}</b>test RMSE</div>`}${
+      html`<div class="card"><b>${ev.r2.toFixed(4)}</b>test R²</div>`}${
+      html`<div class="card"><b>${epochs.length}</b>epochs recorded</div>`}</div>`
+    : html`<div class="cards"><div class="card"><b>${pct(ev.accuracy)}</b>test accuracy</div>${
       html`<div class="card"><b>${ev.loss.toFixed(4)}</b>test loss</div>`}${
       html`<div class="card"><b>${ev.count - Math.round(ev.accuracy * ev.count)}</b>misclassified</div>`}${
-      html`<div class="card"><b>${epochs.length}</b>epochs recorded</div>`}</div>`,
+      html`<div class="card"><b>${epochs.length}</b>epochs recorded</div>`}</div>`;
+  const curves = [
     html`<h2>Architecture</h2><pre>${model.summary()}</pre>`,
     html`<h2>Training curves</h2>`,
     epochs.length === 0
@@ -86,16 +95,15 @@ export function buildReport({ name, loaded, test, dataSource }: ReportInput): st
       : html`<div class="row">${lineChart('loss', [
         { name: 'training loss', colour: '#c0392b', points: epochs.map((e) => [e.epoch, e.loss]) },
         { name: 'validation loss', colour: '#e67e22', points: epochs.filter((e) => e.valLoss !== undefined).map((e) => [e.epoch, e.valLoss!]) },
-      ])}${lineChart('accuracy', [
+      ])}${regression ? '' : lineChart('accuracy', [
         { name: 'training accuracy', colour: '#2471a3', points: epochs.filter((e) => e.accuracy !== undefined).map((e) => [e.epoch, e.accuracy!]) },
         { name: 'validation accuracy', colour: '#16a085', points: epochs.filter((e) => e.valAccuracy !== undefined).map((e) => [e.epoch, e.valAccuracy!]) },
-      ])}</div>${epochTable(epochs)}`,
-    html`<h2>Test set: per-class accuracy and confusion matrix</h2>`,
-    html`<div class="row">${perClassTable(ev.perClass, ev.confusion)}${confusionTable(ev.confusion)}</div>`,
-    weightsSection(loaded),
-    html`<h2>Worst misclassifications</h2><p class="muted">The ${mistakes.length} wrong answers given with the highest confidence: true → predicted (confidence), test index.</p>`,
-    mistakesGrid(mistakes, test),
+      ])}</div>${epochTable(epochs, regression)}`,
   ];
+  const body = ev.task === 'regression'
+    ? regressionSections(ev, model.predict(test.x, test.count), test, training.targetNames)
+    : classifierSections(ev, loaded, test, training.classNames ?? test.classNames);
+  const sections = [...head, cards, ...curves, ...body];
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>nabla report: ${name}</title>
@@ -104,6 +112,94 @@ export function buildReport({ name, loaded, test, dataSource }: ReportInput): st
 ${sections.map((x) => html`${x}\n`)}<p class="muted">Generated by nabla report. Self-contained: no network needed to view it.</p>
 </main></body></html>
 `.text;
+}
+
+/** The classifier's part: per-class accuracy, confusion matrix, W(1), the worst mistakes. */
+function classifierSections(ev: ClassificationEvaluation, loaded: LoadedModel, test: Dataset, names: string[] | undefined): Html[] {
+  const k = loaded.model.outputShape[0];
+  const probs = loaded.model.predictProbabilities(test.x, test.count);
+  const mistakes = misclassified(probs, test.y, k, MAX_MISTAKES);
+  const label = (c: number): string => names?.[c] ?? String(c);
+  return [
+    html`<h2>Test set: per-class accuracy and confusion matrix</h2>`,
+    html`<div class="row">${perClassTable(ev.perClass, ev.confusion, label)}${confusionTable(ev.confusion, label)}</div>`,
+    weightsSection(loaded),
+    html`<h2>Worst misclassifications</h2><p class="muted">The ${mistakes.length} wrong answers given with the highest confidence: true → predicted (confidence), test index.</p>`,
+    mistakesGrid(mistakes, test, label),
+  ];
+}
+
+/** How many of the largest errors the regression report lists, and the scatter's points. */
+const MAX_ERRORS = 20;
+const MAX_POINTS = 2000;
+
+/** The regression model's part: per-target MAE/RMSE/R², predicted against true, the largest errors. */
+function regressionSections(ev: RegressionEvaluation, predicted: Float32Array, test: Dataset, names: string[] | undefined): Html[] {
+  const t = ev.perTarget.length;
+  const name = (j: number): string => names?.[j] ?? (t === 1 ? 'target' : `target ${j}`);
+  const rows = ev.perTarget.map((m, j) => html`<tr><th>${name(j)}</th><td>${num(m.mae)}</td><td>${num(m.rmse)}</td><td>${m.r2.toFixed(4)}</td></tr>`);
+  const scatters = ev.perTarget.slice(0, 4).map((_, j) => scatterChart(name(j), test.y, predicted, t, j));
+  // The largest absolute errors over all targets, with the row they come from.
+  const errors: { row: number; j: number; truth: number; guess: number }[] = [];
+  for (let i = 0; i < test.count; i++) {
+    for (let j = 0; j < t; j++) errors.push({ row: i, j, truth: test.y[i * t + j], guess: predicted[i * t + j] });
+  }
+  errors.sort((a, b) => Math.abs(b.guess - b.truth) - Math.abs(a.guess - a.truth) || a.row - b.row || a.j - b.j);
+  const worst = errors.slice(0, MAX_ERRORS).map((e) => html`<tr><td>${e.row}</td>${t > 1 ? html`<td>${name(e.j)}</td>` : ''}<td>${num(e.truth)}</td><td>${num(e.guess)}</td><td>${num(e.guess - e.truth)}</td></tr>`);
+  return [
+    html`<h2>Test set: error per target</h2>`,
+    html`<table id="per-target"><tr><th></th><th>MAE</th><th>RMSE</th><th>R²</th></tr>${rows}</table>`,
+    html`<h2>Predicted against true</h2><p class="muted">One point per test row${test.count > MAX_POINTS ? ` (the first ${MAX_POINTS.toLocaleString('en-US')})` : ''}; on the diagonal the prediction is exact.${t > 4 ? ` The first 4 of ${t} targets.` : ''}</p>`,
+    html`<div class="row">${scatters}</div>`,
+    html`<h2>Largest errors</h2><table id="errors"><tr><th>row</th>${t > 1 ? html`<th>target</th>` : ''}<th>true</th><th>predicted</th><th>error</th></tr>${worst}</table>`,
+  ];
+}
+
+/** A number in a target's own units: 4 significant digits. */
+function num(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
+}
+
+/** Predicted (y axis) against true (x axis) for target j, with the diagonal. */
+function scatterChart(title: string, truth: Float32Array, predicted: Float32Array, t: number, j: number): Html {
+  const W = 320;
+  const H = 320;
+  const m = { l: 52, r: 12, t: 28, b: 34 };
+  const n = Math.min(MAX_POINTS, truth.length / t);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < n; i++) {
+    for (const v of [truth[i * t + j], predicted[i * t + j]]) {
+      if (Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+  }
+  if (!(hi > lo)) {
+    lo = (Number.isFinite(lo) ? lo : 0) - 1;
+    hi = lo + 2;
+  }
+  const pad = (hi - lo) * 0.05;
+  lo -= pad;
+  hi += pad;
+  const px = (x: number): string => (m.l + ((x - lo) / (hi - lo)) * (W - m.l - m.r)).toFixed(1);
+  const py = (y: number): string => (H - m.b - ((y - lo) / (hi - lo)) * (H - m.t - m.b)).toFixed(1);
+  const parts: Html[] = [html`<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="${title}: predicted against true">`];
+  parts.push(html`<text x="${m.l}" y="16" font-size="13" font-weight="600">${title}</text>`);
+  parts.push(html`<line x1="${px(lo)}" y1="${py(lo)}" x2="${px(hi)}" y2="${py(hi)}" stroke="#bbb" stroke-dasharray="4 3"/>`);
+  for (let i = 0; i < n; i++) {
+    const a = truth[i * t + j];
+    const b = predicted[i * t + j];
+    if (Number.isFinite(a) && Number.isFinite(b)) parts.push(html`<circle cx="${px(a)}" cy="${py(b)}" r="1.8" fill="#2471a3" fill-opacity="0.5"/>`);
+  }
+  for (const v of [lo + pad, (lo + hi) / 2, hi - pad]) {
+    parts.push(html`<text x="${px(v)}" y="${H - m.b + 14}" font-size="10" text-anchor="middle" fill="#667">${num(v)}</text>`);
+    parts.push(html`<text x="${m.l - 6}" y="${(Number(py(v)) + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#667">${num(v)}</text>`);
+  }
+  parts.push(html`<text x="${(W + m.l) / 2}" y="${H - 4}" font-size="10" text-anchor="middle" fill="#667">true</text>`);
+  parts.push(html`<text x="12" y="${(H - m.b + m.t) / 2}" font-size="10" text-anchor="middle" fill="#667" transform="rotate(-90 12 ${(H - m.b + m.t) / 2})">predicted</text>`);
+  return html`${parts}</svg>`;
 }
 
 const CSS = trusted(`
@@ -182,28 +278,29 @@ function lineChart(title: string, series: Series[]): Html {
   return html`${parts}</svg>`;
 }
 
-function epochTable(epochs: { epoch: number; loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number; lr: number }[]): Html {
-  const rows = epochs.map((e) => html`<tr><td>${e.epoch}</td><td>${e.loss.toFixed(4)}</td><td>${e.accuracy === undefined ? '' : pct(e.accuracy)}</td>${
-    html`<td>${e.valLoss === undefined ? '' : e.valLoss.toFixed(4)}</td><td>${e.valAccuracy === undefined ? '' : pct(e.valAccuracy)}</td>`}${
+function epochTable(epochs: { epoch: number; loss: number; accuracy?: number; valLoss?: number; valAccuracy?: number; seconds: number; lr: number }[], regression: boolean): Html {
+  // A regression run has no accuracy: its columns are left out rather than shown empty.
+  const rows = epochs.map((e) => html`<tr><td>${e.epoch}</td><td>${e.loss.toFixed(4)}</td>${regression ? '' : html`<td>${e.accuracy === undefined ? '' : pct(e.accuracy)}</td>`}${
+    html`<td>${e.valLoss === undefined ? '' : e.valLoss.toFixed(4)}</td>${regression ? '' : html`<td>${e.valAccuracy === undefined ? '' : pct(e.valAccuracy)}</td>`}`}${
     html`<td>${e.lr.toExponential(2)}</td><td>${e.seconds.toFixed(1)}</td></tr>`}`);
-  return html`<p></p><table><tr><th>epoch</th><th>loss</th><th>accuracy</th><th>val loss</th><th>val accuracy</th><th>lr</th><th>seconds</th></tr>${rows}</table>`;
+  return html`<p></p><table><tr><th>epoch</th><th>loss</th>${regression ? '' : html`<th>accuracy</th>`}<th>val loss</th>${regression ? '' : html`<th>val accuracy</th>`}<th>lr</th><th>seconds</th></tr>${rows}</table>`;
 }
 
-function perClassTable(perClass: number[], confusion: number[][]): Html {
+function perClassTable(perClass: number[], confusion: number[][], label: (c: number) => string): Html {
   const rows = perClass.map((a, c) => {
     const n = confusion[c].reduce((s, v) => s + v, 0);
     const width = Number.isNaN(a) ? 0 : Math.round(120 * a);
-    return html`<tr><th>${c}</th><td>${pct(a)}</td><td style="text-align:left"><span class="bar" style="width:${width}px"></span></td><td>${n}</td></tr>`;
+    return html`<tr><th>${label(c)}</th><td>${pct(a)}</td><td style="text-align:left"><span class="bar" style="width:${width}px"></span></td><td>${n}</td></tr>`;
   });
   return html`<table id="per-class"><tr><th>class</th><th>accuracy</th><th></th><th>samples</th></tr>${rows}</table>`;
 }
 
-function confusionTable(confusion: number[][]): Html {
+function confusionTable(confusion: number[][], label: (c: number) => string): Html {
   const k = confusion.length;
-  const head = html`<tr><th>true \\ predicted</th>${Array.from({ length: k }, (_, j) => html`<th>${j}</th>`)}</tr>`;
+  const head = html`<tr><th>true \\ predicted</th>${Array.from({ length: k }, (_, j) => html`<th>${label(j)}</th>`)}</tr>`;
   const rows = confusion.map((row, i) => {
     const total = row.reduce((s, v) => s + v, 0);
-    return html`<tr><th>${i}</th>${row.map((v, j) => html`<td style="background:${confusionColour(v, total, i === j)}">${v}</td>`)}</tr>`;
+    return html`<tr><th>${label(i)}</th>${row.map((v, j) => html`<td style="background:${confusionColour(v, total, i === j)}">${v}</td>`)}</tr>`;
   });
   return html`<table id="confusion">${head}${rows}</table>`;
 }
@@ -220,15 +317,32 @@ function weightsSection(loaded: LoadedModel): Html {
     html`<img class="px" id="weights" alt="W(1) weight images" src="${pngDataUri(sprite.rgba, sprite.width, sprite.height)}" width="${sprite.width * 2}" height="${sprite.height * 2}">`}`;
 }
 
-function mistakesGrid(mistakes: Mistake[], test: Dataset): Html {
+function mistakesGrid(mistakes: Mistake[], test: Dataset, label: (c: number) => string): Html {
   if (mistakes.length === 0) return html`<p>No test sample is misclassified.</p>`;
-  // Pictures for MNIST-shaped inputs; other data lists its mistakes as text.
-  if (test.features !== 784) {
-    return html`<ul id="mistakes">${mistakes.map((e) => html`<li>#${e.index}: ${e.label} → ${e.predicted} (${(100 * e.confidence).toFixed(0)}%)</li>`)}</ul>`;
+  const caption = (e: Mistake): string => `${label(e.label)} → ${label(e.predicted)} (${(100 * e.confidence).toFixed(0)}%)`;
+  // Pictures for image data (grey or colour, any size); other data lists its mistakes as text.
+  const shape = inputShapeOf(test);
+  const image = shape.length === 3 && (shape[0] === 1 || shape[0] === 3) ? { c: shape[0], h: shape[1], w: shape[2] } : undefined;
+  if (!image) {
+    return html`<ul id="mistakes">${mistakes.map((e) => html`<li>#${e.index}: ${caption(e)}</li>`)}</ul>`;
   }
+  const n = image.c * image.h * image.w;
   const cells = mistakes.map((e) => {
-    const uri = pngDataUri(inkToRgba(test.x.subarray(e.index * 784, (e.index + 1) * 784), 28, 28), 28, 28);
-    return html`<figure><img class="px" alt="test ${e.index}" src="${uri}"><figcaption>${e.label} → ${e.predicted} (${(100 * e.confidence).toFixed(0)}%)<br>#${e.index}</figcaption></figure>`;
+    const x = test.x.subarray(e.index * n, (e.index + 1) * n);
+    const rgba = image.c === 1 ? inkToRgba(x, image.w, image.h) : planesToRgba(x, image.w, image.h);
+    const uri = pngDataUri(rgba, image.w, image.h);
+    return html`<figure><img class="px" alt="test ${e.index}" src="${uri}"><figcaption>${caption(e)}<br>#${e.index}</figcaption></figure>`;
   });
   return html`<div class="mistakes" id="mistakes">${cells}</div>`;
+}
+
+/** A colour image as the model sees it (3 planes, R G B, values in [0, 1]) → RGBA pixels. */
+function planesToRgba(x: Float32Array, width: number, height: number): Uint8ClampedArray {
+  const plane = width * height;
+  const rgba = new Uint8ClampedArray(plane * 4);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = Math.round(255 * x[c * plane + p]);
+    rgba[p * 4 + 3] = 255;
+  }
+  return rgba;
 }

@@ -10,7 +10,7 @@ import { addBackendOptions, backendFromFlags, type BackendFlags } from '../backe
 export function registerReport(program: Command): void {
   const command = program
     .command('report')
-    .description('write a self-contained HTML report: training curves, test confusion matrix, W(1) images, worst mistakes')
+    .description('write a self-contained HTML report: training curves; for a classifier the test confusion matrix, W(1) images and worst mistakes; for a regression model MAE, RMSE, R², predicted against true and the largest errors')
     .argument('<model>', 'model file (.safetensors)')
     .option('--out <file>', 'where to write the report (default: the model path with .report.html)')
     .option('--data <path>', 'test data as for nabla eval: MNIST IDX folder, .csv, .npz, x.npy (with --labels) or image folder; needed for a model not trained on MNIST')
@@ -22,14 +22,15 @@ export function registerReport(program: Command): void {
         { path: modelPath, role: 'model file' }, ...dataInputs(opts.data, opts.labels).map((path) => ({ path, role: 'data file' })),
       ]);
       const loaded = loadModel(modelPath, { backend: await backendFromFlags(opts) });
-      if (loaded.training.task === 'regression') {
-        throw new NablaError({ where: `model file "${modelPath}"`, expected: 'a classifier (the report draws a confusion matrix)', found: 'a regression model', hint: `nabla eval ${modelPath} --data <path> gives its MAE, RMSE and R²` });
-      }
+      const regression = loaded.training.task === 'regression';
       const { test, describe } = await loadEvalData(loaded.training.data as DataRecord | undefined, opts, modelPath, loaded.model.outputShape[0]);
-      if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || Math.max(2, loaded.model.outputShape[0]) !== Math.max(2, test.classes)) {
+      const outputs = loaded.model.outputShape[0];
+      const fits = regression ? outputs === test.classes : Math.max(2, outputs) === Math.max(2, test.classes);
+      if (loaded.model.inputShape.reduce((a, b) => a * b, 1) !== test.features || !fits) {
         throw new NablaError({
-          where: `model file "${modelPath}"`, expected: `a model with ${test.features} inputs and ${test.classes} outputs (${describe})`,
-          found: `input shape [${loaded.model.inputShape}] and ${loaded.model.outputShape[0]} outputs`,
+          where: `model file "${modelPath}"`,
+          expected: `a model with ${test.features} inputs and ${test.classes} ${regression ? 'targets' : 'outputs'} (${describe})`,
+          found: `input shape [${loaded.model.inputShape}] and ${outputs} outputs`,
         });
       }
       const { buildReport } = await import('../report.ts'); // pngjs, loaded only for a report
