@@ -224,8 +224,17 @@ test('[class 9] a checkpoint that cannot be written mid-run is reported, and the
       if (!broken && stdout.includes('"type":"epoch"')) {
         // After the first checkpoint: its path becomes a non-empty folder, so every later write fails.
         broken = true;
-        rmSync(ckpt, { force: true });
-        mkdirSync(join(ckpt, 'in-the-way'), { recursive: true });
+        // The run may rename its next checkpoint into place between the two steps (a slow test
+        // machine): then the path is a file again, and the two steps are simply repeated.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            rmSync(ckpt, { force: true });
+            mkdirSync(join(ckpt, 'in-the-way'), { recursive: true });
+            break;
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'ENOTDIR' && (e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt === 20) throw e;
+          }
+        }
       }
     });
     child.stderr.on('data', (chunk) => (stderr += chunk));
