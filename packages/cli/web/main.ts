@@ -31,6 +31,9 @@ let drawing = false;
 let dirty = false;
 let last: [number, number] | null = null;
 let predictPending = false;
+/** Bumped by every stroke; the prediction shown is fresh when it answered the latest version. */
+let padVersion = 0;
+let sentVersion = 0;
 
 function clearPad(): void {
   ctx.fillStyle = '#000';
@@ -75,6 +78,8 @@ function stroke(from: [number, number], to: [number, number]): void {
   ctx.lineTo(to[0], to[1]);
   ctx.stroke();
   dirty = true;
+  padVersion++;
+  $('predicted').dataset.fresh = 'false';
   requestPrediction();
 }
 
@@ -82,6 +87,7 @@ function stroke(from: [number, number], to: [number, number]): void {
 function requestPrediction(): void {
   if (!dirty || predictPending) return;
   predictPending = true;
+  sentVersion = padVersion;
   const img = ctx.getImageData(0, 0, pad.width, pad.height);
   send({ type: 'predict', rgba: img.data, width: img.width, height: img.height }, [img.data.buffer]);
 }
@@ -457,6 +463,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       predictPending = false;
       if (!dirty) break; // cleared meanwhile
       $('predicted').textContent = String(m.predicted);
+      $('predicted').dataset.fresh = String(sentVersion === padVersion);
+      // Strokes drawn while this answer was computed: ask again for the newest drawing.
+      if (sentVersion !== padVersion) requestPrediction();
       renderBars(m.probabilities);
       putPixels($('input28'), m.input, 28, 28);
       break;
