@@ -22,7 +22,8 @@ export function niceTicks(lo: number, hi: number, count = 5): { ticks: number[];
   const raw = (hi - lo) / Math.max(1, count);
   const power = 10 ** Math.floor(Math.log10(raw));
   const fraction = raw / power;
-  const step = (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * power;
+  // The nearest of 1, 2, 5 (10): about `count` intervals, a few more or fewer.
+  const step = (fraction < 1.5 ? 1 : fraction < 3 ? 2 : fraction < 7 ? 5 : 10) * power;
   const first = Math.floor(lo / step + 1e-9);
   const last = Math.ceil(hi / step - 1e-9);
   const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
