@@ -9,6 +9,7 @@
  * evaluates it, traces a test digit with the server's model; writes docs/img/playground.png,
  * playground-inside.png and playground-trace.png (desktop) and playground-phone*.png (phone),
  * reduced to 256 colours with ImageMagick's `convert` when it is installed (keeps them small).
+ * The trace panel is cut at 1,400 px of height (its first layers).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -25,12 +26,15 @@ const IMG = join(ROOT, 'docs', 'img');
 const modelPath = process.argv[2] ?? join(ROOT, 'models', 'mnist-mlp.safetensors');
 const bytes = existsSync(modelPath) ? new Uint8Array(readFileSync(modelPath)) : undefined;
 
+/** Reduce to 256 colours when ImageMagick is installed (a real one: `convert -version` names it). */
 function shrink(path: string): void {
-  const r = spawnSync('convert', [path, '-colors', '256', `PNG8:${path}`]);
-  if (r.error) console.warn(`convert not found: ${basename(path)} left at full colour`);
+  const probe = spawnSync('convert', ['-version'], { encoding: 'utf8' });
+  if (probe.error || !/ImageMagick \d/.test(probe.stdout ?? '')) return;
+  spawnSync('convert', [path, '-colors', '256', `PNG8:${path}`]);
 }
 
 async function drawSeven(page: Page): Promise<void> {
+  await page.evaluate(() => window.scrollTo(0, 0));
   const box = (await page.locator('#pad').boundingBox())!;
   const s = box.width / 280;
   const path: [number, number][] = [[70, 70], [210, 65], [170, 140], [135, 225]];
@@ -65,7 +69,9 @@ try {
     await page.fill('#trace-index', '0');
     await page.click('#trace-test');
     await page.waitForSelector('#trace .step');
-    await shot(`playground-trace${suffix}`, page.locator('#trace-panel'));
+    const trace = (await page.locator('#trace-panel').boundingBox())!;
+    await page.screenshot({ path: join(IMG, `playground-trace${suffix}.png`), fullPage: true, clip: { ...trace, height: Math.min(trace.height, 1400) } });
+    shrink(join(IMG, `playground-trace${suffix}.png`));
     await drawSeven(page);
     await page.selectOption('#train-count', '5000');
     await page.fill('#lr', '0.003');
@@ -76,6 +82,7 @@ try {
     await page.waitForTimeout(6000);
     await page.click('#train');
     await page.waitForSelector('body[data-training="false"]');
+    await page.evaluate(() => window.scrollTo(0, 0));
     if (width > 600) {
       await shot('playground', page);
     } else {

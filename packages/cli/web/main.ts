@@ -234,6 +234,8 @@ function onProgress(p: Progress): void {
 
 function renderInspection(m: Extract<FromWorker, { type: 'inspection' }>): void {
   $('weights').replaceChildren(...m.weights.map((rgba) => pixelCanvas(rgba, 28, 28)));
+  // W(1) pictures exist for a dense first layer only (a CNN's first layer is a convolution).
+  ($('weights').closest('figure') as HTMLElement).hidden = m.weights.length === 0;
   const table = $<HTMLTableElement>('confusion');
   table.replaceChildren();
   const head = table.insertRow();
