@@ -74,7 +74,7 @@ test('e2e: drawing a stroke gives a prediction that matches POST /api/predict', 
   await page.mouse.down();
   for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + 140 + i * 0.5, box.y + 45 + i * 16);
   await page.mouse.up();
-  await page.waitForFunction(() => document.querySelector('#predicted')!.textContent !== '–');
+  await page.waitForSelector('#predicted[data-fresh="true"]');
   const predicted = Number(await page.textContent('#predicted'));
   assert.ok(Number.isInteger(predicted) && predicted >= 0 && predicted <= 9);
   const shown = await page.$$eval('#bars span[data-class]', (els) => els.map((e) => parseFloat(e.textContent!)));

@@ -4,7 +4,8 @@
  * helpers colour the trace's vectors and matrices, the same as the Worker's W(1) pictures.
  */
 import { confusionColour, inkToRgba, signedToRgba, type SampleTrace, type TraceStep } from 'nabla';
-import type { FromWorker, Hyper, MistakeView, Progress, ToWorker } from './protocol.ts';
+import { drawChart } from './chart.ts';
+import type { Architecture, BackendChoice, FromWorker, Hyper, MistakeView, Progress, ToWorker } from './protocol.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -30,6 +31,9 @@ let drawing = false;
 let dirty = false;
 let last: [number, number] | null = null;
 let predictPending = false;
+/** Bumped by every stroke; the prediction shown is fresh when it answered the latest version. */
+let padVersion = 0;
+let sentVersion = 0;
 
 function clearPad(): void {
   ctx.fillStyle = '#000';
@@ -74,6 +78,8 @@ function stroke(from: [number, number], to: [number, number]): void {
   ctx.lineTo(to[0], to[1]);
   ctx.stroke();
   dirty = true;
+  padVersion++;
+  $('predicted').dataset.fresh = 'false';
   requestPrediction();
 }
 
@@ -81,6 +87,7 @@ function stroke(from: [number, number], to: [number, number]): void {
 function requestPrediction(): void {
   if (!dirty || predictPending) return;
   predictPending = true;
+  sentVersion = padVersion;
   const img = ctx.getImageData(0, 0, pad.width, pad.height);
   send({ type: 'predict', rgba: img.data, width: img.width, height: img.height }, [img.data.buffer]);
 }
@@ -123,17 +130,46 @@ function pixelCanvas(rgba: Uint8ClampedArray, width: number, height: number, cla
 // Training controls and charts
 // ---------------------------------------------------------------------------------------------
 
+const num = (id: string, fallback: number): number => {
+  const v = Number($<HTMLInputElement>(id).value);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
 function hyper(): Hyper {
-  const num = (id: string, fallback: number): number => {
-    const v = Number($<HTMLInputElement>(id).value);
-    return Number.isFinite(v) && v > 0 ? v : fallback;
-  };
-  return { lr: num('lr', 2e-3), hidden: Math.round(num('hidden', 64)), batchSize: Math.round(num('batch', 64)) };
+  return { lr: num('lr', 2e-3), batchSize: Math.round(num('batch', 64)), trainCount: Number($<HTMLSelectElement>('train-count').value) };
 }
 
-trainButton.addEventListener('click', () => send(training ? { type: 'pause' } : { type: 'train', hyper: hyper() }));
-for (const id of ['lr', 'batch']) $(id).addEventListener('change', () => send({ type: 'setHyper', hyper: hyper() }));
+/** The network the controls describe: the select picks dense, a preset or the layer spec box. */
+function arch(): Architecture {
+  const v = $<HTMLSelectElement>('arch').value;
+  if (v === 'layers') return { kind: 'layers', spec: $<HTMLInputElement>('layers').value };
+  if (v.startsWith('preset:')) return { kind: 'preset', preset: v.slice(7) as 'mlp' | 'cnn' | 'lenet5' };
+  return { kind: 'hidden', hidden: Math.round(num('hidden', 64)) };
+}
+
+/** The hidden-units box only means something for the dense network. */
+function syncArchControls(): void {
+  $<HTMLInputElement>('hidden').disabled = $<HTMLSelectElement>('arch').value !== 'hidden';
+}
+
+trainButton.addEventListener('click', () => send(training ? { type: 'pause' } : { type: 'train', hyper: hyper(), arch: arch() }));
+for (const id of ['lr', 'batch', 'train-count']) $(id).addEventListener('change', () => send({ type: 'setHyper', hyper: hyper() }));
 $('hidden').addEventListener('change', () => resetNetwork());
+$('arch').addEventListener('change', () => {
+  syncArchControls();
+  resetNetwork();
+});
+$('build').addEventListener('click', () => {
+  $<HTMLSelectElement>('arch').value = 'layers';
+  syncArchControls();
+  resetNetwork();
+});
+$('layers').addEventListener('keydown', (e) => {
+  if (e.key !== 'Enter') return;
+  e.preventDefault();
+  $('build').click();
+});
+$('backend').addEventListener('change', () => send({ type: 'backend', backend: $<HTMLSelectElement>('backend').value as BackendChoice }));
 $('reset').addEventListener('click', () => resetNetwork());
 $('download').addEventListener('click', () => send({ type: 'download' }));
 $('inspect').addEventListener('click', () => send({ type: 'inspect' }));
@@ -142,64 +178,54 @@ $('trace-drawing').addEventListener('click', () => send({ type: 'trace', source:
 
 const lossPoints: [number, number][] = [];
 const accPoints: [number, number][] = [];
+/** The last second or so of progress slices: samples/s is shown over this window, not one slice. */
+const recent: { samples: number; seconds: number }[] = [];
+/** Samples trained and seconds spent training since the page loaded (data-samples, data-seconds). */
+const totals = { samples: 0, seconds: 0 };
 
-function resetNetwork(): void {
+function clearCharts(): void {
   lossPoints.length = 0;
   accPoints.length = 0;
+  recent.length = 0;
+  drawCharts();
+}
+
+function drawCharts(): void {
   drawChart($('loss-chart'), lossPoints, '#c0392b');
   drawChart($('acc-chart'), accPoints, '#2471a3', [0, 1]);
-  send({ type: 'reset', hyper: hyper(), seed: 1 });
+}
+
+function resetNetwork(): void {
+  clearCharts();
+  send({ type: 'reset', hyper: hyper(), arch: arch(), seed: 1 });
+}
+
+function samplesPerSecond(p: Progress): number {
+  recent.push({ samples: p.samples, seconds: p.seconds });
+  let seconds = recent.reduce((s, r) => s + r.seconds, 0);
+  while (recent.length > 1 && seconds - recent[0].seconds > 1) seconds -= recent.shift()!.seconds;
+  return recent.reduce((s, r) => s + r.samples, 0) / Math.max(seconds, 1e-6);
 }
 
 function onProgress(p: Progress): void {
+  totals.samples += p.samples;
+  totals.seconds += p.seconds;
+  const stats = $('train-stats');
+  stats.dataset.samples = String(totals.samples);
+  stats.dataset.seconds = String(totals.seconds);
+  const rate = samplesPerSecond(p);
+  stats.dataset.samplesPerSecond = String(rate);
   lossPoints.push([p.step, p.loss]);
   $('loss-chart').dataset.last = String(p.loss);
   if (lossPoints.length === 1) $('loss-chart').dataset.first = String(p.loss);
   if (p.testAccuracy !== undefined) accPoints.push([p.step, p.testAccuracy]);
-  drawChart($('loss-chart'), lossPoints, '#c0392b');
-  drawChart($('acc-chart'), accPoints, '#2471a3', [0, 1]);
+  if (p.testAccuracy !== undefined) stats.dataset.testAccuracy = String(p.testAccuracy);
+  drawCharts();
   const acc = accPoints.length ? `  test acc ${(100 * accPoints[accPoints.length - 1][1]).toFixed(1)}%` : '';
-  $('train-stats').textContent =
-    `step ${p.step}  epoch ${p.epoch}  loss ${p.loss.toFixed(4)}${acc}  ${Math.round(p.samplesPerSecond).toLocaleString('en-US')} samples/s`;
+  stats.textContent =
+    `step ${p.step}  epoch ${p.epoch}  loss ${p.loss.toFixed(4)}${acc}  ${Math.round(rate).toLocaleString('en-US')} samples/s`;
   // Live probabilities: the drawing is re-scored by the network as it learns.
   requestPrediction();
-}
-
-/** A line chart of (x, y) points; y range fixed or from the data. Plain canvas, no library. */
-function drawChart(canvas: HTMLCanvasElement, points: [number, number][], colour: string, yRange?: [number, number]): void {
-  const g = canvas.getContext('2d')!;
-  const W = canvas.width;
-  const H = canvas.height;
-  const pad = { l: 42, r: 8, t: 8, b: 18 };
-  g.clearRect(0, 0, W, H);
-  g.fillStyle = '#fff';
-  g.fillRect(0, 0, W, H);
-  canvas.dataset.points = String(points.length);
-  if (points.length === 0) return;
-  const xs = points.map((p) => p[0]);
-  const ys = points.map((p) => p[1]);
-  const [y0, y1] = yRange ?? [Math.min(0, ...ys), Math.max(...ys) || 1];
-  const x0 = Math.min(...xs);
-  const x1 = Math.max(...xs, x0 + 1);
-  const px = (x: number): number => pad.l + ((x - x0) / (x1 - x0)) * (W - pad.l - pad.r);
-  const py = (y: number): number => H - pad.b - ((y - y0) / (y1 - y0 || 1)) * (H - pad.t - pad.b);
-  g.strokeStyle = '#e3e6eb';
-  g.fillStyle = '#667';
-  g.font = '10px ui-monospace, monospace';
-  for (let i = 0; i <= 4; i++) {
-    const y = y0 + ((y1 - y0) * i) / 4;
-    g.beginPath();
-    g.moveTo(pad.l, py(y));
-    g.lineTo(W - pad.r, py(y));
-    g.stroke();
-    g.fillText(y.toFixed(y1 - y0 < 2 ? 2 : 1), 2, py(y) + 3);
-  }
-  g.fillText(`step ${x1}`, W - pad.r - 60, H - 4);
-  g.strokeStyle = colour;
-  g.lineWidth = 1.5;
-  g.beginPath();
-  points.forEach(([x, y], i) => (i === 0 ? g.moveTo(px(x), py(y)) : g.lineTo(px(x), py(y))));
-  g.stroke();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,6 +234,8 @@ function drawChart(canvas: HTMLCanvasElement, points: [number, number][], colour
 
 function renderInspection(m: Extract<FromWorker, { type: 'inspection' }>): void {
   $('weights').replaceChildren(...m.weights.map((rgba) => pixelCanvas(rgba, 28, 28)));
+  // W(1) pictures exist for a dense first layer only (a CNN's first layer is a convolution).
+  ($('weights').closest('figure') as HTMLElement).hidden = m.weights.length === 0;
   const table = $<HTMLTableElement>('confusion');
   table.replaceChildren();
   const head = table.insertRow();
@@ -395,7 +423,24 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       status.textContent = `error: ${m.text}`;
       status.classList.add('error');
       break;
+    case 'specError': {
+      const box = $<HTMLInputElement>('layers');
+      $('layers-error').textContent = m.text;
+      if (m.text) box.setAttribute('aria-invalid', 'true');
+      else box.removeAttribute('aria-invalid');
+      break;
+    }
+    case 'backend': {
+      const el = $('backend-info');
+      el.textContent = `backend: ${m.info.label}`;
+      el.title = m.info.note;
+      document.body.dataset.backend = m.info.name;
+      document.body.dataset.threads = String(m.info.threads);
+      break;
+    }
     case 'model':
+      status.classList.remove('error');
+      document.body.dataset.convolutional = String(m.info.convolutional);
       $('model-source').textContent = `model ${m.info.source}, ${m.info.params.toLocaleString('en-US')} parameters`;
       $('model-source').title = m.info.summary;
       document.body.dataset.model = m.info.source;
@@ -420,6 +465,9 @@ worker.onmessage = (event: MessageEvent<FromWorker>) => {
       predictPending = false;
       if (!dirty) break; // cleared meanwhile
       $('predicted').textContent = String(m.predicted);
+      $('predicted').dataset.fresh = String(sentVersion === padVersion);
+      // Strokes drawn while this answer was computed: ask again for the newest drawing.
+      if (sentVersion !== padVersion) requestPrediction();
       renderBars(m.probabilities);
       putPixels($('input28'), m.input, 28, 28);
       break;
@@ -444,7 +492,44 @@ worker.onerror = (e) => {
   status.textContent = `error: ${e.message}`;
 };
 
+// ---------------------------------------------------------------------------------------------
+// Loading a model file: dropped anywhere on the page, or picked with the file input
+// ---------------------------------------------------------------------------------------------
+
+async function loadModelFile(file: File): Promise<void> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  clearCharts();
+  send({ type: 'load', bytes, name: file.name }, [bytes.buffer]);
+}
+
+$<HTMLInputElement>('model-file').addEventListener('change', (e) => {
+  const input = e.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (file) void loadModelFile(file);
+  input.value = '';
+});
+document.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  document.body.classList.add('dragging');
+});
+document.addEventListener('dragleave', (e) => {
+  if (e.relatedTarget === null) document.body.classList.remove('dragging');
+});
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  document.body.classList.remove('dragging');
+  const file = e.dataTransfer?.files[0];
+  if (file) void loadModelFile(file);
+});
+
+// The charts draw at their CSS size: redraw when the layout changes it (a phone turned, a window resized).
+new ResizeObserver(() => drawCharts()).observe($('loss-chart'));
+
+/** ?backend=js|wasm|auto picks the starting backend (the speed script and bookmarks use it). */
+const asked = new URLSearchParams(location.search).get('backend');
+if (asked === 'js' || asked === 'wasm' || asked === 'auto') $<HTMLSelectElement>('backend').value = asked;
+
 clearPad();
-drawChart($('loss-chart'), lossPoints, '#c0392b');
-drawChart($('acc-chart'), accPoints, '#2471a3', [0, 1]);
-send({ type: 'init' });
+syncArchControls();
+drawCharts();
+send({ type: 'init', backend: $<HTMLSelectElement>('backend').value as BackendChoice });

@@ -1,6 +1,7 @@
 /**
  * The playground's Worker: all the computing, with the library's public API only (src/index.ts).
  * The page sends messages (protocol.ts) and draws what comes back; nothing here touches the DOM.
+ * It computes on the wasm SIMD backend with threads where the browser allows it (backend.ts).
  *
  * Training is the library's fit loop (fitAsync), which yields to the event loop every ~60 ms, so
  * pause, a new learning rate or a prediction request are handled between batches. A pause stops
@@ -11,8 +12,8 @@ import {
   misclassified, parseIdx, rgbaToInk, sliceDataset, toMnistInput, traceSample,
   type Backend, type Callback, type Dataset, type FitState, type LossName, type Optimizer, type TrainingInfo,
 } from 'nabla';
-import { createBackend } from './backend.ts';
-import type { FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
+import { createBackend, disposeBackend } from './backend.ts';
+import type { Architecture, BackendChoice, FromWorker, Hyper, ModelInfo, ToWorker } from './protocol.ts';
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -21,13 +22,15 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 const post = (m: FromWorker, transfer: Transferable[] = []): void => scope.postMessage(m, transfer);
 
-const backend: Backend = createBackend();
+let backend: Backend | undefined;
 let model: Sequential | undefined;
 let source = '';
 /** The loss the model was trained with (from the server's file; the page trains with 'ce'). */
 let lossName: LossName = 'ce';
 let optimizer: Optimizer | undefined;
-let hyper: Hyper = { lr: 2e-3, hidden: 64, batchSize: 64 };
+let hyper: Hyper = { lr: 2e-3, batchSize: 64, trainCount: 0 };
+/** The architecture of the page's network (the next Reset or Train builds from it). */
+let arch: Architecture = { kind: 'hidden', hidden: 64 };
 let train: Dataset | undefined;
 let test: Dataset | undefined;
 /** Where the page's fit stopped (a pause): the next Train continues it. */
@@ -56,23 +59,31 @@ scope.onmessage = (event) => {
 async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
+      await switchBackend(m.backend);
       await loadServerModel();
       await loadData();
       return;
     }
+    case 'backend':
+      await switchBackend(m.backend);
+      return;
     case 'reset':
       running = false;
       hyper = m.hyper;
-      newModel(m.seed);
+      newModel(m.seed, m.arch);
+      return;
+    case 'load':
+      running = false;
+      loadFile(m.bytes, m.name);
       return;
     case 'setHyper':
       setHyper(m.hyper);
       return;
     case 'train':
-      // The page trains its own network: the server's model stays for drawing until then.
-      if (source.startsWith('server')) {
+      // The page trains its own network: the server's model (or a dropped file) stays for drawing until then.
+      if (!source.startsWith('page')) {
         hyper = m.hyper;
-        newModel(1);
+        if (!newModel(1, m.arch)) return;
       }
       setHyper(m.hyper);
       if (!running) trainLoop().catch((e: unknown) => post({ type: 'error', text: e instanceof Error ? e.message : String(e) }));
@@ -123,7 +134,78 @@ function requireModel(): Sequential {
 function info(): ModelInfo {
   const m = requireModel();
   const first = m.layers.find((l) => l.type === 'Dense');
-  return { source, summary: m.summary(), params: m.paramCount, firstUnits: first ? first.outputShape[0] : 0 };
+  return {
+    source, summary: m.summary(), params: m.paramCount, firstUnits: first ? first.outputShape[0] : 0,
+    convolutional: m.inputShape.length === 3,
+  };
+}
+
+function requireBackend(): Backend {
+  if (!backend) throw new Error('the backend is still starting');
+  return backend;
+}
+
+/**
+ * Compute on `choice` from now on. A model already built moves over with its weights (through
+ * the model file format, as a download and a drop would); the optimiser starts afresh.
+ */
+async function switchBackend(choice: BackendChoice): Promise<void> {
+  const wasRunning = running;
+  running = false;
+  while (looping) await new Promise((r) => setTimeout(r, 10));
+  const old = backend;
+  post({ type: 'status', text: 'starting the backend…' });
+  const created = await createBackend(choice);
+  backend = created.backend;
+  if (model) {
+    model = decodeModel(encodeModel(model, { loss: lossName }), 'the page\'s model', { backend }).model;
+    optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+    resume = undefined;
+    post({ type: 'model', info: info() });
+  }
+  if (old) disposeBackend(old);
+  post({ type: 'backend', info: created.info });
+  post({ type: 'status', text: `computing on ${created.info.label}` });
+  if (wasRunning) trainLoop().catch((e: unknown) => post({ type: 'error', text: e instanceof Error ? e.message : String(e) }));
+}
+
+/**
+ * Whether a decoded model fits the page: MNIST digits in (784 values, or a 1×28×28 image) and
+ * ten classes out. Returns what is wrong, or undefined.
+ */
+function misfit(m: Sequential): string | undefined {
+  const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+  if (size(m.inputShape) !== 784) return `it takes input [${m.inputShape.join(', ')}], not a 28×28 digit (784 values)`;
+  if (size(m.outputShape) !== 10) return `it has ${size(m.outputShape)} outputs, not 10 (one per digit)`;
+  return undefined;
+}
+
+/** A model file dropped on the page (or picked with the file input), decoded by the library. */
+function loadFile(bytes: Uint8Array, name: string): void {
+  let loaded: ReturnType<typeof decodeModel>;
+  try {
+    loaded = decodeModel(bytes, `file "${name}"`, { backend: requireBackend() });
+  } catch (e) {
+    post({ type: 'error', text: `not a nabla model file: ${e instanceof Error ? e.message : String(e)}` });
+    return;
+  }
+  const wrong = misfit(loaded.model);
+  if (wrong) {
+    post({ type: 'error', text: `file "${name}" is a nabla model, but ${wrong}: the playground needs an MNIST classifier` });
+    return;
+  }
+  model = loaded.model;
+  lossName = loaded.training.loss ?? 'ce';
+  serverTraining = loaded.training;
+  seed = undefined;
+  source = `file: ${name}`;
+  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+  resume = undefined;
+  step = 0;
+  epoch = 0;
+  post({ type: 'model', info: info() });
+  post({ type: 'training', running: false });
+  post({ type: 'status', text: `loaded ${name}: Train starts a new network from the controls; Evaluate, draw and trace use this one` });
 }
 
 /** The server's model, if it has one (GET /api/model is 404 without); else a fresh page model. */
@@ -133,28 +215,51 @@ async function loadServerModel(): Promise<void> {
   if (res.ok) {
     const meta = (await res.json()) as { name: string; weights: string };
     const bytes = new Uint8Array(await (await fetch(meta.weights)).arrayBuffer());
-    const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend });
+    const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend: requireBackend() });
     model = loaded.model;
     lossName = loaded.training.loss ?? 'ce';
     serverTraining = loaded.training;
     seed = undefined;
     source = `server: ${meta.name}`;
-    const firstDense = model.layers.find((l) => l.type === 'Dense');
-    if (firstDense) hyper = { ...hyper, hidden: firstDense.outputShape[0] };
     optimizer = new Adam(model.parameters(), { lr: hyper.lr });
     post({ type: 'model', info: info() });
   } else {
-    newModel(1);
+    newModel(1, arch);
   }
 }
 
-function newModel(modelSeed: number): void {
+/** A one-line name of an architecture for the page: "784-64-10", "preset cnn", or the spec. */
+function describe(a: Architecture): string {
+  return a.kind === 'hidden' ? `784-${a.hidden}-10` : a.kind === 'preset' ? `preset ${a.preset}` : a.spec.replace(/\s+/g, '');
+}
+
+/**
+ * A new network from `a`, built by the library's buildModel (presets and layer specs as the
+ * CLI's train has them). A spec the parser refuses keeps the current model and goes back to the
+ * page as a specError; returns whether a model was built.
+ */
+function newModel(modelSeed: number, a: Architecture): boolean {
+  let built: Sequential;
+  try {
+    const common = { classes: 10, seed: modelSeed, backend: requireBackend(), role: 'the layer spec' };
+    built = a.kind === 'hidden'
+      ? buildModel({ ...common, hidden: [a.hidden], inputShape: [784] })
+      : a.kind === 'preset'
+        ? buildModel({ ...common, preset: a.preset })
+        : buildModel({ ...common, layers: a.spec, inputShape: [1, 28, 28] });
+  } catch (e) {
+    running = false;
+    post({ type: 'specError', text: e instanceof Error ? e.message : String(e) });
+    post({ type: 'training', running: false });
+    return false;
+  }
+  arch = a;
   seed = modelSeed;
   serverTraining = undefined;
   used.lrs.clear();
   used.batchSizes.clear();
-  model = buildModel({ hidden: [hyper.hidden], classes: 10, inputShape: [784], seed, backend });
-  source = `page: 784-${hyper.hidden}-10, seed ${seed}`;
+  model = built;
+  source = `page: ${describe(a)}, seed ${seed}`;
   lossName = 'ce';
   optimizer = new Adam(model.parameters(), { lr: hyper.lr });
   resume = undefined;
@@ -162,18 +267,13 @@ function newModel(modelSeed: number): void {
   epoch = 0;
   post({ type: 'model', info: info() });
   post({ type: 'training', running: false });
+  post({ type: 'specError', text: '' });
+  return true;
 }
 
 function setHyper(h: Hyper): void {
-  if (h.hidden !== hyper.hidden && model) {
-    // A new hidden size is a new network.
-    hyper = h;
-    running = false;
-    newModel(1);
-    return;
-  }
-  // A new batch size starts a new epoch order (the running fit stops and a new one begins).
-  if (h.batchSize !== hyper.batchSize) resume = undefined;
+  // A new batch size or training subset starts a new epoch order (the running fit stops and a new one begins).
+  if (h.batchSize !== hyper.batchSize || h.trainCount !== hyper.trainCount) resume = undefined;
   hyper = h;
   if (optimizer) optimizer.lr = h.lr;
 }
@@ -205,7 +305,10 @@ async function trainLoop(): Promise<void> {
   if (looping) return;
   looping = true;
   try {
-    while (running) await fitUntilStopped(train, sliceDataset(test, 0, QUICK_TEST));
+    while (running) {
+      const n = hyper.trainCount > 0 ? Math.min(hyper.trainCount, train.count) : train.count;
+      await fitUntilStopped(n < train.count ? sliceDataset(train, 0, n) : train, sliceDataset(test, 0, QUICK_TEST));
+    }
   } finally {
     looping = false;
   }
@@ -220,6 +323,7 @@ async function trainLoop(): Promise<void> {
 async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
   const m = requireModel();
   const batchSize = hyper.batchSize;
+  const trainCount = hyper.trainCount;
   let t0 = performance.now();
   let lastEval = 0;
   let samples = 0;
@@ -233,15 +337,16 @@ async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
       samples += Math.min(batchSize, data.count - (log.batch - 1) * batchSize);
       lossSum += log.loss;
       count++;
-      if (!running || m !== model || hyper.batchSize !== batchSize) m.stopAfterBatch = true;
+      if (!running || m !== model || hyper.batchSize !== batchSize || hyper.trainCount !== trainCount) m.stopAfterBatch = true;
       const now = performance.now();
       if (now - t0 < 60 && !m.stopAfterBatch) return;
+      const seconds = (now - t0) / 1000;
       let testAccuracy: number | undefined;
       if (now - lastEval > 400) {
         testAccuracy = m.evaluate(quick, { loss: 'ce' }).accuracy;
         lastEval = performance.now();
       }
-      post({ type: 'progress', progress: { step, epoch, loss: lossSum / count, testAccuracy, samplesPerSecond: samples / ((now - t0) / 1000) } });
+      post({ type: 'progress', progress: { step, epoch, loss: lossSum / count, testAccuracy, samplesPerSecond: samples / seconds, samples, seconds } });
       t0 = performance.now();
       samples = lossSum = count = 0;
     },
@@ -251,7 +356,7 @@ async function fitUntilStopped(data: Dataset, quick: Dataset): Promise<void> {
     await m.fitAsync(data, {
       optimizer: optimizer!, loss: 'ce', epochs: Number.MAX_SAFE_INTEGER, batchSize, resume, callbacks: [progress], monitor: false,
     }, 60);
-    resume = m === model && hyper.batchSize === batchSize ? m.trainingState() : undefined;
+    resume = m === model && hyper.batchSize === batchSize && hyper.trainCount === trainCount ? m.trainingState() : undefined;
   } catch (e) {
     if (!(e instanceof DivergenceError)) throw e;
     running = false;
