@@ -179,12 +179,12 @@ function slurmScript(folder: string, n: number): string {
   const abs = resolve(folder);
   return [
     '#!/bin/bash',
-    `# nabla search: ${n} trial${n === 1 ? '' : 's'}, one array task each; task t runs line t+1 of trials.txt.`,
+    `# nabla search: ${n} trial${n === 1 ? '' : 's'}, one array task each; task t runs line t+1 of trials.txt (trial t+1).`,
     '# Submit from any folder: sbatch ' + shellQuote(join(abs, SLURM_SCRIPT)),
     '# Then rank them: nabla search --collect ' + shellQuote(abs),
     '#SBATCH --job-name=nabla-search',
     `#SBATCH --array=0-${n - 1}`,
-    `#SBATCH --output=${abs}/trial-%a.log`,
+    `#SBATCH --output=${abs}/slurm-task-%a.log`,
     'set -euo pipefail',
     `line=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" ${shellQuote(join(abs, TRIAL_LIST))})`,
     'eval "$line"',
