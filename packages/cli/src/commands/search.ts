@@ -116,6 +116,13 @@ function checkModeFlags(base: string[], opts: SearchOptions, cmd: Command): void
   }
   if (given('nablaCommand') && opts.emit === undefined) throw new NablaError({ where: 'flag --nabla-command', expected: '--emit with it', found: 'no --emit' });
   if (given('missing') && opts.collect === undefined) throw new NablaError({ where: 'flag --missing', expected: '--collect with it', found: 'no --collect' });
+  if (opts.emit !== undefined) {
+    for (const name of ['out', 'dir', 'jobs']) {
+      if (given(name)) {
+        throw new NablaError({ where: `flag --${name}`, expected: `no --${name} with --emit (it runs nothing)`, found: `--${name}`, hint: name === 'dir' ? 'the folder of --emit holds the trials and their results' : `give --${name} to nabla search --collect instead` });
+      }
+    }
+  }
   if (opts.collect === undefined && opts.trial === undefined) return;
   const mode = opts.collect !== undefined ? '--collect' : '--trial';
   const fromManifest = ['grid', 'random', 'trials', 'seed', 'dir', ...(opts.trial !== undefined ? ['out', 'jobs'] : [])];
