@@ -390,6 +390,7 @@ async function trialCommand(folder: string, index: number, train: Command): Prom
   const t = m.trials.find((x) => x.index === index);
   if (!t) throw new NablaError({ where: 'flag --trial', expected: `a trial of the search in ${folder} (1 to ${m.trials.length})`, found: String(index) });
   checkData(m, folder);
+  checkCwd(m, folder);
   const result = await runArrayTrial(folder, m, t, train, true);
   for (const w of result.warnings) process.stderr.write(`nabla: warning: trial ${t.index} (${t.key}): ${w}\n`);
   if (result.status === 'interrupted') {
@@ -402,11 +403,15 @@ async function trialCommand(folder: string, index: number, train: Command): Prom
   console.log(`trial ${t.index} (${t.key}): validation ${figure(result.record)}; result in ${resultPath(folder, t.index)}`);
 }
 
-/** Run one trial of an emitted search (in the folder it was emitted from) and write its result file, unless interrupted. */
-async function runArrayTrial(folder: string, m: Manifest, t: ArrayTrial, train: Command, forwardSignals: boolean): Promise<TrialResult> {
+/** Trials run in the folder the search was emitted from: it must exist here. */
+function checkCwd(m: Manifest, folder: string): void {
   if (!existsSync(m.cwd) || !statSync(m.cwd).isDirectory()) {
     throw new NablaError({ where: `search in ${folder}`, expected: `the folder it was emitted from, ${m.cwd}, on this machine (trials run there)`, found: 'no such folder', hint: 'mount the shared folders at the same paths on every machine' });
   }
+}
+
+/** Run one trial of an emitted search (in the folder it was emitted from) and write its result file, unless interrupted. */
+async function runArrayTrial(folder: string, m: Manifest, t: ArrayTrial, train: Command, forwardSignals: boolean): Promise<TrialResult> {
   const name = `trial-${t.index}`;
   const result = await runTrial(t.flags, m.base, train, join(resolve(folder), name), {
     cwd: m.cwd, env: { ...process.env, NABLA_PLUGINS: m.plugins.join(delimiter) }, forwardSignals,
@@ -448,6 +453,7 @@ async function collect(folder: string, opts: SearchOptions, train: Command): Pro
         'collect again once they have run\n');
       throw new Incomplete();
     }
+    checkCwd(m, folder);
     say(`running ${missing.length === 1 ? 'it' : 'them'} here, ${opts.jobs ?? availableParallelism()} at a time (a trial with a checkpoint resumes from it)`);
     const stopped = await runPool(missing, opts.jobs ?? availableParallelism(), records, m.trials.length, say, (t) => runArrayTrial(folder, m, t, train, false), (t, result) => {
       const r = toRecord(t, { ...result.record, model: result.record.model === null ? null : `trial-${t.index}.safetensors` });
