@@ -11,6 +11,7 @@ import { makeProgram } from './main.ts';
 import { expandGrid, parseSpace, sampleRandom, trialArgs, trialKey } from './searchSpace.ts';
 import { assertNablaError } from '../../../test/assertNablaError.ts';
 import { writeMnistFixture } from '../../../test/cliFixtures.ts';
+import { makeExampleData } from '../../../scripts/make-example-data.ts';
 import { nabla } from '../../../test/cliRunner.ts';
 
 const train = makeProgram().commands.find((c) => c.name() === 'train') as Command;
@@ -101,6 +102,26 @@ test('nabla search passes on its trials\' warnings (e.g. --limit over the data s
   const warnings = r.stderr.split('\n').filter((l) => l.startsWith('nabla: warning:'));
   assert.equal(warnings.length, 1, r.stderr);
   assert.match(warnings[0], /^nabla: warning: trial [12] \(hidden=\d\): --limit 100000 is more than the 300 training samples in .*; using all 300$/);
+});
+
+test('a regression search ranks on validation loss (lowest first) and tests the chosen model with RMSE', () => {
+  const data = mkdtempSync(join(tmpdir(), 'nabla-search-data-'));
+  makeExampleData(data, 1, 20); // houses.csv: a numeric price column
+  const dir = mkdtempSync(join(tmpdir(), 'nabla-search-'));
+  const r = nabla('search', '--grid', 'lr=1e-3,3e-2,1e-2', '--jobs', '2', '--no-progress', '--dir', dir, '--',
+    '--data', join(data, 'houses.csv'), '--label', 'price', '--task', 'regression', '--hidden', '16', '--epochs', '10', '--batch-size', '32');
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.match(lines[0], /^\s+trial\s+lr\s+val_loss\s+epochs\s+seconds$/, 'no accuracy column');
+  const json = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  assert.equal(json.ranked_by, 'val_loss');
+  const losses: number[] = json.trials.map((t: { val_loss: number }) => t.val_loss);
+  assert.deepEqual([...losses].sort((a, b) => a - b), losses, 'lowest validation loss first');
+  assert.ok(losses[0] < losses[2], 'the trials differ');
+  assert.ok(lines[1].startsWith('*') && lines[1].includes(losses[0].toFixed(4)), lines[1]);
+  assert.match(r.stdout, /\nchosen: lr=\S+ \(validation loss \d+\.\d{4}\)\n/);
+  assert.match(r.stdout, /test RMSE of the chosen model: [\d.]+ \(MAE [\d.]+, R² -?[\d.]+, test loss [\d.]+; the test set was evaluated for this model only\)/);
+  assert.ok(Math.abs(json.chosen.test_rmse - Math.sqrt(json.chosen.test_loss)) < 1e-6 * json.chosen.test_rmse, 'mse loss: the RMSE is its root');
 });
 
 test('nabla search refuses bad input with one line and exit 1', () => {

@@ -444,7 +444,7 @@ function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decayS
 
 /** Thrown after Ctrl-C once the checkpoint is written: the CLI exits with 130 (128 + SIGINT). */
 export class Interrupted extends Error {
-  readonly exitCode = 130;
+  readonly exitCode: number = 130;
 }
 
 function checkScheduleFlags(opts: TrainOptions): void {
