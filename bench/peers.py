@@ -53,16 +53,15 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def load(split):
+def load(split, limit=None):
     base = {'train': ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte'),
             'test': ('t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte')}[split]
-    x = read_idx(os.path.join(args.mnist_dir, base[0])).reshape(-1, 784).astype(np.float32) / 255.0
-    y = read_idx(os.path.join(args.mnist_dir, base[1])).astype(np.int64)
+    x = read_idx(os.path.join(args.mnist_dir, base[0])).reshape(-1, 784)[:limit].astype(np.float32) / np.float32(255)
+    y = read_idx(os.path.join(args.mnist_dir, base[1]))[:limit].astype(np.int64)
     return x, y
 
 
-x_train, y_train = load('train')
-x_train, y_train = x_train[:args.limit], y_train[:args.limit]
+x_train, y_train = load('train', args.limit)
 x_test, y_test = load('test')
 n = len(x_train)
 batch = 128 if args.workload == 'cnn-preset' else 64
@@ -113,7 +112,8 @@ def run_numpy():
         h = np.maximum(x_test @ w1.T + b1, 0)
         return float(((h @ w2.T + b2).argmax(axis=1) == y_test).mean())
 
-    return step, accuracy, 'hand-written numpy (OpenBLAS GEMMs, in-place elementwise ops)', {}
+    params = w1.size + b1.size + w2.size + b2.size
+    return step, accuracy, 'hand-written numpy (OpenBLAS GEMMs, in-place elementwise ops)', {'params': params}
 
 
 def run_torch():
@@ -164,7 +164,8 @@ def run_torch():
         return float((pred.numpy() == y_test).mean())
 
     idiom = 'eager loop: index_select batch, zero_grad(set_to_none=True), backward, optimizer.step'
-    return step, accuracy, idiom, {'torch': torch.__version__, 'torchThreads': torch.get_num_threads()}
+    params = sum(p.numel() for p in model.parameters())
+    return step, accuracy, idiom, {'torch': torch.__version__, 'torchThreads': torch.get_num_threads(), 'params': params}
 
 
 step, accuracy, idiom, extra = run_numpy() if args.lib == 'numpy' else run_torch()

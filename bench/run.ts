@@ -34,6 +34,8 @@
  *
  *   npm run bench              # full run (about 15 minutes on 2 cores)
  *   npm run bench -- --quick   # one round, epochs on part of the data (scaled), a few minutes
+ *   npm run bench -- --skip tfjs-cpu,cnn-preset --out /tmp/b   # leave parts out (peak, gemm, mlp,
+ *     small-cnn, cnn-preset, nabla-js, tfjs-wasm, tfjs-cpu, python); write the results elsewhere
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -44,7 +46,7 @@ import { bundledMnistDir } from 'nabla/node';
 import { median } from './stats.ts';
 
 const HERE = import.meta.dirname;
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, skip: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, skip: { type: 'string' }, out: { type: 'string' } } });
 const quick = values.quick ?? false;
 const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
 const cores = availableParallelism();
@@ -339,7 +341,7 @@ for (const [w, a, b] of [['mlp', 'nabla wasm', 'numpy MLP'], ['mlp', 'nabla wasm
 say();
 say(`Finished ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, load average ${load()} (started at ${loadStart}).`);
 
-const dir = join(HERE, 'results');
+const dir = values.out ?? join(HERE, 'results');
 mkdirSync(dir, { recursive: true });
 const write = (name: string, text: string) => {
   writeFileSync(join(dir, `${name}.tmp`), text);
