@@ -34,6 +34,7 @@
  *
  *   npm run bench              # full run (about 15 minutes on 2 cores)
  *   npm run bench -- --quick   # one round, epochs on part of the data (scaled), a few minutes
+ *   npm run bench -- --quick --rounds 2   # the quick run's sizes, two alternating rounds of each
  *   npm run bench -- --skip tfjs-cpu,cnn-preset --out /tmp/b   # leave parts out (peak, gemm, mlp,
  *     small-cnn, cnn-preset, nabla-js, tfjs-wasm, tfjs-cpu, python); write the results elsewhere
  */
@@ -46,7 +47,7 @@ import { bundledMnistDir } from 'nabla/node';
 import { median } from './stats.ts';
 
 const HERE = import.meta.dirname;
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, skip: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, rounds: { type: 'string' }, skip: { type: 'string' }, out: { type: 'string' } } });
 const quick = values.quick ?? false;
 const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
 const cores = availableParallelism();
@@ -195,7 +196,7 @@ if (GEMM_LIBS.length) {
 }
 
 // 2. MLP epoch: nabla wasm, torch, numpy alternating; then nabla js and TF.js.
-const rounds = quick ? 1 : 3;
+const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
 let curve: number[] | undefined;
 let curveThreads = 0;
 if (!skip.has('mlp')) {
@@ -247,7 +248,7 @@ if (!skip.has('mlp')) {
 // 3. Small CNN epoch.
 if (!skip.has('small-cnn')) {
   const limit = quick ? ['--limit', '12800'] : [];
-  const cnnRounds = quick ? 1 : 2;
+  const cnnRounds = values.rounds ? Number(values.rounds) : quick ? 1 : 2;
   for (let r = 0; r < cnnRounds; r++) {
     for (const t of THREADS) {
       progress(`small cnn epoch, round ${r + 1}/${cnnRounds}, ${t} thread(s): nabla...`);
@@ -303,7 +304,7 @@ if (!skip.has('cnn-preset')) {
   }
   const limit = quick ? ['--limit', '12800'] : [];
   const note = quick ? 'scaled from 12,800 samples' : undefined;
-  for (let r = 0; r < (quick ? 1 : 2); r++) {
+  for (let r = 0; r < (values.rounds ? Number(values.rounds) : quick ? 1 : 2); r++) {
     progress(`cnn preset epoch, round ${r + 1}: nabla ${chosen.nabla}t...`);
     add('cnn-preset', 'nabla wasm', chosen.nabla, node('nablaEpoch.ts', ['--workload', 'cnn-preset', '--threads', String(chosen.nabla), '--warmup-batches', '10', ...limit]), note);
     if (py) {
