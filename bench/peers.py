@@ -36,6 +36,7 @@ ap.add_argument('--epochs', type=int, default=1)
 ap.add_argument('--warmup-batches', type=int, default=100)
 ap.add_argument('--limit', type=int, default=60000, help='training samples per epoch')
 ap.add_argument('--seed', type=int, default=1)
+ap.add_argument('--test-limit', type=int, default=10000, help='test samples for the accuracy')
 args = ap.parse_args()
 
 for var in ('OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
@@ -62,7 +63,7 @@ def load(split, limit=None):
 
 
 x_train, y_train = load('train', args.limit)
-x_test, y_test = load('test')
+x_test, y_test = load('test', args.test_limit)
 n = len(x_train)
 batch = 128 if args.workload == 'cnn-preset' else 64
 rng = np.random.default_rng(args.seed)
