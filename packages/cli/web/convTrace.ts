@@ -331,7 +331,7 @@ function convParts(trace: SampleTrace, index: number, l: number): HTMLElement[] 
       line.append(
         el('span', 'ct-lab', `k=${k}`),
         numTable(kh, kw, (r, c) => at(r, c).a, pad, 'window'), op('⊙'),
-        numTable(kh, kw, (r, c) => at(r, c).w, undefined, 'kernel'), op('='),
+        numTable(kh, kw, (r, c) => at(r, c).w, undefined, 'weights'), op('='),
         numTable(kh, kw, (r, c) => at(r, c).product, pad, 'products'), op('Σ ='), value(partial, 'partial'),
       );
       forward.append(line);
