@@ -165,11 +165,11 @@ test('e2e conv: ∂C/∂W and ∂C/∂a are worked as correlations, equal to the
 });
 
 test('e2e conv: max-pooling shows where each output came from and where its gradient goes; BN and dropout in both modes', async () => {
-  // Every argmax is marked on the pooling input and on the routed gradient: 8 channels × 14 × 14 windows.
-  assert.equal(await page.$$eval('#trace .ct-MaxPool2D .ct-marks i', (m) => m.length), 2 * 8 * 14 * 14);
   const out = page.locator('#trace .ct-MaxPool2D .ct-map[data-channel="5"]').first();
   const box = (await out.boundingBox())!;
   await out.click({ position: { x: (7.5 * box.width) / 14, y: (4.5 * box.height) / 14 } });
+  // The argmax of every window of the selected channel is marked on its input and on the routed gradient: 14 × 14 windows.
+  assert.equal(await page.$$eval('#trace .ct-MaxPool2D .ct-marks i', (m) => m.length), 2 * 14 * 14);
   const route = await page.textContent('#trace .ct-MaxPool2D .ct-route');
   const poolIndex = nodeTrace.steps.findIndex((s) => s.type === 'MaxPool2D');
   const r = maxPoolRoutes(nodeTrace.steps[poolIndex], stepInput(nodeTrace, poolIndex).input).routes.find((x) => x.c === 5 && x.i === 4 && x.j === 7)!;
@@ -211,14 +211,35 @@ test('e2e conv: screenshots at desktop and phone width', async () => {
   await openAndTrace(phone);
   shots.push(['phone', phone]);
   for (const [name, p] of shots) {
+    // A value in the middle of the digit, and ∂C/∂a at a pixel of the stroke, rather than the corner.
+    const z = p.locator('#trace .ct-Conv2D .ct-map[data-channel="3"]').nth(1);
+    const zb = (await z.boundingBox())!;
+    await z.click({ position: { x: (12.5 * zb.width) / 28, y: (10.5 * zb.height) / 28 } });
+    const a = p.locator('#trace .ct-Conv2D .ct-map[data-channel="0"]').first();
+    const ab = (await a.boundingBox())!;
+    await a.click({ position: { x: (14.5 * ab.width) / 28, y: (12.5 * ab.height) / 28 } });
+    assert.match((await p.textContent('#trace .ct-Conv2D .ct-agrad .ct-head'))!, /^∂C\/∂a\[0,12,14\]/);
     const card = p.locator('#trace .ct-Conv2D');
     await card.scrollIntoViewIfNeeded();
-    const file = join(ARTIFACTS, `playground-conv-${name}.png`);
-    await card.screenshot({ path: file });
-    await p.locator('#trace .ct-MaxPool2D').screenshot({ path: join(ARTIFACTS, `playground-conv-pool-${name}.png`) });
+    const files = [`playground-conv-${name}.png`, `playground-conv-pool-${name}.png`];
+    if (name === 'phone') {
+      // The phone's card is long: from its top to the end of the worked forward sum.
+      const top = (await card.boundingBox())!;
+      const end = (await p.locator('#trace .ct-Conv2D .ct-forward').boundingBox())!;
+      const scroll = await p.evaluate(() => window.scrollY);
+      await p.screenshot({ path: join(ARTIFACTS, files[0]), fullPage: true, clip: { x: top.x, y: top.y + scroll, width: top.width, height: end.y + end.height - top.y + 6 } });
+    } else {
+      await card.screenshot({ path: join(ARTIFACTS, files[0]) });
+    }
+    // A pooling window on the stroke of the 7.
+    const pool = p.locator('#trace .ct-MaxPool2D .ct-map[data-channel="3"]').first();
+    const pb = (await pool.boundingBox())!;
+    await pool.click({ position: { x: (8.5 * pb.width) / 14, y: (4.5 * pb.height) / 14 } });
+    await p.locator('#trace .ct-MaxPool2D').screenshot({ path: join(ARTIFACTS, files[1]) });
+    await p.locator('#trace .ct-BatchNorm2D').screenshot({ path: join(ARTIFACTS, `playground-conv-bn-${name}.png`) });
+    await p.locator('#trace .ct-Dropout').screenshot({ path: join(ARTIFACTS, `playground-conv-dropout-${name}.png`) });
     if (process.env.NABLA_DOC_SCREENSHOTS === '1') {
-      copyFileSync(file, join(ROOT, 'docs', 'img', `playground-conv-${name}.png`));
-      copyFileSync(join(ARTIFACTS, `playground-conv-pool-${name}.png`), join(ROOT, 'docs', 'img', `playground-conv-pool-${name}.png`));
+      for (const f of files) copyFileSync(join(ARTIFACTS, f), join(ROOT, 'docs', 'img', f));
     }
   }
   await phone.close();

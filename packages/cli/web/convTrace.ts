@@ -227,7 +227,9 @@ function convParts(trace: SampleTrace, index: number, l: number): HTMLElement[] 
 
   // The kernels as images: one row per filter c, one tile per input channel k, on one scale.
   const kernels = el('div', 'ct-kernels');
-  kernels.style.gridTemplateColumns = `repeat(${Math.min(g.channels, 8)}, auto)`;
+  // One row per filter c (a tile per input channel k); a single input channel puts the filters side by side.
+  if (g.channels === 1) kernels.classList.add('ct-wrap');
+  else kernels.style.gridTemplateColumns = `repeat(${Math.min(g.channels, 8)}, auto)`;
   const wScale = maxAbs(W.value);
   const tiles: HTMLElement[] = [];
   for (let c = 0; c < g.outChannels; c++) {
@@ -274,6 +276,7 @@ function convParts(trace: SampleTrace, index: number, l: number): HTMLElement[] 
   }, () => [sel.c, sel.i, sel.j]);
   const dW = W.grad;
   const dKernels = el('div', 'ct-kernels');
+  dKernels.className = kernels.className;
   dKernels.style.gridTemplateColumns = kernels.style.gridTemplateColumns;
   const dScale = maxAbs(dW);
   for (let c = 0; c < g.outChannels; c++) {
@@ -290,7 +293,7 @@ function convParts(trace: SampleTrace, index: number, l: number): HTMLElement[] 
   const s = `${g.stride[0] === g.stride[1] ? g.stride[0] : g.stride.join(',')}`;
   const p = `${g.padding[0] === g.padding[1] ? g.padding[0] : g.padding.join(',')}`;
   const parts = [
-    ...field(`kernels W(${l})[c, k]`, `(${g.outChannels}×${g.channels}×${kh}×${kw}), one row per filter c${kernelNote}; red +, blue −`, [kernels]),
+    ...field(`kernels W(${l})[c, k]`, `(${g.outChannels}×${g.channels}×${kh}×${kw}), ${g.channels === 1 ? 'filter c = 0, 1, … left to right' : 'one row per filter c'}${kernelNote}; red +, blue −; click a tap to work its ∂C/∂W below`, [kernels]),
     ...field(`a(${l - 1}), the input`, `(${step.inputShape.join('×')}); the outline is the window of the selected output`, [inputMaps.row]),
     ...field(
       `z(${l})[c,i,j] = b[c] + Σ_{k,m,n} W[c,k,m,n]·a[k, i·${s}+m−${p}, j·${s}+n−${p}]`,
@@ -409,19 +412,11 @@ function poolParts(trace: SampleTrace, index: number): HTMLElement[] {
   const outMaps = mapRow(step.output, step.outputShape, 'a', pick, () => [sel.c, sel.i, sel.j]);
   const deltaMaps = mapRow(step.gradOutput, step.outputShape, 'δ', pick, () => [sel.c, sel.i, sel.j]);
   const gradMaps = mapRow(routed, step.inputShape, '∂C/∂a′');
-  if (routes) {
-    // Every argmax marked on the input and on the gradient it receives.
-    for (let c = 0; c < g.channels; c++) {
-      const cells = routes.routes.filter((r) => r.c === c).map((r): [number, number] => [r.row, r.col]);
-      inMaps.maps[c].marks(cells);
-      gradMaps.maps[c].marks(cells);
-    }
-  }
   const worked = el('div', 'ct-worked ct-pool');
   worked.setAttribute('aria-live', 'polite');
   const [kh, kw] = g.kernel;
   const parts = [
-    ...field('a′, the input', `(${step.inputShape.join('×')})${isMax ? '; dots: the argmax of every window, where the gradient goes' : ''}`, [inMaps.row]),
+    ...field('a′, the input', `(${step.inputShape.join('×')})${isMax ? '; green: the argmax of every window of the selected channel, where its gradient goes' : ''}`, [inMaps.row]),
     ...field(isMax ? 'a[c,i,j] = max over the window of a′[c]' : `a[c,i,j] = (1/${kh * kw}) Σ over the window of a′[c]`,
       `(${step.outputShape.join('×')}); click a map (or use the arrow keys) to work that value`, [outMaps.row, worked]),
     ...field('δ = ∂C/∂a', `(${step.outputShape.join('×')})`, [deltaMaps.row]),
@@ -432,6 +427,12 @@ function poolParts(trace: SampleTrace, index: number): HTMLElement[] {
     const pw = explainPoolOutput(step, input, sel.c, sel.i, sel.j);
     const r0 = sel.i * g.stride[0] - g.padding[0];
     const c0 = sel.j * g.stride[1] - g.padding[1];
+    if (routes) {
+      // The argmax of every window of the selected channel, on its input and on the gradient it receives.
+      const cells = routes.routes.filter((r) => r.c === sel.c).map((r): [number, number] => [r.row, r.col]);
+      inMaps.maps.forEach((m, c) => m.marks(c === sel.c ? cells : []));
+      gradMaps.maps.forEach((m, c) => m.marks(c === sel.c ? cells : []));
+    }
     inMaps.maps.forEach((m, c) => (c === sel.c ? m.outline(r0, c0, kh, kw) : m.outline(0, 0, 0, 0)));
     gradMaps.maps.forEach((m, c) => (c === sel.c ? m.outline(r0, c0, kh, kw) : m.outline(0, 0, 0, 0)));
     outMaps.maps.forEach((m, c) => (c === sel.c ? m.outline(sel.i, sel.j, 1, 1) : m.outline(0, 0, 0, 0)));
