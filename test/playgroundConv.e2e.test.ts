@@ -221,7 +221,7 @@ test('e2e conv: screenshots at desktop and phone width', async () => {
     assert.match((await p.textContent('#trace .ct-Conv2D .ct-agrad .ct-head'))!, /^∂C\/∂a\[0,12,14\]/);
     const card = p.locator('#trace .ct-Conv2D');
     await card.scrollIntoViewIfNeeded();
-    const files = [`playground-conv-${name}.png`, `playground-conv-pool-${name}.png`];
+    const files = [`playground-conv-${name}.png`, `playground-conv-pool-${name}.png`, `playground-conv-bn-${name}.png`, `playground-conv-dropout-${name}.png`];
     if (name === 'phone') {
       // The phone's card is long: from its top to the end of the worked forward sum.
       const top = (await card.boundingBox())!;
@@ -236,8 +236,8 @@ test('e2e conv: screenshots at desktop and phone width', async () => {
     const pb = (await pool.boundingBox())!;
     await pool.click({ position: { x: (8.5 * pb.width) / 14, y: (4.5 * pb.height) / 14 } });
     await p.locator('#trace .ct-MaxPool2D').screenshot({ path: join(ARTIFACTS, files[1]) });
-    await p.locator('#trace .ct-BatchNorm2D').screenshot({ path: join(ARTIFACTS, `playground-conv-bn-${name}.png`) });
-    await p.locator('#trace .ct-Dropout').screenshot({ path: join(ARTIFACTS, `playground-conv-dropout-${name}.png`) });
+    await p.locator('#trace .ct-BatchNorm2D').screenshot({ path: join(ARTIFACTS, files[2]) });
+    await p.locator('#trace .ct-Dropout').screenshot({ path: join(ARTIFACTS, files[3]) });
     if (process.env.NABLA_DOC_SCREENSHOTS === '1') {
       for (const f of files) copyFileSync(join(ARTIFACTS, f), join(ROOT, 'docs', 'img', f));
     }
