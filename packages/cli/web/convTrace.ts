@@ -466,6 +466,7 @@ function batchNormParts(trace: SampleTrace, index: number): HTMLElement[] {
   const { input } = stepInput(trace, index);
   const bn = explainBatchNorm(step, input);
   const S = bn.perChannel;
+  const mom = Number(step.config.momentum ?? 0.1);
   const table = el('table', 'ct-stats');
   const head = table.insertRow();
   for (const h of ['c', 'γ', 'β', 'running μ', 'running σ²', 'this sample μ', 'this sample σ²']) head.append(el('th', '', h));
@@ -501,7 +502,7 @@ function batchNormParts(trace: SampleTrace, index: number): HTMLElement[] {
   worked.append(tracedLine);
   if (bn.training) {
     worked.append(line('training', bn.training.mean[0], bn.training.variance[0]));
-    parts.push(...field('training: μ, σ² = the batch\'s', `here a batch of this one sample: μ and σ² over its ${S} values per channel (in a real batch, over N·${S}); each step moves running = 0.9·running + 0.1·batch (σ² unbiased)`,
+    parts.push(...field('training: μ, σ² = the batch\'s', `here a batch of this one sample: μ and σ² over its ${S} values per channel (in a real batch, over N·${S}); each step moves running = ${fmt(1 - mom)}·running + ${fmt(mom)}·batch (σ² unbiased)`,
       [show(bn.training.normalised, 'x̂'), show(bn.training.output, 'y')]));
   } else {
     parts.push(...field('training: μ, σ² = the batch\'s', 'one value per channel per sample: the statistics need a batch of several samples', []));
