@@ -78,7 +78,8 @@ function mapView(values: Float32Array, h: number, w: number, scale: number, px: 
   return {
     wrap,
     outline(r0, c0, bh, bw) {
-      box.hidden = false;
+      // A zero-sized outline hides it (the maps of the channels not selected).
+      box.hidden = bh === 0 || bw === 0;
       box.style.top = `${(100 * r0) / h}%`;
       box.style.left = `${(100 * c0) / w}%`;
       box.style.height = `${(100 * bh) / h}%`;
