@@ -21,6 +21,9 @@ import { WEB_DIST, ensureWebBuilt } from '../packages/cli/src/webBuild.ts';
 const ROOT = join(import.meta.dirname, '..');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const DIGIT = 0;
+/** The cards of the two convolutions: #trace holds the input card, then one card per layer. */
+const C1 = '#trace .step:nth-child(2)';
+const C2 = '#trace .step:nth-child(6)';
 
 let server: RunningServer;
 let browser: Browser;
@@ -45,7 +48,7 @@ async function openAndTrace(p: Page): Promise<void> {
   await p.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
   await p.fill('#trace-index', String(DIGIT));
   await p.click('#trace-test');
-  await p.waitForSelector('#trace .ct-Conv2D .ct-forward .ct-sum', { timeout: 30_000 });
+  await p.waitForSelector(`${C1} .ct-forward .ct-sum`, { timeout: 30_000 });
 }
 
 before(async () => {
@@ -55,10 +58,11 @@ before(async () => {
     throw new Error(`Chromium not found at ${CHROMIUM}: npm install brings it (@sparticuz/chromium); or set NABLA_CHROMIUM to a Chromium binary.`);
   }
   await ensureWebBuilt();
-  // conv 8×3×3 p1, batch norm, ReLU, 2×2 max-pool, dropout, dense 10: one epoch on 2,000 digits.
+  // conv 8×3×3 p1, batch norm, ReLU, 2×2 max-pool, conv 4×3×3 stride 2 p1, ReLU, dropout, dense 10: one epoch on 2,000 digits.
   const train = sliceDataset(loadMnist('train'), 0, 2000);
   const model = new Sequential([
-    new Conv2D(8, 3, { padding: 1 }), new BatchNorm2D(), new ReLU(), new MaxPool2D(2), new Dropout(0.25), new Flatten(), new Dense(10),
+    new Conv2D(8, 3, { padding: 1 }), new BatchNorm2D(), new ReLU(), new MaxPool2D(2),
+    new Conv2D(4, 3, { stride: 2, padding: 1 }), new ReLU(), new Dropout(0.25), new Flatten(), new Dense(10),
   ], { inputShape: [1, 28, 28], seed: 3 });
   const history = model.fit(train, { optimizer: new Adam(model.parameters(), { lr: 3e-3 }), loss: 'ce', epochs: 1, batchSize: 64 });
   const bytes = encodeModel(model, { loss: 'ce', seed: 3, history });
@@ -81,7 +85,7 @@ after(async () => {
 /** The worked forward sum on the page: header, bias, per-channel products, sum and the traced value. */
 async function shownForward(p: Page) {
   // NOTE: no named helpers inside the page callbacks: tsx would wrap them in a __name() the page lacks.
-  const box = '#trace .ct-Conv2D .ct-forward';
+  const box = `${C1} .ct-forward`;
   const data = (sel: string) => p.$eval(`${box} ${sel}`, (e) => Number((e as HTMLElement).dataset.value));
   const text = (sel: string) => p.$eval(`${box} ${sel}`, (e) => parseFloat(e.textContent!));
   return {
@@ -99,18 +103,18 @@ function close(a: number, b: number, tol: number, what: string): void {
 test('e2e conv: the trace shows the CNN\'s layers with kernels and feature maps', async () => {
   const titles = await page.$$eval('#trace .step h3', (hs) => hs.map((h) => h.textContent!));
   assert.match(titles[1], /Layer 1: Conv2D 1 → 8 channels, 3×3 kernels, stride 1×1, padding 1×1: \(1×28×28\) → \(8×28×28\)/);
-  for (const t of ['BatchNorm2D', 'MaxPool2D 2×2', 'Dropout, rate 0.25', 'Flatten', 'Layer 2: Dense']) {
+  for (const t of ['BatchNorm2D', 'MaxPool2D 2×2', 'Dropout, rate 0.25', 'Flatten', 'Layer 3: Dense']) {
     assert.ok(titles.some((h) => h.includes(t)), `a card for ${t}: ${titles.join(' | ')}`);
   }
-  assert.equal(await page.$$eval('#trace .ct-Conv2D .ct-kernel', (k) => k.length), 8);
+  assert.equal(await page.$$eval(`${C1} .ct-kernel`, (k) => k.length), 8);
   // z(1): 8 maps of 28×28, focusable.
-  const maps = await page.$$eval('#trace .ct-Conv2D .ct-map[tabindex] canvas', (cs) => cs.map((c) => `${(c as HTMLCanvasElement).width}×${(c as HTMLCanvasElement).height}`));
+  const maps = await page.$$eval(`${C1} .ct-map[tabindex] canvas`, (cs) => cs.map((c) => `${(c as HTMLCanvasElement).width}×${(c as HTMLCanvasElement).height}`));
   assert.ok(maps.filter((m) => m === '28×28').length >= 16, `input, z and δ maps: ${maps.length}`);
 });
 
 test('e2e conv: clicking a feature map works that value as its window sum, equal to the traced z', async () => {
   const [c, i, j] = [3, 10, 12];
-  const map = page.locator(`#trace .ct-Conv2D .ct-map[data-channel="${c}"]`).nth(1); // [0] the input a(0) (1 channel), [1] z(1)
+  const map = page.locator(`${C1} .ct-map[data-channel="${c}"]`).nth(1); // [0] the input a(0) (1 channel), [1] z(1)
   const box = (await map.boundingBox())!;
   await map.click({ position: { x: ((j + 0.5) * box.width) / 28, y: ((i + 0.5) * box.height) / 28 } });
   let shown = await shownForward(page);
@@ -138,12 +142,12 @@ test('e2e conv: clicking a feature map works that value as its window sum, equal
   await map.click({ position: { x: 1, y: 1 } });
   shown = await shownForward(page);
   assert.match(shown.head, /^z\[3,0,0\]: window rows -1…1, columns -1…1/);
-  assert.equal(await page.$$eval('#trace .ct-Conv2D .ct-forward .ct-window td.pad', (t) => t.length), 5);
+  assert.equal(await page.$$eval(`${C1} .ct-forward .ct-window td.pad`, (t) => t.length), 5);
   close(shown.sum, shown.traced, 1e-4, 'the corner sum');
 });
 
 test('e2e conv: ∂C/∂W and ∂C/∂a are worked as correlations, equal to the traced gradients', async () => {
-  const wg = await page.$eval('#trace .ct-Conv2D .ct-wgrad', (box) => ({
+  const wg = await page.$eval(`${C1} .ct-wgrad`, (box) => ({
     head: box.querySelector('.ct-head')!.textContent!,
     sum: Number((box.querySelector('.ct-sum') as HTMLElement).dataset.value),
     traced: Number((box.querySelector('.ct-traced') as HTMLElement).dataset.value),
@@ -156,12 +160,44 @@ test('e2e conv: ∂C/∂W and ∂C/∂a are worked as correlations, equal to the
   close(wg.sum, wg.traced, 1e-4, 'worked ∂C/∂W = traced');
   assert.ok(Math.abs(dW) > 0, 'a non-zero gradient');
   // ∂C/∂a for the first layer: worked, and the page says the model computes none to compare.
-  const agrad = await page.$eval('#trace .ct-Conv2D .ct-agrad', (box) => ({
+  const agrad = await page.$eval(`${C1} .ct-agrad`, (box) => ({
     lines: box.querySelectorAll('.ct-line').length, rot: box.querySelectorAll('.ct-rot').length, text: box.textContent!,
   }));
   assert.equal(agrad.lines, 8);
   assert.equal(agrad.rot, 8);
   assert.match(agrad.text, /computes no ∂C\/∂a for its first layer/);
+
+  // The second convolution (stride 2, padding 1) has a layer below it: its ∂C/∂a, worked as the full
+  // correlation of δ̃ (δ with a zero between entries, padded by 1) with the rotated kernel, equals the traced one.
+  assert.match((await page.textContent(`${C2} h3`))!, /Layer 2: Conv2D 8 → 4 channels, 3×3 kernels, stride 2×2, padding 1×1: \(8×14×14\) → \(4×7×7\)/);
+  const input = page.locator(`${C2} .ct-map[data-channel="2"]`).first(); // a(1)[2], 14×14
+  const ib = (await input.boundingBox())!;
+  await input.click({ position: { x: (6.5 * ib.width) / 14, y: (5.5 * ib.height) / 14 } });
+  const a2 = await page.$eval(`${C2} .ct-agrad`, (box) => ({
+    head: box.querySelector('.ct-head')!.textContent!, lines: box.querySelectorAll('.ct-line').length,
+    sum: Number((box.querySelector('.ct-total .ct-sum') as HTMLElement).dataset.value),
+    traced: Number((box.querySelector('.ct-total .ct-traced') as HTMLElement).dataset.value),
+    pads: box.querySelectorAll('.ct-dtilde td.pad').length,
+  }));
+  assert.match(a2.head, /^∂C\/∂a\[2,5,6\]: δ̃ rows 5…7, columns 6…8/);
+  assert.equal(a2.lines, 4);
+  const conv2 = nodeTrace.steps.findIndex((s, q) => s.type === 'Conv2D' && q > 0);
+  const expected = stepInput(nodeTrace, conv2).gradInput![(2 * 14 + 5) * 14 + 6];
+  close(a2.traced, expected, 1e-3, '∂C/∂a on the page = Node');
+  close(a2.sum, a2.traced, 1e-4, 'worked ∂C/∂a = traced');
+  // Stride 2: of each 3×3 window of δ̃ at least 5 cells are inserted zeros (grey), for each of the 4 channels.
+  assert.ok(a2.pads >= 4 * 5, `${a2.pads} grey cells`);
+  // And its forward window sum with stride 2: z[1,3,3] reads rows 5…7 of a(1).
+  const z2 = page.locator(`${C2} .ct-map[data-channel="1"]`).nth(1);
+  const zb = (await z2.boundingBox())!;
+  await z2.click({ position: { x: (3.5 * zb.width) / 7, y: (3.5 * zb.height) / 7 } });
+  const f2 = await page.$eval(`${C2} .ct-forward`, (box) => ({
+    head: box.querySelector('.ct-head')!.textContent!, lines: box.querySelectorAll('.ct-line').length,
+    sum: Number((box.querySelector('.ct-total .ct-sum') as HTMLElement).dataset.value),
+  }));
+  assert.match(f2.head, /^z\[1,3,3\]: window rows 5…7, columns 5…7/);
+  assert.equal(f2.lines, 8);
+  close(f2.sum, nodeTrace.steps[conv2].output[(1 * 7 + 3) * 7 + 3], 1e-4, 'stride-2 window sum = Node');
 });
 
 test('e2e conv: max-pooling shows where each output came from and where its gradient goes; BN and dropout in both modes', async () => {
@@ -199,7 +235,7 @@ test('e2e conv: max-pooling shows where each output came from and where its grad
     identity: Number((b.querySelector('.ct-identity') as HTMLElement).dataset.value),
   }));
   close(drop.scale, 1 / 0.75, 1e-9, '1/(1 − p)');
-  assert.ok(drop.kept > 0.65 * 8 * 196 && drop.kept < 0.85 * 8 * 196, `kept ${drop.kept} of ${8 * 196}`);
+  assert.ok(drop.kept > 0.6 * 196 && drop.kept < 0.9 * 196, `kept ${drop.kept} of 196`);
   assert.equal(drop.identity, 1, 'evaluation: the traced output equals the input');
   assert.match(drop.text, /evaluation: y = x/);
 });
@@ -212,20 +248,20 @@ test('e2e conv: screenshots at desktop and phone width', async () => {
   shots.push(['phone', phone]);
   for (const [name, p] of shots) {
     // A value in the middle of the digit, and ∂C/∂a at a pixel of the stroke, rather than the corner.
-    const z = p.locator('#trace .ct-Conv2D .ct-map[data-channel="3"]').nth(1);
+    const z = p.locator(`${C1} .ct-map[data-channel="3"]`).nth(1);
     const zb = (await z.boundingBox())!;
     await z.click({ position: { x: (12.5 * zb.width) / 28, y: (10.5 * zb.height) / 28 } });
-    const a = p.locator('#trace .ct-Conv2D .ct-map[data-channel="0"]').first();
+    const a = p.locator(`${C1} .ct-map[data-channel="0"]`).first();
     const ab = (await a.boundingBox())!;
     await a.click({ position: { x: (14.5 * ab.width) / 28, y: (12.5 * ab.height) / 28 } });
-    assert.match((await p.textContent('#trace .ct-Conv2D .ct-agrad .ct-head'))!, /^∂C\/∂a\[0,12,14\]/);
-    const card = p.locator('#trace .ct-Conv2D');
+    assert.match((await p.textContent(`${C1} .ct-agrad .ct-head`))!, /^∂C\/∂a\[0,12,14\]/);
+    const card = p.locator(`${C1}`);
     await card.scrollIntoViewIfNeeded();
     const files = [`playground-conv-${name}.png`, `playground-conv-pool-${name}.png`, `playground-conv-bn-${name}.png`, `playground-conv-dropout-${name}.png`];
     if (name === 'phone') {
       // The phone's card is long: from its top to the end of the worked forward sum.
       const top = (await card.boundingBox())!;
-      const end = (await p.locator('#trace .ct-Conv2D .ct-forward').boundingBox())!;
+      const end = (await p.locator(`${C1} .ct-forward`).boundingBox())!;
       const scroll = await p.evaluate(() => window.scrollY);
       await p.screenshot({ path: join(ARTIFACTS, files[0]), fullPage: true, clip: { x: top.x, y: top.y + scroll, width: top.width, height: end.y + end.height - top.y + 6 } });
     } else {
@@ -238,6 +274,11 @@ test('e2e conv: screenshots at desktop and phone width', async () => {
     await p.locator('#trace .ct-MaxPool2D').screenshot({ path: join(ARTIFACTS, files[1]) });
     await p.locator('#trace .ct-BatchNorm2D').screenshot({ path: join(ARTIFACTS, files[2]) });
     await p.locator('#trace .ct-Dropout').screenshot({ path: join(ARTIFACTS, files[3]) });
+    if (name === 'desktop') {
+      // The second convolution's ∂C/∂a, stride 2, as the ∂C/∂a test left it: a(1)[2] at (6, 6), the centre of z[1,3,3]'s window.
+      files.push('playground-conv-agrad-desktop.png');
+      await p.locator(`${C2} .ct-agrad`).screenshot({ path: join(ARTIFACTS, files[4]) });
+    }
     if (process.env.NABLA_DOC_SCREENSHOTS === '1') {
       for (const f of files) copyFileSync(join(ARTIFACTS, f), join(ROOT, 'docs', 'img', f));
     }
