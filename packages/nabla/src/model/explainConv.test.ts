@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AvgPool2D } from '../layers/avgPool2d.ts';
-import { BatchNorm2D } from '../layers/batchNorm.ts';
+import { BatchNorm1D, BatchNorm2D } from '../layers/batchNorm.ts';
 import { Conv2D } from '../layers/conv2d.ts';
 import { Dense } from '../layers/dense.ts';
 import { Dropout } from '../layers/dropout.ts';
@@ -228,4 +228,21 @@ test('explainConv: wrong steps and out-of-range positions are NablaErrors', () =
   assertNablaError(() => explainConvOutput(trace.steps[0], input.subarray(1), 0, 0, 0), ['2×7×8 = 112 values']);
   assertNablaError(() => stepInput(trace, 7), ['a step index in [0, 6]']);
   assertNablaError(() => convGeometry(trace.steps[6]), ['Dense']);
+});
+
+test('explainConv: a conv without bias sums from 0; BatchNorm1D after Dense has no one-sample training statistics', () => {
+  const model = new Sequential([
+    new Conv2D(2, 2, { stride: 2, bias: false }), new Flatten(), new Dense(6), new BatchNorm1D(), new Dense(3),
+  ], { inputShape: [3, 4, 4], seed: 8 });
+  const trace = traced(model, 1);
+  const conv = trace.steps[0];
+  const { input } = stepInput(trace, 0);
+  const s = explainConvOutput(conv, input, 1, 1, 0);
+  assert.equal(s.bias, 0);
+  assertClose([s.sum], [s.traced], TOL);
+  assert.equal(explainConvBiasGrad(conv, 1).traced, undefined);
+  const bn = explainBatchNorm(trace.steps[3], stepInput(trace, 3).input);
+  assert.equal(bn.perChannel, 1);
+  assert.equal(bn.training, undefined);
+  assertClose(bn.evaluation.output, trace.steps[3].output, TOL);
 });
