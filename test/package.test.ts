@@ -87,7 +87,9 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // chunked shuffle buffer and fitSource (all browser-safe, so a page can read a dropped file);
   // regression and binary classification (Huber and BCE losses, tasks, MAE/RMSE/R², early
   // stopping on them, class and target names in model files) about 5.5 KB more.
-  assert.ok(bytes < 240_000, `browser bundle ${bytes} bytes`);
+  // explainConv (the worked conv, pooling, batch-norm and dropout sums of the playground's
+  // step-through) added about 8 KB: 245,408 bytes.
+  assert.ok(bytes < 250_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });

@@ -6,6 +6,7 @@
 import { confusionColour, inkToRgba, signedToRgba, type SampleTrace, type TraceStep } from 'nabla';
 import { drawChart } from './chart.ts';
 import type { Architecture, BackendChoice, FromWorker, Hyper, MistakeView, Progress, ToWorker } from './protocol.ts';
+import { imageStepParts, imageStepTitle, isImageStep } from './convTrace.ts';
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -340,9 +341,9 @@ const ACTIVATION_EQ: Record<string, string> = {
 function renderTrace(trace: SampleTrace, title: string): void {
   const out = $('trace');
   out.replaceChildren();
-  const card = (heading: string, parts: HTMLElement[]): void => {
+  const card = (heading: string, parts: HTMLElement[], className = 'step'): void => {
     const div = document.createElement('div');
-    div.className = 'step';
+    div.className = className;
     const h = document.createElement('h3');
     h.textContent = heading;
     div.append(h, ...parts);
@@ -358,12 +359,19 @@ function renderTrace(trace: SampleTrace, title: string): void {
   }
   card(`Input: ${title}`, field('a(0) = x', `(${trace.input.length})`, input));
 
-  const denseIdx = trace.steps.filter((s) => s.type === 'Dense').map((s) => s.index);
+  // l counts the weighted layers (Dense and Conv2D): z(l), a(l), δ(l).
+  const denseIdx = trace.steps.filter((s) => s.type === 'Dense' || s.type === 'Conv2D').map((s) => s.index);
   const L = denseIdx.length;
   let l = 0;
   trace.steps.forEach((s: TraceStep) => {
     const inN = s.inputShape[0];
     const outN = s.outputShape[0];
+    if (isImageStep(s)) {
+      // Convolutions, pooling, batch norm, dropout and maps: convTrace.ts.
+      if (s.type === 'Conv2D') l++;
+      card(imageStepTitle(s, l), imageStepParts(trace, s.index, l), `step conv ct-${s.type}`);
+      return;
+    }
     if (s.type === 'Dense') {
       l++;
       const W = s.params.find((p) => p.name === 'weight');

@@ -65,7 +65,13 @@ export {
   type TrainingWarning, type NonFinite, type MonitorOptions, type FinalFigures,
 } from './train/diagnostics.ts';
 export { crc32 } from './io/crc32.ts';
-export { traceSample, type SampleTrace, type TraceStep, type TracedParam } from './model/traceSample.ts';
+export { traceSample, stepInput, type SampleTrace, type TraceStep, type TracedParam, type TracedBuffer } from './model/traceSample.ts';
+export {
+  convGeometry, explainConvOutput, explainConvWeightGrad, explainConvBiasGrad, explainConvInputGrad, rotate180,
+  maxPoolRoutes, explainPoolOutput, avgPoolSplit, explainBatchNorm, explainDropout,
+  type ConvGeometry, type WindowTerm, type ConvOutputSum, type GradTerm, type ConvWeightGradSum, type FullCorrelationTerm,
+  type ConvInputGradSum, type PoolRoute, type PoolOutputSum, type BatchNormModeView, type BatchNormView, type DropoutView,
+} from './model/explainConv.ts';
 export { misclassified, type Mistake } from './model/misclassified.ts';
 
 export { parseIdx, readIdxHeader, encodeIdx, MAX_IDX_BYTES, type IdxArray, type IdxDtype, type IdxData, type IdxHeader } from './data/idx.ts';

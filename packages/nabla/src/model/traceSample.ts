@@ -16,7 +16,7 @@
  * middle of training changes nothing.
  */
 import { NablaError } from '../errors.ts';
-import { NO_GRAD } from '../layers/layer.ts';
+import { NO_GRAD, type LayerConfig } from '../layers/layer.ts';
 import type { Loss, LossName } from '../losses/loss.ts';
 import { lossByName } from '../losses/lossByName.ts';
 import { Tensor, shapeSize, type Shape } from '../tensor.ts';
@@ -32,6 +32,17 @@ export interface TracedParam {
   shape: Shape;
   value: Float32Array;
   grad: Float32Array;
+}
+
+/**
+ * One non-learned tensor of a traced layer (BatchNorm's running_mean, running_var), as it was when
+ * the sample was traced.
+ * @example const rm = traceSample(model, x, y, 'ce').steps[1].buffers.find((b) => b.name === 'running_mean');
+ */
+export interface TracedBuffer {
+  name: string;
+  shape: Shape;
+  value: Float32Array;
 }
 
 /**
@@ -52,6 +63,10 @@ export interface TraceStep {
   gradOutput: Float32Array;
   /** Parameters with their per-sample gradients (empty for activations). */
   params: TracedParam[];
+  /** The layer's JSON config (kernel size, stride, padding, rate, eps...), as model files store it. */
+  config: LayerConfig;
+  /** Non-learned state (BatchNorm's running statistics); empty for most layers. */
+  buffers: TracedBuffer[];
 }
 
 /**
@@ -132,10 +147,29 @@ export function traceSample(
       params: layer.params().map((p) => ({
         name: p.name, shape: [...p.value.shape], value: p.value.data.slice(), grad: p.grad.data.slice(),
       })),
+      config: layer.config(),
+      buffers: layer.buffers().map((b) => ({ name: b.name, shape: [...b.value.shape], value: b.value.data.slice() })),
     }));
     const probabilities = model.predictProbabilities(Float32Array.from(x), 1);
     return { input: Float32Array.from(x), target: Float32Array.from(target), loss: value, probabilities, lossName: lossFn.name, steps };
   } finally {
     params.forEach((p, i) => p.grad.data.set(savedGrads[i]));
   }
+}
+
+/**
+ * The input of step `index` (the previous step's output, or the sample for the first step) and
+ * ∂C/∂input (the previous step's gradOutput; undefined for the first step, whose input gradient
+ * the model never computes).
+ *
+ * @example
+ * const { input, gradInput } = stepInput(trace, 2); // a(1) and ∂C/∂a(1) for the third layer
+ */
+export function stepInput(trace: SampleTrace, index: number): { input: Float32Array; gradInput: Float32Array | undefined } {
+  if (!Number.isInteger(index) || index < 0 || index >= trace.steps.length) {
+    throw new NablaError({ where: 'stepInput', expected: `a step index in [0, ${trace.steps.length - 1}]`, found: String(index) });
+  }
+  return index === 0
+    ? { input: trace.input, gradInput: undefined }
+    : { input: trace.steps[index - 1].output, gradInput: trace.steps[index - 1].gradOutput };
 }
