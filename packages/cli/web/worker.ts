@@ -180,6 +180,19 @@ function misfit(m: Sequential): string | undefined {
   return undefined;
 }
 
+/** Make `next` the page's model: a fresh optimiser and step count, and tell the page. */
+function useModel(next: Sequential, from: string, loss: LossName): void {
+  model = next;
+  source = from;
+  lossName = loss;
+  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
+  resume = undefined;
+  step = 0;
+  epoch = 0;
+  post({ type: 'model', info: info() });
+  post({ type: 'training', running: false });
+}
+
 /** A model file dropped on the page (or picked with the file input), decoded by the library. */
 function loadFile(bytes: Uint8Array, name: string): void {
   let loaded: ReturnType<typeof decodeModel>;
@@ -194,17 +207,9 @@ function loadFile(bytes: Uint8Array, name: string): void {
     post({ type: 'error', text: `file "${name}" is a nabla model, but ${wrong}: the playground needs an MNIST classifier` });
     return;
   }
-  model = loaded.model;
-  lossName = loaded.training.loss ?? 'ce';
-  serverTraining = loaded.training;
   seed = undefined;
-  source = `file: ${name}`;
-  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
-  resume = undefined;
-  step = 0;
-  epoch = 0;
-  post({ type: 'model', info: info() });
-  post({ type: 'training', running: false });
+  serverTraining = loaded.training;
+  useModel(loaded.model, `file: ${name}`, loaded.training.loss ?? 'ce');
   post({ type: 'status', text: `loaded ${name}: Train starts a new network from the controls; Evaluate, draw and trace use this one` });
 }
 
@@ -216,13 +221,9 @@ async function loadServerModel(): Promise<void> {
     const meta = (await res.json()) as { name: string; weights: string };
     const bytes = new Uint8Array(await (await fetch(meta.weights)).arrayBuffer());
     const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend: requireBackend() });
-    model = loaded.model;
-    lossName = loaded.training.loss ?? 'ce';
-    serverTraining = loaded.training;
     seed = undefined;
-    source = `server: ${meta.name}`;
-    optimizer = new Adam(model.parameters(), { lr: hyper.lr });
-    post({ type: 'model', info: info() });
+    serverTraining = loaded.training;
+    useModel(loaded.model, `server: ${meta.name}`, loaded.training.loss ?? 'ce');
   } else {
     newModel(1, arch);
   }
@@ -258,15 +259,7 @@ function newModel(modelSeed: number, a: Architecture): boolean {
   serverTraining = undefined;
   used.lrs.clear();
   used.batchSizes.clear();
-  model = built;
-  source = `page: ${describe(a)}, seed ${seed}`;
-  lossName = 'ce';
-  optimizer = new Adam(model.parameters(), { lr: hyper.lr });
-  resume = undefined;
-  step = 0;
-  epoch = 0;
-  post({ type: 'model', info: info() });
-  post({ type: 'training', running: false });
+  useModel(built, `page: ${describe(a)}, seed ${seed}`, 'ce');
   post({ type: 'specError', text: '' });
   return true;
 }

@@ -30,7 +30,7 @@ import { pct } from '../output.ts';
 import { loadPlugins } from '../plugins.ts';
 import {
   MANIFEST, SLURM_SCRIPT, TRIAL_LIST, absoluteBase, checkData, fingerprint, makeManifest, readManifest, readResult, resultPath, trialLine,
-  writeManifest, writeResult, type ArrayTrial, type Manifest,
+  writeManifest, writeResult, type ArrayTrial, type Manifest, type TrialOutcome,
 } from '../searchArray.ts';
 import { expandGrid, parseSpace, sampleRandom, searchableFlags, trialArgs, trialKey, type TrialFlags } from '../searchSpace.ts';
 import { Interrupted } from './train.ts';
@@ -55,18 +55,11 @@ interface SearchOptions {
   array?: string;
 }
 
-/** One line of trials.jsonl. */
-export interface TrialRecord {
+/** One line of trials.jsonl: a trial's outcome (the fields a job-array result holds too) and which trial it was. */
+export interface TrialRecord extends TrialOutcome {
   key: string;
   base: string;
   flags: Record<string, string>;
-  status: 'ok' | 'failed';
-  val_accuracy: number | null;
-  val_loss: number | null;
-  epochs_run: number | null;
-  train_seconds: number | null;
-  model: string | null;
-  error?: string;
 }
 
 /** `nabla search --collect --missing print` with trials still missing: exit code 3 (not an error, not done). */
