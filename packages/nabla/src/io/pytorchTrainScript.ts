@@ -358,8 +358,11 @@ def main():
     p.add_argument('--test-limit', type=int, default=None, help='test on the first N test samples only')
     p.add_argument('--seed', type=int, default=s['seed'], help='seed for shuffling and dropout')
     p.add_argument('--out', default='trained.safetensors', help='the .safetensors file to write (nabla loads it)')
+    p.add_argument('--threads', type=int, default=None, help='intra-op threads per process (default: torch\'s; under torchrun 1)')
     p.add_argument('--json', action='store_true', help='print one JSON object per epoch and a final result')
     a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
     if a.data is None:
         raise SystemExit('train.py: error: no data path recorded; give --data <path>')
     if os.path.abspath(a.out) == os.path.abspath(a.weights):
