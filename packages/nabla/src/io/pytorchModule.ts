@@ -118,7 +118,8 @@ export function pytorchModuleSource(spec: { inputShape: Shape; layers: BuiltLaye
     `# The per-sample input shape the model takes (a batch is (N, ${spec.inputShape.join(', ')})).`,
     `INPUT_SHAPE = ${tuple(spec.inputShape)}`,
     '',
-    ...[...defines.values()].flatMap((d) => ['', d, '', '']),
+    ...[...defines.values()].flatMap((d) => ['', '', d]),
+    '',
     '',
     'def build_model():',
     '    """The architecture, with freshly initialised weights (load_model loads the trained ones)."""',
@@ -142,7 +143,7 @@ function moduleExpression(layer: BuiltLayer, prefix: string, defines: Map<string
       where, expected: `a layer with a PyTorch form (${pytorchLayerTypes().join(', ')})`,
       found: kind ? `layer type ${JSON.stringify(layer.config.type)}, which has no PyTorch form` : `layer type ${JSON.stringify(layer.config.type)}, not registered`,
       hint: kind
-        ? 'nothing was written; give its LayerKind a pytorch() that returns the torch.nn module expression (see docs/architecture.md), or remove or replace that layer'
+        ? "nothing was written; give its LayerKind a pytorch() returning the torch.nn module as Python, e.g. pytorch: () => 'nn.Identity()', or remove or replace that layer"
         : 'nothing was written; register the layer first (registerLayer, or nabla --plugin <module>)',
     });
   }
