@@ -149,6 +149,26 @@ describe('nabla export --pytorch, run in PyTorch', { skip: SKIP }, () => {
     assert.equal(training.history?.epochs.length, 2);
     assert.match(String(training.continuedIn), /2 processes/);
   });
+
+  test('a CSV run: train.py holds out the same test rows (nabla\'s seeded shuffle, ported) and reads string classes', () => {
+    // 300 rows, 3 named classes, a header: nabla shuffles once with Rng(seed), then holds out 20% as the test set.
+    const rows = ['a,b,c,species'];
+    for (let i = 0; i < 300; i++) {
+      const k = (i * 7) % 3;
+      rows.push(`${[0, 1, 2].map((j) => (k + Math.sin(i * 3.1 + j * 1.7) * 0.9).toFixed(3)).join(',')},${['setosa', 'versicolor', 'virginica'][k]}`);
+    }
+    writeFileSync(path('f.csv'), `${rows.join('\n')}\n`);
+    const r = nabla('train', '--data', path('f.csv'), '--hidden', '16', '--epochs', '3', '--batch-size', '16', '--lr', '0.01',
+      '--out', path('f.safetensors'), '--no-checkpoint', '--no-progress', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const ours = lastJson(r.stdout);
+    exportHere('f', path('f.safetensors'));
+    // 0 epochs: the exported weights evaluated on the rows train.py holds out.
+    const theirs = lastJson(run('python3', [path('f-pt/train.py'), '--epochs', '0', '--json', '--out', path('f0.safetensors')]));
+    assert.equal(theirs.test_samples, 60);
+    assert.ok(Math.abs(theirs.test_loss - ours.test_loss) < 1e-5, `test loss: PyTorch ${theirs.test_loss}, nabla ${ours.test_loss}`);
+    assert.equal(theirs.test_accuracy, ours.test_accuracy);
+  });
 });
 
 /** y = x; `withTorch` gives it a PyTorch form (nn.Identity through a helper class). */
