@@ -11,11 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Adam, Layer, Sequential, Dense, ReLU, PYTORCH_WEIGHTS_FILE, argmax, buildModel, compareClose, encodeModel, exportPytorch, pytorchLayerTypes,
-  layerTypes, registerLayer, sliceDataset,
+  Adam, Layer, Sequential, Dense, ReLU, argmax, buildModel, compareClose, encodeModel, layerTypes, registerLayer, sliceDataset,
   type LayerConfig, type LayerKind, type Shape, type Tensor,
 } from 'nabla';
-import { bundledMnistDir, loadMnist, loadModel } from 'nabla/node';
+import { PYTORCH_WEIGHTS_FILE, bundledMnistDir, exportPytorch, loadMnist, loadModel, pytorchLayerTypes } from 'nabla/node';
 import { assertNablaError } from './assertNablaError.ts';
 import { assertUserError, nabla } from './cliRunner.ts';
 

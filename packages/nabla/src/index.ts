@@ -93,9 +93,6 @@ export {
   type OnnxGraphSpec, type OnnxLayer, type OnnxOptions,
 } from './io/onnx.ts';
 export { importStateDict, type ImportOptions } from './io/importWeights.ts';
-export {
-  exportPytorch, pytorchModuleSource, pytorchLayerTypes, PYTORCH_WEIGHTS_FILE, type PytorchExport, type PytorchExportOptions,
-} from './io/pytorchModule.ts';
 
 export {
   gradCheck, checkLayerGradients, type GradCheckOptions, type GradCheckResult, type LayerCheckOptions, type LayerCheckReport,

@@ -6,8 +6,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { NablaError, ONNX_OPSET, PYTORCH_WEIGHTS_FILE, exportOnnx, exportPytorch, onnxOutputName, shapeToString } from 'nabla';
-import { bundledMnistDir, writeFileAtomic, loadModel } from 'nabla/node';
+import { NablaError, ONNX_OPSET, exportOnnx, onnxOutputName, shapeToString } from 'nabla';
+import { PYTORCH_WEIGHTS_FILE, bundledMnistDir, exportPytorch, writeFileAtomic, loadModel } from 'nabla/node';
 import { checkOutputPath, checkOutputs, resolvedPath } from '../outputs.ts';
 
 export function registerExport(program: Command): void {
