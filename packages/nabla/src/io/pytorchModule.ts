@@ -117,7 +117,6 @@ export function pytorchModuleSource(spec: { inputShape: Shape; layers: BuiltLaye
     '',
     `# The per-sample input shape the model takes (a batch is (N, ${spec.inputShape.join(', ')})).`,
     `INPUT_SHAPE = ${tuple(spec.inputShape)}`,
-    '',
     ...[...defines.values()].flatMap((d) => ['', '', d]),
     '',
     '',
