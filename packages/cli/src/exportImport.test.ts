@@ -39,7 +39,7 @@ test('nabla export --onnx: the file runs in ONNX Runtime and gives the model\'s 
   const fresh = join(dir, 'never.onnx');
   assertUserError(nabla('export', join(dir, 'missing.safetensors'), '--onnx', fresh), 'an existing file');
   assert.equal(existsSync(fresh), false);
-  assertUserError(nabla('export', model), "required option '--onnx <file>'");
+  assertUserError(nabla('export', model), '--onnx <file> or --pytorch <dir>');
 });
 
 test('nabla import: a PyTorch-named state dict becomes a model; mismatches are named and write nothing', () => {

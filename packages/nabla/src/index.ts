@@ -24,7 +24,7 @@ export { ready, defaultBackend, setDefaultBackend } from './backend/defaultBacke
 
 export { Layer, TensorBuffer, NO_GRAD, MAX_TENSOR_VALUES, withParameterBudget, checkTensorSize, type Param, type LayerConfig, type BuildContext, type StateTensor } from './layers/layer.ts';
 export type {
-  LayerKind, InputKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute,
+  LayerKind, InputKind, LayerSpecSyntax, SpecToken, ConfigContext, BuiltLayer, OnnxEmitContext, OnnxAttribute, PytorchEmitContext,
 } from './layers/kind.ts';
 export { registerLayer, registerLayersFrom, type DescribedClass, layerTypes, layerKinds, findLayerKind, layerFromConfig, builtLayer } from './layers/registry.ts';
 export * from './layers/builtins.ts';

@@ -30,12 +30,13 @@ abstract class Elementwise extends Layer {
 }
 
 /** The kind of an argument-free elementwise layer: spelled by its lower-case name, one ONNX node. */
-function elementwiseKind(type: string, make: () => Layer, onnxOp: string, output?: LayerKind['output']): LayerKind {
+function elementwiseKind(type: string, make: () => Layer, onnxOp: string, output: LayerKind['output'], torchModule: string): LayerKind {
   const name = type.toLowerCase();
   return {
     type, fromConfig: make, output,
     spec: { names: [name], grammar: name, parse(t) { t.noArg(); return { type }; } },
     onnx: (ctx) => ctx.node(onnxOp, [ctx.input]),
+    pytorch: () => torchModule,
   };
 }
 
@@ -61,7 +62,7 @@ export class ReLU extends Elementwise {
     return dx;
   }
 
-  static readonly kind = elementwiseKind('ReLU', () => new ReLU(), 'Relu', 'activations');
+  static readonly kind = elementwiseKind('ReLU', () => new ReLU(), 'Relu', 'activations', 'nn.ReLU()');
 }
 
 /** z > 0 ? z : slope·z, elementwise (slope default 0.01). */
@@ -113,6 +114,7 @@ export class LeakyReLU extends Elementwise {
     },
     output: 'activations',
     onnx: (ctx) => ctx.node('LeakyRelu', [ctx.input], [ctx.float('alpha', ctx.layer.config.slope === undefined ? 0.01 : Number(ctx.layer.config.slope))]),
+    pytorch: (ctx) => `nn.LeakyReLU(negative_slope=${ctx.py(ctx.layer.config.slope === undefined ? 0.01 : Number(ctx.layer.config.slope))})`,
   };
 }
 
@@ -138,7 +140,7 @@ export class Sigmoid extends Elementwise {
     return dx;
   }
 
-  static readonly kind = elementwiseKind('Sigmoid', () => new Sigmoid(), 'Sigmoid', 'scores');
+  static readonly kind = elementwiseKind('Sigmoid', () => new Sigmoid(), 'Sigmoid', 'scores', 'nn.Sigmoid()');
 }
 
 /**
@@ -163,7 +165,7 @@ export class Tanh extends Elementwise {
     return dx;
   }
 
-  static readonly kind = elementwiseKind('Tanh', () => new Tanh(), 'Tanh', 'activations');
+  static readonly kind = elementwiseKind('Tanh', () => new Tanh(), 'Tanh', 'activations', 'nn.Tanh()');
 }
 
 /**
@@ -201,7 +203,8 @@ export class Softmax extends Elementwise {
   }
 
   static readonly kind: LayerKind = {
-    ...elementwiseKind('Softmax', () => new Softmax(), 'Softmax', 'probabilities'),
+    // nabla's Softmax takes (N, K): the last axis is dim 1.
+    ...elementwiseKind('Softmax', () => new Softmax(), 'Softmax', 'probabilities', 'nn.Softmax(dim=1)'),
     // nabla's Softmax takes (N, K): the last axis is axis 1.
     onnx: (ctx) => ctx.node('Softmax', [ctx.input], [ctx.int('axis', 1)]),
   };

@@ -230,5 +230,8 @@ function batchNormKind(type: string, names: string[], grammar: string, make: (o:
       const stats = ['weight', 'bias', 'running_mean', 'running_var'].map((n) => ctx.weight(n, [ch]));
       ctx.node('BatchNormalization', [ctx.input, ...stats], [ctx.float('epsilon', num(ctx.layer.config.eps) ?? 1e-5)]);
     },
+    // Same momentum rule (running = (1 − m)·running + m·batch, unbiased running_var) and eps.
+    pytorch: (ctx) => `nn.${type === 'BatchNorm2D' ? 'BatchNorm2d' : 'BatchNorm1d'}(${ctx.layer.inputShape[0]}, ` +
+      `eps=${ctx.py(num(ctx.layer.config.eps) ?? 1e-5)}, momentum=${ctx.py(num(ctx.layer.config.momentum) ?? 0.1)})`,
   };
 }

@@ -172,5 +172,11 @@ export class Conv2D extends Layer {
         ctx.ints('pads', [ph, pw, ph, pw]), ctx.ints('dilations', [1, 1]), ctx.int('group', 1),
       ]);
     },
+    // nn.Conv2d: weight [OC, IC, KH, KW], zero padding on both sides, as ours.
+    pytorch(ctx) {
+      const c = ctx.layer.config;
+      return `nn.Conv2d(${ctx.layer.inputShape[0]}, ${ctx.layer.outputShape[0]}, kernel_size=${ctx.pair(c.kernelSize, 'kernelSize')}, ` +
+        `stride=${ctx.pair(c.stride ?? [1, 1], 'stride')}, padding=${ctx.pair(c.padding ?? [0, 0], 'padding', 0)}, bias=${ctx.py(c.bias !== false)})`;
+    },
   };
 }

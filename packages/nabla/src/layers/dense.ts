@@ -121,5 +121,7 @@ export class Dense extends Layer {
       if (ctx.layer.config.bias !== false) inputs.push(ctx.weight('bias', [units]));
       ctx.node('Gemm', inputs, [ctx.int('transB', 1)]);
     },
+    // nn.Linear stores weight [OUT, IN] too: y = x·Wᵀ + b.
+    pytorch: (ctx) => `nn.Linear(${ctx.layer.inputShape[0]}, ${ctx.layer.outputShape[0]}, bias=${ctx.py(ctx.layer.config.bias !== false)})`,
   };
 }

@@ -81,5 +81,7 @@ export class Dropout extends Layer {
     summary: (l) => `(${l.config.rate})`,
     // An exported model is for inference, where dropout is the identity.
     onnx: (ctx) => ctx.node('Identity', [ctx.input]),
+    // Inverted dropout, as ours: kept values scaled by 1/(1 − p) in training (a different random mask).
+    pytorch: (ctx) => `nn.Dropout(p=${ctx.py(Number(ctx.layer.config.rate))})`,
   };
 }

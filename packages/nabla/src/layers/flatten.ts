@@ -39,5 +39,6 @@ export class Flatten extends Layer {
     input: () => 'flat',
     // Flatten with axis = 1: (N, d1, d2, ...) → (N, d1·d2·...), row-major as ours.
     onnx: (ctx) => ctx.node('Flatten', [ctx.input], [ctx.int('axis', 1)]),
+    pytorch: () => 'nn.Flatten()',
   };
 }

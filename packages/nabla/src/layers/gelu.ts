@@ -175,5 +175,6 @@ export class GELU extends Layer {
       ctx.node('Mul', [ctx.input, ctx.value('add')], [], [ctx.value('mul')]);
       ctx.node('Mul', [ctx.value('mul'), half]);
     },
+    pytorch: () => "nn.GELU(approximate='none')",
   };
 }

@@ -42,6 +42,12 @@ export interface LayerKind {
   summary?(layer: BuiltLayer): string;
   /** Write the layer as ONNX nodes; without it, exporting a model that holds the layer is refused. */
   onnx?(ctx: OnnxEmitContext): void;
+  /**
+   * The layer as a PyTorch module: a Python expression building it (e.g. "nn.Linear(784, 128)"),
+   * whose state-dict names under the layer's prefix are exactly nabla's. Without it, `nabla export
+   * --pytorch` refuses a model holding the layer (io/pytorchModule.ts).
+   */
+  pytorch?(ctx: PytorchEmitContext): string;
 }
 
 /**
@@ -164,4 +170,29 @@ export interface OnnxEmitContext {
   pair(v: unknown, name: string, min?: number): [number, number];
   /** Emit inner layers in order from `input` to `output`, with their state-dict prefix. */
   emitLayers(layers: BuiltLayer[], input: string, output: string, prefix: string): void;
+}
+
+/**
+ * What a kind's pytorch() gets: its layer, and ways to spell Python and to add a helper class once.
+ *
+ * @example
+ * pytorch: (ctx) => `nn.Linear(${ctx.layer.inputShape[0]}, ${ctx.layer.outputShape[0]}, bias=${ctx.py(ctx.layer.config.bias !== false)})`
+ */
+export interface PytorchEmitContext {
+  readonly layer: BuiltLayer;
+  /** Its state-dict prefix: "3", or "3.body.0" inside a container. */
+  readonly prefix: string;
+  /** "PyTorch export, layer 3 (Dense)", for messages. */
+  readonly where: string;
+  /** A JSON-like value as a Python literal: numbers (floats keep full precision), booleans, strings, lists. */
+  py(v: unknown): string;
+  /** A [h, w] config entry: two integers ≥ min (default 1), as a Python tuple "(h, w)". */
+  pair(v: unknown, name: string, min?: number): string;
+  /** The Python expressions of inner layers, in order, comma-separated (their prefixes under `prefix`.`attr`). */
+  layers(children: BuiltLayer[], attr: string): string;
+  /**
+   * Add a module-level Python definition (a helper nn.Module class) to the generated file, once per
+   * name; `source` is the whole `class Name(nn.Module): ...` text, indented with 4 spaces.
+   */
+  define(name: string, source: string): void;
 }

@@ -174,5 +174,7 @@ export class LayerNorm extends Layer {
       ctx.node('LayerNormalization', [ctx.input, ctx.weight('weight', shape), ctx.weight('bias', shape)],
         [ctx.int('axis', 1), ctx.float('epsilon', eps)]);
     },
+    // Over every dimension after the batch, weight and bias of the per-sample shape: normalized_shape.
+    pytorch: (ctx) => `nn.LayerNorm(${ctx.py(ctx.layer.inputShape)}, eps=${ctx.py(ctx.layer.config.eps === undefined ? 1e-5 : Number(ctx.layer.config.eps))})`,
   };
 }

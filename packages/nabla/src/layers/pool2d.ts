@@ -86,5 +86,12 @@ export function poolKind(type: string, name: string, make: (k: Pair, o: Pool2DOp
       if (onnxOp === 'AveragePool') attrs.push(ctx.int('count_include_pad', c.countIncludePad === false ? 0 : 1));
       ctx.node(onnxOp, [ctx.input], attrs);
     },
+    // Max pooling pads with −∞ and average pooling counts the zero padding in, as PyTorch's defaults.
+    pytorch(ctx) {
+      const c = ctx.layer.config;
+      const size = ctx.pair(c.poolSize, 'poolSize');
+      const window = `kernel_size=${size}, stride=${ctx.pair(c.stride ?? c.poolSize, 'stride')}, padding=${ctx.pair(c.padding ?? [0, 0], 'padding', 0)}`;
+      return onnxOp === 'MaxPool' ? `nn.MaxPool2d(${window})` : `nn.AvgPool2d(${window}, count_include_pad=${ctx.py(c.countIncludePad !== false)})`;
+    },
   };
 }

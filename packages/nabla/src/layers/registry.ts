@@ -24,7 +24,8 @@ registerLayersFrom(builtins);
 
 /**
  * Register a layer type of your own so that model files load it, `--layers` specs spell it,
- * `summary()` shows it and ONNX export writes it (when it has `onnx`). Give the class (which
+ * `summary()` shows it, ONNX export writes it (when it has `onnx`) and PyTorch export writes it (when
+ * it has `pytorch`). Give the class (which
  * carries its static `kind`) or the kind itself. Registering the same kind twice does nothing;
  * another kind with a type or spec name already taken is refused.
  *

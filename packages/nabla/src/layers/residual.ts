@@ -123,5 +123,19 @@ export class Residual extends Layer {
       ctx.emitLayers(children, ctx.input, inner, `${ctx.prefix}.body`);
       ctx.node('Add', [ctx.input, inner]);
     },
+    // A module holding the inner layers as `body` (an nn.Sequential), so the names are "3.body.0.weight".
+    pytorch(ctx) {
+      ctx.define('Residual', [
+        'class Residual(nn.Module):',
+        "    # y = x + body(x), as nabla's Residual.",
+        '    def __init__(self, *layers):',
+        '        super().__init__()',
+        '        self.body = nn.Sequential(*layers)',
+        '',
+        '    def forward(self, x):',
+        '        return x + self.body(x)',
+      ].join('\n'));
+      return `Residual(${ctx.layers(ctx.layer.children ?? [], 'body')})`;
+    },
   };
 }
