@@ -71,6 +71,31 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
   }
 });
 
+test('after a worker held the caller up, the caller runs the next jobs alone, with the same bits', { skip: !two && 'needs 2 cores' }, () => {
+  const pool = two!.pool!;
+  const rng = new Rng(5);
+  const [m, n, k] = [64, 128, 784];
+  const a = one.allocate(m * k);
+  const b = one.allocate(k * n);
+  a.forEach((_, i) => (a[i] = rng.uniform() - 0.5));
+  b.forEach((_, i) => (b[i] = rng.uniform() - 0.5));
+  const shared = two!.allocate(m * n);
+  const alone = two!.allocate(m * n);
+  const before = { ...pool.stats };
+  two!.gemm(shared, a, b, m, n, k, false, true, 1, 0);
+  // What a miss does (the OS pausing a worker mid-part cannot be staged in a test).
+  (pool as unknown as { solo: number }).solo = 2;
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  assert.equal(pool.stats.solo - before.solo, 2);
+  assert.ok(pool.stats.shared - before.shared >= 1);
+  assert.deepEqual(Buffer.from(alone.buffer, alone.byteOffset, alone.byteLength), Buffer.from(shared.buffer, shared.byteOffset, shared.byteLength));
+  // The stretch is over: the next job is shared again.
+  const sharedNow = pool.stats.shared;
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  assert.equal(pool.stats.shared, sharedNow + 1);
+});
+
 test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
   const rng = new Rng(4);
   for (const n of [32_768, 100_003, 1_000_000]) {
