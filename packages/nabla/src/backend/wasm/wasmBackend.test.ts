@@ -159,6 +159,15 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
   }
   assert.equal(batches, 16);
   assert.ok(other.next().done, 'as many batches on both');
+  // A dataset outside the wasm memory (staged through a plain array), into wasm batches.
+  const outside = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1), backend: two! });
+  const again = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1) }).epoch();
+  for (const batch of outside.epoch()) {
+    assert.ok(two!.wasmMemory.pointerOf(batch.x) >= 0, 'the batch lives in the wasm memory');
+    const ref = again.next().value!;
+    assert.deepEqual(batch.x, ref.x);
+    assert.deepEqual(batch.y, ref.y);
+  }
 });
 
 test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
