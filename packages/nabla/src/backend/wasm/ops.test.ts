@@ -21,7 +21,7 @@ const exports = instance.exports as Record<string, unknown>;
 // Every export's parameter count, checked against `Kernels` by the compiler (the values must equal
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
-  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
+  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, softmaxCrossEntropy: 6, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
 };
@@ -30,6 +30,30 @@ test('Kernels declares exactly the module\'s exported functions, with their arit
   const exported = Object.entries(exports).filter(([, f]) => typeof f === 'function');
   assert.deepEqual(exported.map(([name]) => name).sort(), Object.keys(ARITY).sort());
   for (const [name, f] of exported) assert.equal((f as (...a: number[]) => unknown).length, ARITY[name as keyof Kernels], name);
+});
+
+test('no build of the module has a data segment (a worker instantiating it would overwrite that memory)', () => {
+  for (const [name, base64] of Object.entries(KERNELS)) {
+    const bytes = Buffer.from(base64, 'base64');
+    const sections: number[] = [];
+    let at = 8;
+    const leb = (): number => {
+      let value = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = bytes[at++];
+        value += (byte & 127) * 2 ** shift;
+        if (byte < 128) return value;
+      }
+    };
+    while (at < bytes.length) {
+      const id = bytes[at++];
+      const size = leb();
+      at += size;
+      sections.push(id);
+    }
+    assert.ok(sections.includes(10), `${name} has a code section`);
+    assert.ok(!sections.includes(11), `${name} has a data section (sections ${sections.join(', ')})`);
+  }
 });
 
 test('every op, rebuilt from the source text the workers get, calls the export of its name with its arity', () => {

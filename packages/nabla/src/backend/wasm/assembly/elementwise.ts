@@ -230,3 +230,102 @@ export function gatherRows(out: usize, src: usize, order: usize, count: i32, row
     memory.copy(out + <usize>r * row, src + <usize>load<u32>(order + <usize>r * 4) * row, row);
   }
 }
+
+// e^x in float64 for x ≤ 0 (softmax's shifted logits), without lookup tables (the module must
+// have no data segments, see scripts/build-wasm.mjs): x = k·ln2 + r with |r| ≤ ln2/2, e^r by its
+// Taylor series to r¹³ (relative error below 1e-15), times 2^k built from the exponent bits.
+// −∞ gives 0 and NaN gives NaN, as Math.exp.
+// @ts-ignore: decorator
+@inline
+function expNeg(x: f64): f64 {
+  if (x < -745.2) return 0;
+  if (x != x) return x;
+  const k = Math.round(x * 1.4426950408889634);
+  // ln2 split in two so that k·ln2 is subtracted without rounding away r.
+  const r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+  let p = 1.6059043836821613e-10; // 1/13!
+  p = p * r + 2.08767569878681e-9;
+  p = p * r + 2.505210838544172e-8;
+  p = p * r + 2.755731922398589e-7;
+  p = p * r + 2.7557319223985893e-6;
+  p = p * r + 2.48015873015873e-5;
+  p = p * r + 1.984126984126984e-4;
+  p = p * r + 1.3888888888888889e-3;
+  p = p * r + 8.333333333333333e-3;
+  p = p * r + 4.1666666666666664e-2;
+  p = p * r + 0.16666666666666666;
+  p = p * r + 0.5;
+  p = p * r + 1;
+  p = p * r + 1;
+  const ki = <i64>k;
+  // 2^k for k ≥ −1022 directly; below, in two steps (subnormal results).
+  if (ki >= -1022) return p * reinterpret<f64>((ki + 1023) << 52);
+  return p * reinterpret<f64>((ki + 1023 + 64) << 52) * 5.421010862427522e-20; // · 2^−64
+}
+
+// ln x in float64 for x ≥ 1 (a softmax row's Σ e^(z − max)), without lookup tables:
+// x = m·2^e with m in [√½, √2), ln m = 2·atanh(s) with s = (m − 1)/(m + 1), |s| ≤ 0.172, by its
+// series to s²⁵ (relative error below 1e-16). NaN and +∞ come back as they are.
+// @ts-ignore: decorator
+@inline
+function logAtLeastOne(x: f64): f64 {
+  if (!(x < Infinity)) return x;
+  const bits = reinterpret<i64>(x);
+  let e = <i32>((bits >> 52) & 0x7ff) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  if (m > 1.4142135623730951) {
+    m *= 0.5;
+    e++;
+  }
+  const s = (m - 1) / (m + 1);
+  const s2 = s * s;
+  let p: f64 = 1.0 / 25;
+  p = p * s2 + 1.0 / 23;
+  p = p * s2 + 1.0 / 21;
+  p = p * s2 + 1.0 / 19;
+  p = p * s2 + 1.0 / 17;
+  p = p * s2 + 1.0 / 15;
+  p = p * s2 + 1.0 / 13;
+  p = p * s2 + 1.0 / 11;
+  p = p * s2 + 1.0 / 9;
+  p = p * s2 + 1.0 / 7;
+  p = p * s2 + 1.0 / 5;
+  p = p * s2 + 1.0 / 3;
+  p = p * s2 + 1;
+  return <f64>e * 0.6931471805599453 + 2 * s * p;
+}
+
+// Fused softmax + cross-entropy over rows of logits (the JS backend's formulas, in float64):
+// dlogits = scale·(p·Σt − t), returns Σ_rows −Σ_j t log p with log p = (z − max) − log Σ e^(z − max).
+// dlogits may be logits itself (each logit is read before its slot is written).
+export function softmaxCrossEntropy(dlogits: usize, logits: usize, target: usize, rows: i32, cols: i32, scale: f64): f64 {
+  let loss: f64 = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = <usize>r * <usize>cols * 4;
+    let max: f64 = -Infinity;
+    for (let j = 0; j < cols; j++) {
+      const z = <f64>load<f32>(logits + o + <usize>j * 4);
+      if (z > max) max = z;
+    }
+    let sum: f64 = 0;
+    let tz: f64 = 0;
+    let tsum: f64 = 0;
+    for (let j = 0; j < cols; j++) {
+      const at = o + <usize>j * 4;
+      const z = <f64>load<f32>(logits + at) - max;
+      const t = <f64>load<f32>(target + at);
+      if (t != 0) tz += t * z;
+      tsum += t;
+      const e = expNeg(z);
+      store<f32>(dlogits + at, <f32>e);
+      sum += e;
+    }
+    loss -= tz - tsum * logAtLeastOne(sum);
+    const inv = 1 / sum;
+    for (let j = 0; j < cols; j++) {
+      const at = o + <usize>j * 4;
+      store<f32>(dlogits + at, <f32>(scale * (<f64>load<f32>(dlogits + at) * inv * tsum - <f64>load<f32>(target + at))));
+    }
+  }
+  return loss;
+}
