@@ -21,7 +21,7 @@ const exports = instance.exports as Record<string, unknown>;
 // Every export's parameter count, checked against `Kernels` by the compiler (the values must equal
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
-  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, softmaxCrossEntropy: 6, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
+  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
 };

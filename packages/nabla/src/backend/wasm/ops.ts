@@ -22,7 +22,6 @@ export interface Kernels {
   gemmScratchBytes(): number;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
-  softmaxCrossEntropy(dlogits: number, logits: number, target: number, rows: number, cols: number, scale: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
   sumRows(out: number, x: number, rows: number, cols: number, beta: number): void;
   relu(out: number, x: number, n: number): void;

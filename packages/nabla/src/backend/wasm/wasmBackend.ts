@@ -3,9 +3,8 @@
  * split over worker threads that share one memory.
  *
  * - GEMM, batch convolution, batch normalisation, the ReLU family, max pooling, im2col/col2im,
- *   bias add and bias gradient, the optimiser updates, sums of squares, fill, the batch gather and
- *   softmax cross-entropy run in wasm; every other kernel (sigmoid, tanh, softmax, the other
- *   losses, average pooling) is the
+ *   bias add and bias gradient, the optimiser updates, sums of squares, fill and the batch gather
+ *   run in wasm; every other kernel (sigmoid, tanh, softmax, the losses, average pooling) is the
  *   JS reference backend, held as `js`, running on the same buffers, which live in the wasm memory
  *   and are ordinary Float32Arrays to JS.
  * - `allocate` returns views into the wasm memory, so parameters, gradients and activations never
@@ -611,15 +610,6 @@ export class WasmBackend implements Backend {
       () => this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats));
   }
 
-  // The loss of every classifier's training step: one wasm call per batch (the JS formulas, in
-  // float64, with table-free exp and log: assembly/elementwise.ts).
-  softmaxCrossEntropy(dlogits: Float32Array, logits: Float32Array, target: Float32Array, rows: number, cols: number, scale: number): number {
-    const size = rows * cols;
-    return this.kernel('softmaxCrossEntropy', { logits: [logits, size, cols], target: [target, size, cols], dlogits: [dlogits, size, cols] },
-      (p) => this.k.softmaxCrossEntropy(p.dlogits, p.logits, p.target, rows, cols, scale),
-      () => this.js.softmaxCrossEntropy(dlogits, logits, target, rows, cols, scale));
-  }
-
   // ── The kernels not written in wasm: the JS reference code, on the same arrays.
   sigmoid(...a: Parameters<Backend['sigmoid']>): void { this.js.sigmoid(...a); }
   sigmoidBackward(...a: Parameters<Backend['sigmoidBackward']>): void { this.js.sigmoidBackward(...a); }
@@ -627,6 +617,7 @@ export class WasmBackend implements Backend {
   tanhBackward(...a: Parameters<Backend['tanhBackward']>): void { this.js.tanhBackward(...a); }
   softmax(...a: Parameters<Backend['softmax']>): void { this.js.softmax(...a); }
   softmaxBackward(...a: Parameters<Backend['softmaxBackward']>): void { this.js.softmaxBackward(...a); }
+  softmaxCrossEntropy(...a: Parameters<Backend['softmaxCrossEntropy']>): number { return this.js.softmaxCrossEntropy(...a); }
   squaredError(...a: Parameters<Backend['squaredError']>): number { return this.js.squaredError(...a); }
   multiply(...a: Parameters<Backend['multiply']>): void { this.js.multiply(...a); }
   addChannelBias(...a: Parameters<Backend['addChannelBias']>): void { this.js.addChannelBias(...a); }
