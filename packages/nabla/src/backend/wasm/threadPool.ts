@@ -190,13 +190,21 @@ export class ThreadPool {
     this.stats.shared++;
     const begin = performance.now();
     const ctl = this.ctl;
+    const job = (Atomics.load(ctl, JOB) + 1) | 0;
+    const tag = (job & 0x7fffff) << 8;
+    // Close the claims BEFORE the arguments change: a worker that woke late for the previous job
+    // may be reading the block while it is rewritten, and its claim must then fail. Its claim
+    // checks CLAIM for the previous job's tag and an unclaimed part (below `parts` as read from
+    // the block, possibly this job's larger count); without this store the previous job's
+    // exhausted counter could pass that check, and the worker would run a part with half-written
+    // arguments (seen under load on main: "conv2d forward ... divide by zero" in a worker).
+    // 255 parts claimed under this job's tag matches no job a worker can be looking at.
+    Atomics.store(ctl, CLAIM, tag | 0xff);
     const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
     block[0] = OP_NAMES.indexOf(name);
     block[1] = parts;
     const names = OPS[name].args;
     for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
-    const job = (Atomics.load(ctl, JOB) + 1) | 0;
-    const tag = (job & 0x7fffff) << 8;
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, CLAIM, tag);
     Atomics.store(ctl, JOB, job);
