@@ -30,8 +30,12 @@ export interface WorkerInit {
   scratch: number;
   /** float64 slots of the argument block. */
   argCount: number;
-  /** Busy-wait iterations before sleeping on the job counter. */
-  spin: number;
+  /** How long to busy-wait for the next job before sleeping on the job counter (ms). */
+  spinMs: number;
+  /** A spin round longer than this (ms) means the OS paused the thread: the machine is busy. */
+  pausedMs: number;
+  /** Jobs to wait for without spinning after such a pause. */
+  quietJobs: number;
 }
 
 /** The minimal messaging a worker body needs from its host. */
@@ -54,9 +58,28 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[]): void {
     const me = init.index;
     const thread = { index: me, scratch: init.scratch, memory: init.memory };
     let seen = Atomics.load(ctl, JOB);
+    let quiet = 0;
     port.post({ ready: me });
     for (;;) {
-      for (let i = 0; i < init.spin && Atomics.load(ctl, JOB) === seen; i++);
+      // Spin for the next job while that is free: up to spinMs, in short rounds. A round that
+      // took far longer than a round takes means the OS paused this thread: the cores are
+      // shared with other processes, where every spin takes time from this process's own
+      // threads (the caller among them). Then sleep at once for the next quietJobs jobs.
+      if (quiet > 0) quiet--;
+      else {
+        const t0 = performance.now();
+        let last = t0;
+        while (Atomics.load(ctl, JOB) === seen) {
+          for (let i = 0; i < 256 && Atomics.load(ctl, JOB) === seen; i++);
+          const now = performance.now();
+          if (now - last > init.pausedMs) {
+            quiet = init.quietJobs;
+            break;
+          }
+          if (now - t0 > init.spinMs) break;
+          last = now;
+        }
+      }
       while (Atomics.load(ctl, JOB) === seen) Atomics.wait(ctl, JOB, seen);
       seen = Atomics.load(ctl, JOB);
       // The block is [op code (−1: exit), parts, ...the op's arguments in table order], read

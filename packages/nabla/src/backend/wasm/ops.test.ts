@@ -32,6 +32,30 @@ test('Kernels declares exactly the module\'s exported functions, with their arit
   for (const [name, f] of exported) assert.equal((f as (...a: number[]) => unknown).length, ARITY[name as keyof Kernels], name);
 });
 
+test('no build of the module has a data segment (a worker instantiating it would overwrite that memory)', () => {
+  for (const [name, base64] of Object.entries(KERNELS)) {
+    const bytes = Buffer.from(base64, 'base64');
+    const sections: number[] = [];
+    let at = 8;
+    const leb = (): number => {
+      let value = 0;
+      for (let shift = 0; ; shift += 7) {
+        const byte = bytes[at++];
+        value += (byte & 127) * 2 ** shift;
+        if (byte < 128) return value;
+      }
+    };
+    while (at < bytes.length) {
+      const id = bytes[at++];
+      const size = leb();
+      at += size;
+      sections.push(id);
+    }
+    assert.ok(sections.includes(10), `${name} has a code section`);
+    assert.ok(!sections.includes(11), `${name} has a data section (sections ${sections.join(', ')})`);
+  }
+});
+
 test('every op, rebuilt from the source text the workers get, calls the export of its name with its arity', () => {
   const shipped = new Function(`return ${opsSource()};`)() as Op[];
   assert.equal(shipped.length, OP_NAMES.length);

@@ -13,6 +13,12 @@
  * machine) never holds the caller up: the caller simply does its parts. Which thread computes a
  * part does not change its result, so results stay deterministic.
  *
+ * On a busy machine two things go wrong, and both are handled here: a worker the OS pauses in
+ * the middle of a part it claimed holds the caller up for a time slice (a "miss", counted; the
+ * caller can run the next jobs alone, see MISS_MS), and a worker that spins between jobs takes CPU
+ * time from this process's own threads (it spins only while the OS leaves it alone, see
+ * WORKER_SPIN_MS).
+ *
  * NOTE: the caller blocks in Atomics.wait while it waits. Node allows that on its main thread;
  * browsers allow it only in workers, so a page's main thread gets no pool (createBackend falls
  * back to one thread there). Failures never hang: an error inside a worker's kernel is reported
@@ -38,13 +44,39 @@ const EXIT = -1;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
 /**
- * Busy-wait iterations before a thread sleeps: the caller's wait for running parts (tens of
- * microseconds), and a worker's wait for the next job (about a millisecond: in a training step
- * the threaded products come a few hundred microseconds apart, and a worker woken from
- * Atomics.wait arrives too late to take its part).
+ * Busy-wait iterations of the caller waiting for parts that workers are computing, before it
+ * sleeps (tens of microseconds; the worker notifies each finished part). 2,000 measured slower
+ * on the `cnn` preset (one run each: 25.7 s against 20.9 s at load 2.5–2.9).
  */
 const SPIN = 20_000;
-const WORKER_SPIN = 1_000_000;
+/**
+ * How long a worker busy-waits for the next job before it sleeps (ms): in a training step the
+ * threaded products come a few hundred microseconds apart, and a worker woken from Atomics.wait
+ * arrives too late to take its part. But spinning is only free on an otherwise idle core: when
+ * the OS pauses a spinning worker (a spin round takes over WORKER_PAUSED_MS), other processes
+ * want the cores, and every spin then takes time from this process's own threads (measured on
+ * a busy 2-core machine: the MLP epoch 2–4× slower on 2 threads than on 1). The worker then
+ * sleeps between jobs for the next WORKER_QUIET_JOBS jobs before it tries spinning again.
+ */
+const WORKER_SPIN_MS = 1;
+const WORKER_PAUSED_MS = 0.2;
+const WORKER_QUIET_JOBS = 200;
+/**
+ * A job "misses" when, after the caller ran out of parts, it waited longer than this (ms) and
+ * longer than it computed itself for a part that a worker claimed: on a busy machine the OS
+ * pauses a worker in the middle of its part, for a scheduler time slice (milliseconds), and the
+ * caller can only wait. With SOLO_AFTER_MISS the caller then runs the next jobs alone
+ * (SOLO_FIRST, doubling after each further miss up to SOLO_MAX) before it shares work again.
+ */
+const MISS_MS = 0.25;
+const SOLO_FIRST = 8;
+/**
+ * Off: running jobs alone after a miss made the `cnn` preset's epoch 47 s against main's 27 s at
+ * load 3–5 (its many short two-part jobs count as misses when a sleeping worker wakes late, and
+ * the stretches grew until big convolutions ran on one thread). Misses are still counted.
+ */
+const SOLO_AFTER_MISS = false;
+const SOLO_MAX = 512;
 
 export class ThreadPool {
   readonly threads: number;
@@ -52,6 +84,11 @@ export class ThreadPool {
   private readonly memory: WasmMemory;
   private readonly ctl: Int32Array;
   private failure: Error | undefined;
+  /** Jobs the caller still runs alone after a miss, and the next such stretch (see MISS_MS). */
+  private solo = 0;
+  private nextSolo = SOLO_FIRST;
+  /** Jobs shared with the workers, jobs that missed, and jobs run alone after a miss (for tests and benchmarks). */
+  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0 };
 
   /** Resolves once every worker has loaded the module (at once for a pool made by `start`). */
   readonly joined: Promise<void>;
@@ -95,7 +132,7 @@ export class ThreadPool {
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
         module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
-        argCount: ARG_COUNT, spin: WORKER_SPIN,
+        argCount: ARG_COUNT, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietJobs: WORKER_QUIET_JOBS,
       };
       w.postMessage(init);
     }
@@ -150,14 +187,31 @@ export class ThreadPool {
    */
   run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, part: (p: number) => void, what: string, deadlineMs: number): void {
     if (this.failure) throw this.brokenError(what);
+    if (this.solo > 0) {
+      // Recently a worker held the caller up: do this job alone, in part order (the same results).
+      this.solo--;
+      this.stats.solo++;
+      for (let p = 0; p < parts; p++) part(p);
+      return;
+    }
+    this.stats.shared++;
+    const begin = performance.now();
     const ctl = this.ctl;
+    const job = (Atomics.load(ctl, JOB) + 1) | 0;
+    const tag = (job & 0x7fffff) << 8;
+    // Close the claims BEFORE the arguments change: a worker that woke late for the previous job
+    // may be reading the block while it is rewritten, and its claim must then fail. Its claim
+    // checks CLAIM for the previous job's tag and an unclaimed part (below `parts` as read from
+    // the block, possibly this job's larger count); without this store the previous job's
+    // exhausted counter could pass that check, and the worker would run a part with half-written
+    // arguments (seen under load on main: "conv2d forward ... divide by zero" in a worker).
+    // 255 parts claimed under this job's tag matches no job a worker can be looking at.
+    Atomics.store(ctl, CLAIM, tag | 0xff);
     const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
     block[0] = OP_NAMES.indexOf(name);
     block[1] = parts;
     const names = OPS[name].args;
     for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
-    const job = (Atomics.load(ctl, JOB) + 1) | 0;
-    const tag = (job & 0x7fffff) << 8;
     Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, CLAIM, tag);
     Atomics.store(ctl, JOB, job);
@@ -176,6 +230,7 @@ export class ThreadPool {
     }
     // Only parts a worker claimed can still be running.
     const start = performance.now();
+    const own = start - begin;
     for (let s = 0; s < SPIN && Atomics.load(ctl, FINISHED) < parts; s++);
     for (;;) {
       const done = Atomics.load(ctl, FINISHED);
@@ -185,6 +240,18 @@ export class ThreadPool {
         this.failure ??= new Error(`a wasm worker did not finish its part of a ${what} within ${Math.round(deadlineMs)} ms`);
         throw this.brokenError(what);
       }
+    }
+    const waited = performance.now() - start;
+    this.stats.ownMs += own;
+    this.stats.waitMs += waited;
+    if (waited > MISS_MS && waited > own) {
+      this.stats.missed++;
+      if (SOLO_AFTER_MISS) {
+        this.solo = this.nextSolo;
+        this.nextSolo = Math.min(2 * this.nextSolo, SOLO_MAX);
+      }
+    } else {
+      this.nextSolo = SOLO_FIRST;
     }
     for (let i = 1; i < this.threads; i++) {
       if (Atomics.load(ctl, STATUS + i) === 0) continue;

@@ -71,6 +71,31 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
   }
 });
 
+test('after a worker held the caller up, the caller runs the next jobs alone, with the same bits', { skip: !two && 'needs 2 cores' }, () => {
+  const pool = two!.pool!;
+  const rng = new Rng(5);
+  const [m, n, k] = [64, 128, 784];
+  const a = one.allocate(m * k);
+  const b = one.allocate(k * n);
+  a.forEach((_, i) => (a[i] = rng.uniform() - 0.5));
+  b.forEach((_, i) => (b[i] = rng.uniform() - 0.5));
+  const shared = two!.allocate(m * n);
+  const alone = two!.allocate(m * n);
+  const before = { ...pool.stats };
+  two!.gemm(shared, a, b, m, n, k, false, true, 1, 0);
+  // What a miss does (the OS pausing a worker mid-part cannot be staged in a test).
+  (pool as unknown as { solo: number }).solo = 2;
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  assert.equal(pool.stats.solo - before.solo, 2);
+  assert.ok(pool.stats.shared - before.shared >= 1);
+  assert.deepEqual(Buffer.from(alone.buffer, alone.byteOffset, alone.byteLength), Buffer.from(shared.buffer, shared.byteOffset, shared.byteLength));
+  // The stretch is over: the next job is shared again.
+  const sharedNow = pool.stats.shared;
+  two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
+  assert.equal(pool.stats.shared, sharedNow + 1);
+});
+
 test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
   const rng = new Rng(4);
   for (const n of [32_768, 100_003, 1_000_000]) {
@@ -134,6 +159,15 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
   }
   assert.equal(batches, 16);
   assert.ok(other.next().done, 'as many batches on both');
+  // A dataset outside the wasm memory (staged through a plain array), into wasm batches.
+  const outside = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1), backend: two! });
+  const again = new BatchIterator({ x: Float32Array.from(x), y: Float32Array.from(y), count }, { batchSize: 64, shuffle: true, rng: new Rng(1) }).epoch();
+  for (const batch of outside.epoch()) {
+    assert.ok(two!.wasmMemory.pointerOf(batch.x) >= 0, 'the batch lives in the wasm memory');
+    const ref = again.next().value!;
+    assert.deepEqual(batch.x, ref.x);
+    assert.deepEqual(batch.y, ref.y);
+  }
 });
 
 test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
