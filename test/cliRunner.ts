@@ -1,10 +1,38 @@
 // Shared by the CLI tests: run the nabla command in a child process, and check a user error.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
+const ROOT = join(import.meta.dirname, '..');
+
 /** The executable the tests run, as a user would (node bin/nabla.js). */
-export const BIN = join(import.meta.dirname, '..', 'packages', 'cli', 'bin', 'nabla.js');
+export const BIN = join(ROOT, 'packages', 'cli', 'bin', 'nabla.js');
+
+/**
+ * Whether the compiled packages (packages/nabla/dist, packages/cli/dist: what `npm run build` and
+ * `npm pack` make) are newer than every source file they are built from. `npm test` builds them
+ * first; a test file run alone after an edit finds them stale and runs the sources.
+ */
+export function builtIsFresh(): boolean {
+  const built = ['packages/nabla/dist/node-esm/index.js', 'packages/nabla/dist/node-esm/node/index.js', 'packages/cli/dist/main.js']
+    .map((f) => join(ROOT, f));
+  if (!built.every((f) => existsSync(f))) return false;
+  const oldestBuilt = Math.min(...built.map((f) => statSync(f).mtimeMs));
+  const newestSource = (dir: string): number => {
+    let newest = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      newest = Math.max(newest, e.isDirectory() ? newestSource(p) : statSync(p).mtimeMs);
+    }
+    return newest;
+  };
+  const sources = ['packages/nabla/src', 'packages/cli/src', 'packages/nabla/package.json', 'packages/cli/package.json'].map((d) => join(ROOT, d));
+  return sources.every((s) => (statSync(s).isDirectory() ? newestSource(s) : statSync(s).mtimeMs) < oldestBuilt);
+}
+
+// The CLI runs compiled when it is up to date (bin/nabla.js reads this; child processes inherit it).
+if (process.env.NABLA_CLI_DIST === undefined && builtIsFresh()) process.env.NABLA_CLI_DIST = '1';
 
 export interface CliResult {
   code: number | null;

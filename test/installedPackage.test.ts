@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { inkToRgba } from 'nabla';
 import { loadMnist } from 'nabla/node';
 import { writeMnistFixture } from './cliFixtures.ts';
+import { builtIsFresh } from './cliRunner.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const npm = (args: string[], cwd: string): SpawnSyncReturns<string> =>
@@ -25,7 +26,10 @@ let installed: { lib: string[]; cli: string[] } | undefined;
 /** npm pack + npm install into `app`, once for every test of this file. */
 function install(): { lib: string[]; cli: string[] } {
   if (installed) return installed;
-  const packed = npm(['pack', '-w', 'nabla', '-w', 'nabla-cli', '--pack-destination', work, '--json'], ROOT);
+  // The prepack script builds dist/; `npm test` has just built it, so it is packed as it is then
+  // (rebuilding would delete dist/ under the other test files running the compiled CLI).
+  const fresh = builtIsFresh() ? ['--ignore-scripts'] : [];
+  const packed = npm(['pack', ...fresh, '-w', 'nabla', '-w', 'nabla-cli', '--pack-destination', work, '--json'], ROOT);
   assert.equal(packed.status, 0, packed.stderr);
   const [lib, cli] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
   mkdirSync(app);

@@ -105,7 +105,9 @@ test('e2e: training in the page moves the loss curve down; pause stops it', asyn
   const later = await page.$eval('#loss-chart', (c) => (c as HTMLCanvasElement).toDataURL());
   assert.notEqual(later, early, 'the loss chart was redrawn');
   const { first, last } = await page.$eval('#loss-chart', (c) => ({ first: Number((c as HTMLElement).dataset.first), last: Number((c as HTMLElement).dataset.last) }));
-  assert.ok(first > 1.0 && last < first * 0.7, `the loss fell: first ${first}, last ${last}`);
+  // The first point averages the first ~60 ms of batches: near ln 10 ≈ 2.3 on a slow backend, lower on a
+  // fast one; either way the loss must fall well below it and below a guess's.
+  assert.ok(last < first * 0.7 && last < 0.5, `the loss fell: first ${first}, last ${last}`);
   assert.match(await page.textContent('#model-source') ?? '', /page: 784-64-10/);
   await page.click('#train'); // pause
   await page.waitForSelector('body[data-training="false"]');
