@@ -46,6 +46,12 @@ export function nabla(...args: string[]): CliResult {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The same from the TypeScript sources (through tsx), as a checkout runs it: e.g. for a .ts plugin. */
+export function nablaFromSources(...args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, FORCE_COLOR: '0', NABLA_CLI_DIST: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** A user error: exit 1, one "nabla: error:" line (or commander's "error:"), no stack trace. */
 export function assertUserError(r: CliResult, ...fragments: string[]): void {
   assert.equal(r.code, 1, `expected exit 1, got ${r.code}; stderr: ${r.stderr}`);

@@ -13,7 +13,7 @@ import {
 } from 'nabla';
 import { assertNablaError } from './assertNablaError.ts';
 import { writeMnistFixture } from './cliFixtures.ts';
-import { assertUserError, nabla } from './cliRunner.ts';
+import { assertUserError, nablaFromSources } from './cliRunner.ts';
 import { Swish } from '../examples/swish.ts';
 
 /** y = x, with no ONNX form: exporting a model that holds it must fail by name. */
@@ -64,19 +64,22 @@ test('registration errors, and a layer without an ONNX emitter refused by name',
 });
 
 test('nabla --plugin examples/swish.ts: train --layers, summary, export; without the plugin the model is refused with a hint', () => {
+  // A .ts plugin loads where tsx is registered: the checkout's source run (installed, a plugin is
+  // JavaScript: test/installedPackage.test.ts).
+  const run = nablaFromSources;
   const data = writeMnistFixture({ train: 120, test: 30 });
   const dir = mkdtempSync(join(tmpdir(), 'nabla-plugin-'));
   const model = join(dir, 'swish.safetensors');
   const plugin = join(import.meta.dirname, '..', 'examples', 'swish.ts');
-  const t = nabla('--plugin', plugin, 'train', '--data', data, '--layers', 'dense:16,swish,dense:10', '--epochs', '1',
+  const t = run('--plugin', plugin, 'train', '--data', data, '--layers', 'dense:16,swish,dense:10', '--epochs', '1',
     '--no-checkpoint', '--no-progress', '--out', model);
   assert.equal(t.code, 0, t.stderr);
-  const s = nabla('summary', model, '--plugin', plugin);
+  const s = run('summary', model, '--plugin', plugin);
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stdout, /1 Swish/);
-  const e = nabla('--plugin', plugin, 'export', model, '--onnx', join(dir, 'swish.onnx'));
+  const e = run('--plugin', plugin, 'export', model, '--onnx', join(dir, 'swish.onnx'));
   assert.equal(e.code, 0, e.stderr);
   assert.ok(existsSync(join(dir, 'swish.onnx')));
-  assertUserError(nabla('summary', model), 'found "Swish"', 'nabla --plugin <module>');
-  assertUserError(nabla('--plugin', join(dir, 'missing.ts'), 'summary', model), '--plugin', 'no such file');
+  assertUserError(run('summary', model), 'found "Swish"', 'nabla --plugin <module>');
+  assertUserError(run('--plugin', join(dir, 'missing.ts'), 'summary', model), '--plugin', 'no such file');
 });
