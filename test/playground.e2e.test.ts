@@ -5,11 +5,11 @@
 // Screenshots go to test-artifacts/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import packagedChromium from '@sparticuz/chromium';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { drawOne, launchChromium } from './browser.ts';
 import { Adam, Dense, ReLU, Sequential, decodeModel, encodeModel, sliceDataset } from 'nabla';
 import { bundledMnistDir, loadMnist } from 'nabla/node';
 import { startServer, type RunningServer } from '../packages/cli/src/server.ts';
@@ -24,15 +24,6 @@ let page: Page;
 const problems: string[] = [];
 
 before(async () => {
-  // The npm package unpacks its Chromium into a temporary folder (no Debian package, no root).
-  // NOTE: fail, never skip: a missing browser must not turn these tests silently green.
-  const CHROMIUM = process.env.NABLA_CHROMIUM ?? await packagedChromium.executablePath();
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: the browser tests need it. npm install brings it (@sparticuz/chromium); ` +
-      'or set NABLA_CHROMIUM to a Chromium binary.',
-    );
-  }
   await ensureWebBuilt();
   // A small model trained for a moment, so the page's first prediction comes from the server's file.
   const train = sliceDataset(loadMnist('train'), 0, 6000);
@@ -43,7 +34,7 @@ before(async () => {
     model: { loaded: decodeModel(bytes), bytes, name: 'e2e.safetensors' }, staticDir: WEB_DIST, dataDir: bundledMnistDir(), port: 0,
   });
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
@@ -68,13 +59,7 @@ test('e2e: the page is cross-origin isolated and shows the server\'s model', asy
 });
 
 test('e2e: drawing a stroke gives a prediction that matches POST /api/predict', async () => {
-  const box = (await page.locator('#pad').boundingBox())!;
-  // A "1": one vertical stroke.
-  await page.mouse.move(box.x + 145, box.y + 45);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + 140 + i * 0.5, box.y + 45 + i * 16);
-  await page.mouse.up();
-  await page.waitForSelector('#predicted[data-fresh="true"]');
+  await drawOne(page);
   const predicted = Number(await page.textContent('#predicted'));
   assert.ok(Number.isInteger(predicted) && predicted >= 0 && predicted <= 9);
   const shown = await page.$$eval('#bars span[data-class]', (els) => els.map((e) => parseFloat(e.textContent!)));

@@ -6,10 +6,10 @@
 // Screenshots go to test-artifacts/ (and to docs/img/ with NABLA_DOC_SCREENSHOTS=1).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import packagedChromium from '@sparticuz/chromium';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './browser.ts';
 import {
   Adam, BatchNorm2D, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, decodeModel, encodeModel,
   explainConvOutput, maxPoolRoutes, sliceDataset, stepInput, traceSample, type SampleTrace,
@@ -52,11 +52,6 @@ async function openAndTrace(p: Page): Promise<void> {
 }
 
 before(async () => {
-  // NOTE: fail, never skip: a missing browser must not turn these tests silently green.
-  const CHROMIUM = process.env.NABLA_CHROMIUM ?? await packagedChromium.executablePath();
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: npm install brings it (@sparticuz/chromium); or set NABLA_CHROMIUM to a Chromium binary.`);
-  }
   await ensureWebBuilt();
   // conv 8×3×3 p1, batch norm, ReLU, 2×2 max-pool, conv 4×3×3 stride 2 p1, ReLU, dropout, dense 10: one epoch on 2,000 digits.
   const train = sliceDataset(loadMnist('train'), 0, 2000);
@@ -71,7 +66,7 @@ before(async () => {
   nodeTrace = traceSample(loaded.model, test.x.subarray(0, 784), test.y.subarray(0, 10), 'ce');
   server = await startServer({ model: { loaded: decodeModel(bytes), bytes, name: 'cnn.safetensors' }, staticDir: WEB_DIST, dataDir: bundledMnistDir(), port: 0 });
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   watch(page);
   await openAndTrace(page);

@@ -11,10 +11,10 @@
 //   follows the page order with a visible focus ring; no request leaves the server.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import packagedChromium from '@sparticuz/chromium';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { drawOne, launchChromium } from './browser.ts';
 import { Dense, MODEL_PRESET_NAMES, ReLU, Sequential, buildModel, encodeModel } from 'nabla';
 import { bundledMnistDir } from 'nabla/node';
 import { startServer, type RunningServer } from '../packages/cli/src/server.ts';
@@ -27,7 +27,6 @@ const SMALL_CNN = 'conv:8x5,relu,maxpool:2,flatten,dense:10';
 const CNN_TARGET = 0.95;
 const CNN_SECONDS = 30;
 
-let CHROMIUM: string;
 let server: RunningServer;
 let browser: Browser;
 let page: Page;
@@ -52,14 +51,10 @@ async function openPage(b: Browser, width: number, height: number, data = true):
 }
 
 before(async () => {
-  CHROMIUM = process.env.NABLA_CHROMIUM ?? await packagedChromium.executablePath();
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: the browser tests need it (npm install brings @sparticuz/chromium; or set NABLA_CHROMIUM).`);
-  }
   await ensureWebBuilt();
   server = await startServer({ staticDir: WEB_DIST, dataDir: bundledMnistDir(), port: 0 });
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await openPage(browser, 1280, 1000);
 });
 
@@ -162,12 +157,7 @@ test(`e2e page: a small CNN (${SMALL_CNN}) trained in the page reaches ${100 * C
   assert.ok(accuracy >= 94, `test accuracy on 10,000 digits: ${accuracy}%`);
   assert.equal(await page.$$eval('#confusion td', (tds) => tds.filter((_, i) => i % 11 !== 10).reduce((s, td) => s + Number(td.textContent), 0)), 10000);
   // Drawing works with the CNN too.
-  const box = (await page.locator('#pad').boundingBox())!;
-  await page.mouse.move(box.x + 145, box.y + 45);
-  await page.mouse.down();
-  for (let i = 1; i <= 12; i++) await page.mouse.move(box.x + 140 + i * 0.5, box.y + 45 + i * 16);
-  await page.mouse.up();
-  await page.waitForSelector('#predicted[data-fresh="true"]');
+  await drawOne(page);
   assert.match(await page.textContent('#predicted') ?? '', /^\d$/);
   await page.screenshot({ path: join(ARTIFACTS, 'playground-cnn.png') });
 });
