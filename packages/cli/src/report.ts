@@ -9,6 +9,7 @@ import {
   confusionColour, firstLayerPictures, inkToRgba, inputShapeOf, misclassified, tilePictures,
   type ClassificationEvaluation, type Dataset, type LoadedModel, type Mistake, type RegressionEvaluation,
 } from 'nabla';
+import { num } from './output.ts';
 
 export interface ReportInput {
   name: string;
@@ -153,11 +154,6 @@ function regressionSections(ev: RegressionEvaluation, predicted: Float32Array, t
     html`<div class="row">${scatters}</div>`,
     html`<h2>Largest errors</h2><table id="errors"><tr><th>row</th>${t > 1 ? html`<th>target</th>` : ''}<th>true</th><th>predicted</th><th>error</th></tr>${worst}</table>`,
   ];
-}
-
-/** A number in a target's own units: 4 significant digits. */
-function num(x: number): string {
-  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
 }
 
 /** Predicted (y axis) against true (x axis) for target j, with the diagonal. */

@@ -81,8 +81,10 @@ export interface TrialOutcome {
 
 /** Build a manifest; the id is computed here. */
 export function makeManifest(m: Omit<Manifest, 'format' | 'version' | 'id'>): Manifest {
-  const body = { format: FORMAT as typeof FORMAT, version: 1 as const, mode: m.mode, space: m.space, seed: m.seed, budget: m.budget, dims: m.dims, base: m.base, cwd: m.cwd, plugins: m.plugins, data: m.data, trials: m.trials };
-  return { ...body, id: idOf(body), command: m.command };
+  const { command, ...rest } = m;
+  const body = { format: FORMAT as typeof FORMAT, version: 1 as const, ...rest };
+  // readManifest checks the id over the file's fields in the order written here.
+  return { ...body, id: idOf(body), command };
 }
 
 function idOf(body: object): string {
