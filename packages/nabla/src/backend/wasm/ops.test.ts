@@ -9,11 +9,12 @@ import { KERNELS } from './kernels.generated.ts';
 import { OPS, OP_NAMES, opsSource, type Kernels, type Op, type OpName } from './ops.ts';
 import { ARG_COUNT } from './threadPool.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
+import { withUnsharedMemory } from './wasmMemory.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const memory = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: true });
-const { instance } = await WebAssembly.instantiate(Buffer.from(KERNELS.simdShared, 'base64'), {
+const { instance } = await WebAssembly.instantiate(Buffer.from(KERNELS.simd, 'base64'), {
   env: { memory, abort: () => { throw new Error('wasm abort'); } },
 });
 const exports = instance.exports as Record<string, unknown>;
@@ -53,6 +54,29 @@ test('no build of the module has a data segment (a worker instantiating it would
     }
     assert.ok(sections.includes(10), `${name} has a code section`);
     assert.ok(!sections.includes(11), `${name} has a data section (sections ${sections.join(', ')})`);
+  }
+});
+
+test('each build, its memory import made unshared, differs in that one byte and computes the same bits', async () => {
+  for (const [name, base64] of Object.entries(KERNELS)) {
+    const shared = new Uint8Array(Buffer.from(base64, 'base64'));
+    if (!WebAssembly.validate(shared)) continue; // relaxed SIMD on an engine without it
+    const unshared = withUnsharedMemory(shared);
+    assert.equal(unshared.filter((b, i) => b !== shared[i]).length, 1, name);
+    assert.throws(() => withUnsharedMemory(unshared), /imports a shared memory/);
+    const product = async (bytes: Uint8Array<ArrayBuffer>, isShared: boolean): Promise<Float32Array> => {
+      const mem = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: isShared });
+      const { instance: inst } = await WebAssembly.instantiate(bytes, { env: { memory: mem, abort: () => { throw new Error('wasm abort'); } } });
+      const k = inst.exports as unknown as Kernels;
+      mem.grow(Math.ceil(k.gemmScratchBytes() / 65536));
+      const f = new Float32Array(mem.buffer);
+      const rng = new Rng(5);
+      // A (7×5) at 64 KiB, B (5×6) after it, C (7×6) after that; packing scratch from 128 KiB.
+      for (let i = 0; i < 35 + 30; i++) f[16384 + i] = rng.normal();
+      k.gemm(65536 + 65 * 4, 65536, 65536 + 35 * 4, 7, 6, 5, 0, 0, 1, 0, 0, 6, 131072);
+      return f.slice(16384 + 65, 16384 + 65 + 42);
+    };
+    assert.deepEqual(await product(unshared, false), await product(shared, true), name);
   }
 });
 

@@ -26,7 +26,7 @@ import { outSize } from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import { OPS, type Geometry, type Kernels, type Op, type OpArgs, type OpName, type Thread } from './ops.ts';
 import { MAX_THREADS, ThreadPool } from './threadPool.ts';
-import { WasmMemory } from './wasmMemory.ts';
+import { WasmMemory, withUnsharedMemory } from './wasmMemory.ts';
 
 /**
  * Options of `WasmBackend.create`.
@@ -157,7 +157,8 @@ function planBackend(options: WasmBackendOptions): BackendPlan {
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   let simd: 'relaxed' | 'baseline' = 'baseline';
   for (const v of variants) {
-    const candidate = decodeBase64(KERNELS[`${v}${shared ? 'Shared' : 'Unshared'}`]);
+    const build = decodeBase64(KERNELS[v]);
+    const candidate = shared ? build : withUnsharedMemory(build);
     if (WebAssembly.validate(candidate)) {
       bytes = candidate;
       simd = v === 'relaxed' ? 'relaxed' : 'baseline';
