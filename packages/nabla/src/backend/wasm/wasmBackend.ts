@@ -69,6 +69,13 @@ const SUM_PART = 1 << 14;
  * on any number of threads. 8 samples of the small CNN's first layer are 8 × 576 GEMM columns.
  */
 const CONV_CHUNK = 8;
+/**
+ * Samples per part of a Winograd convolution (assembly/winograd.ts: 3×3, stride 1): fixed for the
+ * same reason as CONV_CHUNK; a multiple of the 4 samples that share a SIMD vector.
+ */
+const WINO_CHUNK = 8;
+/** Multiplies of a 3×3 convolution per multiply of its F(2×2, 3×3) form (36 / 16), for job sizes. */
+const WINO_SAVING = 2.25;
 /** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
 const MAX_PARTS = 255;
 /**
@@ -519,7 +526,7 @@ export class WasmBackend implements Backend {
   // Operands outside the wasm memory take the per-sample loop (im2col and GEMM calls).
 
   /** Runs `count` chunks as jobs of at most MAX_PARTS parts when the work is large enough to thread, else one by one. */
-  private convJobs<N extends 'convForward' | 'convBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
+  private convJobs<N extends 'convForward' | 'convBackward' | 'winoForward' | 'winoBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
     const step = flops >= PARALLEL_MIN_FLOPS ? MAX_PARTS : 1;
     for (let first = 0; first < count; first += step) {
       this.run(name, Math.min(step, count - first), { ...args, first } as OpArgs<N>, what, flops / 1e6);
@@ -535,6 +542,16 @@ export class WasmBackend implements Backend {
     const operands = { x: [x, size.input, 'N·C·H·W'], y: [y, size.output, 'N·OC·OH·OW'], weight: [weight, size.weight, 'OC·C·KH·KW'], bias: [bias, oc, 'OC'] } as const;
     this.kernel('conv2dForward', operands, (p) => {
       if (n === 0) return;
+      if (winogradApplies(kh, kw, sh, sw)) {
+        // Per-thread scratch, then the transformed filters (16 planes of OC × C).
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + 64 * oc * c);
+        const u = this.convBlock.ptr + this.threads * stride;
+        this.k.winoFilter(u, p.weight, oc, c, 0);
+        const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: WINO_CHUNK, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
+        this.convJobs('winoForward', args, Math.ceil(n / WINO_CHUNK), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
+        return;
+      }
       const stride = size.scratchPerThread;
       this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride);
       const args = { ...p, chunkSize: CONV_CHUNK, n, c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch: this.convBlock.ptr, stride };
@@ -555,6 +572,26 @@ export class WasmBackend implements Backend {
     } as const;
     this.kernel('conv2dBackward', operands, (p) => {
       if (n === 0) return;
+      if (winogradApplies(kh, kw, sh, sw)) {
+        const chunks = Math.ceil(n / WINO_CHUNK);
+        // Threads' scratch, the rotated filters transformed for dx (16 planes of C × OC), then
+        // one dW + db partial per chunk, added to dW and db in chunk order.
+        const dbOffset = size.weight * 4;
+        const partStride = Math.ceil((size.weight + oc) / 16) * 64;
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + 64 * oc * c + chunks * partStride);
+        const ut = this.convBlock.ptr + this.threads * stride;
+        const partials = ut + 64 * oc * c;
+        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1);
+        const flops = ((dx ? 4 : 2) * n * size.weight * size.s) / WINO_SAVING;
+        const args = {
+          partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: WINO_CHUNK,
+          n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride,
+        };
+        this.convJobs('winoBackward', args, chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`);
+        this.k.convAddPartials(p.dW, p.db, partials, chunks, partStride, size.weight, dbOffset, oc);
+        return;
+      }
       const chunks = Math.ceil(n / CONV_CHUNK);
       // Each chunk writes its own dW partial (OC·K floats) and db partial (OC) into a slot of
       // `partStride` bytes after the threads' scratch; they are added to dW and db in chunk order.
@@ -624,6 +661,15 @@ export class WasmBackend implements Backend {
   sumChannels(...a: Parameters<Backend['sumChannels']>): void { this.js.sumChannels(...a); }
   avgPool(...a: Parameters<Backend['avgPool']>): void { this.js.avgPool(...a); }
   avgPoolBackward(...a: Parameters<Backend['avgPoolBackward']>): void { this.js.avgPoolBackward(...a); }
+}
+
+/** Whether a convolution runs by Winograd's F(2×2, 3×3): a 3×3 window at stride 1, any padding. */
+function winogradApplies(kh: number, kw: number, sh: number, sw: number): boolean {
+  return kh === 3 && kw === 3 && sh === 1 && sw === 1;
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }
 
 /** Sizes of an image kernel's operands: the input (N·C·H·W), windows (N·C·KH·KW·OH·OW), output (N·C·OH·OW). */
