@@ -30,6 +30,7 @@
 // are byte offsets; every scratch area is the calling thread's own.
 
 import { gemm } from './gemm';
+import { madd } from './madd';
 
 /** Output of a 3×3 stride-1 window over len values padded by p on each side. */
 // @ts-ignore: decorator
@@ -63,16 +64,24 @@ function tileCols(chunk: i32, out: i32, outW: i32): i32 {
   return ((chunk + 3) >> 2) * ((out + 1) >> 1) * ((outW + 1) >> 1) * 4;
 }
 
+// Floats between two positions' planes of `floats` values: rounded up to a multiple of 4 KiB
+// plus 256 bytes, so that the 16 values a transform stores (or loads) for one tile fall in 16
+// different cache sets. (Planes a multiple of 4 KiB apart, as 16 channels × 1152 tiles are,
+// map all 16 to one set of the 8-way L1 cache, and the transforms ran 5–20× slower.)
+function planeOf(floats: i32): i32 {
+  return ((floats + 1023) & ~1023) + 64;
+}
+
 function areaV(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
   const t = tileCols(chunk, out3(h, ph), out3(w, pw));
   const tx = tileCols(chunk, h, w);
-  return align16(16 * max(c * t, oc * tx));
+  return 16 * planeOf(max(c * t, oc * tx));
 }
 
 function areaM(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
   const t = tileCols(chunk, out3(h, ph), out3(w, pw));
   const tx = tileCols(chunk, h, w);
-  return align16(16 * max(oc * t, c * tx));
+  return 16 * planeOf(max(oc * t, c * tx));
 }
 
 /** Bytes of scratch one thread needs for chunks of `chunk` samples (forward or backward). */
@@ -294,6 +303,79 @@ function outputTiles(
   }
 }
 
+// ── The products of the forward path: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T).
+//
+// gemm() packs its operands into panels so that its micro-kernel reads them contiguously; here
+// C (the sum's length) is only 16 or 32, so packing and its scaling pass cost as much as the
+// multiplies. V_ξ's rows are already contiguous runs of T, so this kernel reads them in place:
+// a 4 × 8 block of M is eight accumulators over the C steps, each step two loads of V and four
+// broadcasts of U (the same register tile as gemm's micro-kernel), stored once (no read of M).
+// Every M value is one sum over ch = 0..C−1 in order, whichever block computes it.
+
+// @ts-ignore: decorator
+@inline
+function rows4x8(m: usize, ldm: usize, u: usize, c: i32, v: usize, ldv: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const ldu = <usize>c * 4;
+  let bp = v, ap = u;
+  for (let k = 0; k < c; k++) {
+    const b0 = v128.load(bp), b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap + ldu);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap + 2 * ldu);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap + 3 * ldu);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    bp += ldv;
+    ap += 4;
+  }
+  v128.store(m, c00); v128.store(m, c01, 16);
+  v128.store(m + ldm, c10); v128.store(m + ldm, c11, 16);
+  v128.store(m + 2 * ldm, c20); v128.store(m + 2 * ldm, c21, 16);
+  v128.store(m + 3 * ldm, c30); v128.store(m + 3 * ldm, c31, 16);
+}
+
+// One row of M × 4 columns: the edges (OC not a multiple of 4, T not a multiple of 8).
+// @ts-ignore: decorator
+@inline
+function row1x4(m: usize, u: usize, c: i32, v: usize, ldv: usize): void {
+  let acc = f32x4.splat(0);
+  let bp = v, ap = u;
+  for (let k = 0; k < c; k++) {
+    acc = madd(v128.load32_splat(ap), v128.load(bp), acc);
+    bp += ldv;
+    ap += 4;
+  }
+  v128.store(m, acc);
+}
+
+/** m (OC × T, rows T floats) = u (OC × C) · v (C × T, rows T floats); T a multiple of 4. */
+function product(m: usize, u: usize, v: usize, oc: i32, c: i32, t: i32): void {
+  const ld = <usize>t * 4;
+  const oc4 = oc & ~3;
+  let j = 0;
+  for (; j + 8 <= t; j += 8) {
+    const vj = v + <usize>j * 4;
+    const mj = m + <usize>j * 4;
+    let o = 0;
+    for (; o < oc4; o += 4) rows4x8(mj + <usize>o * ld, ld, u + <usize>(o * c) * 4, c, vj, ld);
+    for (; o < oc; o++) {
+      row1x4(mj + <usize>o * ld, u + <usize>(o * c) * 4, c, vj, ld);
+      row1x4(mj + <usize>o * ld + 16, u + <usize>(o * c) * 4, c, vj + 16, ld);
+    }
+  }
+  for (; j < t; j += 4) {
+    for (let o = 0; o < oc; o++) row1x4(m + <usize>o * ld + <usize>j * 4, u + <usize>(o * c) * 4, c, v + <usize>j * 4, ld);
+  }
+}
+
+let SKIP: i32 = 0;
+export function winoSetSkip(v: i32): void { SKIP = v; }
 // ── The convolution of a chunk.
 
 /**
@@ -310,15 +392,15 @@ function convChunk(
   const hp = 2 * th + 2, wp = 2 * tw + 2;
   const tiles = th * tw * 4;
   const t = ((s1 - s0 + 3) >> 2) * tiles;
-  const vPlane = <usize>(c * t) * 4, mPlane = <usize>(oc * t) * 4;
+  const vPlane = <usize>planeOf(c * t) * 4, mPlane = <usize>planeOf(oc * t) * 4;
   for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
-    packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
-    inputTiles(v, vPlane, <usize>t * 4, col, p, c, hp, wp, th, tw);
+    if (!(SKIP & 1)) packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
+    if (!(SKIP & 2)) inputTiles(v, vPlane, <usize>t * 4, col, p, c, hp, wp, th, tw);
   }
-  for (let xi = 0; xi < 16; xi++) {
-    gemm(m + <usize>xi * mPlane, u + <usize>(xi * oc * c) * 4, v + <usize>xi * vPlane, oc, t, c, false, false, 1, 0, 0, t, gemmScratch);
+  if (!(SKIP & 4)) for (let xi = 0; xi < 16; xi++) {
+    product(m + <usize>xi * mPlane, u + <usize>(xi * oc * c) * 4, v + <usize>xi * vPlane, oc, c, t);
   }
-  for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
+  if (!(SKIP & 8)) for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
     outputTiles(y, b, m, mPlane, <usize>t * 4, col, sg, min(4, s1 - sg), oc, oh, ow, th, tw);
   }
 }
@@ -357,7 +439,7 @@ export function winoBackward(
   const hp = 2 * th + 2, wp = 2 * tw + 2;
   const tiles = th * tw * 4;
   const t = ((s1 - s0 + 3) >> 2) * tiles;
-  const vPlane = <usize>(c * t) * 4, mPlane = <usize>(oc * t) * 4;
+  const vPlane = <usize>planeOf(c * t) * 4, mPlane = <usize>planeOf(oc * t) * 4;
   // V = Bᵀ x B and DY = A dy Aᵀ (into m) for every tile of the chunk.
   for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
     packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
