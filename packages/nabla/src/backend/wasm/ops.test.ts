@@ -23,7 +23,7 @@ const exports = instance.exports as Record<string, unknown>;
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
   gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
-  convForward: 18, convBackward: 20, convAddPartials: 8, winoScratchBytes: 7, winoFilter: 5, winoForward: 15, winoBackward: 17, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
+  convForward: 18, convBackward: 20, convAddPartials: 8, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
 };
 
 test('Kernels declares exactly the module\'s exported functions, with their arities', () => {

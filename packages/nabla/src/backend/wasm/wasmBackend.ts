@@ -545,9 +545,9 @@ export class WasmBackend implements Backend {
       if (winogradApplies(kh, kw, sh, sw)) {
         // Per-thread scratch, then the transformed filters (16 planes of OC × C).
         const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
-        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + 64 * oc * c);
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + align64(4 * 36 * oc * c));
         const u = this.convBlock.ptr + this.threads * stride;
-        this.k.winoFilter(u, p.weight, oc, c, 0);
+        this.k.winoFilter(u, p.weight, oc, c, 0, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: WINO_CHUNK, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
         this.convJobs('winoForward', args, Math.ceil(n / WINO_CHUNK), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
         return;
@@ -574,22 +574,25 @@ export class WasmBackend implements Backend {
       if (n === 0) return;
       if (winogradApplies(kh, kw, sh, sw)) {
         const chunks = Math.ceil(n / WINO_CHUNK);
-        // Threads' scratch, the rotated filters transformed for dx (16 planes of C × OC), then
-        // one dW + db partial per chunk, added to dW and db in chunk order.
-        const dbOffset = size.weight * 4;
-        const partStride = Math.ceil((size.weight + oc) / 16) * 64;
+        // Threads' scratch, the rotated filters transformed for dx (≤ 36 planes of C × OC), 9·OC·C
+        // floats for dW's transform, then per chunk its Winograd-domain dW sums (≤ 36 planes of
+        // OC × C) and db sums, added in chunk order and transformed once by winoAddPartials.
+        const filters = align64(4 * 36 * oc * c);
+        const dbOffset = filters;
+        const partStride = align64(dbOffset + 4 * oc);
         const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
-        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + 64 * oc * c + chunks * partStride);
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + filters + align64(4 * size.weight) + chunks * partStride);
         const ut = this.convBlock.ptr + this.threads * stride;
-        const partials = ut + 64 * oc * c;
-        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1);
+        const tmp = ut + filters;
+        const partials = tmp + align64(4 * size.weight);
+        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1, h, w);
         const flops = ((dx ? 4 : 2) * n * size.weight * size.s) / WINO_SAVING;
         const args = {
           partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: WINO_CHUNK,
           n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride,
         };
         this.convJobs('winoBackward', args, chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`);
-        this.k.convAddPartials(p.dW, p.db, partials, chunks, partStride, size.weight, dbOffset, oc);
+        this.k.winoAddPartials(p.dW, p.db, partials, chunks, partStride, dbOffset, oc, c, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw), tmp);
         return;
       }
       const chunks = Math.ceil(n / CONV_CHUNK);

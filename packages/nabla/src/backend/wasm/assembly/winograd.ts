@@ -29,7 +29,6 @@
 // OH × OW = (H + 2PH − 2) × (W + 2PW − 2); TH × TW = ⌈OH/2⌉ × ⌈OW/2⌉ tiles per sample. Pointers
 // are byte offsets; every scratch area is the calling thread's own.
 
-import { gemm } from './gemm';
 import { madd } from './madd';
 
 /** Output of a 3×3 stride-1 window over len values padded by p on each side. */
@@ -39,9 +38,22 @@ function out3(len: i32, p: i32): i32 {
   return len + 2 * p - 2;
 }
 
+// ── Tile size: F(4×4, 3×3) where the outputs fill 4×4 tiles well, else F(2×2, 3×3).
+
+/**
+ * Outputs per tile side (2 or 4) for an OH × OW output: 4 when 4×4 tiles cover it with at most
+ * 20% of their outputs past its edges (24×24, 26×26, 12×12, 8×8; not 10×10 or 9×11), else 2.
+ */
+// @ts-ignore: decorator
+@inline
+function tileOf(oh: i32, ow: i32): i32 {
+  const covered = ((oh + 3) & ~3) * ((ow + 3) & ~3);
+  return oh >= 8 && ow >= 8 && 5 * covered <= 6 * oh * ow ? 4 : 2;
+}
+
 // ── Scratch: one thread's areas for a chunk of `chunk` samples, sized for the backward (which
-// also runs the forward path for dx): P (one group's padded planes), V (16 × channels × T),
-// M (16 × channels × T) and dU (16 × OC × C), each 64-byte aligned.
+// also runs the forward path for dx, whose output is H × W): a small staging area for the
+// 6 × 6 transforms, P (one group's padded planes), V and M (positions × channels × T).
 
 // @ts-ignore: decorator
 @inline
@@ -49,23 +61,34 @@ function align16(floats: i32): i32 {
   return (floats + 15) & ~15;
 }
 
+const TMP: i32 = 160;
+
 function areaP(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32): i32 {
   const oh = out3(h, ph), ow = out3(w, pw);
-  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
-  // Tiles over H × W for dx (dy padded by 2 − p).
-  const thx = (h + 1) >> 1, twx = (w + 1) >> 1;
-  const forward = c * (2 * th + 2) * (2 * tw + 2);
-  const dyTiles = oc * (2 * th) * (2 * tw);
-  const dxInput = oc * (2 * thx + 2) * (2 * twx + 2);
+  const m = tileOf(oh, ow), mx = tileOf(h, w);
+  const th = (oh + m - 1) / m, tw = (ow + m - 1) / m;
+  const thx = (h + mx - 1) / mx, twx = (w + mx - 1) / mx;
+  const forward = c * (m * th + 2) * (m * tw + 2);
+  const dyTiles = oc * (m * th) * (m * tw);
+  const dxInput = oc * (mx * thx + 2) * (mx * twx + 2);
   return align16(max(forward, max(dyTiles, dxInput)) * 4);
 }
 
-function tileCols(chunk: i32, out: i32, outW: i32): i32 {
-  return ((chunk + 3) >> 2) * ((out + 1) >> 1) * ((outW + 1) >> 1) * 4;
+/** Columns of a chunk's products: ⌈chunk / 4⌉ groups × tiles × 4 lanes. */
+function tileCols(chunk: i32, oh: i32, ow: i32): i32 {
+  const m = tileOf(oh, ow);
+  return ((chunk + 3) >> 2) * ((oh + m - 1) / m) * ((ow + m - 1) / m) * 4;
+}
+
+// @ts-ignore: decorator
+@inline
+function positions(oh: i32, ow: i32): i32 {
+  const a = tileOf(oh, ow) + 2;
+  return a * a;
 }
 
 // Floats between two positions' planes of `floats` values: rounded up to a multiple of 4 KiB
-// plus 256 bytes, so that the 16 values a transform stores (or loads) for one tile fall in 16
+// plus 256 bytes, so that the values a transform stores (or loads) for one tile fall in
 // different cache sets. (Planes a multiple of 4 KiB apart, as 16 channels × 1152 tiles are,
 // map all 16 to one set of the 8-way L1 cache, and the transforms ran 5–20× slower.)
 function planeOf(floats: i32): i32 {
@@ -73,20 +96,18 @@ function planeOf(floats: i32): i32 {
 }
 
 function areaV(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
-  const t = tileCols(chunk, out3(h, ph), out3(w, pw));
-  const tx = tileCols(chunk, h, w);
-  return 16 * planeOf(max(c * t, oc * tx));
+  const oh = out3(h, ph), ow = out3(w, pw);
+  return max(positions(oh, ow) * planeOf(c * tileCols(chunk, oh, ow)), positions(h, w) * planeOf(oc * tileCols(chunk, h, w)));
 }
 
 function areaM(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
-  const t = tileCols(chunk, out3(h, ph), out3(w, pw));
-  const tx = tileCols(chunk, h, w);
-  return 16 * planeOf(max(oc * t, c * tx));
+  const oh = out3(h, ph), ow = out3(w, pw);
+  return max(positions(oh, ow) * planeOf(oc * tileCols(chunk, oh, ow)), positions(h, w) * planeOf(c * tileCols(chunk, h, w)));
 }
 
 /** Bytes of scratch one thread needs for chunks of `chunk` samples (forward or backward). */
 export function winoScratchBytes(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
-  return (areaP(c, h, w, ph, pw, oc) + areaV(c, h, w, ph, pw, oc, chunk) + areaM(c, h, w, ph, pw, oc, chunk) + align16(16 * oc * c)) * 4;
+  return (TMP + areaP(c, h, w, ph, pw, oc) + areaV(c, h, w, ph, pw, oc, chunk) + areaM(c, h, w, ph, pw, oc, chunk)) * 4;
 }
 
 // ── Filters.
@@ -102,10 +123,62 @@ function gRow(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
 }
 
 /**
- * u[ξ] (16 planes of OC × C floats) = G·W[o][ch]·Gᵀ; with flip, u[ξ] (16 planes of C × OC) =
- * G·rot180(W[o][ch])·Gᵀ at [ch][o]: the filters of the input gradient. wt: (OC, C, 3, 3).
+ * The transformed filters of a convolution with an OH × OW output: u[ξ] (one plane of OC × C
+ * floats per position) = G·W[o][ch]·Gᵀ; with flip, u[ξ] (planes of C × OC) = G·rot180(W[o][ch])·Gᵀ
+ * at [ch][o]: the filters of the input gradient. wt: (OC, C, 3, 3); u: 36·OC·C floats.
  */
-export function winoFilter(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
+export function winoFilter(u: usize, wt: usize, oc: i32, c: i32, flip: i32, oh: i32, ow: i32): void {
+  if (tileOf(oh, ow) == 2) filter2(u, wt, oc, c, flip);
+  else filter4(u, wt, oc, c, flip);
+}
+
+// F(4×4, 3×3): G (6 × 3) = | 1/4    0     0  |
+//                          | −1/6 −1/6  −1/6 |
+//                          | −1/6  1/6  −1/6 |
+//                          | 1/24 1/12   1/6 |
+//                          | 1/24 −1/12  1/6 |
+//                          | 0      0     1  |
+// Stores G·(a, b, c) at dst + k·step, k = 0..5.
+// @ts-ignore: decorator
+@inline
+function gRow6(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
+  const s = a + c;
+  store<f32>(dst, <f32>0.25 * a);
+  store<f32>(dst + step, <f32>(-1.0 / 6.0) * (s + b));
+  store<f32>(dst + 2 * step, <f32>(-1.0 / 6.0) * (s - b));
+  const q = <f32>(1.0 / 24.0) * a + <f32>(1.0 / 6.0) * c;
+  const r = <f32>(1.0 / 12.0) * b;
+  store<f32>(dst + 3 * step, q + r);
+  store<f32>(dst + 4 * step, q - r);
+  store<f32>(dst + 5 * step, c);
+}
+
+function filter4(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
+  const plane = <usize>(oc * c) * 4;
+  for (let o = 0; o < oc; o++) {
+    for (let ch = 0; ch < c; ch++) {
+      const g = wt + <usize>((o * c + ch) * 9) * 4;
+      const dst = u + <usize>(flip ? ch * oc + o : o * c + ch) * 4;
+      // G·g column by column into positions 6i + j (j < 3) of rows i, then each row i of that
+      // (3 values) expanded by G into positions 6i .. 6i + 5.
+      for (let j = 0; j < 3; j++) {
+        let a: f32, b: f32, cc: f32;
+        if (flip) {
+          a = load<f32>(g + <usize>(8 - j) * 4); b = load<f32>(g + <usize>(5 - j) * 4); cc = load<f32>(g + <usize>(2 - j) * 4);
+        } else {
+          a = load<f32>(g + <usize>j * 4); b = load<f32>(g + <usize>(3 + j) * 4); cc = load<f32>(g + <usize>(6 + j) * 4);
+        }
+        gRow6(dst + <usize>j * plane, 6 * plane, a, b, cc);
+      }
+      for (let i = 0; i < 6; i++) {
+        const row = dst + <usize>(6 * i) * plane;
+        gRow6(row, plane, load<f32>(row), load<f32>(row + plane), load<f32>(row + 2 * plane));
+      }
+    }
+  }
+}
+
+function filter2(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
   const plane = <usize>(oc * c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
@@ -303,6 +376,158 @@ function outputTiles(
   }
 }
 
+// ── F(4×4, 3×3) tile transforms, in two passes through the staging area `tmp` (36 vectors):
+//
+//   Bᵀ = | 4  0 −5  0  1  0 |   Aᵀ = | 1  1  1  1  1  0 |
+//        | 0 −4 −4  1  1  0 |        | 0  1 −1  2 −2  0 |
+//        | 0  4 −4 −1  1  0 |        | 0  1  1  4  4  0 |
+//        | 0 −2 −1  2  1  0 |        | 0  1 −1  8 −8  1 |
+//        | 0  2 −1 −2  1  0 |
+//        | 0  4  0 −5  0  1 |
+
+// Stores Bᵀ·(d0 … d5) at dst + k·step, k = 0..5.
+// @ts-ignore: decorator
+@inline
+function bt6(dst: usize, step: usize, d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128): void {
+  const four = f32x4.splat(4), five = f32x4.splat(5), two = f32x4.splat(2);
+  v128.store(dst, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
+  const p = f32x4.add(d3, d4), q = f32x4.add(d1, d2);
+  v128.store(dst + step, f32x4.sub(p, f32x4.mul(four, q)));
+  const r = f32x4.sub(d4, d3), t = f32x4.sub(d1, d2);
+  v128.store(dst + 2 * step, f32x4.add(r, f32x4.mul(four, t)));
+  const e = f32x4.sub(d4, d2), g = f32x4.mul(two, f32x4.sub(d3, d1));
+  v128.store(dst + 3 * step, f32x4.add(e, g));
+  v128.store(dst + 4 * step, f32x4.sub(e, g));
+  v128.store(dst + 5 * step, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
+}
+
+/** As inputTiles, for 6 × 6 windows at steps of 4 (hp = 4·TH + 2): 36 positions. */
+function inputTiles4(v: usize, plane: usize, ld: usize, col: i32, p: usize, c: i32, hp: i32, wp: i32, th: i32, tw: i32, tmp: usize): void {
+  const row = <usize>wp * 16;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        let s = p + <usize>((ch * hp + 4 * ty) * wp + 4 * tx) * 16;
+        // Each window row r times B into tmp[r][0..5].
+        for (let r = 0; r < 6; r++, s += row) {
+          bt6(tmp + <usize>r * 96, 16, v128.load(s), v128.load(s, 16), v128.load(s, 32), v128.load(s, 48), v128.load(s, 64), v128.load(s, 80));
+        }
+        // Then Bᵀ on each column j: position 6i + j.
+        const dst = v + <usize>ch * ld + <usize>(col + (ty * tw + tx) * 4) * 4;
+        for (let j = 0; j < 6; j++) {
+          const q = tmp + <usize>j * 16;
+          bt6(dst + <usize>j * plane, 6 * plane, v128.load(q), v128.load(q, 96), v128.load(q, 192), v128.load(q, 288), v128.load(q, 384), v128.load(q, 480));
+        }
+      }
+    }
+  }
+}
+
+// Stores A·(g0 … g3) = (g0, g0+g1+g2+g3, g0−g1+g2−g3, g0+2g1+4g2+8g3, g0−2g1+4g2−8g3, g3) at dst + k·step.
+// @ts-ignore: decorator
+@inline
+function a6(dst: usize, step: usize, g0: v128, g1: v128, g2: v128, g3: v128): void {
+  const e = f32x4.add(g0, g2), o = f32x4.add(g1, g3);
+  v128.store(dst, g0);
+  v128.store(dst + step, f32x4.add(e, o));
+  v128.store(dst + 2 * step, f32x4.sub(e, o));
+  const e2 = f32x4.add(g0, f32x4.mul(f32x4.splat(4), g2)), o2 = f32x4.add(f32x4.mul(f32x4.splat(2), g1), f32x4.mul(f32x4.splat(8), g3));
+  v128.store(dst + 3 * step, f32x4.add(e2, o2));
+  v128.store(dst + 4 * step, f32x4.sub(e2, o2));
+  v128.store(dst + 5 * step, g3);
+}
+
+/** As gradTiles, for 4 × 4 tiles of dy (planes oc × 4TH × 4TW): A·dy·Aᵀ, 36 positions. */
+function gradTiles4(dyt: usize, plane: usize, ld: usize, col: i32, p: usize, oc: i32, th: i32, tw: i32, tmp: usize): void {
+  const hp = 4 * th, wp = 4 * tw;
+  const row = <usize>wp * 16;
+  for (let o = 0; o < oc; o++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        let s = p + <usize>((o * hp + 4 * ty) * wp + 4 * tx) * 16;
+        for (let r = 0; r < 4; r++, s += row) a6(tmp + <usize>r * 96, 16, v128.load(s), v128.load(s, 16), v128.load(s, 32), v128.load(s, 48));
+        const dst = dyt + <usize>o * ld + <usize>(col + (ty * tw + tx) * 4) * 4;
+        for (let j = 0; j < 6; j++) {
+          const q = tmp + <usize>j * 16;
+          a6(dst + <usize>j * plane, 6 * plane, v128.load(q), v128.load(q, 96), v128.load(q, 192), v128.load(q, 288));
+        }
+      }
+    }
+  }
+}
+
+// Stores Aᵀ·(m0 … m5) at dst + k·step, k = 0..3, adding `bias`.
+// @ts-ignore: decorator
+@inline
+function at4(dst: usize, step: usize, m0: v128, m1: v128, m2: v128, m3: v128, m4: v128, m5: v128, bias: v128): void {
+  const a = f32x4.add(m1, m2), b = f32x4.sub(m1, m2), c = f32x4.add(m3, m4), d = f32x4.sub(m3, m4);
+  v128.store(dst, f32x4.add(f32x4.add(f32x4.add(m0, a), c), bias));
+  v128.store(dst + step, f32x4.add(madd(f32x4.splat(2), d, b), bias));
+  v128.store(dst + 2 * step, f32x4.add(madd(f32x4.splat(4), c, a), bias));
+  v128.store(dst + 3 * step, f32x4.add(f32x4.add(madd(f32x4.splat(8), d, b), m5), bias));
+}
+
+/** As outputTiles, for 4 × 4 tiles: y = Aᵀ m A from 36 positions. */
+function outputTiles4(
+  y: usize, b: usize, m: usize, plane: usize, ld: usize, col: i32, sg: i32, count: i32, oc: i32, oh: i32, ow: i32, th: i32, tw: i32, tmp: usize,
+): void {
+  const sampleBytes = <usize>(oc * oh * ow) * 4;
+  const rowBytes = <usize>ow * 4;
+  const zero = f32x4.splat(0);
+  for (let o = 0; o < oc; o++) {
+    const bias = f32x4.splat(b == 0 ? 0 : load<f32>(b + <usize>o * 4));
+    const out = y + <usize>((sg * oc + o) * oh * ow) * 4;
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        let s = m + <usize>o * ld + <usize>(col + (ty * tw + tx) * 4) * 4;
+        // Row i (positions 6i .. 6i + 5) times A into tmp[i][0..3].
+        for (let i = 0; i < 6; i++, s += 6 * plane) {
+          at4(tmp + <usize>i * 64, 16, v128.load(s), v128.load(s + plane), v128.load(s + 2 * plane), v128.load(s + 3 * plane),
+            v128.load(s + 4 * plane), v128.load(s + 5 * plane), zero);
+        }
+        // Then Aᵀ on each column k into tmp[6 + r][k], and out to the outputs that exist.
+        for (let k = 0; k < 4; k++) {
+          const q = tmp + <usize>k * 16;
+          at4(q + 384, 64, v128.load(q), v128.load(q, 64), v128.load(q, 128), v128.load(q, 192), v128.load(q, 256), v128.load(q, 320), bias);
+        }
+        const oy = 4 * ty, ox = 4 * tx;
+        const rows = min(4, oh - oy), cols = min(4, ow - ox);
+        for (let r = 0; r < rows; r++) {
+          const at = out + <usize>(oy + r) * rowBytes + <usize>ox * 4;
+          for (let k = 0; k < cols; k++) storeLanes(at + <usize>k * 4, sampleBytes, v128.load(tmp + <usize>(384 + r * 64 + k * 16)), count);
+        }
+      }
+    }
+  }
+}
+
+// Stores Gᵀ·(e0 … e5) = (e0/4 − (e1+e2)/6 + (e3+e4)/24, (e2−e1)/6 + (e3−e4)/12,
+// ((e3+e4) − (e1+e2))/6 + e5), read at src + k·st, to dst + k·dstStep (k = 0..2).
+// @ts-ignore: decorator
+@inline
+function gt6(src: usize, st: usize, dst: usize, dstStep: usize): void {
+  const e0 = load<f32>(src), e1 = load<f32>(src + st), e2 = load<f32>(src + 2 * st);
+  const e3 = load<f32>(src + 3 * st), e4 = load<f32>(src + 4 * st), e5 = load<f32>(src + 5 * st);
+  const a = e1 + e2, c = e3 + e4;
+  store<f32>(dst, <f32>0.25 * e0 - <f32>(1.0 / 6.0) * a + <f32>(1.0 / 24.0) * c);
+  store<f32>(dst + dstStep, <f32>(1.0 / 6.0) * (e2 - e1) + <f32>(1.0 / 12.0) * (e3 - e4));
+  store<f32>(dst + 2 * dstStep, <f32>(1.0 / 6.0) * (c - a) + e5);
+}
+
+/** dw[o][ch] (3×3) = Gᵀ dU[·][o][ch] G for F(4×4, 3×3), dU: 36 planes of OC × C (overwritten). */
+function filterGradient4(dw: usize, du: usize, oc: i32, c: i32): void {
+  const plane = <usize>(oc * c) * 4;
+  for (let o = 0; o < oc; o++) {
+    for (let ch = 0; ch < c; ch++) {
+      const s = du + <usize>(o * c + ch) * 4;
+      const d = dw + <usize>((o * c + ch) * 9) * 4;
+      // Each row i of dU times G, in place into positions 6i .. 6i + 2; then Gᵀ down those 3 columns.
+      for (let i = 0; i < 6; i++) gt6(s + <usize>(6 * i) * plane, plane, s + <usize>(6 * i) * plane, plane);
+      for (let k = 0; k < 3; k++) gt6(s + <usize>k * plane, 6 * plane, d + <usize>k * 4, 12);
+    }
+  }
+}
+
 // ── The products of the forward path: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T).
 //
 // gemm() packs its operands into panels so that its micro-kernel reads them contiguously; here
@@ -374,85 +599,155 @@ function product(m: usize, u: usize, v: usize, oc: i32, c: i32, t: i32): void {
   }
 }
 
-let SKIP: i32 = 0;
-export function winoSetSkip(v: i32): void { SKIP = v; }
-// ── The convolution of a chunk.
+// ── The products of the weight gradient: dU_ξ (OC × C) = DY_ξ (OC × T) · V_ξᵀ (T × C).
+// The sum runs along rows of both operands, so each dU value is a dot product of two
+// contiguous rows: a 4 × 2 block of dU keeps eight vector accumulators (four t's per lane) over
+// the T columns, then adds each accumulator's lanes in a fixed order.
+
+// @ts-ignore: decorator
+@inline
+function hsum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+// @ts-ignore: decorator
+@inline
+function dots4x2(du: usize, ldu: usize, a: usize, b: usize, ld: usize, t: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  const end = <usize>t * 4;
+  for (let j: usize = 0; j < end; j += 16) {
+    const b0 = v128.load(b + j), b1 = v128.load(b + ld + j);
+    let x = v128.load(a + j);
+    c00 = madd(x, b0, c00); c01 = madd(x, b1, c01);
+    x = v128.load(a + ld + j);
+    c10 = madd(x, b0, c10); c11 = madd(x, b1, c11);
+    x = v128.load(a + 2 * ld + j);
+    c20 = madd(x, b0, c20); c21 = madd(x, b1, c21);
+    x = v128.load(a + 3 * ld + j);
+    c30 = madd(x, b0, c30); c31 = madd(x, b1, c31);
+  }
+  store<f32>(du, hsum(c00)); store<f32>(du, hsum(c01), 4);
+  store<f32>(du + ldu, hsum(c10)); store<f32>(du + ldu, hsum(c11), 4);
+  store<f32>(du + 2 * ldu, hsum(c20)); store<f32>(du + 2 * ldu, hsum(c21), 4);
+  store<f32>(du + 3 * ldu, hsum(c30)); store<f32>(du + 3 * ldu, hsum(c31), 4);
+}
+
+// @ts-ignore: decorator
+@inline
+function dot1(a: usize, b: usize, t: i32): f32 {
+  let acc = f32x4.splat(0);
+  const end = <usize>t * 4;
+  for (let j: usize = 0; j < end; j += 16) acc = madd(v128.load(a + j), v128.load(b + j), acc);
+  return hsum(acc);
+}
+
+/** du (OC × C) = a (OC × T) · b (C × T)ᵀ, rows of a and b T floats; T a multiple of 4. */
+function productT(du: usize, a: usize, b: usize, oc: i32, c: i32, t: i32): void {
+  const ld = <usize>t * 4;
+  const ldu = <usize>c * 4;
+  const oc4 = oc & ~3, c2 = c & ~1;
+  for (let o = 0; o < oc4; o += 4) {
+    let ch = 0;
+    for (; ch < c2; ch += 2) dots4x2(du + <usize>o * ldu + <usize>ch * 4, ldu, a + <usize>o * ld, b + <usize>ch * ld, ld, t);
+    for (; ch < c; ch++) {
+      for (let r = 0; r < 4; r++) store<f32>(du + <usize>(o + r) * ldu + <usize>ch * 4, dot1(a + <usize>(o + r) * ld, b + <usize>ch * ld, t));
+    }
+  }
+  for (let o = oc4; o < oc; o++) {
+    for (let ch = 0; ch < c; ch++) store<f32>(du + <usize>o * ldu + <usize>ch * 4, dot1(a + <usize>o * ld, b + <usize>ch * ld, t));
+  }
+}
 
 /**
  * y[s] = conv3×3(x[s], padding ph/pw) + b for s in [s0, s1), from the transformed filters u
- * (winoFilter: 16 planes of OC × C). y: (N, OC, OH, OW), x: (N, C, H, W); b (OC) or 0.
- * Areas p, v, m of the thread's scratch.
+ * (winoFilter for this output size). y: (N, OC, OH, OW), x: (N, C, H, W); b (OC) or 0.
+ * Areas tmp, p, v, m of the thread's scratch.
  */
 function convChunk(
   y: usize, x: usize, u: usize, b: usize, s0: i32, s1: i32, c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32,
-  p: usize, v: usize, m: usize, gemmScratch: usize,
+  tmp: usize, p: usize, v: usize, m: usize,
 ): void {
   const oh = out3(h, ph), ow = out3(w, pw);
-  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
-  const hp = 2 * th + 2, wp = 2 * tw + 2;
+  const e = tileOf(oh, ow);
+  const th = (oh + e - 1) / e, tw = (ow + e - 1) / e;
+  const hp = e * th + 2, wp = e * tw + 2;
   const tiles = th * tw * 4;
   const t = ((s1 - s0 + 3) >> 2) * tiles;
+  const npos = (e + 2) * (e + 2);
   const vPlane = <usize>planeOf(c * t) * 4, mPlane = <usize>planeOf(oc * t) * 4;
+  const ld = <usize>t * 4;
   for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
-    if (!(SKIP & 1)) packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
-    if (!(SKIP & 2)) inputTiles(v, vPlane, <usize>t * 4, col, p, c, hp, wp, th, tw);
+    packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
+    if (e == 2) inputTiles(v, vPlane, ld, col, p, c, hp, wp, th, tw);
+    else inputTiles4(v, vPlane, ld, col, p, c, hp, wp, th, tw, tmp);
   }
-  if (!(SKIP & 4)) for (let xi = 0; xi < 16; xi++) {
+  for (let xi = 0; xi < npos; xi++) {
     product(m + <usize>xi * mPlane, u + <usize>(xi * oc * c) * 4, v + <usize>xi * vPlane, oc, c, t);
   }
-  if (!(SKIP & 8)) for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
-    outputTiles(y, b, m, mPlane, <usize>t * 4, col, sg, min(4, s1 - sg), oc, oh, ow, th, tw);
+  for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
+    if (e == 2) outputTiles(y, b, m, mPlane, ld, col, sg, min(4, s1 - sg), oc, oh, ow, th, tw);
+    else outputTiles4(y, b, m, mPlane, ld, col, sg, min(4, s1 - sg), oc, oh, ow, th, tw, tmp);
   }
 }
 
 /**
- * Forward of the samples [s0, s1): y = conv3×3(x) + b (b: (OC) or 0), u from winoFilter (flip 0).
- * scratch: winoScratchBytes(…) bytes for chunks of at least s1 − s0 samples.
+ * Forward of the samples [s0, s1): y = conv3×3(x) + b (b: (OC) or 0), u from winoFilter (flip 0,
+ * this output size). scratch: winoScratchBytes(…) bytes for chunks of at least s1 − s0 samples.
  */
 export function winoForward(
   y: usize, x: usize, u: usize, b: usize, s0: i32, s1: i32, c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32,
-  scratch: usize, gemmScratch: usize,
+  scratch: usize,
 ): void {
   if (s1 <= s0) return;
-  const p = scratch;
+  const tmp = scratch;
+  const p = tmp + <usize>TMP * 4;
   const v = p + <usize>areaP(c, h, w, ph, pw, oc) * 4;
   const m = v + <usize>areaV(c, h, w, ph, pw, oc, chunk) * 4;
-  convChunk(y, x, u, b, s0, s1, c, h, w, ph, pw, oc, p, v, m, gemmScratch);
+  convChunk(y, x, u, b, s0, s1, c, h, w, ph, pw, oc, tmp, p, v, m);
 }
 
 /**
- * Backward of the samples [s0, s1): dwPart (OC, C, 3, 3) = the chunk's Σ dy ⋆ x and dbPart (OC)
- * its Σ dy (both written fresh; dbPart 0 for none), and when dx is not 0, dx[s] (written fresh) =
- * the full correlation of dy[s] with the rotated kernels, ut from winoFilter (flip 1).
+ * Backward of the samples [s0, s1): duPart (positions × OC × C) = the chunk's weight gradient in
+ * the Winograd domain, Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B), and dbPart (OC) its Σ dy (both written fresh;
+ * dbPart 0 for none); winoAddPartials turns the chunks' sums into dW. When dx is not 0, dx[s]
+ * (written fresh) = the full correlation of dy[s] with the rotated kernels, ut from winoFilter
+ * (flip 1, output H × W).
  */
 export function winoBackward(
-  dwPart: usize, dbPart: usize, dx: usize, x: usize, dy: usize, ut: usize, s0: i32, s1: i32,
-  c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32, scratch: usize, gemmScratch: usize,
+  duPart: usize, dbPart: usize, dx: usize, x: usize, dy: usize, ut: usize, s0: i32, s1: i32,
+  c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32, scratch: usize,
 ): void {
   if (s1 <= s0) return;
-  const p = scratch;
+  const tmp = scratch;
+  const p = tmp + <usize>TMP * 4;
   const v = p + <usize>areaP(c, h, w, ph, pw, oc) * 4;
   const m = v + <usize>areaV(c, h, w, ph, pw, oc, chunk) * 4;
-  const du = m + <usize>areaM(c, h, w, ph, pw, oc, chunk) * 4;
   const oh = out3(h, ph), ow = out3(w, pw);
-  const th = (oh + 1) >> 1, tw = (ow + 1) >> 1;
-  const hp = 2 * th + 2, wp = 2 * tw + 2;
+  const e = tileOf(oh, ow);
+  const th = (oh + e - 1) / e, tw = (ow + e - 1) / e;
+  const hp = e * th + 2, wp = e * tw + 2;
   const tiles = th * tw * 4;
   const t = ((s1 - s0 + 3) >> 2) * tiles;
+  const npos = (e + 2) * (e + 2);
   const vPlane = <usize>planeOf(c * t) * 4, mPlane = <usize>planeOf(oc * t) * 4;
+  const ld = <usize>t * 4;
   // V = Bᵀ x B and DY = A dy Aᵀ (into m) for every tile of the chunk.
   for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
     packGroup(p, x, sg, s1, c, h, w, ph, pw, hp, wp);
-    inputTiles(v, vPlane, <usize>t * 4, col, p, c, hp, wp, th, tw);
-    packGroup(p, dy, sg, s1, oc, oh, ow, 0, 0, 2 * th, 2 * tw);
-    gradTiles(m, mPlane, <usize>t * 4, col, p, oc, th, tw);
+    if (e == 2) inputTiles(v, vPlane, ld, col, p, c, hp, wp, th, tw);
+    else inputTiles4(v, vPlane, ld, col, p, c, hp, wp, th, tw, tmp);
+    packGroup(p, dy, sg, s1, oc, oh, ow, 0, 0, e * th, e * tw);
+    if (e == 2) gradTiles(m, mPlane, ld, col, p, oc, th, tw);
+    else gradTiles4(m, mPlane, ld, col, p, oc, th, tw, tmp);
   }
-  // dU_ξ = DY_ξ · V_ξᵀ, then dW = Gᵀ dU G.
+  // dU_ξ = DY_ξ · V_ξᵀ.
   const duPlane = <usize>(oc * c) * 4;
-  for (let xi = 0; xi < 16; xi++) {
-    gemm(du + <usize>xi * duPlane, m + <usize>xi * mPlane, v + <usize>xi * vPlane, oc, c, t, false, true, 1, 0, 0, c, gemmScratch);
+  for (let xi = 0; xi < npos; xi++) {
+    productT(duPart + <usize>xi * duPlane, m + <usize>xi * mPlane, v + <usize>xi * vPlane, oc, c, t);
   }
-  filterGradient(dwPart, du, oc, c);
   if (dbPart != 0) {
     const s = oh * ow;
     for (let o = 0; o < oc; o++) {
@@ -464,13 +759,42 @@ export function winoBackward(
         for (; j + 4 <= s; j += 4) acc = f32x4.add(acc, v128.load(row + <usize>j * 4));
         for (; j < s; j++) tail += load<f32>(row + <usize>j * 4);
       }
-      const sum = (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-      store<f32>(dbPart + <usize>o * 4, sum + tail);
+      store<f32>(dbPart + <usize>o * 4, hsum(acc) + tail);
     }
   }
   if (dx == 0) return;
   // dx: dy (OC channels of OH × OW) padded by 2 − p, through the forward path with C outputs.
-  convChunk(dx, dy, ut, 0, s0, s1, oc, oh, ow, 2 - ph, 2 - pw, c, p, v, m, gemmScratch);
+  convChunk(dx, dy, ut, 0, s0, s1, oc, oh, ow, 2 - ph, 2 - pw, c, tmp, p, v, m);
+}
+
+/**
+ * dW += Gᵀ (part 0 + part 1 + …) G and db += the parts' db sums (when db is not 0): the chunks'
+ * Winograd-domain sums are added first, in part order (the same sums whichever thread computed
+ * each part), and transformed once. Part t is at parts + t·stride bytes (its positions × OC × C
+ * sums, its db sums dbOffset bytes after); part 0 is overwritten; tmp: 9·OC·C floats.
+ */
+export function winoAddPartials(
+  dw: usize, db: usize, parts: usize, count: i32, stride: i32, dbOffset: i32, oc: i32, c: i32, oh: i32, ow: i32, tmp: usize,
+): void {
+  const e = tileOf(oh, ow);
+  const len = (e + 2) * (e + 2) * oc * c;
+  for (let t = 1; t < count; t++) {
+    const p = parts + <usize>t * <usize>stride;
+    let j = 0;
+    for (; j + 4 <= len; j += 4) v128.store(parts + <usize>j * 4, f32x4.add(v128.load(parts + <usize>j * 4), v128.load(p + <usize>j * 4)));
+    for (; j < len; j++) store<f32>(parts + <usize>j * 4, load<f32>(parts + <usize>j * 4) + load<f32>(p + <usize>j * 4));
+    if (db == 0) continue;
+    for (let o = 0; o < oc; o++) {
+      const at = parts + <usize>dbOffset + <usize>o * 4;
+      store<f32>(at, load<f32>(at) + load<f32>(p + <usize>dbOffset + <usize>o * 4));
+    }
+  }
+  if (e == 2) filterGradient(tmp, parts, oc, c);
+  else filterGradient4(tmp, parts, oc, c);
+  const n = 9 * oc * c;
+  for (let j = 0; j < n; j++) store<f32>(dw + <usize>j * 4, load<f32>(dw + <usize>j * 4) + load<f32>(tmp + <usize>j * 4));
+  if (db == 0) return;
+  for (let o = 0; o < oc; o++) store<f32>(db + <usize>o * 4, load<f32>(db + <usize>o * 4) + load<f32>(parts + <usize>dbOffset + <usize>o * 4));
 }
 
 // Gᵀ·(e0, e1, e2, e3) = (e0 + ½(e1 + e2), ½(e1 − e2), ½(e1 + e2) + e3).
