@@ -389,16 +389,15 @@ function outputTiles(
 // @ts-ignore: decorator
 @inline
 function bt6(dst: usize, step: usize, d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128): void {
-  const four = f32x4.splat(4), five = f32x4.splat(5), two = f32x4.splat(2);
-  v128.store(dst, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4));
-  const p = f32x4.add(d3, d4), q = f32x4.add(d1, d2);
-  v128.store(dst + step, f32x4.sub(p, f32x4.mul(four, q)));
-  const r = f32x4.sub(d4, d3), t = f32x4.sub(d1, d2);
-  v128.store(dst + 2 * step, f32x4.add(r, f32x4.mul(four, t)));
-  const e = f32x4.sub(d4, d2), g = f32x4.mul(two, f32x4.sub(d3, d1));
-  v128.store(dst + 3 * step, f32x4.add(e, g));
-  v128.store(dst + 4 * step, f32x4.sub(e, g));
-  v128.store(dst + 5 * step, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5));
+  // Multiply-adds (fused in the relaxed-SIMD build): 14 operations for the 6 outputs.
+  const four = f32x4.splat(4), minus4 = f32x4.splat(-4), minus5 = f32x4.splat(-5), two = f32x4.splat(2), minus2 = f32x4.splat(-2);
+  v128.store(dst, madd(four, d0, madd(minus5, d2, d4)));
+  v128.store(dst + step, madd(minus4, f32x4.add(d1, d2), f32x4.add(d3, d4)));
+  v128.store(dst + 2 * step, madd(four, f32x4.sub(d1, d2), f32x4.sub(d4, d3)));
+  const e = f32x4.sub(d4, d2), g = f32x4.sub(d3, d1);
+  v128.store(dst + 3 * step, madd(two, g, e));
+  v128.store(dst + 4 * step, madd(minus2, g, e));
+  v128.store(dst + 5 * step, madd(four, d1, madd(minus5, d3, d5)));
 }
 
 /** As inputTiles, for 6 × 6 windows at steps of 4 (hp = 4·TH + 2): 36 positions. */
@@ -431,7 +430,7 @@ function a6(dst: usize, step: usize, g0: v128, g1: v128, g2: v128, g3: v128): vo
   v128.store(dst, g0);
   v128.store(dst + step, f32x4.add(e, o));
   v128.store(dst + 2 * step, f32x4.sub(e, o));
-  const e2 = f32x4.add(g0, f32x4.mul(f32x4.splat(4), g2)), o2 = f32x4.add(f32x4.mul(f32x4.splat(2), g1), f32x4.mul(f32x4.splat(8), g3));
+  const e2 = madd(f32x4.splat(4), g2, g0), o2 = madd(f32x4.splat(8), g3, f32x4.add(g1, g1));
   v128.store(dst + 3 * step, f32x4.add(e2, o2));
   v128.store(dst + 4 * step, f32x4.sub(e2, o2));
   v128.store(dst + 5 * step, g3);
@@ -492,6 +491,24 @@ function outputTiles4(
         }
         const oy = 4 * ty, ox = 4 * tx;
         const rows = min(4, oh - oy), cols = min(4, ow - ox);
+        if (count == 4 && cols == 4) {
+          // Whole rows of 4 outputs for all 4 samples: transpose each row's 4 vectors (one per
+          // output, lanes = samples) into one vector per sample (lanes = outputs) and store it.
+          for (let r = 0; r < rows; r++) {
+            const q = tmp + <usize>(384 + r * 64);
+            const x0 = v128.load(q), x1 = v128.load(q, 16), x2 = v128.load(q, 32), x3 = v128.load(q, 48);
+            const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+            const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+            const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+            const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+            const at = out + <usize>(oy + r) * rowBytes + <usize>ox * 4;
+            v128.store(at, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+            v128.store(at + sampleBytes, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+            v128.store(at + 2 * sampleBytes, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+            v128.store(at + 3 * sampleBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+          }
+          continue;
+        }
         for (let r = 0; r < rows; r++) {
           const at = out + <usize>(oy + r) * rowBytes + <usize>ox * 4;
           for (let k = 0; k < cols; k++) storeLanes(at + <usize>k * 4, sampleBytes, v128.load(tmp + <usize>(384 + r * 64 + k * 16)), count);
