@@ -209,12 +209,29 @@ function filter2(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
  * for samples ≥ s1. x: (·, C, H, W).
  */
 function packGroup(p: usize, x: usize, sg: i32, s1: i32, c: i32, h: i32, w: i32, ph: i32, pw: i32, hp: i32, wp: i32): void {
-  memory.fill(p, 0, <usize>(c * hp * wp) * 16);
   const i0 = max(0, -ph), i1 = min(h, hp - ph);
   const j0 = max(0, -pw), j1 = min(w, wp - pw);
-  if (i1 <= i0 || j1 <= j0) return;
-  const sampleBytes = <usize>(c * h * w) * 4;
   const full = sg + 4 <= s1;
+  if (!full || i1 <= i0 || j1 <= j0) {
+    memory.fill(p, 0, <usize>(c * hp * wp) * 16);
+    if (i1 <= i0 || j1 <= j0) return;
+  } else {
+    // Only the padding: every other value of the planes is written below.
+    const top = <usize>((i0 + ph) * wp) * 16, bottom = <usize>((hp - i1 - ph) * wp) * 16;
+    const left = <usize>(j0 + pw) * 16, right = <usize>(wp - j1 - pw) * 16;
+    for (let ch = 0; ch < c; ch++) {
+      const plane = p + <usize>(ch * hp * wp) * 16;
+      memory.fill(plane, 0, top);
+      memory.fill(plane + <usize>((i1 + ph) * wp) * 16, 0, bottom);
+      for (let r = i0 + ph; r < i1 + ph; r++) {
+        const row = plane + <usize>(r * wp) * 16;
+        for (let q: usize = 0; q < left; q += 16) v128.store(row + q, f32x4.splat(0));
+        const end = row + <usize>wp * 16;
+        for (let q: usize = 0; q < right; q += 16) v128.store(end - right + q, f32x4.splat(0));
+      }
+    }
+  }
+  const sampleBytes = <usize>(c * h * w) * 4;
   for (let ch = 0; ch < c; ch++) {
     for (let i = i0; i < i1; i++) {
       const src = x + <usize>(((sg * c + ch) * h + i) * w) * 4;
