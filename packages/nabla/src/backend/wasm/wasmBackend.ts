@@ -71,9 +71,15 @@ const SUM_PART = 1 << 14;
 const CONV_CHUNK = 8;
 /**
  * Samples per part of a Winograd convolution (assembly/winograd.ts: 3×3, stride 1): fixed for the
- * same reason as CONV_CHUNK; a multiple of the 4 samples that share a SIMD vector.
+ * same reason as CONV_CHUNK (it depends only on the output size, never on the thread count), and
+ * a multiple of the 4 samples that share a SIMD vector. Small outputs take 16: their products
+ * are short (an 8×8 output is 4 tiles a sample) and per-chunk work dominates; measured on the
+ * `cnn` preset's 10×10 and 8×8 outputs (batch 128, fwd + bwd, alternating in one process, load
+ * ~4): 9.0 → 6.1 ms and 12.4 → 7.4 ms on 2 threads, while the 24×24 one was slower with 16.
  */
-const WINO_CHUNK = 8;
+function winoChunk(oh: number, ow: number): number {
+  return oh * ow <= 100 ? 16 : 8;
+}
 /** Multiplies of a 3×3 convolution per multiply of its F(2×2, 3×3) form (36 / 16), for job sizes. */
 const WINO_SAVING = 2.25;
 /** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
@@ -544,12 +550,13 @@ export class WasmBackend implements Backend {
       if (n === 0) return;
       if (winogradApplies(c, kh, kw, sh, sw)) {
         // Per-thread scratch, then the transformed filters (16 planes of OC × C).
-        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
+        const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));
         this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + align64(4 * 36 * oc * c));
         const u = this.convBlock.ptr + this.threads * stride;
         this.k.winoFilter(u, p.weight, oc, c, 0, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
-        const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: WINO_CHUNK, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
-        this.convJobs('winoForward', args, Math.ceil(n / WINO_CHUNK), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
+        const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: chunk, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
+        this.convJobs('winoForward', args, Math.ceil(n / chunk), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
         return;
       }
       const stride = size.scratchPerThread;
@@ -573,14 +580,15 @@ export class WasmBackend implements Backend {
     this.kernel('conv2dBackward', operands, (p) => {
       if (n === 0) return;
       if (winogradApplies(c, kh, kw, sh, sw)) {
-        const chunks = Math.ceil(n / WINO_CHUNK);
+        const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
+        const chunks = Math.ceil(n / chunk);
         // Threads' scratch, the rotated filters transformed for dx (≤ 36 planes of C × OC), 9·OC·C
         // floats for dW's transform, then per chunk its Winograd-domain dW sums (≤ 36 planes of
         // OC × C) and db sums, added in chunk order and transformed once by winoAddPartials.
         const filters = align64(4 * 36 * oc * c);
         const dbOffset = filters;
         const partStride = align64(dbOffset + 4 * oc);
-        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, WINO_CHUNK));
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));
         this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + filters + align64(4 * size.weight) + chunks * partStride);
         const ut = this.convBlock.ptr + this.threads * stride;
         const tmp = ut + filters;
@@ -588,7 +596,7 @@ export class WasmBackend implements Backend {
         if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1, h, w);
         const flops = ((dx ? 4 : 2) * n * size.weight * size.s) / WINO_SAVING;
         const args = {
-          partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: WINO_CHUNK,
+          partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: chunk,
           n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride,
         };
         this.convJobs('winoBackward', args, chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`);

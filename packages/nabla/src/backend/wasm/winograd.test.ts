@@ -52,8 +52,9 @@ const CASES: Case[] = [
   { n: 5, c: 3, h: 14, w: 13, p: 1, oc: 5 },
   { n: 3, c: 2, h: 3, w: 3, p: 2, oc: 2 },
   { n: 9, c: 5, h: 11, w: 9, p: 0, oc: 7 },
-  // More than 255 chunks of 8: several jobs, their dW partials still added in chunk order.
-  { n: 2049, c: 2, h: 4, w: 5, p: 1, oc: 3 },
+  // More than 255 chunks (of 16 for so small an output): several jobs, their dW partials still
+  // added in chunk order.
+  { n: 4100, c: 2, h: 4, w: 5, p: 1, oc: 3 },
 ];
 
 interface Operands { x: Float64Array; weight: Float64Array; bias: Float64Array; dy: Float64Array }
@@ -180,7 +181,7 @@ test('one input channel, a 5×5 window or stride 2 stay on im2col', () => {
 
 test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
   const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  // The preset's three Winograd layers at batch 40 (5 chunks: threaded), and a padded case.
+  // The preset's three Winograd layers at batch 40 (5 chunks of 8 or 3 of 16: threaded), and a padded case.
   const cases: Case[] = [
     { n: 40, c: 16, h: 26, w: 26, p: 0, oc: 16 }, { n: 40, c: 16, h: 12, w: 12, p: 0, oc: 32 },
     { n: 40, c: 32, h: 10, w: 10, p: 0, oc: 32 }, { n: 37, c: 8, h: 14, w: 14, p: 1, oc: 8 },
