@@ -526,7 +526,10 @@ export class WasmBackend implements Backend {
       () => this.js.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2));
   }
 
-  // ── Batch convolution: chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
+  // ── Batch convolution: 3×3 stride-1 windows with C ≥ 2 by Winograd (assembly/winograd.ts, chunks
+  // of winoChunk samples, the transformed filters made once per call on the calling thread),
+  // every other window by im2col + GEMM:
+  // chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
   // as the parts of one threaded job. Each thread has its own cols/yc scratch in one block
   // (threads × stride), reserved on first use and grown when a larger layer needs more.
   // Operands outside the wasm memory take the per-sample loop (im2col and GEMM calls).

@@ -1,23 +1,28 @@
-// 3×3 stride-1 convolution by Winograd's minimal filtering F(2×2, 3×3) (Lavin & Gray, 2016):
-// each 2×2 block ("tile") of outputs of one channel pair costs 16 multiplies instead of 36.
+// 3×3 stride-1 convolution by Winograd's minimal filtering F(m×m, 3×3) (Lavin & Gray, 2016):
+// each m×m block ("tile") of outputs of one channel pair costs (m+2)² multiplies instead of 9m²:
+// F(2×2, 3×3) 16 instead of 36, F(4×4, 3×3) 36 instead of 144 (tileOf picks m per output size).
 //
-//   y_tile = Aᵀ [ Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B) ] A,    d_c: the tile's 4×4 input window
+//   y_tile = Aᵀ [ Σ_c (G g_oc Gᵀ) ⊙ (Bᵀ d_c B) ] A,    d_c: the tile's (m+2)×(m+2) input window
 //
+// F(2×2, 3×3):
 //   Bᵀ = | 1  0 −1  0 |   G = | 1    0    0  |   Aᵀ = | 1  1  1  0 |
 //        | 0  1  1  0 |       | ½    ½    ½  |        | 0  1 −1 −1 |
 //        | 0 −1  1  0 |       | ½   −½    ½  |
 //        | 0  1  0 −1 |       | 0    0    1  |
+// Only ½ appears in G (exact in float32) and ±1 in B and A, so these transforms round like a few
+// additions. F(4×4, 3×3)'s matrices are written above its transforms below; their larger entries
+// (up to 8) and inexact 1/6, 1/24 round more (measured in winograd.test.ts and docs/backends.md).
 //
-// For each of the 16 positions ξ of the transformed 4×4 tile, the sum over c is a matrix
-// product: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T) over the T tiles of a chunk of samples, one
-// gemm() each. Only ½ appears in G (exact in float32) and ±1 in B and A, so the transforms round
-// like a few additions; the results differ from im2col's only by float32 rounding.
+// For each of the (m+2)² positions ξ of the transformed tile, the sum over c is a matrix
+// product: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T) over the T tiles of a chunk of samples
+// (`product`, below: C is short, so it reads V in place instead of packing as gemm() does).
 //
 // The backward passes reuse the same pieces:
 //   dx = the full correlation of dy with the kernels rotated by 180° and transposed (OC ↔ C):
 //        a 3×3 stride-1 convolution of dy padded by 2 − p, through the forward path;
 //   dW = Gᵀ [ Σ_tiles (A dy_tile Aᵀ) ⊙ (Bᵀ d_tile B) ] G, the adjoint of the forward: per position
-//        one product dU_ξ (OC × C) = DY_ξ (OC × T) · V_ξᵀ (T × C), then the 4×4 → 3×3 transform.
+//        one product dU_ξ (OC × C) = DY_ξ (OC × T) · V_ξᵀ (T × C); each chunk writes its dU sums,
+//        which winoAddPartials adds in chunk order and transforms once ((m+2)² → 3×3).
 //
 // SIMD: four SAMPLES share a vector. A group of 4 samples is first copied into a zero-padded,
 // interleaved plane P[c][row][col][lane] (lane = sample), so every load of a transform reads one
@@ -26,7 +31,7 @@
 // (missing samples of the last group are zeros, and their outputs are not written).
 //
 // Sizes: C input channels of H × W, padding PH/PW (any sign), OC output channels of
-// OH × OW = (H + 2PH − 2) × (W + 2PW − 2); TH × TW = ⌈OH/2⌉ × ⌈OW/2⌉ tiles per sample. Pointers
+// OH × OW = (H + 2PH − 2) × (W + 2PW − 2); TH × TW = ⌈OH/m⌉ × ⌈OW/m⌉ tiles per sample. Pointers
 // are byte offsets; every scratch area is the calling thread's own.
 
 import { madd } from './madd';
