@@ -8,3 +8,4 @@ export {
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
 export { convForward, convBackward, convAddPartials } from './conv';
 export { batchNormStats, batchNormNormalize, batchNormBackward } from './batchNorm';
+export { winoScratchBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';
