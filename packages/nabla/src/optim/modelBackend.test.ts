@@ -11,6 +11,7 @@ import { gradSumOfSquares } from '../train/diagnostics.ts';
 import { Sequential } from '../model/sequential.ts';
 import { Adam, AdamW } from './adam.ts';
 import { SGD } from './sgd.ts';
+import { gaussianBlobs } from '../../../../test/blobs.ts';
 
 const wasm = await WasmBackend.create({ threads: 1 });
 after(() => wasm.dispose());
@@ -44,4 +45,27 @@ test('the update and the gradient norm run on the model\'s kernels', () => {
   gradSumOfSquares(m.parameters());
   assert.equal(calls.adamUpdate, 4, 'one adamUpdate per parameter');
   assert.equal(calls.sumSquares, 4, 'one sumSquares per gradient');
+});
+
+test('fit takes the gradient norm from plain SGD\'s update pass: the same weights as without it, no separate sum of squares', () => {
+  const data = gaussianBlobs(96, 3, 2);
+  const weights: Float32Array[][] = [];
+  for (const monitor of [true, false]) {
+    for (const backend of [new JsBackend(), wasm]) {
+      const calls = { sumSquares: 0, sgdUpdateSumSquares: 0, sgdUpdate: 0 };
+      const wrapped = Object.create(backend) as typeof backend;
+      for (const name of Object.keys(calls) as (keyof typeof calls)[]) {
+        const kernel = (backend[name] as (...args: unknown[]) => unknown).bind(backend);
+        (wrapped as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => (calls[name]++, kernel(...args));
+      }
+      const m = new Sequential([new Dense(8), new ReLU(), new Dense(3)], { inputShape: [2], seed: 1, backend: wrapped });
+      m.fit(data, { optimizer: new SGD(m.parameters(), { lr: 0.1 }), loss: 'ce', epochs: 2, batchSize: 16, monitor });
+      const steps = 2 * 6 * 4;
+      assert.deepEqual(calls, monitor ? { sumSquares: 0, sgdUpdateSumSquares: steps, sgdUpdate: 0 } : { sumSquares: 0, sgdUpdateSumSquares: 0, sgdUpdate: steps });
+      weights.push(m.parameters().map((p) => p.value.data.slice()));
+    }
+  }
+  // JS with and without the monitor, wasm with and without: the same bits within each backend.
+  assert.deepEqual(weights[0], weights[2]);
+  assert.deepEqual(weights[1], weights[3]);
 });

@@ -49,6 +49,17 @@ export abstract class Optimizer {
 
   /** Update every parameter from its gradient (one step of the notes' w ← w − η ∂C/∂w, refined). */
   abstract step(): void;
+
+  /**
+   * step() and the gradients' Σ g² (gradSumOfSquares(params), to the bit) in one pass over the
+   * gradients, where the update keeps no state that a non-finite gradient could spoil (plain
+   * SGD); else undefined, and nothing is updated. When the sum is not finite, part of the update
+   * may have run (see Backend.sgdUpdateSumSquares): only a caller that restores the weights then
+   * (fit) may use it for its gradient norm.
+   */
+  stepWithGradSumOfSquares(): number | undefined {
+    return undefined;
+  }
 }
 
 /**

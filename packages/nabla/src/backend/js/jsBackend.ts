@@ -45,6 +45,9 @@ export function checkGather(out: Float32Array, src: Float32Array, order: Uint32A
   }
 }
 
+/** Plain SGD's velocity: none (sgdUpdate never touches it with momentum 0). */
+const NO_VELOCITY = new Float32Array(0);
+
 /**
  * The reference backend: plain JavaScript kernels (a blocked GEMM, with the naive one as its oracle).
  *
@@ -252,6 +255,12 @@ export class JsBackend implements Backend {
       velocity[i] = v;
       param[i] -= lr * (nesterov ? g + momentum * v : v);
     }
+  }
+
+  sgdUpdateSumSquares(param: Float32Array, grad: Float32Array, n: number, lr: number, weightDecay: number): number {
+    const sum = this.sumSquares(grad, n);
+    if (Number.isFinite(sum)) this.sgdUpdate(param, grad, NO_VELOCITY, n, lr, 0, weightDecay, false);
+    return sum;
   }
 
   adamUpdate(
