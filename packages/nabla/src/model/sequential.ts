@@ -275,7 +275,8 @@ export class Sequential {
     const lossFn = lossByName(loss);
     const n = x.shape[0];
     const k = shapeSize(this.outputShape);
-    optimizer.zeroGrad();
+    // Dense weight gradients are written by backward rather than cleared here and added to.
+    optimizer.zeroGradLazily();
     const out = this.forward(x, true);
     const dy = this.dyBuf.get(this.backend, n, this.outputShape);
     const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
@@ -294,8 +295,15 @@ export class Sequential {
       counts.squaredError = sq;
     }
     // A non-finite loss or gradient skips the update: the weights stay as they were.
-    if (!Number.isFinite(value)) return { loss: value, ...counts, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
-    this.backward(dy);
+    if (!Number.isFinite(value)) {
+      optimizer.finishZeroGrad();
+      return { loss: value, ...counts, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
+    }
+    try {
+      this.backward(dy);
+    } finally {
+      optimizer.finishZeroGrad();
+    }
     let gradNorm: number | undefined;
     const fused = options.fuseGradNorm && options.gradNorm && options.clipNorm === undefined && optimizer.backend === this.backend
       ? optimizer.stepWithGradSumOfSquares() : undefined;

@@ -44,7 +44,29 @@ export abstract class Optimizer {
 
   /** Clear every parameter gradient (the only place gradients are reset). */
   zeroGrad(): void {
-    for (const p of this.params) this.backend.fill(p.grad.data, 0, p.grad.size);
+    for (const p of this.params) {
+      PENDING.delete(p.grad.data);
+      this.backend.fill(p.grad.data, 0, p.grad.size);
+    }
+  }
+
+  /**
+   * zeroGrad for one training step (trainStep): a gradient whose layer writes all of it in one
+   * product (markOverwritable) is not cleared but left pending, and the layer's backward writes
+   * it instead of adding to it (takeCleared), which saves a pass over the largest gradients;
+   * every other gradient is cleared now. finishZeroGrad() must follow the backward pass: it
+   * clears the pending gradients that no backward wrote.
+   */
+  zeroGradLazily(): void {
+    for (const p of this.params) {
+      if (OVERWRITABLE.has(p.grad.data)) PENDING.add(p.grad.data);
+      else this.backend.fill(p.grad.data, 0, p.grad.size);
+    }
+  }
+
+  /** After zeroGradLazily and the backward pass: zeros in every gradient still pending. */
+  finishZeroGrad(): void {
+    for (const p of this.params) if (PENDING.delete(p.grad.data)) this.backend.fill(p.grad.data, 0, p.grad.size);
   }
 
   /** Update every parameter from its gradient (one step of the notes' w ← w − η ∂C/∂w, refined). */
@@ -66,6 +88,33 @@ export abstract class Optimizer {
  * Validate a hyperparameter: "Adam: beta1 must be in [0, 1), got 1.2".
  * `closedHigh` says whether `high` itself is allowed.
  */
+/** Gradients that their layer writes whole in one product when told to (Dense's weight gradient). */
+const OVERWRITABLE = new WeakSet<Float32Array>();
+/** Gradients zeroGradLazily left uncleared: they hold stale values until written or cleared. */
+const PENDING = new WeakSet<Float32Array>();
+
+/**
+ * For a layer: its backward can write this gradient whole (beta = 0) instead of adding to it,
+ * when takeCleared says it is pending.
+ *
+ * @example
+ * markOverwritable(this.weight.grad.data); // in init
+ */
+export function markOverwritable(grad: Float32Array): void {
+  OVERWRITABLE.add(grad);
+}
+
+/**
+ * For a layer's backward: true (once) when zeroGradLazily left this gradient pending, so the
+ * layer must write it rather than add to it; false when it holds a gradient to add to.
+ *
+ * @example
+ * const beta = takeCleared(dW) ? 0 : 1;
+ */
+export function takeCleared(grad: Float32Array): boolean {
+  return PENDING.delete(grad);
+}
+
 export function checkRange(owner: string, name: string, value: number, low: number, high: number, closedHigh: boolean): void {
   const ok = Number.isFinite(value) && value >= low && (closedHigh ? value <= high : value < high);
   if (!ok) {
