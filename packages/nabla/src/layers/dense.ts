@@ -11,7 +11,7 @@ import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
-import { markOverwritable, takeCleared } from '../optim/optimizer.ts';
+import { markOverwritable, takeCleared } from '../pendingGrads.ts';
 
 /**
  * Options of a Dense layer.

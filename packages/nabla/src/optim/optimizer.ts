@@ -7,6 +7,7 @@ import type { Backend } from '../backend/backend.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
 import type { Param } from '../layers/layer.ts';
+import { OVERWRITABLE, PENDING } from '../pendingGrads.ts';
 
 /**
  * Options every optimiser takes.
@@ -88,33 +89,6 @@ export abstract class Optimizer {
  * Validate a hyperparameter: "Adam: beta1 must be in [0, 1), got 1.2".
  * `closedHigh` says whether `high` itself is allowed.
  */
-/** Gradients that their layer writes whole in one product when told to (Dense's weight gradient). */
-const OVERWRITABLE = new WeakSet<Float32Array>();
-/** Gradients zeroGradLazily left uncleared: they hold stale values until written or cleared. */
-const PENDING = new WeakSet<Float32Array>();
-
-/**
- * For a layer: its backward can write this gradient whole (beta = 0) instead of adding to it,
- * when takeCleared says it is pending.
- *
- * @example
- * markOverwritable(this.weight.grad.data); // in init
- */
-export function markOverwritable(grad: Float32Array): void {
-  OVERWRITABLE.add(grad);
-}
-
-/**
- * For a layer's backward: true (once) when zeroGradLazily left this gradient pending, so the
- * layer must write it rather than add to it; false when it holds a gradient to add to.
- *
- * @example
- * const beta = takeCleared(dW) ? 0 : 1;
- */
-export function takeCleared(grad: Float32Array): boolean {
-  return PENDING.delete(grad);
-}
-
 export function checkRange(owner: string, name: string, value: number, low: number, high: number, closedHigh: boolean): void {
   const ok = Number.isFinite(value) && value >= low && (closedHigh ? value <= high : value < high);
   if (!ok) {
