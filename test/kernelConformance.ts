@@ -24,6 +24,7 @@ import type { Backend } from '../packages/nabla/src/backend/backend.ts';
 import { JsBackend } from '../packages/nabla/src/backend/js/jsBackend.ts';
 import { naiveGemm } from '../packages/nabla/src/backend/js/naiveGemm.ts';
 import { Rng } from '../packages/nabla/src/random.ts';
+import { firstNonFinite } from '../packages/nabla/src/tensor.ts';
 import { assertClose } from '../packages/nabla/src/testing/assertClose.ts';
 
 /** The kernels: every method of the Backend interface. */
@@ -1095,6 +1096,37 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
           assertClose(p1, p2, { label: `sgd μ=${mu} wd=${wd} nesterov=${nesterov} n=${n}` });
           assertClose(v1, v2, { label: `sgd velocity n=${n}` });
         }
+      }
+    },
+  }],
+  sgdUpdateSumSquares: [{
+    title: 'equals its own backend\'s sumSquares and plain sgdUpdate to the bit (with and without decay), the JS reference to 1e-12, never updates from a non-finite gradient; up to 100,003 values (split over threads)',
+    run: (be) => {
+      const rng = new Rng(19);
+      const own = (len: number) => be.allocate(len);
+      for (const n of [...LENGTHS, LONG]) {
+        const grad = filled(own, n, rng, 3);
+        for (const wd of [0, 0.01]) {
+          const p1 = filled(own, n, rng);
+          const p2 = own(n);
+          p2.set(p1);
+          const p3 = Float32Array.from(p1);
+          const got = be.sgdUpdateSumSquares(p1, grad, n, 0.1, wd);
+          assert.equal(got, be.sumSquares(grad, n), `sum n=${n} wd=${wd}`);
+          be.sgdUpdate(p2, grad, new Float32Array(0), n, 0.1, 0, wd, false);
+          assert.deepEqual(p1, p2, `update n=${n} wd=${wd}`);
+          const want = ref.sgdUpdateSumSquares(p3, grad, n, 0.1, wd);
+          assert.ok(Math.abs(got - want) <= 1e-12 * want, `sum n=${n}: ${got} vs ${want}`);
+          assertClose(p1, p3, { label: `sgd+sum wd=${wd} n=${n}` });
+        }
+        // A non-finite gradient: the sum says so, and no weight is updated from it.
+        const bad = own(n);
+        bad.set(grad);
+        bad[n >> 1] = NaN;
+        bad[n - 1] = Infinity;
+        const p = filled(own, n, rng);
+        assert.ok(!Number.isFinite(be.sgdUpdateSumSquares(p, bad, n, 0.1, 0)), `non-finite sum n=${n}`);
+        assert.equal(firstNonFinite(p), -1, `no weight updated from a non-finite gradient, n=${n}`);
       }
     },
   }],

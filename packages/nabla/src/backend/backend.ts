@@ -210,6 +210,16 @@ export interface Backend {
     lr: number, momentum: number, weightDecay: number, nesterov: boolean,
   ): void;
   /**
+   * Plain SGD (momentum 0) and the gradient's Σ grad² in one pass: returns exactly
+   * sumSquares(grad, n) and, when that is finite, leaves param exactly as sgdUpdate(param, grad,
+   * [], n, lr, 0, weightDecay, false) does. fit's gradient norm (its diagnostics) then costs no
+   * second pass over the gradients. When the sum is not finite, part of param may have been
+   * updated (the wasm kernel updates block by block up to the first non-finite gradient), but
+   * never from a non-finite gradient: a weight that is not finite afterwards was not finite
+   * before (or overflowed float32 in the update). The caller restores the weights (fit does).
+   */
+  sgdUpdateSumSquares(param: Float32Array, grad: Float32Array, n: number, lr: number, weightDecay: number): number;
+  /**
    * Adam / AdamW. m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
    * p -= lr·(m / bc1) / (sqrt(v / bc2) + eps), where bc = 1 − β^t. weightDecay is added to the
    * gradient (Adam, L2) or applied as p -= lr·wd·p before the step (AdamW, decoupled).

@@ -11,6 +11,7 @@ import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
+import { markOverwritable, takeCleared } from '../pendingGrads.ts';
 
 /**
  * Options of a Dense layer.
@@ -60,6 +61,8 @@ export class Dense extends Layer {
     const fanIn = inputShape[0];
     this.weight = this.createParam('weight', [this.units, fanIn]);
     initialize(this.initName, this.weight.value.data, fanIn, this.units, rng);
+    // The weight gradient is one product: trainStep's zeroGradLazily may leave it for backward to write.
+    markOverwritable(this.weight.grad.data);
     // Biases start at zero: the random weights already break the symmetry between units.
     this.bias = this.useBias ? this.createParam('bias', [this.units]) : undefined;
     return [this.units];
@@ -85,8 +88,10 @@ export class Dense extends Layer {
     const n = x.shape[0];
     const inF = this.inputShape[0];
     // dW (OUT × IN) += dYᵀ (OUT × N) · X (N × IN): the notes' dW = dZ·A(l−1)ᵀ, summed over the
-    // batch (the 1/m is already inside dY, from the loss). beta = 1 accumulates.
-    this.backend.gemm(this.weight.grad.data, dy.data, x.data, this.units, inF, n, true, false, 1, 1);
+    // batch (the 1/m is already inside dY, from the loss). beta = 1 accumulates; beta = 0 writes
+    // it when trainStep left it uncleared (the same bits as adding to zeros, one pass less).
+    const dW = this.weight.grad.data;
+    this.backend.gemm(dW, dy.data, x.data, this.units, inF, n, true, false, 1, takeCleared(dW) ? 0 : 1);
     // db += Σ over samples of dY: "the bias gradient is the sum of dZ".
     if (this.bias) this.backend.sumRows(this.bias.grad.data, dy.data, n, this.units, 1);
     if (!this.needsInputGrad) return NO_GRAD;

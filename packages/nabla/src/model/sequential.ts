@@ -37,6 +37,13 @@ export interface StepOptions {
   /** Compute the global gradient norm (and check the gradients are finite) even without clipping. */
   gradNorm?: boolean;
   /**
+   * With gradNorm and no clipping: compute the norm in the update's own pass where the optimiser
+   * can (plain SGD): part of the update may then run even when a gradient is not finite (never
+   * from that gradient; the diagnosis names the same layer). Only for a caller that then
+   * restores the weights itself (fit does).
+   */
+  fuseGradNorm?: boolean;
+  /**
    * What to count: 'classification' (correct) or 'regression' (absError, squaredError); default
    * inferTask(loss, outputs): fit passes the task it decided.
    */
@@ -268,7 +275,8 @@ export class Sequential {
     const lossFn = lossByName(loss);
     const n = x.shape[0];
     const k = shapeSize(this.outputShape);
-    optimizer.zeroGrad();
+    // Dense weight gradients are written by backward rather than cleared here and added to.
+    optimizer.zeroGradLazily();
     const out = this.forward(x, true);
     const dy = this.dyBuf.get(this.backend, n, this.outputShape);
     const value = lossFn.compute(this.backend, dy.data, out.data, y.data, n, k);
@@ -287,9 +295,25 @@ export class Sequential {
       counts.squaredError = sq;
     }
     // A non-finite loss or gradient skips the update: the weights stay as they were.
-    if (!Number.isFinite(value)) return { loss: value, ...counts, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
-    this.backward(dy);
+    if (!Number.isFinite(value)) {
+      optimizer.finishZeroGrad();
+      return { loss: value, ...counts, nonFinite: diagnoseForward(this.layers, this.acts, x, value) };
+    }
+    try {
+      this.backward(dy);
+    } finally {
+      optimizer.finishZeroGrad();
+    }
     let gradNorm: number | undefined;
+    const fused = options.fuseGradNorm && options.gradNorm && options.clipNorm === undefined && optimizer.backend === this.backend
+      ? optimizer.stepWithGradSumOfSquares() : undefined;
+    if (fused !== undefined) {
+      gradNorm = Math.sqrt(fused);
+      if (!Number.isFinite(gradNorm)) {
+        return { loss: value, ...counts, gradNorm, nonFinite: { ...diagnoseGradients(this.layers), expected: 'finite gradients' } };
+      }
+      return { loss: value, ...counts, gradNorm };
+    }
     if (options.clipNorm !== undefined || options.gradNorm) {
       gradNorm = Math.sqrt(gradSumOfSquares(optimizer.params, this.backend));
       if (!Number.isFinite(gradNorm)) {

@@ -7,6 +7,7 @@ import type { Backend } from '../backend/backend.ts';
 import { JsBackend } from '../backend/js/jsBackend.ts';
 import { NablaError } from '../errors.ts';
 import type { Param } from '../layers/layer.ts';
+import { OVERWRITABLE, PENDING } from '../pendingGrads.ts';
 
 /**
  * Options every optimiser takes.
@@ -44,11 +45,44 @@ export abstract class Optimizer {
 
   /** Clear every parameter gradient (the only place gradients are reset). */
   zeroGrad(): void {
-    for (const p of this.params) this.backend.fill(p.grad.data, 0, p.grad.size);
+    for (const p of this.params) {
+      PENDING.delete(p.grad.data);
+      this.backend.fill(p.grad.data, 0, p.grad.size);
+    }
+  }
+
+  /**
+   * zeroGrad for one training step (trainStep): a gradient whose layer writes all of it in one
+   * product (markOverwritable) is not cleared but left pending, and the layer's backward writes
+   * it instead of adding to it (takeCleared), which saves a pass over the largest gradients;
+   * every other gradient is cleared now. finishZeroGrad() must follow the backward pass: it
+   * clears the pending gradients that no backward wrote.
+   */
+  zeroGradLazily(): void {
+    for (const p of this.params) {
+      if (OVERWRITABLE.has(p.grad.data)) PENDING.add(p.grad.data);
+      else this.backend.fill(p.grad.data, 0, p.grad.size);
+    }
+  }
+
+  /** After zeroGradLazily and the backward pass: zeros in every gradient still pending. */
+  finishZeroGrad(): void {
+    for (const p of this.params) if (PENDING.delete(p.grad.data)) this.backend.fill(p.grad.data, 0, p.grad.size);
   }
 
   /** Update every parameter from its gradient (one step of the notes' w ← w − η ∂C/∂w, refined). */
   abstract step(): void;
+
+  /**
+   * step() and the gradients' Σ g² (gradSumOfSquares(params), to the bit) in one pass over the
+   * gradients, where the update keeps no state that a non-finite gradient could spoil (plain
+   * SGD); else undefined, and nothing is updated. When the sum is not finite, part of the update
+   * may have run (see Backend.sgdUpdateSumSquares): only a caller that restores the weights then
+   * (fit) may use it for its gradient norm.
+   */
+  stepWithGradSumOfSquares(): number | undefined {
+    return undefined;
+  }
 }
 
 /**

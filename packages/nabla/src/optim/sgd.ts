@@ -54,4 +54,12 @@ export class SGD extends Optimizer {
       );
     }
   }
+
+  override stepWithGradSumOfSquares(): number | undefined {
+    // Momentum keeps a velocity that a non-finite gradient would spoil for good.
+    if (this.momentum !== 0) return undefined;
+    let sum = 0;
+    for (const p of this.params) sum += this.backend.sgdUpdateSumSquares(p.value.data, p.grad.data, p.value.size, this.lr, this.weightDecay);
+    return sum;
+  }
 }

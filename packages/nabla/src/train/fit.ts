@@ -304,7 +304,9 @@ export function* fitSteps(model: Sequential, data: Samples, options: FitOptions)
     });
   }
   const monitor = options.monitor ?? true ? new TrainingMonitor() : undefined;
-  const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined, task };
+  // fit restores the last good weights after a non-finite step, so the gradient norm may come
+  // from the update's own pass (plain SGD: one read of the gradients instead of two).
+  const stepOptions: StepOptions = { clipNorm: options.clipNorm, gradNorm: monitor !== undefined, fuseGradNorm: true, task };
   const warn = (w: TrainingWarning): void => {
     for (const c of callbacks) c.onWarning?.(w);
   };

@@ -23,7 +23,7 @@ const exports = instance.exports as Record<string, unknown>;
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
   gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
-  leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
+  leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
 };
 
@@ -112,6 +112,7 @@ const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void>
   sgdUpdate: (b, big) => b.sgdUpdate(big(), big(), big(), 1 << 17, 0.1, 0.9, 0, false),
   adamUpdate: (b, big) => b.adamUpdate(big(), big(), big(), big(), 1 << 17, 0.1, 0.9, 0.999, 1e-8, 0, false, 0.1, 0.001),
   sumSquares: (b, big) => b.sumSquares(big(), 1 << 17),
+  sgdSumSquares: (b, big) => b.sgdUpdateSumSquares(big(), big(), 1 << 17, 0.1, 0),
   gatherRows: (b, big) => {
     const order = b.allocate(64); // row 0, 64 times, in the wasm memory
     b.gatherRows(big(), big(), new Uint32Array(order.buffer, order.byteOffset, 64), 0, 64, 784);

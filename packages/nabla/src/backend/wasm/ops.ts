@@ -30,6 +30,7 @@ export interface Kernels {
   leakyReluBackward(dx: number, dy: number, x: number, n: number, slope: number): void;
   sgdUpdate(param: number, grad: number, velocity: number, n: number, lr: number, momentum: number, weightDecay: number,
     nesterov: number): void;
+  sgdSumSquares(param: number, grad: number, n: number, lr: number, weightDecay: number): number;
   adamUpdate(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: number, bc1: number, bc2: number): void;
   gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
@@ -156,6 +157,11 @@ export const OPS = {
   sumSquares: op(['x', 'n', 'per', 'out'], (k, a, p, t) => {
     const s = p * a.per;
     new Float64Array(t.memory.buffer, a.out + 8 * p, 1)[0] = k.sumSquares(a.x + 4 * s, Math.min(a.n, s + a.per) - s);
+  }),
+  /** sumSquares' parts, each also updating its values with plain SGD (sgdSumSquares). */
+  sgdSumSquares: op(['param', 'grad', 'n', 'per', 'out', 'lr', 'weightDecay'], (k, a, p, t) => {
+    const s = p * a.per;
+    new Float64Array(t.memory.buffer, a.out + 8 * p, 1)[0] = k.sgdSumSquares(a.param + 4 * s, a.grad + 4 * s, Math.min(a.n, s + a.per) - s, a.lr, a.weightDecay);
   }),
   /** Rows [p·per, …) of the batch; order points at the batch's first position. */
   gatherRows: op(['out', 'src', 'order', 'count', 'per', 'rowBytes'], (k, a, p) => {

@@ -403,11 +403,16 @@ export class WasmBackend implements Backend {
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
       this.run('sumSquares', parts, { x: p.x, n, per: SUM_PART, out: this.sums.ptr }, 'sumSquares');
-      const sums = new Float64Array(this.wasmMemory.buffer, this.sums.ptr, parts);
-      let total = 0;
-      for (let t = 0; t < parts; t++) total += sums[t];
-      return total;
+      return this.addPartialSums(parts);
     }, () => this.js.sumSquares(x, n));
+  }
+
+  /** The float64 partial sums of a threaded sum of squares, added in part order. */
+  private addPartialSums(parts: number): number {
+    const sums = new Float64Array(this.wasmMemory.buffer, this.sums.ptr, parts);
+    let total = 0;
+    for (let t = 0; t < parts; t++) total += sums[t];
+    return total;
   }
 
   gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
@@ -513,6 +518,17 @@ export class WasmBackend implements Backend {
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
       (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
+  }
+
+  sgdUpdateSumSquares(param: Float32Array, grad: Float32Array, n: number, lr: number, weightDecay: number): number {
+    return this.kernel('sgdUpdateSumSquares', { param: [param, n], grad: [grad, n] }, (p) => {
+      if (n < 2 * SUM_PART) return this.k.sgdSumSquares(p.param, p.grad, n, lr, weightDecay);
+      // sumSquares' parts (so the same partial sums, added in the same order), each updating its values too.
+      const parts = Math.ceil(n / SUM_PART);
+      this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
+      this.run('sgdSumSquares', parts, { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay }, 'SGD update');
+      return this.addPartialSums(parts);
+    }, () => this.js.sgdUpdateSumSquares(param, grad, n, lr, weightDecay));
   }
 
   adamUpdate(

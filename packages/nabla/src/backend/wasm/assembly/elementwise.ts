@@ -176,6 +176,72 @@ export function sgdUpdate(
   }
 }
 
+// Plain SGD (no momentum) and Σ grad², reading the gradient from memory once: p −= lr·(grad +
+// wd·p), returning Σ grad² (of the gradient as given) with exactly sumSquares' accumulators and
+// order, so the sum has the same bits as sumSquares(grad, n) and the weights as sgdUpdate's.
+// Blocks of SGD_BLOCK values are summed, then (still in L1) updated, while the sum is finite:
+// from the first block holding a non-finite gradient on, nothing more is updated, so a weight
+// that is not finite afterwards already was before (what diagnoseGradients reports).
+const SGD_BLOCK: i32 = 1024;
+
+export function sgdSumSquares(param: usize, grad: usize, n: i32, lr: f32, weightDecay: f32): f64 {
+  const lrv = f32x4.splat(lr);
+  const wd = f32x4.splat(weightDecay);
+  let acc0 = f64x2.splat(0);
+  let acc1 = f64x2.splat(0);
+  let acc2 = f64x2.splat(0);
+  let acc3 = f64x2.splat(0);
+  let ok = true;
+  let i = 0;
+  while (i + 8 <= n) {
+    const b0 = i;
+    const b1 = min(n & ~7, i + SGD_BLOCK);
+    for (; i < b1; i += 8) {
+      const off = <usize>i * 4;
+      const v = v128.load(grad + off);
+      const w = v128.load(grad + off, 16);
+      const v0 = f64x2.promote_low_f32x4(v);
+      const v1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+      const w0 = f64x2.promote_low_f32x4(w);
+      const w1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(w, w, 2, 3, 0, 1));
+      acc0 = f64x2.add(acc0, f64x2.mul(v0, v0));
+      acc1 = f64x2.add(acc1, f64x2.mul(v1, v1));
+      acc2 = f64x2.add(acc2, f64x2.mul(w0, w0));
+      acc3 = f64x2.add(acc3, f64x2.mul(w1, w1));
+    }
+    if (ok) {
+      // Squares of finite float32s cannot overflow float64: a non-finite sum is a non-finite gradient.
+      const t = f64x2.add(f64x2.add(acc0, acc1), f64x2.add(acc2, acc3));
+      ok = isFinite(f64x2.extract_lane(t, 0)) && isFinite(f64x2.extract_lane(t, 1));
+    }
+    if (!ok) continue;
+    for (let j = b0; j < b1; j += 4) {
+      const off = <usize>j * 4;
+      const p = v128.load(param + off);
+      let g = v128.load(grad + off);
+      if (weightDecay != 0) g = f32x4.add(g, f32x4.mul(wd, p));
+      v128.store(param + off, f32x4.sub(p, f32x4.mul(lrv, g)));
+    }
+  }
+  const s = f64x2.add(f64x2.add(acc0, acc1), f64x2.add(acc2, acc3));
+  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  const tail = i;
+  for (; i < n; i++) {
+    const g = <f64>load<f32>(grad + <usize>i * 4);
+    sum += g * g;
+  }
+  if (ok && isFinite(sum)) {
+    for (i = tail; i < n; i++) {
+      const off = <usize>i * 4;
+      const p = load<f32>(param + off);
+      let g = load<f32>(grad + off);
+      if (weightDecay != 0) g += weightDecay * p;
+      store<f32>(param + off, p - lr * g);
+    }
+  }
+  return sum;
+}
+
 // Adam / AdamW: m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; p −= lr·(m/bc1) / (sqrt(v/bc2) + eps).
 // Weight decay is added to g (Adam, L2) or applied as p −= lr·wd·p first (AdamW, decoupled).
 export function adamUpdate(

@@ -182,13 +182,15 @@ function listSteps(packed: usize, panels: i32, kc: i32, width: i32, list: usize,
   return total;
 }
 
-// The micro-kernel: tile (MR × NR) = Σ_p Apanel[p] ⊗ Bpanel[p], then C[tile] += alpha·tile.
+// The micro-kernel: tile (MR × NR) = Σ_p Apanel[p] ⊗ Bpanel[p], then C[tile] += alpha·tile, or
+// with `store` C[tile] = alpha·tile + 0 without reading C (the first k block of a beta = 0
+// product: the same bits as adding to the zeros scaleColumns would have written).
 // Eight accumulators + two B vectors + one broadcast A value fit the 16 SIMD registers.
 // @ts-ignore: decorator
 @inline
 function micro(
   c: usize, ldc: i32, ap: usize, bp: usize, kc: i32, alpha: f32, rows: i32, cols: i32, tile: usize,
-  steps: usize, nsteps: i32,
+  steps: usize, nsteps: i32, overwrite: bool,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -230,6 +232,18 @@ function micro(
   }
   const al = f32x4.splat(alpha);
   const ldc4 = <usize>ldc * 4;
+  if (rows == MR && cols == NR && overwrite) {
+    const z = f32x4.splat(0);
+    let row = c;
+    v128.store(row, madd(al, c00, z)); v128.store(row, madd(al, c01, z), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c10, z)); v128.store(row, madd(al, c11, z), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c20, z)); v128.store(row, madd(al, c21, z), 16);
+    row += ldc4;
+    v128.store(row, madd(al, c30, z)); v128.store(row, madd(al, c31, z), 16);
+    return;
+  }
   if (rows == MR && cols == NR) {
     let row = c;
     v128.store(row, madd(al, c00, v128.load(row))); v128.store(row, madd(al, c01, v128.load(row, 16)), 16);
@@ -250,7 +264,8 @@ function micro(
     const row = c + <usize>r * ldc4;
     for (let j = 0; j < cols; j++) {
       const dst = row + <usize>j * 4;
-      store<f32>(dst, load<f32>(dst) + alpha * load<f32>(tile + <usize>(r * NR + j) * 4));
+      const old: f32 = overwrite ? 0 : load<f32>(dst);
+      store<f32>(dst, old + alpha * load<f32>(tile + <usize>(r * NR + j) * 4));
     }
   }
 }
@@ -278,8 +293,10 @@ export function gemm(
   transA: bool, transB: bool, alpha: f32, beta: f32,
   n0: i32, n1: i32, scratch: usize,
 ): void {
-  // beta first, once: every k block then accumulates into C.
-  scaleColumns(c, m, n, beta, n0, n1);
+  // beta first, once: every k block then accumulates into C. With beta = 0 the first k block
+  // writes C instead (its old values, NaN included, are never read): one pass over C saved.
+  const overwrite = beta == 0 && k > 0 && alpha != 0;
+  if (!overwrite) scaleColumns(c, m, n, beta, n0, n1);
   if (k == 0 || alpha == 0) return;
   const pA = scratch;
   const pB = pA + <usize>(MC * KC) * 4;
@@ -296,6 +313,7 @@ export function gemm(
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const listing = kc >= LIST_MIN_STEPS;
+      const first = overwrite && pc == 0;
       const fillB = <f32>packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, listing) / <f32>(panelsB * kc);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
@@ -319,7 +337,7 @@ export function gemm(
               steps = listB + <usize>((jr / NR) * KC) * 4;
               nsteps = load<i32>(countB + <usize>(jr / NR) * 4);
             }
-            micro(cp, n, pA + <usize>(ir * kc) * 4, bp, kc, alpha, rows, cols, tile, steps, nsteps);
+            micro(cp, n, pA + <usize>(ir * kc) * 4, bp, kc, alpha, rows, cols, tile, steps, nsteps, first);
           }
         }
       }
