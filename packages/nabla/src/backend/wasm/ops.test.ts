@@ -24,7 +24,7 @@ const exports = instance.exports as Record<string, unknown>;
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
   gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
-  convForward: 18, convBackward: 20, convAddPartials: 8, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
+  convForward: 18, convBackward: 20, convAddPartials: 8, direct3x3Forward: 12, direct3x3Backward: 12, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11, batchNormStats: 8, batchNormNormalize: 11, batchNormBackward: 14,
 };
 
 test('Kernels declares exactly the module\'s exported functions, with their arities', () => {
@@ -102,6 +102,9 @@ const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void>
   convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
   convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
     b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
+  direct3x3Forward: (b) => b.conv2dForward(b.allocate(32 * 8 * 676), b.allocate(32 * 784), b.allocate(72), undefined, 32, 1, 28, 28, 3, 3, 1, 1, 0, 0, 8),
+  direct3x3Backward: (b) => b.conv2dBackward(b.allocate(72), b.allocate(8), undefined, b.allocate(32 * 784), b.allocate(32 * 8 * 676),
+    b.allocate(72), 32, 1, 28, 28, 3, 3, 1, 1, 0, 0, 8),
   winoForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 676), b.allocate(32 * 4 * 784), b.allocate(288), undefined, 32, 4, 28, 28, 3, 3, 1, 1, 0, 0, 8),
   winoBackward: (b) => b.conv2dBackward(b.allocate(288), b.allocate(8), b.allocate(32 * 4 * 784), b.allocate(32 * 4 * 784), b.allocate(32 * 8 * 676),
     b.allocate(288), 32, 4, 28, 28, 3, 3, 1, 1, 0, 0, 8),

@@ -41,6 +41,10 @@ export interface Kernels {
   convForward(y: number, x: number, wt: number, b: number, s0: number, s1: number, ...rest: ConvGeometry): void;
   convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, wt: number, s0: number, s1: number,
     ...rest: ConvGeometry): void;
+  direct3x3Forward(y: number, x: number, wt: number, b: number, s0: number, s1: number, h: number, w: number, ph: number, pw: number,
+    oc: number, scratch: number): void;
+  direct3x3Backward(dwPart: number, dbPart: number, x: number, dy: number, s0: number, s1: number, h: number, w: number, ph: number,
+    pw: number, oc: number, scratch: number): void;
   winoScratchBytes(c: number, h: number, w: number, ph: number, pw: number, oc: number, chunk: number): number;
   winoFilter(u: number, wt: number, oc: number, c: number, flip: number, oh: number, ow: number): void;
   winoForward(y: number, x: number, u: number, b: number, s0: number, s1: number, c: number, h: number, w: number, ph: number, pw: number,
@@ -103,6 +107,19 @@ export const OPS = {
     const dwPart = a.partials + chunk * a.partStride;
     k.convBackward(dwPart, a.dbOffset < 0 ? 0 : dwPart + a.dbOffset, a.dx, a.x, a.dy, a.weight, s0, Math.min(a.n, s0 + a.chunkSize),
       a.c, a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw, a.oc, a.scratch + t.index * a.stride, t.scratch);
+  }),
+  /** One input channel, 3×3, stride 1 (assembly/conv.ts direct3x3Forward): chunk `first + p`, as convForward. */
+  direct3x3Forward: op(['y', 'x', 'weight', 'bias', 'first', 'chunkSize', 'n', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const s0 = (a.first + p) * a.chunkSize;
+    k.direct3x3Forward(a.y, a.x, a.weight, a.bias, s0, Math.min(a.n, s0 + a.chunkSize), a.h, a.w, a.ph, a.pw, a.oc, a.scratch + t.index * a.stride);
+  }),
+  /** Its dW and db (no dx), as convBackward: chunk i's partials at partials + i·partStride. */
+  direct3x3Backward: op(['partials', 'partStride', 'dbOffset', 'x', 'dy', 'first', 'chunkSize', 'n', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const chunk = a.first + p;
+    const s0 = chunk * a.chunkSize;
+    const dwPart = a.partials + chunk * a.partStride;
+    k.direct3x3Backward(dwPart, a.dbOffset < 0 ? 0 : dwPart + a.dbOffset, a.x, a.dy, s0, Math.min(a.n, s0 + a.chunkSize), a.h, a.w, a.ph, a.pw, a.oc,
+      a.scratch + t.index * a.stride);
   }),
   /** 3×3 stride-1 convolutions by Winograd's minimal filtering (assembly/winograd.ts): chunk `first + p`, as convForward; u: the transformed filters. */
   winoForward: op(['y', 'x', 'u', 'bias', 'first', 'chunkSize', 'n', 'c', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {

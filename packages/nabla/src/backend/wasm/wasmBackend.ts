@@ -552,7 +552,7 @@ export class WasmBackend implements Backend {
   // Operands outside the wasm memory take the per-sample loop (im2col and GEMM calls).
 
   /** Runs `count` chunks as jobs of at most MAX_PARTS parts when the work is large enough to thread, else one by one. */
-  private convJobs<N extends 'convForward' | 'convBackward' | 'winoForward' | 'winoBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
+  private convJobs<N extends 'convForward' | 'convBackward' | 'winoForward' | 'winoBackward' | 'direct3x3Forward' | 'direct3x3Backward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
     const step = flops >= PARALLEL_MIN_FLOPS ? MAX_PARTS : 1;
     for (let first = 0; first < count; first += step) {
       this.run(name, Math.min(step, count - first), { ...args, first } as OpArgs<N>, what, flops / 1e6);
@@ -577,6 +577,14 @@ export class WasmBackend implements Backend {
         this.k.winoFilter(u, p.weight, oc, c, 0, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: chunk, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
         this.convJobs('winoForward', args, Math.ceil(n / chunk), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
+        return;
+      }
+      if (directApplies(c, kh, kw, sh, sw, outSize(w, kw, sw, pw))) {
+        // One padded plane of scratch per thread (fits in im2col's).
+        const stride = size.scratchPerThread;
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride);
+        const args = { y: p.y, x: p.x, weight: p.weight, bias: p.bias, chunkSize: CONV_CHUNK, n, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
+        this.convJobs('direct3x3Forward', args, Math.ceil(n / CONV_CHUNK), 2 * n * size.weight * size.s, `conv2d forward ${n}×${c}×${h}×${w}`);
         return;
       }
       const stride = size.scratchPerThread;
@@ -632,6 +640,14 @@ export class WasmBackend implements Backend {
       this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + chunks * partStride);
       const scratch = this.convBlock.ptr;
       const partials = scratch + this.threads * stride;
+      if (!dx && directApplies(c, kh, kw, sh, sw, outSize(w, kw, sw, pw))) {
+        // dW and db only (a first layer's input needs no gradient): the chunk's padded planes in
+        // the thread's scratch (they fit in im2col's), the same partials added in chunk order.
+        const args = { partials, partStride, dbOffset: db ? dbOffset : -1, x: p.x, dy: p.dy, chunkSize: CONV_CHUNK, n, h, w, ph, pw, oc, scratch, stride };
+        this.convJobs('direct3x3Backward', args, chunks, 2 * n * size.weight * size.s, `conv2d backward ${n}×${c}×${h}×${w}`);
+        this.k.convAddPartials(p.dW, p.db, partials, chunks, partStride, size.weight, dbOffset, oc);
+        return;
+      }
       // 3 products per sample with dx (dW, dcols), 2 without.
       const flops = (dx ? 4 : 2) * n * size.weight * size.s;
       const args = {
@@ -702,6 +718,15 @@ export class WasmBackend implements Backend {
  */
 function winogradApplies(c: number, kh: number, kw: number, sh: number, sw: number): boolean {
   return c >= 2 && kh === 3 && kw === 3 && sh === 1 && sw === 1;
+}
+
+/**
+ * Whether a convolution runs by the direct kernels of assembly/conv.ts (direct3x3Forward, and
+ * direct3x3Backward when no dx is asked for): one input channel, a 3×3 window at stride 1, any
+ * padding, output rows of at least 4 (one vector). im2col's GEMM has only 9 terms per output there.
+ */
+function directApplies(c: number, kh: number, kw: number, sh: number, sw: number, ow: number): boolean {
+  return c === 1 && kh === 3 && kw === 3 && sh === 1 && sw === 1 && ow >= 4;
 }
 
 function align64(bytes: number): number {

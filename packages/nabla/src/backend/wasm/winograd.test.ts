@@ -162,7 +162,7 @@ test('Winograd forward, dx, dW and db match a float64 direct convolution within 
   assert.ok(counter.calls >= 2 * CASES.length, `Winograd kernels called ${counter.calls} times`);
 });
 
-test('one input channel, a 5×5 window or stride 2 stay on im2col', () => {
+test('one input channel (direct3x3.test.ts), a 5×5 window or stride 2 do not run Winograd', () => {
   const counter = countWinograd(one);
   try {
     const shapes: [Case, number, number][] = [[{ n: 4, c: 1, h: 28, w: 28, p: 0, oc: 16 }, 3, 1], [{ n: 4, c: 4, h: 12, w: 12, p: 0, oc: 8 }, 5, 1],

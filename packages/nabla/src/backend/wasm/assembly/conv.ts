@@ -1,5 +1,6 @@
-// Batch-level convolution by im2col + GEMM, for every window except the 3×3 stride-1 ones with 2 or
-// more input channels, which winograd.ts computes with fewer multiplies (see wasmBackend.ts).
+// Batch-level convolution by im2col + GEMM, for every window except the 3×3 stride-1 ones (with 2 or
+// more input channels winograd.ts computes them with fewer multiplies, with one the direct kernels
+// at the end of this file do; see wasmBackend.ts).
 //
 // One call runs a CHUNK of samples [s0, s1) entirely inside wasm, so a
 // batch costs one call per chunk instead of several JS → wasm calls per sample, and the chunks
@@ -19,6 +20,7 @@
 
 import { gemm } from './gemm';
 import { col2imRows, copyRow, im2colRows, outSize } from './image';
+import { madd } from './madd';
 
 /**
  * y[s] = W · im2col(x[s]) + b for the samples s of [s0, s1). y: (N, OC, OH·OW), x: (N, C, H, W),
@@ -114,5 +116,138 @@ export function convAddPartials(dw: usize, db: usize, parts: usize, count: i32, 
     if (db == 0) continue;
     const pb = p + <usize>dbOffset;
     for (let o = 0; o < oc; o++) store<f32>(db + <usize>o * 4, load<f32>(db + <usize>o * 4) + load<f32>(pb + <usize>o * 4));
+  }
+}
+
+// ── One input channel, 3×3 window, stride 1 (a first layer on grey images), computed directly.
+// im2col's GEMM has only K = 9 terms per output there, too short for its packing to pay; these
+// kernels vectorise over 4 neighbouring outputs of a row instead. Each sample's plane is copied
+// into a zero-padded (H + 2·PH) × (W + 2·PW) plane in the thread's scratch, so the 3×3 window of
+// outputs j..j+3 is 9 unaligned vector loads (rows i..i+2, columns j..j+2). A row of OW ≥ 4 outputs
+// is covered by groups at 0, 4, 8, … and a last group at OW − 4, which overlaps the previous one:
+// the forward writes those outputs twice with the same value, the dW sums mask the repeated lanes.
+
+/** Copies plane x (H × W) into dst, an (H + 2·PH) × (W + 2·PW) plane zero outside x. */
+function padPlane(dst: usize, x: usize, h: i32, w: i32, ph: i32, pw: i32): void {
+  const wp = w + 2 * pw;
+  if (ph == 0 && pw == 0) {
+    memory.copy(dst, x, <usize>(h * w) * 4);
+    return;
+  }
+  memory.fill(dst, 0, <usize>((h + 2 * ph) * wp) * 4);
+  for (let r = 0; r < h; r++) copyRow(dst + <usize>((r + ph) * wp + pw) * 4, x + <usize>(r * w) * 4, w);
+}
+
+/**
+ * y[s] = W ⊛ x[s] + b for the samples s of [s0, s1), one input channel, a 3×3 window, stride 1,
+ * OW ≥ 4. y: (N, OC, OH·OW), x: (N, 1, H, W), wt: (OC, 9), b: (OC) or 0 for none. scratch: one
+ * padded plane. Per output, in this order: b + w₀·x₀ + w₁·x₁ + … + w₈·x₈ (taps row by row).
+ */
+export function direct3x3Forward(y: usize, x: usize, wt: usize, b: usize, s0: i32, s1: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, scratch: usize): void {
+  const oh = h + 2 * ph - 2;
+  const ow = w + 2 * pw - 2;
+  const row = <usize>(w + 2 * pw) * 4;
+  const plane = <usize>(oh * ow) * 4;
+  for (let s = s0; s < s1; s++) {
+    padPlane(scratch, x + <usize>(s * h * w) * 4, h, w, ph, pw);
+    const ys = y + <usize>(s * oc) * plane;
+    for (let i = 0; i < oh; i++) {
+      for (let j0 = 0; j0 < ow; j0 += 4) {
+        const j = min(j0, ow - 4);
+        // The 9 shifted input vectors, loaded once for every filter.
+        const r0 = scratch + <usize>i * row + <usize>j * 4;
+        const r1 = r0 + row;
+        const r2 = r1 + row;
+        const x0 = v128.load(r0), x1 = v128.load(r0, 4), x2 = v128.load(r0, 8);
+        const x3 = v128.load(r1), x4 = v128.load(r1, 4), x5 = v128.load(r1, 8);
+        const x6 = v128.load(r2), x7 = v128.load(r2, 4), x8 = v128.load(r2, 8);
+        let out = ys + <usize>(i * ow + j) * 4;
+        for (let o = 0; o < oc; o++) {
+          const wo = wt + <usize>(o * 9) * 4;
+          let acc = b == 0 ? f32x4.splat(0) : v128.load32_splat(b + <usize>o * 4);
+          acc = madd(v128.load32_splat(wo), x0, acc);
+          acc = madd(v128.load32_splat(wo, 4), x1, acc);
+          acc = madd(v128.load32_splat(wo, 8), x2, acc);
+          acc = madd(v128.load32_splat(wo, 12), x3, acc);
+          acc = madd(v128.load32_splat(wo, 16), x4, acc);
+          acc = madd(v128.load32_splat(wo, 20), x5, acc);
+          acc = madd(v128.load32_splat(wo, 24), x6, acc);
+          acc = madd(v128.load32_splat(wo, 28), x7, acc);
+          acc = madd(v128.load32_splat(wo, 32), x8, acc);
+          v128.store(out, acc);
+          out += plane;
+        }
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function lanesSum(v: v128): f32 {
+  return (f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+}
+
+/**
+ * For the samples of [s0, s1) (one input channel, 3×3, stride 1, OW ≥ 4): dWpart (OC × 9) =
+ * Σ dy ⊙ shifted x and dbpart (OC) = Σ dy, written fresh (dbpart 0 for none). Per filter, 9 + 1
+ * vector sums run over the chunk's samples, rows and column groups in order, then each is reduced
+ * as (l₀ + l₁) + (l₂ + l₃). scratch: the chunk's padded planes, (s1 − s0)·(H + 2·PH)·(W + 2·PW) floats.
+ */
+export function direct3x3Backward(dwPart: usize, dbPart: usize, x: usize, dy: usize, s0: i32, s1: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, scratch: usize): void {
+  const oh = h + 2 * ph - 2;
+  const ow = w + 2 * pw - 2;
+  const row = <usize>(w + 2 * pw) * 4;
+  const padded = <usize>(h + 2 * ph) * row;
+  const plane = <usize>(oh * ow) * 4;
+  for (let s = s0; s < s1; s++) padPlane(scratch + <usize>(s - s0) * padded, x + <usize>(s * h * w) * 4, h, w, ph, pw);
+  const full = ow & ~3;
+  // The last group's lanes below 4 − OW % 4 repeat outputs of the previous group.
+  const rest = ow & 3;
+  const mask = i32x4.ge_s(i32x4(0, 1, 2, 3), i32x4.splat(4 - rest));
+  for (let o = 0; o < oc; o++) {
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, ab = a0;
+    for (let s = s0; s < s1; s++) {
+      const dys = dy + <usize>(s * oc + o) * plane;
+      const xs = scratch + <usize>(s - s0) * padded;
+      for (let i = 0; i < oh; i++) {
+        const dyr = dys + <usize>(i * ow) * 4;
+        const r0s = xs + <usize>i * row;
+        for (let j = 0; j < ow; j += 4) {
+          let jj = j;
+          let d: v128;
+          if (j < full) {
+            d = v128.load(dyr + <usize>j * 4);
+          } else {
+            jj = ow - 4;
+            d = v128.and(v128.load(dyr + <usize>jj * 4), mask);
+          }
+          const r0 = r0s + <usize>jj * 4;
+          const r1 = r0 + row;
+          const r2 = r1 + row;
+          a0 = madd(d, v128.load(r0), a0);
+          a1 = madd(d, v128.load(r0, 4), a1);
+          a2 = madd(d, v128.load(r0, 8), a2);
+          a3 = madd(d, v128.load(r1), a3);
+          a4 = madd(d, v128.load(r1, 4), a4);
+          a5 = madd(d, v128.load(r1, 8), a5);
+          a6 = madd(d, v128.load(r2), a6);
+          a7 = madd(d, v128.load(r2, 4), a7);
+          a8 = madd(d, v128.load(r2, 8), a8);
+          ab = f32x4.add(ab, d);
+        }
+      }
+    }
+    const dw = dwPart + <usize>(o * 9) * 4;
+    store<f32>(dw, lanesSum(a0));
+    store<f32>(dw, lanesSum(a1), 4);
+    store<f32>(dw, lanesSum(a2), 8);
+    store<f32>(dw, lanesSum(a3), 12);
+    store<f32>(dw, lanesSum(a4), 16);
+    store<f32>(dw, lanesSum(a5), 20);
+    store<f32>(dw, lanesSum(a6), 24);
+    store<f32>(dw, lanesSum(a7), 28);
+    store<f32>(dw, lanesSum(a8), 32);
+    if (dbPart != 0) store<f32>(dbPart + <usize>o * 4, lanesSum(ab));
   }
 }

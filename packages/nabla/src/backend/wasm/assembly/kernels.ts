@@ -6,6 +6,6 @@ export {
   fill, sumSquares, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, sgdSumSquares, adamUpdate, gatherRows,
 } from './elementwise';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
-export { convForward, convBackward, convAddPartials } from './conv';
+export { convForward, convBackward, convAddPartials, direct3x3Forward, direct3x3Backward } from './conv';
 export { batchNormStats, batchNormNormalize, batchNormBackward } from './batchNorm';
 export { winoScratchBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';
