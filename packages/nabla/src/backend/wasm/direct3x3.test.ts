@@ -34,7 +34,8 @@ const label = (g: Case) => `N${g.n} ${g.h}×${g.w} p${g.p} OC${g.oc}${g.bias ? '
 const outOf = (g: Case): [number, number] => [g.h + 2 * g.p - 2, g.w + 2 * g.p - 2];
 
 // The `cnn` preset's first layer (26 = 6·4 + 2 outputs a row: the last group overlaps) at a batch
-// with a partial chunk; padding 1 and 2 with rows of 4 (one group), 5, 7 and 8 outputs; no bias.
+// with a partial chunk; padding 1 and 2 with rows of 4 (one group), 5, 7 and 8 outputs, odd
+// numbers of rows (5, 9: an unpaired last row) and 2 rows; no bias.
 const CASES: Case[] = [
   { n: 13, h: 28, w: 28, p: 0, oc: 16, bias: true },
   { n: 3, h: 6, w: 5, p: 1, oc: 3, bias: true },
@@ -42,6 +43,7 @@ const CASES: Case[] = [
   { n: 2, h: 4, w: 4, p: 2, oc: 2, bias: true },
   { n: 17, h: 10, w: 6, p: 0, oc: 7, bias: true },
   { n: 5, h: 9, w: 8, p: 1, oc: 4, bias: false },
+  { n: 6, h: 4, w: 7, p: 0, oc: 3, bias: true },
 ];
 
 interface Operands { x: Float64Array; weight: Float64Array; bias: Float64Array; dy: Float64Array }
@@ -148,7 +150,7 @@ test('direct 3×3 one-channel forward, dW and db match a float64 direct convolut
   }
 });
 
-test('which one-channel shapes take the direct kernels: 3×3 stride 1 with rows of ≥ 4 outputs; dx asked for: im2col', () => {
+test('which one-channel shapes take the direct kernels: 3×3 stride 1 with ≥ 2 rows of ≥ 4 outputs; dx asked for: im2col', () => {
   const conv = (c: number, h: number, w: number, k: number, s: number, p: number, withDx: boolean) => counting(one, () => {
     const oc = 4, n = 3;
     const oh = Math.floor((h + 2 * p - k) / s) + 1, ow = Math.floor((w + 2 * p - k) / s) + 1;
@@ -160,7 +162,8 @@ test('which one-channel shapes take the direct kernels: 3×3 stride 1 with rows 
   assert.deepEqual(conv(1, 4, 4, 3, 1, 1, false), { direct3x3Forward: 1, direct3x3Backward: 1, convForward: 0, convBackward: 0 });
   // dx wanted: the forward is direct, the backward im2col's.
   assert.deepEqual(conv(1, 12, 12, 3, 1, 0, true), { direct3x3Forward: 1, direct3x3Backward: 0, convForward: 0, convBackward: 1 });
-  // Rows of 3 outputs, a 5×5 window, stride 2: im2col.
+  // Rows of 3 outputs, one row of 4, a 5×5 window, stride 2: im2col.
+  assert.deepEqual(conv(1, 3, 6, 3, 1, 0, false), { direct3x3Forward: 0, direct3x3Backward: 0, convForward: 1, convBackward: 1 });
   assert.deepEqual(conv(1, 5, 5, 3, 1, 0, false), { direct3x3Forward: 0, direct3x3Backward: 0, convForward: 1, convBackward: 1 });
   assert.deepEqual(conv(1, 12, 12, 5, 1, 0, false), { direct3x3Forward: 0, direct3x3Backward: 0, convForward: 1, convBackward: 1 });
   assert.deepEqual(conv(1, 12, 12, 3, 2, 1, false), { direct3x3Forward: 0, direct3x3Backward: 0, convForward: 1, convBackward: 1 });

@@ -579,7 +579,7 @@ export class WasmBackend implements Backend {
         this.convJobs('winoForward', args, Math.ceil(n / chunk), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
         return;
       }
-      if (directApplies(c, kh, kw, sh, sw, outSize(w, kw, sw, pw))) {
+      if (directApplies(c, kh, kw, sh, sw, outSize(h, kh, sh, ph), outSize(w, kw, sw, pw))) {
         // One padded plane of scratch per thread (fits in im2col's).
         const stride = size.scratchPerThread;
         this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride);
@@ -640,7 +640,7 @@ export class WasmBackend implements Backend {
       this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + chunks * partStride);
       const scratch = this.convBlock.ptr;
       const partials = scratch + this.threads * stride;
-      if (!dx && directApplies(c, kh, kw, sh, sw, outSize(w, kw, sw, pw))) {
+      if (!dx && directApplies(c, kh, kw, sh, sw, outSize(h, kh, sh, ph), outSize(w, kw, sw, pw))) {
         // dW and db only (a first layer's input needs no gradient): the chunk's padded planes in
         // the thread's scratch (they fit in im2col's), the same partials added in chunk order.
         const args = { partials, partStride, dbOffset: db ? dbOffset : -1, x: p.x, dy: p.dy, chunkSize: CONV_CHUNK, n, h, w, ph, pw, oc, scratch, stride };
@@ -723,10 +723,11 @@ function winogradApplies(c: number, kh: number, kw: number, sh: number, sw: numb
 /**
  * Whether a convolution runs by the direct kernels of assembly/conv.ts (direct3x3Forward, and
  * direct3x3Backward when no dx is asked for): one input channel, a 3×3 window at stride 1, any
- * padding, output rows of at least 4 (one vector). im2col's GEMM has only 9 terms per output there.
+ * padding, outputs of at least 2 rows of 4 (the kernels compute two rows of one vector at a time).
+ * im2col's GEMM has only 9 terms per output there.
  */
-function directApplies(c: number, kh: number, kw: number, sh: number, sw: number, ow: number): boolean {
-  return c === 1 && kh === 3 && kw === 3 && sh === 1 && sw === 1 && ow >= 4;
+function directApplies(c: number, kh: number, kw: number, sh: number, sw: number, oh: number, ow: number): boolean {
+  return c === 1 && kh === 3 && kw === 3 && sh === 1 && sw === 1 && oh >= 2 && ow >= 4;
 }
 
 function align64(bytes: number): number {

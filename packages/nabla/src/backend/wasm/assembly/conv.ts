@@ -140,8 +140,9 @@ function padPlane(dst: usize, x: usize, h: i32, w: i32, ph: i32, pw: i32): void 
 
 /**
  * y[s] = W ⊛ x[s] + b for the samples s of [s0, s1), one input channel, a 3×3 window, stride 1,
- * OW ≥ 4. y: (N, OC, OH·OW), x: (N, 1, H, W), wt: (OC, 9), b: (OC) or 0 for none. scratch: one
- * padded plane. Per output, in this order: b + w₀·x₀ + w₁·x₁ + … + w₈·x₈ (taps row by row).
+ * OH ≥ 2, OW ≥ 4. y: (N, OC, OH·OW), x: (N, 1, H, W), wt: (OC, 9), b: (OC) or 0 for none. scratch: one
+ * padded plane (unused without padding). Per output, in this order: b + w₀·x₀ + w₁·x₁ + … + w₈·x₈
+ * (taps row by row); two output rows at a time, which share two of their three input rows.
  */
 export function direct3x3Forward(y: usize, x: usize, wt: usize, b: usize, s0: i32, s1: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, scratch: usize): void {
   const oh = h + 2 * ph - 2;
@@ -149,35 +150,61 @@ export function direct3x3Forward(y: usize, x: usize, wt: usize, b: usize, s0: i3
   const row = <usize>(w + 2 * pw) * 4;
   const plane = <usize>(oh * ow) * 4;
   for (let s = s0; s < s1; s++) {
-    padPlane(scratch, x + <usize>(s * h * w) * 4, h, w, ph, pw);
-    const ys = y + <usize>(s * oc) * plane;
-    for (let i = 0; i < oh; i++) {
-      for (let j0 = 0; j0 < ow; j0 += 4) {
-        const j = min(j0, ow - 4);
-        // The 9 shifted input vectors, loaded once for every filter.
-        const r0 = scratch + <usize>i * row + <usize>j * 4;
-        const r1 = r0 + row;
-        const r2 = r1 + row;
-        const x0 = v128.load(r0), x1 = v128.load(r0, 4), x2 = v128.load(r0, 8);
-        const x3 = v128.load(r1), x4 = v128.load(r1, 4), x5 = v128.load(r1, 8);
-        const x6 = v128.load(r2), x7 = v128.load(r2, 4), x8 = v128.load(r2, 8);
-        let out = ys + <usize>(i * ow + j) * 4;
-        for (let o = 0; o < oc; o++) {
-          const wo = wt + <usize>(o * 9) * 4;
-          let acc = b == 0 ? f32x4.splat(0) : v128.load32_splat(b + <usize>o * 4);
-          acc = madd(v128.load32_splat(wo), x0, acc);
-          acc = madd(v128.load32_splat(wo, 4), x1, acc);
-          acc = madd(v128.load32_splat(wo, 8), x2, acc);
-          acc = madd(v128.load32_splat(wo, 12), x3, acc);
-          acc = madd(v128.load32_splat(wo, 16), x4, acc);
-          acc = madd(v128.load32_splat(wo, 20), x5, acc);
-          acc = madd(v128.load32_splat(wo, 24), x6, acc);
-          acc = madd(v128.load32_splat(wo, 28), x7, acc);
-          acc = madd(v128.load32_splat(wo, 32), x8, acc);
-          v128.store(out, acc);
-          out += plane;
+    const xs = x + <usize>(s * h * w) * 4;
+    // Without padding the window reads x in place (a last group ends at the row's last pixel).
+    let src = xs;
+    if (ph != 0 || pw != 0) {
+      padPlane(scratch, xs, h, w, ph, pw);
+      src = scratch;
+    }
+    let out = y + <usize>(s * oc) * plane;
+    for (let o = 0; o < oc; o++) {
+      // The filter's 9 taps in registers for the whole plane.
+      const wo = wt + <usize>(o * 9) * 4;
+      const w0 = v128.load32_splat(wo), w1 = v128.load32_splat(wo, 4), w2 = v128.load32_splat(wo, 8);
+      const w3 = v128.load32_splat(wo, 12), w4 = v128.load32_splat(wo, 16), w5 = v128.load32_splat(wo, 20);
+      const w6 = v128.load32_splat(wo, 24), w7 = v128.load32_splat(wo, 28), w8 = v128.load32_splat(wo, 32);
+      const bias = b == 0 ? f32x4.splat(0) : v128.load32_splat(b + <usize>o * 4);
+      // Two output rows at a time share their middle input rows (12 loads for 18 products); an
+      // odd last row is recomputed with the one before it (the same values, written twice).
+      for (let i0 = 0; i0 < oh; i0 += 2) {
+        const i = min(i0, oh - 2);
+        const r0s = src + <usize>i * row;
+        const ys = out + <usize>(i * ow) * 4;
+        for (let j0 = 0; j0 < ow; j0 += 4) {
+          const j = min(j0, ow - 4);
+          const r0 = r0s + <usize>j * 4;
+          const r1 = r0 + row;
+          const r2 = r1 + row;
+          const r3 = r2 + row;
+          // Each output sums b + w₀·x₀ + … + w₈·x₈ in tap order, whichever row of the pair it is.
+          let a = v128.load(r0), c = v128.load(r0, 4), d = v128.load(r0, 8);
+          let acc = madd(w0, a, bias);
+          acc = madd(w1, c, acc);
+          acc = madd(w2, d, acc);
+          a = v128.load(r1); c = v128.load(r1, 4); d = v128.load(r1, 8);
+          acc = madd(w3, a, acc);
+          let acc2 = madd(w0, a, bias);
+          acc = madd(w4, c, acc);
+          acc2 = madd(w1, c, acc2);
+          acc = madd(w5, d, acc);
+          acc2 = madd(w2, d, acc2);
+          a = v128.load(r2); c = v128.load(r2, 4); d = v128.load(r2, 8);
+          acc = madd(w6, a, acc);
+          acc2 = madd(w3, a, acc2);
+          acc = madd(w7, c, acc);
+          acc2 = madd(w4, c, acc2);
+          acc = madd(w8, d, acc);
+          acc2 = madd(w5, d, acc2);
+          a = v128.load(r3); c = v128.load(r3, 4); d = v128.load(r3, 8);
+          acc2 = madd(w6, a, acc2);
+          acc2 = madd(w7, c, acc2);
+          acc2 = madd(w8, d, acc2);
+          v128.store(ys + <usize>j * 4, acc);
+          v128.store(ys + <usize>(ow + j) * 4, acc2);
         }
       }
+      out += plane;
     }
   }
 }
@@ -191,7 +218,8 @@ function lanesSum(v: v128): f32 {
 /**
  * For the samples of [s0, s1) (one input channel, 3×3, stride 1, OW ≥ 4): dWpart (OC × 9) =
  * Σ dy ⊙ shifted x and dbpart (OC) = Σ dy, written fresh (dbpart 0 for none). Per filter, 9 + 1
- * vector sums run over the chunk's samples, rows and column groups in order, then each is reduced
+ * vector sums run over the chunk's samples, pairs of rows (then an odd last row) and column groups
+ * in order, each pair's upper row first, then each is reduced
  * as (l₀ + l₁) + (l₂ + l₃). scratch: the chunk's padded planes, (s1 − s0)·(H + 2·PH)·(W + 2·PW) floats.
  */
 export function direct3x3Backward(dwPart: usize, dbPart: usize, x: usize, dy: usize, s0: i32, s1: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, scratch: usize): void {
@@ -205,36 +233,61 @@ export function direct3x3Backward(dwPart: usize, dbPart: usize, x: usize, dy: us
   // The last group's lanes below 4 − OW % 4 repeat outputs of the previous group.
   const rest = ow & 3;
   const mask = i32x4.ge_s(i32x4(0, 1, 2, 3), i32x4.splat(4 - rest));
+  const ones = i32x4.splat(-1);
   for (let o = 0; o < oc; o++) {
     let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, ab = a0;
     for (let s = s0; s < s1; s++) {
       const dys = dy + <usize>(s * oc + o) * plane;
       const xs = scratch + <usize>(s - s0) * padded;
-      for (let i = 0; i < oh; i++) {
+      // Two rows at a time (their dy vectors share the middle input rows), then an odd last row.
+      for (let i = 0; i < oh; i += 2) {
+        const pair = i + 1 < oh;
         const dyr = dys + <usize>(i * ow) * 4;
         const r0s = xs + <usize>i * row;
         for (let j = 0; j < ow; j += 4) {
           let jj = j;
-          let d: v128;
-          if (j < full) {
-            d = v128.load(dyr + <usize>j * 4);
-          } else {
+          let m = ones;
+          if (j >= full) {
             jj = ow - 4;
-            d = v128.and(v128.load(dyr + <usize>jj * 4), mask);
+            m = mask;
           }
           const r0 = r0s + <usize>jj * 4;
           const r1 = r0 + row;
           const r2 = r1 + row;
-          a0 = madd(d, v128.load(r0), a0);
-          a1 = madd(d, v128.load(r0, 4), a1);
-          a2 = madd(d, v128.load(r0, 8), a2);
-          a3 = madd(d, v128.load(r1), a3);
-          a4 = madd(d, v128.load(r1, 4), a4);
-          a5 = madd(d, v128.load(r1, 8), a5);
-          a6 = madd(d, v128.load(r2), a6);
-          a7 = madd(d, v128.load(r2, 4), a7);
-          a8 = madd(d, v128.load(r2, 8), a8);
-          ab = f32x4.add(ab, d);
+          const d = v128.and(v128.load(dyr + <usize>jj * 4), m);
+          let x0 = v128.load(r0), x1 = v128.load(r0, 4), x2 = v128.load(r0, 8);
+          a0 = madd(d, x0, a0);
+          a1 = madd(d, x1, a1);
+          a2 = madd(d, x2, a2);
+          x0 = v128.load(r1); x1 = v128.load(r1, 4); x2 = v128.load(r1, 8);
+          a3 = madd(d, x0, a3);
+          a4 = madd(d, x1, a4);
+          a5 = madd(d, x2, a5);
+          if (pair) {
+            const d2 = v128.and(v128.load(dyr + <usize>(ow + jj) * 4), m);
+            a0 = madd(d2, x0, a0);
+            a1 = madd(d2, x1, a1);
+            a2 = madd(d2, x2, a2);
+            x0 = v128.load(r2); x1 = v128.load(r2, 4); x2 = v128.load(r2, 8);
+            a6 = madd(d, x0, a6);
+            a7 = madd(d, x1, a7);
+            a8 = madd(d, x2, a8);
+            a3 = madd(d2, x0, a3);
+            a4 = madd(d2, x1, a4);
+            a5 = madd(d2, x2, a5);
+            const r3 = r2 + row;
+            x0 = v128.load(r3); x1 = v128.load(r3, 4); x2 = v128.load(r3, 8);
+            a6 = madd(d2, x0, a6);
+            a7 = madd(d2, x1, a7);
+            a8 = madd(d2, x2, a8);
+            ab = f32x4.add(ab, f32x4.add(d, d2));
+          } else {
+            x0 = v128.load(r2); x1 = v128.load(r2, 4); x2 = v128.load(r2, 8);
+            a6 = madd(d, x0, a6);
+            a7 = madd(d, x1, a7);
+            a8 = madd(d, x2, a8);
+            ab = f32x4.add(ab, d);
+          }
         }
       }
     }
