@@ -545,6 +545,7 @@ export class WasmBackend implements Backend {
 
   // ── Batch convolution: 3×3 stride-1 windows with C ≥ 2 by Winograd (assembly/winograd.ts, chunks
   // of winoChunk samples, the transformed filters made once per call on the calling thread),
+  // with C = 1 by the direct kernels of assembly/conv.ts (directApplies; chunks of CONV_CHUNK),
   // every other window by im2col + GEMM:
   // chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
   // as the parts of one threaded job. Each thread has its own cols/yc scratch in one block
