@@ -208,6 +208,46 @@ test('batch norm split over channels on 2 threads gives the bits of 1 thread, an
   assertClose(Float32Array.from(a), Float32Array.from(ref), { rtol: 1e-4, atol: 1e-4, label: 'wasm batch norm vs JS' });
 });
 
+test('one-pass batch-norm statistics match the two-pass float64 ones, with an outlier first sample and odd sizes', () => {
+  // Channels: centred; far from 0 (mean 1000, σ 0.01: a plain Σx² − Mμ² would lose every digit);
+  // a first sample 30σ away from the rest (its plane is the shift K: the check sends the channel
+  // to the exact second pass); constant; and one with a NaN. s = 63 leaves a scalar tail.
+  const [n, c, s] = [1024, 5, 63];
+  const js = new JsBackend();
+  const r = new Rng(3);
+  const values = new Float32Array(n * c * s);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let k = 0; k < s; k++) {
+        const z = r.normal();
+        const v = [z, 1000 + 0.01 * z, b === 0 ? 1000 : z, 2.5, b === 7 && k === 3 ? NaN : z][ch];
+        values[(b * c + ch) * s + k] = v;
+      }
+    }
+  }
+  const stats = (be: Backend) => {
+    const x = be.allocate(n * c * s);
+    x.set(values);
+    const mean = be.allocate(c);
+    const variance = be.allocate(c);
+    be.batchNormStats(mean, variance, x, n, c, s);
+    return [Array.from(mean), Array.from(variance)];
+  };
+  const [mw, vw] = stats(one);
+  const [mj, vj] = stats(js);
+  for (let ch = 0; ch < 4; ch++) {
+    const sd = Math.sqrt(vj[ch]);
+    assert.ok(Math.abs(mw[ch] - mj[ch]) <= 1e-6 * sd + 1.2e-7 * Math.abs(mj[ch]), `channel ${ch} mean ${mw[ch]} vs ${mj[ch]}`);
+    assert.ok(Math.abs(vw[ch] - vj[ch]) <= 1e-6 * vj[ch], `channel ${ch} variance ${vw[ch]} vs ${vj[ch]}`);
+  }
+  assert.equal(vw[3], 0, 'a constant channel has variance 0');
+  assert.ok(Number.isNaN(mw[4]) && Number.isNaN(vw[4]), 'a NaN reaches the statistics, as in the JS backend');
+  const [mb, vb] = stats(baseline);
+  for (let ch = 0; ch < 4; ch++) assert.ok(Math.abs(vb[ch] - vj[ch]) <= 1e-6 * vj[ch], `baseline SIMD, channel ${ch}`);
+  if (two) assert.deepEqual(stats(two!), [mw, vw], '2 threads give the bits of 1');
+  assert.ok(mb.length === c);
+});
+
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {
   const c = one.allocate(4);
   const a = one.allocate(6);
