@@ -9,6 +9,10 @@ import { NablaError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
 import { Dense } from '../../layers/dense.ts';
 import { ReLU } from '../../layers/activations.ts';
+import { Conv2D } from '../../layers/conv2d.ts';
+import { BatchNorm2D } from '../../layers/batchNorm.ts';
+import { MaxPool2D } from '../../layers/maxPool2d.ts';
+import { Flatten } from '../../layers/flatten.ts';
 import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
 import { BatchIterator } from '../../data/batches.ts';
@@ -246,6 +250,26 @@ test('one-pass batch-norm statistics match the two-pass float64 ones, with an ou
   for (let ch = 0; ch < 4; ch++) assert.ok(Math.abs(vb[ch] - vj[ch]) <= 1e-6 * vj[ch], `baseline SIMD, channel ${ch}`);
   if (two) assert.deepEqual(stats(two!), [mw, vw], '2 threads give the bits of 1');
   assert.ok(mb.length === c);
+});
+
+test('a seeded conv + batch norm network trains to bit-identical weights and running statistics on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
+  // Batches of 32 × 8 × 26 × 26 = 173,056 values per batch-norm pass: split over the threads,
+  // in parts of 4 samples whose sums are added in part order.
+  const rng = new Rng(6);
+  const count = 96;
+  const x = Float32Array.from({ length: count * 784 }, () => (rng.uniform() < 0.3 ? rng.uniform() : 0));
+  const y = new Float32Array(count * 3);
+  for (let i = 0; i < count; i++) y[i * 3 + (i % 3)] = 1;
+  const train = (backend: WasmBackend) => {
+    const model = new Sequential([new Conv2D(8, 3, { bias: false }), new BatchNorm2D(), new ReLU(), new MaxPool2D(2), new Flatten(), new Dense(3)],
+      { inputShape: [1, 28, 28], seed: 2, backend });
+    model.fit({ x, y, count }, { optimizer: new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, backend }), loss: 'ce', epochs: 2, batchSize: 32 });
+    const bn = model.layers[1] as BatchNorm2D;
+    return [...model.parameters().map((p) => Array.from(p.value.data)), Array.from(bn.runningMean.data), Array.from(bn.runningVar.data)];
+  };
+  const r1 = train(one);
+  assert.deepEqual(train(two!), r1, 'weights or running statistics differ between 1 and 2 threads');
+  assert.ok(r1.flat().every(Number.isFinite));
 });
 
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {
