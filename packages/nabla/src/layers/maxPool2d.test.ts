@@ -1,5 +1,7 @@
 // MaxPool2D: the gradient check (overlapping windows, stride 2, padding 1, non-square), forward on
-// a hand-made 4×4 image (padding as −∞), and the errors for windows, strides and paddings.
+// a hand-made 4×4 image (padding as −∞), the errors for windows, strides and paddings, and the
+// wasm 2×2 backward against the JS one (ties, −∞ and NaN windows, stale dx).
+import { setFlagsFromString } from 'node:v8';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Sequential } from '../model/sequential.ts';
@@ -7,6 +9,9 @@ import { assertNablaError } from '../../../../test/assertNablaError.ts';
 import { POOL_CASES, assertGradients, buildLayer, image4x4 } from '../../../../test/layerCases.ts';
 import { MaxPool2D } from './maxPool2d.ts';
 import { Conv2D } from './conv2d.ts';
+import type { Backend } from '../backend/backend.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
+import { WasmBackend } from '../backend/wasm/wasmBackend.ts';
 
 test('MaxPool2D passes the gradient check: overlapping windows, stride 2, padding 1, non-square', () => {
   for (const [pool, opts, shape, batch] of POOL_CASES) {
@@ -31,10 +36,7 @@ test('bad MaxPool2D layers are rejected: a pool larger than its input, a negativ
 });
 
 test('2×2 max-pool backward on wasm (vector and scalar paths, even and odd sizes) writes all of dx and keeps the ties of the JS backend', async () => {
-  const { setFlagsFromString } = await import('node:v8');
   setFlagsFromString('--experimental-wasm-relaxed-simd');
-  const { WasmBackend } = await import('../backend/wasm/wasmBackend.ts');
-  const { JsBackend } = await import('../backend/js/jsBackend.ts');
   const js = new JsBackend();
   const wasm = await WasmBackend.create({ threads: 1 });
   try {
@@ -49,7 +51,7 @@ test('2×2 max-pool backward on wasm (vector and scalar paths, even and odd size
       const vals = Array.from({ length: len }, (_, i) => pick[(i * 7 + (i >> 3)) % pick.length]);
       if (h === 4) vals.fill(-Infinity, 0, 2 * w); // a row of windows that are all −∞
       const dyVals = Array.from({ length: n * oh * ow }, (_, i) => i + 1);
-      const run = (be: InstanceType<typeof WasmBackend> | InstanceType<typeof JsBackend>) => {
+      const run = (be: Backend) => {
         const x = be.allocate(len);
         x.set(vals);
         const dy = be.allocate(dyVals.length);
