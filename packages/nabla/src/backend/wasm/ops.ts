@@ -48,11 +48,12 @@ export interface Kernels {
     n: number, c: number, s: number): void;
   batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
     c: number, s: number, p0: number, p1: number): void;
-  batchNormGrad(sums: number, dy: number, x: number, mean: number, c: number, s: number, b0: number, b1: number): void;
+  batchNormGrad(sums: number, dy: number, x: number, mean: number, invStd: number, gamma: number, beta: number, c: number, s: number,
+    b0: number, b1: number): void;
   batchNormGradFinish(dgamma: number, dbeta: number, coef: number, sums: number, parts: number, partStride: number, invStd: number,
     gamma: number, n: number, c: number, s: number, batchStats: number): void;
-  batchNormBackward(dx: number, dy: number, x: number, mean: number, coef: number, c: number, s: number, batchStats: number,
-    p0: number, p1: number): void;
+  batchNormBackward(dx: number, dy: number, x: number, mean: number, coef: number, invStd: number, gamma: number, beta: number,
+    c: number, s: number, batchStats: number, p0: number, p1: number): void;
 }
 
 /** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
@@ -159,16 +160,16 @@ export const OPS = {
     const p1 = Math.min(a.planes, p0 + a.per);
     if (p1 > p0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, p0, p1);
   }),
-  /** As batchNormStats: part p's sums (Σdy, Σdy·(x − μ)) at sums + p·partStride. */
-  batchNormGrad: op(['sums', 'partStride', 'dy', 'x', 'mean', 'n', 'c', 's', 'per'], (k, a, p) => {
+  /** As batchNormStats: part p's sums (Σdy, Σdy·(x − μ)) at sums + p·partStride; beta ≠ 0: through a ReLU. */
+  batchNormGrad: op(['sums', 'partStride', 'dy', 'x', 'mean', 'invStd', 'gamma', 'beta', 'n', 'c', 's', 'per'], (k, a, p) => {
     const b0 = p * a.per;
-    k.batchNormGrad(a.sums + p * a.partStride, a.dy, a.x, a.mean, a.c, a.s, b0, Math.min(a.n, b0 + a.per));
+    k.batchNormGrad(a.sums + p * a.partStride, a.dy, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, b0, Math.min(a.n, b0 + a.per));
   }),
   /** Planes [p·per, …) of the N·C planes. */
-  batchNormBackward: op(['dx', 'dy', 'x', 'mean', 'coef', 'c', 's', 'batchStats', 'planes', 'per'], (k, a, p) => {
+  batchNormBackward: op(['dx', 'dy', 'x', 'mean', 'coef', 'invStd', 'gamma', 'beta', 'c', 's', 'batchStats', 'planes', 'per'], (k, a, p) => {
     const p0 = p * a.per;
     const p1 = Math.min(a.planes, p0 + a.per);
-    if (p1 > p0) k.batchNormBackward(a.dx, a.dy, a.x, a.mean, a.coef, a.c, a.s, a.batchStats, p0, p1);
+    if (p1 > p0) k.batchNormBackward(a.dx, a.dy, a.x, a.mean, a.coef, a.invStd, a.gamma, a.beta, a.c, a.s, a.batchStats, p0, p1);
   }),
 };
 

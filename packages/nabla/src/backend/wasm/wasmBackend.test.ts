@@ -272,6 +272,49 @@ test('a seeded conv + batch norm network trains to bit-identical weights and run
   assert.ok(r1.flat().every(Number.isFinite));
 });
 
+test('batch norm backward through a ReLU gives the bits of reluBackward then batchNormBackward, on every backend', () => {
+  // Small (one thread, a scalar tail: s = 23) and large (split over the threads), with batch and
+  // running statistics; β shifts the ReLU's threshold so that both sides of it are hit, and some
+  // x sit exactly where y = 0; and once more with dy outside the wasm memory.
+  for (const [n, c, s] of [[6, 3, 23], [64, 16, 144]]) {
+    for (const batchStats of [true, false]) {
+      const r = new Rng(n + c);
+      const xs = Float32Array.from({ length: n * c * s }, (_, i) => (i % 17 === 0 ? 0 : r.normal()));
+      const dys = Float32Array.from({ length: n * c * s }, () => r.normal());
+      const backends: Backend[] = [one, baseline, new JsBackend(), ...(two ? [two] : [])];
+      for (const be of backends) {
+        const own = (a: ArrayLike<number>) => { const t = be.allocate(a.length); t.set(a); return t; };
+        const x = own(xs);
+        const dy = own(dys);
+        const mean = own(Array.from({ length: c }, (_, ch) => (ch === 0 ? 0 : 0.1 * ch)));
+        const invStd = own(Array.from({ length: c }, (_, ch) => 1 + 0.25 * ch));
+        const gamma = own(Array.from({ length: c }, (_, ch) => 0.5 + ch));
+        const beta = own(Array.from({ length: c }, (_, ch) => (ch === 0 ? 0 : 0.3 - 0.2 * ch)));
+        const y = be.allocate(n * c * s);
+        be.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+        const run = (through: boolean, dyIn: Float32Array = dy) => {
+          const dx = be.allocate(n * c * s).fill(NaN);
+          const dgamma = be.allocate(c);
+          const dbeta = be.allocate(c);
+          if (through) {
+            be.batchNormBackward(dx, dgamma, dbeta, dyIn, x, mean, invStd, gamma, n, c, s, batchStats, beta);
+          } else {
+            const g = be.allocate(n * c * s);
+            be.reluBackward(g, dy, y, n * c * s);
+            be.batchNormBackward(dx, dgamma, dbeta, g, x, mean, invStd, gamma, n, c, s, batchStats);
+          }
+          return [...dx, ...dgamma, ...dbeta];
+        };
+        const fused = run(true);
+        assert.deepEqual(fused, run(false), `${be.name} ${n}×${c}×${s} batchStats ${batchStats}`);
+        // dy outside the wasm memory: the kernel falls back, and the ReLU's mask is still the forward's.
+        assert.deepEqual(run(true, Float32Array.from(dys)), fused, `${be.name}, dy outside its memory`);
+        assert.ok(fused.every(Number.isFinite));
+      }
+    }
+  }
+});
+
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {
   const c = one.allocate(4);
   const a = one.allocate(6);

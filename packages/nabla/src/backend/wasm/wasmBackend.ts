@@ -225,6 +225,8 @@ export class WasmBackend implements Backend {
   private convBlock = { ptr: 0, bytes: 0 };
   /** Batch norm's per-channel values and per-part sums (bnParts). */
   private bnBlock = { ptr: 0, bytes: 0 };
+  /** y and the ReLU's gradient, for a batch norm backward through a ReLU with an operand outside the memory. */
+  private bnStage = { ptr: 0, bytes: 0 };
   /** The per-sample convolution loop's scratch, for operands outside the wasm memory. */
   private readonly convScratch: conv.ConvScratch = { cols: new Float32Array(0), dcols: new Float32Array(0) };
 
@@ -633,22 +635,37 @@ export class WasmBackend implements Backend {
   batchNormBackward(
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
     dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-    n: number, c: number, s: number, batchStats: boolean,
+    n: number, c: number, s: number, batchStats: boolean, reluBeta?: Float32Array,
   ): void {
     const values = n * c * s;
     const operands = {
       dx: [dx, values], dy: [dy, values], x: [x, values],
-      dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c],
+      dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [reluBeta, c],
     } as const;
     this.kernel('batchNormBackward', operands, (p) => {
       // Two passes: the per-channel sums Σdy, Σdy·(x − μ) (parts of samples, added in order),
-      // then dx from three coefficients per channel.
+      // then dx from three coefficients per channel. beta = 0: no ReLU after the layer.
       const b = this.bnParts(n, c, s, c * 12);
-      this.bnRun('batchNormGrad', b.parts, { sums: b.sums, partStride: b.partStride, dy: p.dy, x: p.x, mean: p.mean, n, c, s, per: b.per }, values);
+      const through = { mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta };
+      this.bnRun('batchNormGrad', b.parts, { sums: b.sums, partStride: b.partStride, dy: p.dy, x: p.x, ...through, n, c, s, per: b.per }, values);
       this.k.batchNormGradFinish(p.dgamma, p.dbeta, b.head, b.sums, b.parts, b.partStride, p.invStd, p.gamma, n, c, s, batchStats ? 1 : 0);
       this.split('batchNormBackward', n * c, values, SPLIT_PARTS_PER_THREAD, 1,
-        { dx: p.dx, dy: p.dy, x: p.x, mean: p.mean, coef: b.head, c, s, batchStats: batchStats ? 1 : 0, planes: n * c }, 'batchNormBackward');
-    }, () => this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats));
+        { dx: p.dx, dy: p.dy, x: p.x, coef: b.head, ...through, c, s, batchStats: batchStats ? 1 : 0, planes: n * c }, 'batchNormBackward');
+    }, () => {
+      if (!reluBeta || !this.wasmMemory.shared) {
+        this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats, reluBeta);
+        return;
+      }
+      // An operand outside the wasm memory, through a ReLU: y again by this backend's normalize
+      // (in wasm when x and the parameters are in its memory, as in the forward), then the ReLU's
+      // and the batch norm's backward apart, so the mask is the forward's whatever runs here.
+      this.bnStage = this.wasmMemory.regrow(this.bnStage, 8 * values);
+      const y = new Float32Array(this.wasmMemory.buffer, this.bnStage.ptr, values);
+      const g = new Float32Array(this.wasmMemory.buffer, this.bnStage.ptr + 4 * values, values);
+      this.batchNormNormalize(y, x, mean, invStd, gamma, reluBeta, n, c, s);
+      this.reluBackward(g, dy, y, values);
+      this.batchNormBackward(dx, dgamma, dbeta, g, x, mean, invStd, gamma, n, c, s, batchStats);
+    });
   }
 
   // ── The kernels not written in wasm: the JS reference code, on the same arrays.

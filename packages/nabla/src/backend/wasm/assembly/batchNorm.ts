@@ -76,30 +76,53 @@ function statsPlane(out: usize, p: usize, s: i32, k: f32): void {
   store<f64>(out + 8, load<f64>(out + 8) + tb);
 }
 
-/** Σdy and Σdy·(x − μ) over one plane, added to the float64 slots at out and out + 8. */
+// dy, or with `relu` dy·[y > 0] for y = (x − μ)·scale + β computed exactly as batchNormNormalize
+// computes it (xm = x − μ): the backward of a ReLU that follows the layer, without its pass.
 // @ts-ignore: decorator
 @inline
-function gradPlane(out: usize, g: usize, p: usize, s: i32, mu: f32): void {
+function gate(g: v128, xm: v128, sv: v128, bv: v128, relu: bool): v128 {
+  if (!relu) return g;
+  return v128.and(g, f32x4.gt(madd(xm, sv, bv), f32x4.splat(0)));
+}
+
+// @ts-ignore: decorator
+@inline
+function gateScalar(g: f32, xm: f32, scale: f32, be: f32, relu: bool): f32 {
+  if (!relu) return g;
+  return xm * scale + be > 0 ? g : 0;
+}
+
+// The per-channel factor of batchNormNormalize, γ·invStd rounded once.
+// @ts-ignore: decorator
+@inline
+function channelScale(gamma: usize, invStd: usize, ch: i32): f32 {
+  return <f32>(<f64>load<f32>(gamma + <usize>ch * 4) * <f64>load<f32>(invStd + <usize>ch * 4));
+}
+
+/** Σg and Σg·(x − μ) over one plane (g = gate(dy)), added to the float64 slots at out and out + 8. */
+// @ts-ignore: decorator
+@inline
+function gradPlane(out: usize, g: usize, p: usize, s: i32, mu: f32, scale: f32, be: f32, relu: bool): void {
   const mv = f32x4.splat(mu);
+  const sv = f32x4.splat(scale);
+  const bv = f32x4.splat(be);
   const zero = f32x4.splat(0);
   let sa = f64x2.splat(0);
   let sb = f64x2.splat(0);
   let i = 0;
   for (; i + 32 <= s; i += 32) {
     const at = <usize>i * 4;
-    const g0 = v128.load(g + at); const g1 = v128.load(g + at, 16);
-    const g2 = v128.load(g + at, 32); const g3 = v128.load(g + at, 48);
-    const g4 = v128.load(g + at, 64); const g5 = v128.load(g + at, 80);
-    const g6 = v128.load(g + at, 96); const g7 = v128.load(g + at, 112);
+    const x0 = f32x4.sub(v128.load(p + at), mv); const x1 = f32x4.sub(v128.load(p + at, 16), mv);
+    const x2 = f32x4.sub(v128.load(p + at, 32), mv); const x3 = f32x4.sub(v128.load(p + at, 48), mv);
+    const x4 = f32x4.sub(v128.load(p + at, 64), mv); const x5 = f32x4.sub(v128.load(p + at, 80), mv);
+    const x6 = f32x4.sub(v128.load(p + at, 96), mv); const x7 = f32x4.sub(v128.load(p + at, 112), mv);
+    const g0 = gate(v128.load(g + at), x0, sv, bv, relu); const g1 = gate(v128.load(g + at, 16), x1, sv, bv, relu);
+    const g2 = gate(v128.load(g + at, 32), x2, sv, bv, relu); const g3 = gate(v128.load(g + at, 48), x3, sv, bv, relu);
+    const g4 = gate(v128.load(g + at, 64), x4, sv, bv, relu); const g5 = gate(v128.load(g + at, 80), x5, sv, bv, relu);
+    const g6 = gate(v128.load(g + at, 96), x6, sv, bv, relu); const g7 = gate(v128.load(g + at, 112), x7, sv, bv, relu);
     const a = f32x4.add(f32x4.add(f32x4.add(g0, g1), f32x4.add(g2, g3)), f32x4.add(f32x4.add(g4, g5), f32x4.add(g6, g7)));
-    let b0 = f32x4.mul(g0, f32x4.sub(v128.load(p + at), mv));
-    let b1 = f32x4.mul(g1, f32x4.sub(v128.load(p + at, 16), mv));
-    b0 = madd(g2, f32x4.sub(v128.load(p + at, 32), mv), b0);
-    b1 = madd(g3, f32x4.sub(v128.load(p + at, 48), mv), b1);
-    b0 = madd(g4, f32x4.sub(v128.load(p + at, 64), mv), b0);
-    b1 = madd(g5, f32x4.sub(v128.load(p + at, 80), mv), b1);
-    b0 = madd(g6, f32x4.sub(v128.load(p + at, 96), mv), b0);
-    b1 = madd(g7, f32x4.sub(v128.load(p + at, 112), mv), b1);
+    const b0 = madd(g6, x6, madd(g4, x4, madd(g2, x2, f32x4.mul(g0, x0))));
+    const b1 = madd(g7, x7, madd(g5, x5, madd(g3, x3, f32x4.mul(g1, x1))));
     sa = widenAdd(sa, a);
     sb = widenAdd(sb, f32x4.add(b0, b1));
   }
@@ -107,18 +130,20 @@ function gradPlane(out: usize, g: usize, p: usize, s: i32, mu: f32): void {
   let b = zero;
   for (; i + 4 <= s; i += 4) {
     const at = <usize>i * 4;
-    const gv = v128.load(g + at);
+    const xm = f32x4.sub(v128.load(p + at), mv);
+    const gv = gate(v128.load(g + at), xm, sv, bv, relu);
     a = f32x4.add(a, gv);
-    b = madd(gv, f32x4.sub(v128.load(p + at), mv), b);
+    b = madd(gv, xm, b);
   }
   sa = widenAdd(sa, a);
   sb = widenAdd(sb, b);
   let ta = hsum(sa);
   let tb = hsum(sb);
   for (; i < s; i++) {
-    const gs = load<f32>(g + <usize>i * 4);
+    const xm = load<f32>(p + <usize>i * 4) - mu;
+    const gs = gateScalar(load<f32>(g + <usize>i * 4), xm, scale, be, relu);
     ta += <f64>gs;
-    tb += <f64>(gs * (load<f32>(p + <usize>i * 4) - mu));
+    tb += <f64>(gs * xm);
   }
   store<f64>(out, load<f64>(out) + ta);
   store<f64>(out + 8, load<f64>(out + 8) + tb);
@@ -222,7 +247,7 @@ export function batchNormNormalize(
   for (let pl = p0; pl < p1; pl++) {
     const ch = pl % c;
     const mu = load<f32>(mean + <usize>ch * 4);
-    const scale = <f32>(<f64>load<f32>(gamma + <usize>ch * 4) * <f64>load<f32>(invStd + <usize>ch * 4));
+    const scale = channelScale(gamma, invStd, ch);
     const be = load<f32>(beta + <usize>ch * 4);
     const muv = f32x4.splat(mu);
     const sv = f32x4.splat(scale);
@@ -240,15 +265,29 @@ export function batchNormNormalize(
   }
 }
 
-/** Part of the backward's sums: sums[2ch], sums[2ch + 1] = Σdy, Σdy·(x − μ) over samples [b0, b1). */
-export function batchNormGrad(sums: usize, dy: usize, x: usize, mean: usize, c: i32, s: i32, b0: i32, b1: i32): void {
+// @ts-ignore: decorator
+@inline
+function gradPart(sums: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, c: i32, s: i32, b0: i32, b1: i32, relu: bool): void {
   memory.fill(sums, 0, <usize>c * 16);
   for (let b = b0; b < b1; b++) {
     for (let ch = 0; ch < c; ch++) {
       const o = <usize>((b * c + ch) * s) * 4;
-      gradPlane(sums + <usize>ch * 16, dy + o, x + o, s, load<f32>(mean + <usize>ch * 4));
+      const scale = relu ? channelScale(gamma, invStd, ch) : 0;
+      const be = relu ? load<f32>(beta + <usize>ch * 4) : 0;
+      gradPlane(sums + <usize>ch * 16, dy + o, x + o, s, load<f32>(mean + <usize>ch * 4), scale, be, relu);
     }
   }
+}
+
+/**
+ * Part of the backward's sums: sums[2ch], sums[2ch + 1] = Σg, Σg·(x − μ) over samples [b0, b1),
+ * g = dy, or with beta ≠ 0 the gradient through a following ReLU: dy·[y > 0] (see gate).
+ */
+export function batchNormGrad(
+  sums: usize, dy: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, c: i32, s: i32, b0: i32, b1: i32,
+): void {
+  if (beta != 0) gradPart(sums, dy, x, mean, invStd, gamma, beta, c, s, b0, b1, true);
+  else gradPart(sums, dy, x, mean, invStd, gamma, beta, c, s, b0, b1, false);
 }
 
 /**
@@ -282,12 +321,11 @@ export function batchNormGradFinish(
   }
 }
 
-/**
- * dx for the planes [p0, p1): a·dy + k1·(x − μ) + k0 with batch statistics, a·dy without
- * (coefficients from batchNormGradFinish).
- */
-export function batchNormBackward(
-  dx: usize, dy: usize, x: usize, mean: usize, coef: usize, c: i32, s: i32, batchStats: bool, p0: i32, p1: i32,
+// @ts-ignore: decorator
+@inline
+function dxPlanes(
+  dx: usize, dy: usize, x: usize, mean: usize, coef: usize, invStd: usize, gamma: usize, beta: usize,
+  c: i32, s: i32, batchStats: bool, p0: i32, p1: i32, relu: bool,
 ): void {
   for (let pl = p0; pl < p1; pl++) {
     const ch = pl % c;
@@ -295,24 +333,48 @@ export function batchNormBackward(
     const k1 = load<f32>(coef + <usize>ch * 12 + 4);
     const k0 = load<f32>(coef + <usize>ch * 12 + 8);
     const mu = load<f32>(mean + <usize>ch * 4);
+    const scale = relu ? channelScale(gamma, invStd, ch) : 0;
+    const be = relu ? load<f32>(beta + <usize>ch * 4) : 0;
     const av = f32x4.splat(a);
+    const muv = f32x4.splat(mu);
+    const sv = f32x4.splat(scale);
+    const bv = f32x4.splat(be);
     const o = <usize>pl * <usize>s * 4;
     let k = 0;
     if (!batchStats) {
-      for (; k + 4 <= s; k += 4) v128.store(dx + o + <usize>k * 4, f32x4.mul(av, v128.load(dy + o + <usize>k * 4)));
-      for (; k < s; k++) store<f32>(dx + o + <usize>k * 4, a * load<f32>(dy + o + <usize>k * 4));
+      for (; k + 4 <= s; k += 4) {
+        const at = o + <usize>k * 4;
+        v128.store(dx + at, f32x4.mul(av, gate(v128.load(dy + at), relu ? f32x4.sub(v128.load(x + at), muv) : muv, sv, bv, relu)));
+      }
+      for (; k < s; k++) {
+        const at = o + <usize>k * 4;
+        store<f32>(dx + at, a * gateScalar(load<f32>(dy + at), relu ? load<f32>(x + at) - mu : 0, scale, be, relu));
+      }
       continue;
     }
     const k1v = f32x4.splat(k1);
     const k0v = f32x4.splat(k0);
-    const muv = f32x4.splat(mu);
     for (; k + 4 <= s; k += 4) {
       const at = o + <usize>k * 4;
-      v128.store(dx + at, madd(av, v128.load(dy + at), madd(k1v, f32x4.sub(v128.load(x + at), muv), k0v)));
+      const xm = f32x4.sub(v128.load(x + at), muv);
+      v128.store(dx + at, madd(av, gate(v128.load(dy + at), xm, sv, bv, relu), madd(k1v, xm, k0v)));
     }
     for (; k < s; k++) {
       const at = o + <usize>k * 4;
-      store<f32>(dx + at, a * load<f32>(dy + at) + (k1 * (load<f32>(x + at) - mu) + k0));
+      const xm = load<f32>(x + at) - mu;
+      store<f32>(dx + at, a * gateScalar(load<f32>(dy + at), xm, scale, be, relu) + (k1 * xm + k0));
     }
   }
+}
+
+/**
+ * dx for the planes [p0, p1): a·g + k1·(x − μ) + k0 with batch statistics, a·g without
+ * (coefficients from batchNormGradFinish; g = dy, or with beta ≠ 0 dy·[y > 0] as in batchNormGrad).
+ */
+export function batchNormBackward(
+  dx: usize, dy: usize, x: usize, mean: usize, coef: usize, invStd: usize, gamma: usize, beta: usize,
+  c: i32, s: i32, batchStats: bool, p0: i32, p1: i32,
+): void {
+  if (beta != 0) dxPlanes(dx, dy, x, mean, coef, invStd, gamma, beta, c, s, batchStats, p0, p1, true);
+  else dxPlanes(dx, dy, x, mean, coef, invStd, gamma, beta, c, s, batchStats, p0, p1, false);
 }
