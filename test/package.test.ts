@@ -81,14 +81,14 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // One place per layer: 188 KB → 197 KB with the layer kinds and registry, the model builder and
   // the W(1)/confusion colouring moved in from the CLI and the page, and Residual; GELU and
   // LayerNorm added 5 KB (GELU's erf is two polynomials).
-  // NOTE: the 4 builds are ≈ 77 KB of the bundle; loading only the one an engine needs would
-  // be the next saving.
   // Your own data (issue 14) added 19 KB: the CSV reader, .npy parser, datasetFromArrays, the
   // chunked shuffle buffer and fitSource (all browser-safe, so a page can read a dropped file);
   // regression and binary classification (Huber and BCE losses, tasks, MAE/RMSE/R², early
   // stopping on them, class and target names in model files) about 5.5 KB more.
   // explainConv (the worked conv, pooling, batch-norm and dropout sums of the playground's
   // step-through) added about 8 KB: 245,408 bytes.
+  // Two wasm builds instead of four (the unshared ones are made at load time by clearing one byte,
+  // wasmMemory.ts withUnsharedMemory): 247,977 → 212,378 bytes.
   assert.ok(bytes < 250_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);

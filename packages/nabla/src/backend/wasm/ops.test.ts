@@ -9,11 +9,12 @@ import { KERNELS } from './kernels.generated.ts';
 import { OPS, OP_NAMES, opsSource, type Kernels, type Op, type OpName } from './ops.ts';
 import { ARG_COUNT } from './threadPool.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
+import { withUnsharedMemory } from './wasmMemory.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const memory = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: true });
-const { instance } = await WebAssembly.instantiate(Buffer.from(KERNELS.simdShared, 'base64'), {
+const { instance } = await WebAssembly.instantiate(Buffer.from(KERNELS.simd, 'base64'), {
   env: { memory, abort: () => { throw new Error('wasm abort'); } },
 });
 const exports = instance.exports as Record<string, unknown>;
@@ -23,8 +24,9 @@ const exports = instance.exports as Record<string, unknown>;
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
   gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
-  convForward: 18, convBackward: 20, convAddPartials: 8, batchNormShift: 5, batchNormStats: 7, batchNormStatsFinish: 10,
-  batchNormNormalize: 10, batchNormGrad: 11, batchNormGradFinish: 12, batchNormBackward: 13,
+  convForward: 18, convBackward: 20, convAddPartials: 8, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11,
+  batchNormShift: 5, batchNormStats: 7, batchNormStatsFinish: 10, batchNormNormalize: 10, batchNormGrad: 11, batchNormGradFinish: 12,
+  batchNormBackward: 13,
 };
 
 test('Kernels declares exactly the module\'s exported functions, with their arities', () => {
@@ -57,6 +59,29 @@ test('no build of the module has a data segment (a worker instantiating it would
   }
 });
 
+test('each build, its memory import made unshared, differs in that one byte and computes the same bits', async () => {
+  for (const [name, base64] of Object.entries(KERNELS)) {
+    const shared = new Uint8Array(Buffer.from(base64, 'base64'));
+    if (!WebAssembly.validate(shared)) continue; // relaxed SIMD on an engine without it
+    const unshared = withUnsharedMemory(shared);
+    assert.equal(unshared.filter((b, i) => b !== shared[i]).length, 1, name);
+    assert.throws(() => withUnsharedMemory(unshared), /imports a shared memory/);
+    const product = async (bytes: Uint8Array<ArrayBuffer>, isShared: boolean): Promise<Float32Array> => {
+      const mem = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: isShared });
+      const { instance: inst } = await WebAssembly.instantiate(bytes, { env: { memory: mem, abort: () => { throw new Error('wasm abort'); } } });
+      const k = inst.exports as unknown as Kernels;
+      mem.grow(Math.ceil(k.gemmScratchBytes() / 65536));
+      const f = new Float32Array(mem.buffer);
+      const rng = new Rng(5);
+      // A (7×5) at 64 KiB, B (5×6) after it, C (7×6) after that; packing scratch from 128 KiB.
+      for (let i = 0; i < 35 + 30; i++) f[16384 + i] = rng.normal();
+      k.gemm(65536 + 65 * 4, 65536, 65536 + 35 * 4, 7, 6, 5, 0, 0, 1, 0, 0, 6, 131072);
+      return f.slice(16384 + 65, 16384 + 65 + 42);
+    };
+    assert.deepEqual(await product(unshared, false), await product(shared, true), name);
+  }
+});
+
 test('every op, rebuilt from the source text the workers get, calls the export of its name with its arity', () => {
   const shipped = new Function(`return ${opsSource()};`)() as Op[];
   assert.equal(shipped.length, OP_NAMES.length);
@@ -79,6 +104,9 @@ const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void>
   convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
   convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
     b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
+  winoForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 676), b.allocate(32 * 4 * 784), b.allocate(288), undefined, 32, 4, 28, 28, 3, 3, 1, 1, 0, 0, 8),
+  winoBackward: (b) => b.conv2dBackward(b.allocate(288), b.allocate(8), b.allocate(32 * 4 * 784), b.allocate(32 * 4 * 784), b.allocate(32 * 8 * 676),
+    b.allocate(288), 32, 4, 28, 28, 3, 3, 1, 1, 0, 0, 8),
   relu: (b, big) => b.relu(big(), big(), 1 << 17),
   reluBackward: (b, big) => b.reluBackward(big(), big(), big(), 1 << 17),
   maxPool: (b, big) => b.maxPool(big(), big(), 32, 16, 16, 16, 2, 2, 2, 2, 0, 0),

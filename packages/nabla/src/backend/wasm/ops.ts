@@ -40,6 +40,14 @@ export interface Kernels {
   convForward(y: number, x: number, wt: number, b: number, s0: number, s1: number, ...rest: ConvGeometry): void;
   convBackward(dwPart: number, dbPart: number, dx: number, x: number, dy: number, wt: number, s0: number, s1: number,
     ...rest: ConvGeometry): void;
+  winoScratchBytes(c: number, h: number, w: number, ph: number, pw: number, oc: number, chunk: number): number;
+  winoFilter(u: number, wt: number, oc: number, c: number, flip: number, oh: number, ow: number): void;
+  winoForward(y: number, x: number, u: number, b: number, s0: number, s1: number, c: number, h: number, w: number, ph: number, pw: number,
+    oc: number, chunk: number, scratch: number): void;
+  winoAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dbOffset: number, oc: number, c: number,
+    oh: number, ow: number, tmp: number): void;
+  winoBackward(duPart: number, dbPart: number, dx: number, x: number, dy: number, ut: number, s0: number, s1: number,
+    c: number, h: number, w: number, ph: number, pw: number, oc: number, chunk: number, scratch: number): void;
   convAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dwLen: number, dbOffset: number,
     oc: number): void;
   batchNormShift(shift: number, x: number, n: number, c: number, s: number): void;
@@ -101,6 +109,21 @@ export const OPS = {
     const dwPart = a.partials + chunk * a.partStride;
     k.convBackward(dwPart, a.dbOffset < 0 ? 0 : dwPart + a.dbOffset, a.dx, a.x, a.dy, a.weight, s0, Math.min(a.n, s0 + a.chunkSize),
       a.c, a.h, a.w, a.kh, a.kw, a.sh, a.sw, a.ph, a.pw, a.oc, a.scratch + t.index * a.stride, t.scratch);
+  }),
+  /** 3×3 stride-1 convolutions by Winograd's minimal filtering (assembly/winograd.ts): chunk `first + p`, as convForward; u: the transformed filters. */
+  winoForward: op(['y', 'x', 'u', 'bias', 'first', 'chunkSize', 'n', 'c', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const s0 = (a.first + p) * a.chunkSize;
+    k.winoForward(a.y, a.x, a.u, a.bias, s0, Math.min(a.n, s0 + a.chunkSize), a.c, a.h, a.w, a.ph, a.pw, a.oc, a.chunkSize,
+      a.scratch + t.index * a.stride);
+  }),
+  /** As convBackward, the partials being Winograd-domain sums (winoAddPartials); ut: the transformed rotated filters of dx. */
+  winoBackward: op(['partials', 'partStride', 'dbOffset', 'dx', 'x', 'dy', 'ut', 'first', 'chunkSize', 'n',
+    'c', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
+    const chunk = a.first + p;
+    const s0 = chunk * a.chunkSize;
+    const dwPart = a.partials + chunk * a.partStride;
+    k.winoBackward(dwPart, a.dbOffset < 0 ? 0 : dwPart + a.dbOffset, a.dx, a.x, a.dy, a.ut, s0, Math.min(a.n, s0 + a.chunkSize),
+      a.c, a.h, a.w, a.ph, a.pw, a.oc, a.chunkSize, a.scratch + t.index * a.stride);
   }),
   /** Values [p·per, …) of n. */
   relu: op(['out', 'x', 'n', 'per'], (k, a, p) => {

@@ -26,7 +26,7 @@ import { outSize } from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import { OPS, type Geometry, type Kernels, type Op, type OpArgs, type OpName, type Thread } from './ops.ts';
 import { MAX_THREADS, ThreadPool } from './threadPool.ts';
-import { WasmMemory } from './wasmMemory.ts';
+import { WasmMemory, withUnsharedMemory } from './wasmMemory.ts';
 
 /**
  * Options of `WasmBackend.create`.
@@ -74,6 +74,19 @@ const CONV_CHUNK = 8;
  * the cnn preset's layers. Fixed by the shapes, never by the thread count (see bnParts).
  */
 const BN_PART_VALUES = 1 << 15;
+/**
+ * Samples per part of a Winograd convolution (assembly/winograd.ts: 3×3, stride 1): fixed for the
+ * same reason as CONV_CHUNK (it depends only on the output size, never on the thread count), and
+ * a multiple of the 4 samples that share a SIMD vector. Small outputs take 16: their products
+ * are short (an 8×8 output is 4 tiles a sample) and per-chunk work dominates; measured on the
+ * `cnn` preset's 10×10 and 8×8 outputs (batch 128, fwd + bwd, alternating in one process, load
+ * ~4): 9.0 → 6.1 ms and 12.4 → 7.4 ms on 2 threads, while the 24×24 one was slower with 16.
+ */
+function winoChunk(oh: number, ow: number): number {
+  return oh * ow <= 100 ? 16 : 8;
+}
+/** Multiplies of a 3×3 convolution per multiply of its F(2×2, 3×3) form (36 / 16), for job sizes. */
+const WINO_SAVING = 2.25;
 /** Parts of one pool job (its claim counter has 8 bits); larger batches run several jobs. */
 const MAX_PARTS = 255;
 /**
@@ -162,7 +175,8 @@ function planBackend(options: WasmBackendOptions): BackendPlan {
   let bytes: Uint8Array<ArrayBuffer> | undefined;
   let simd: 'relaxed' | 'baseline' = 'baseline';
   for (const v of variants) {
-    const candidate = decodeBase64(KERNELS[`${v}${shared ? 'Shared' : 'Unshared'}`]);
+    const build = decodeBase64(KERNELS[v]);
+    const candidate = shared ? build : withUnsharedMemory(build);
     if (WebAssembly.validate(candidate)) {
       bytes = candidate;
       simd = v === 'relaxed' ? 'relaxed' : 'baseline';
@@ -522,13 +536,16 @@ export class WasmBackend implements Backend {
       () => this.js.adamUpdate(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, decoupled, bc1, bc2));
   }
 
-  // ── Batch convolution: chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
+  // ── Batch convolution: 3×3 stride-1 windows with C ≥ 2 by Winograd (assembly/winograd.ts, chunks
+  // of winoChunk samples, the transformed filters made once per call on the calling thread),
+  // every other window by im2col + GEMM:
+  // chunks of CONV_CHUNK samples run entirely in wasm (assembly/conv.ts),
   // as the parts of one threaded job. Each thread has its own cols/yc scratch in one block
   // (threads × stride), reserved on first use and grown when a larger layer needs more.
   // Operands outside the wasm memory take the per-sample loop (im2col and GEMM calls).
 
   /** Runs `count` chunks as jobs of at most MAX_PARTS parts when the work is large enough to thread, else one by one. */
-  private convJobs<N extends 'convForward' | 'convBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
+  private convJobs<N extends 'convForward' | 'convBackward' | 'winoForward' | 'winoBackward'>(name: N, args: Omit<OpArgs<N>, 'first'>, count: number, flops: number, what: string): void {
     const step = flops >= PARALLEL_MIN_FLOPS ? MAX_PARTS : 1;
     for (let first = 0; first < count; first += step) {
       this.run(name, Math.min(step, count - first), { ...args, first } as OpArgs<N>, what, flops / 1e6);
@@ -544,6 +561,17 @@ export class WasmBackend implements Backend {
     const operands = { x: [x, size.input, 'N·C·H·W'], y: [y, size.output, 'N·OC·OH·OW'], weight: [weight, size.weight, 'OC·C·KH·KW'], bias: [bias, oc, 'OC'] } as const;
     this.kernel('conv2dForward', operands, (p) => {
       if (n === 0) return;
+      if (winogradApplies(c, kh, kw, sh, sw)) {
+        // Per-thread scratch, then the transformed filters (16 planes of OC × C).
+        const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + align64(4 * 36 * oc * c));
+        const u = this.convBlock.ptr + this.threads * stride;
+        this.k.winoFilter(u, p.weight, oc, c, 0, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
+        const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: chunk, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
+        this.convJobs('winoForward', args, Math.ceil(n / chunk), (2 * n * size.weight * size.s) / WINO_SAVING, `conv2d forward ${n}×${c}×${h}×${w}`);
+        return;
+      }
       const stride = size.scratchPerThread;
       this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride);
       const args = { ...p, chunkSize: CONV_CHUNK, n, c, h, w, kh, kw, sh, sw, ph, pw, oc, scratch: this.convBlock.ptr, stride };
@@ -564,6 +592,30 @@ export class WasmBackend implements Backend {
     } as const;
     this.kernel('conv2dBackward', operands, (p) => {
       if (n === 0) return;
+      if (winogradApplies(c, kh, kw, sh, sw)) {
+        const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
+        const chunks = Math.ceil(n / chunk);
+        // Threads' scratch, the rotated filters transformed for dx (≤ 36 planes of C × OC), 9·OC·C
+        // floats for dW's transform, then per chunk its Winograd-domain dW sums (≤ 36 planes of
+        // OC × C) and db sums, added in chunk order and transformed once by winoAddPartials.
+        const filters = align64(4 * 36 * oc * c);
+        const dbOffset = filters;
+        const partStride = align64(dbOffset + 4 * oc);
+        const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + filters + align64(4 * size.weight) + chunks * partStride);
+        const ut = this.convBlock.ptr + this.threads * stride;
+        const tmp = ut + filters;
+        const partials = tmp + align64(4 * size.weight);
+        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1, h, w);
+        const flops = ((dx ? 4 : 2) * n * size.weight * size.s) / WINO_SAVING;
+        const args = {
+          partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: chunk,
+          n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride,
+        };
+        this.convJobs('winoBackward', args, chunks, flops, `conv2d backward ${n}×${c}×${h}×${w}`);
+        this.k.winoAddPartials(p.dW, p.db, partials, chunks, partStride, dbOffset, oc, c, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw), tmp);
+        return;
+      }
       const chunks = Math.ceil(n / CONV_CHUNK);
       // Each chunk writes its own dW partial (OC·K floats) and db partial (OC) into a slot of
       // `partStride` bytes after the threads' scratch; they are added to dW and db in chunk order.
@@ -682,6 +734,20 @@ export class WasmBackend implements Backend {
   sumChannels(...a: Parameters<Backend['sumChannels']>): void { this.js.sumChannels(...a); }
   avgPool(...a: Parameters<Backend['avgPool']>): void { this.js.avgPool(...a); }
   avgPoolBackward(...a: Parameters<Backend['avgPoolBackward']>): void { this.js.avgPoolBackward(...a); }
+}
+
+/**
+ * Whether a convolution runs by Winograd's minimal filtering (assembly/winograd.ts): a 3×3 window
+ * at stride 1, any padding, and at least 2 input channels (with one, as a first layer on
+ * grey images has, its products have a single term and the transforms cost more than im2col's
+ * GEMM: measured 3.8 ms against 3.2 ms per batch of 128 MNIST-sized images, forward + dW).
+ */
+function winogradApplies(c: number, kh: number, kw: number, sh: number, sw: number): boolean {
+  return c >= 2 && kh === 3 && kw === 3 && sh === 1 && sw === 1;
+}
+
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
 }
 
 /** Sizes of an image kernel's operands: the input (N·C·H·W), windows (N·C·KH·KW·OH·OW), output (N·C·OH·OW). */

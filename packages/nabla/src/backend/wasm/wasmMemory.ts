@@ -122,3 +122,64 @@ export class WasmMemory {
     }
   }
 }
+
+/**
+ * The same module importing an unshared memory: a copy of `bytes` (a module that imports a shared
+ * memory) with the shared bit of that import's limits cleared. The kernels use no atomics, so the
+ * two builds differ in that one byte; deriving one from the other ships half the base64.
+ *
+ * @example
+ * const single = withUnsharedMemory(sharedBuild); // for a page that is not cross-origin isolated
+ */
+export function withUnsharedMemory(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = bytes.slice();
+  let at = 8; // magic and version
+  const leb = (): number => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = out[at++];
+      value += (byte & 127) * 2 ** shift;
+      if (byte < 128) return value;
+    }
+  };
+  const skipName = (): void => {
+    const length = leb();
+    at += length;
+  };
+  while (at < out.length) {
+    const id = out[at++];
+    const size = leb();
+    if (id !== 2) {
+      at += size;
+      continue;
+    }
+    // The import section: module name, field name, kind, then the kind's description.
+    for (let count = leb(); count > 0; count--) {
+      skipName();
+      skipName();
+      const kind = out[at++];
+      if (kind === 2) {
+        // Memory limits flags: bit 0 a maximum follows, bit 1 shared.
+        if ((out[at] & 2) === 0) break;
+        out[at] &= ~2;
+        return out;
+      }
+      if (kind === 0) leb();
+      else if (kind === 1) {
+        at++; // element type
+        const flags = out[at++];
+        leb();
+        if (flags & 1) leb();
+      }
+      else if (kind === 3) at += 2;
+      else break;
+    }
+    break;
+  }
+  throw new NablaError({
+    where: 'wasm backend',
+    expected: 'a kernel module that imports a shared memory',
+    found: 'no shared memory import',
+    hint: 'rebuild the kernels with npm run build:wasm',
+  });
+}

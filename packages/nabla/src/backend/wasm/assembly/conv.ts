@@ -1,4 +1,7 @@
-// Batch-level convolution: one call runs a CHUNK of samples [s0, s1) entirely inside wasm, so a
+// Batch-level convolution by im2col + GEMM, for every window except the 3×3 stride-1 ones with 2 or
+// more input channels, which winograd.ts computes with fewer multiplies (see wasmBackend.ts).
+//
+// One call runs a CHUNK of samples [s0, s1) entirely inside wasm, so a
 // batch costs one call per chunk instead of several JS → wasm calls per sample, and the chunks
 // of a batch are the parts of one threaded job (see wasmBackend.ts conv2dForward/Backward).
 //

@@ -10,3 +10,4 @@ export { convForward, convBackward, convAddPartials } from './conv';
 export {
   batchNormShift, batchNormStats, batchNormStatsFinish, batchNormNormalize, batchNormGrad, batchNormGradFinish, batchNormBackward,
 } from './batchNorm';
+export { winoScratchBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';

@@ -1,0 +1,235 @@
+// The wasm backend's Winograd convolutions (assembly/winograd.ts: every 3×3 stride-1 window with
+// at least 2 input channels): forward, dx, dW and db against a float64 direct convolution, on the
+// `cnn` preset's shapes and padded ones; the same bits on 1 and 2 threads; and a 3×3 CNN that
+// trains to the same weights on 1 and 2 threads and learns.
+//
+// Tolerance. A direct float32 sum of K products errs by about K·ε·Σ|terms| at worst; Winograd
+// adds the rounding of its transforms, whose entries are larger for F(4×4, 3×3) (Bᵀ up to 5, Aᵀ
+// up to 8, G's 1/6 and 1/24 not exact in float32), and a transform mixes all the values of a
+// tile, so a small output next to large ones inherits their rounding. So every value is compared
+// with its float64 reference relative to the largest scale S = Σ|terms| in its plane (Σ|W|·|x|
+// over an output plane for y, Σ|W|·|dy| over an input plane for dx, Σ|dy|·|x| over a 3×3
+// filter for dW): |got − ref| ≤ TOL·S. Measured worst ratios on these cases: 1.4e-7 where
+// F(2×2, 3×3) runs, 2.9e-6 where F(4×4, 3×3) runs (y of the 24×24 output). TOL = 1e-5 (~84 ε32)
+// is ~3× that, while a wrong transform entry, tap or tile gives errors of order S.
+import { setFlagsFromString } from 'node:v8';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../random.ts';
+import { Conv2D } from '../../layers/conv2d.ts';
+import { Dense } from '../../layers/dense.ts';
+import { Flatten } from '../../layers/flatten.ts';
+import { MaxPool2D } from '../../layers/maxPool2d.ts';
+import { ReLU } from '../../layers/activations.ts';
+import { Sequential } from '../../model/sequential.ts';
+import { SGD } from '../../optim/sgd.ts';
+import type { Kernels } from './ops.ts';
+import { WasmBackend, availableCores } from './wasmBackend.ts';
+
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+const one = await WasmBackend.create({ threads: 1 });
+const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
+after(() => {
+  one.dispose();
+  two?.dispose();
+});
+
+const TOL = 1e-5;
+
+interface Case { n: number; c: number; h: number; w: number; p: number; oc: number }
+const label = (g: Case) => `N${g.n} C${g.c} ${g.h}×${g.w} p${g.p} OC${g.oc}`;
+const outOf = (g: Case): [number, number] => [g.h + 2 * g.p - 2, g.w + 2 * g.p - 2];
+
+// The `cnn` preset's four convolutions (but the first, which has one channel and stays on im2col)
+// at a batch with a partial chunk and a partial group of 4 samples, then padded cases: 1 (the
+// common "same" padding), 2 (corners see only padding), and outputs that 2×2 and 4×4 tiles
+// overhang (odd and not multiples of 4); then a batch of more than 255 chunks.
+const CASES: Case[] = [
+  { n: 13, c: 16, h: 26, w: 26, p: 0, oc: 16 },
+  { n: 13, c: 16, h: 12, w: 12, p: 0, oc: 32 },
+  { n: 13, c: 32, h: 10, w: 10, p: 0, oc: 32 },
+  { n: 5, c: 3, h: 14, w: 13, p: 1, oc: 5 },
+  { n: 3, c: 2, h: 3, w: 3, p: 2, oc: 2 },
+  { n: 9, c: 5, h: 11, w: 9, p: 0, oc: 7 },
+  // More than 255 chunks (of 16 for so small an output): several jobs, their dW partials still
+  // added in chunk order.
+  { n: 4100, c: 2, h: 4, w: 5, p: 1, oc: 3 },
+];
+
+interface Operands { x: Float64Array; weight: Float64Array; bias: Float64Array; dy: Float64Array }
+
+function operands(g: Case, seed: number): Operands {
+  const rng = new Rng(seed);
+  const [oh, ow] = outOf(g);
+  const f32 = (len: number, draw: () => number) => Float64Array.from({ length: len }, () => Math.fround(draw()));
+  return {
+    // Post-ReLU-like inputs: a third exactly zero.
+    x: f32(g.n * g.c * g.h * g.w, () => (rng.uniform() < 0.33 ? 0 : rng.normal())),
+    weight: f32(g.oc * g.c * 9, () => rng.normal() * 0.3),
+    bias: f32(g.oc, () => rng.normal()),
+    dy: f32(g.n * g.oc * oh * ow, () => rng.normal()),
+  };
+}
+
+/** Float64 direct convolution: y, dx, dW, db and each value's scale Σ|terms|. */
+function reference(g: Case, o: Operands) {
+  const [oh, ow] = outOf(g);
+  const y = new Float64Array(g.n * g.oc * oh * ow), ys = new Float64Array(y.length);
+  const dx = new Float64Array(o.x.length), dxs = new Float64Array(o.x.length);
+  const dW = new Float64Array(o.weight.length), dWs = new Float64Array(o.weight.length);
+  const db = new Float64Array(g.oc), dbs = new Float64Array(g.oc);
+  for (let s = 0; s < g.n; s++) for (let k = 0; k < g.oc; k++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
+    const yi = ((s * g.oc + k) * oh + i) * ow + j;
+    const d = o.dy[yi];
+    y[yi] += o.bias[k];
+    ys[yi] += Math.abs(o.bias[k]);
+    db[k] += d;
+    dbs[k] += Math.abs(d);
+    for (let ch = 0; ch < g.c; ch++) for (let u = 0; u < 3; u++) for (let v = 0; v < 3; v++) {
+      const r = i + u - g.p, q = j + v - g.p;
+      if (r < 0 || r >= g.h || q < 0 || q >= g.w) continue;
+      const xi = ((s * g.c + ch) * g.h + r) * g.w + q;
+      const wi = ((k * g.c + ch) * 3 + u) * 3 + v;
+      y[yi] += o.weight[wi] * o.x[xi];
+      ys[yi] += Math.abs(o.weight[wi] * o.x[xi]);
+      dx[xi] += o.weight[wi] * d;
+      dxs[xi] += Math.abs(o.weight[wi] * d);
+      dW[wi] += d * o.x[xi];
+      dWs[wi] += Math.abs(d * o.x[xi]);
+    }
+  }
+  return { y: [y, ys], dx: [dx, dxs], dW: [dW, dWs], db: [db, dbs] } as const;
+}
+
+type Result = Record<'y' | 'dx' | 'dW' | 'db', Float32Array>;
+
+function run(backend: WasmBackend, g: Case, o: Operands): Result {
+  const [oh, ow] = outOf(g);
+  const put = (values: Float64Array | number, length = typeof values === 'number' ? 0 : values.length) => {
+    const a = backend.allocate(length);
+    if (typeof values === 'number') a.fill(values);
+    else a.set(values);
+    return a;
+  };
+  const x = put(o.x), weight = put(o.weight), bias = put(o.bias), dy = put(o.dy);
+  const y = put(NaN, g.n * g.oc * oh * ow);
+  const geometry = [g.n, g.c, g.h, g.w, 3, 3, 1, 1, g.p, g.p, g.oc] as const;
+  backend.conv2dForward(y, x, weight, bias, ...geometry);
+  // dW and db are accumulated into: start them from 0.5 to see that they are added to.
+  const dW = put(0.5, weight.length), db = put(0.5, g.oc), dx = put(NaN, x.length);
+  backend.conv2dBackward(dW, db, dx, x, dy, weight, ...geometry);
+  return { y, dx, dW: dW.map((v) => v - 0.5), db: db.map((v) => v - 0.5) };
+}
+
+/** Counts the calls of the Winograd exports made by a backend's calling thread (its kernel table, swapped for a counting copy). */
+function countWinograd(backend: WasmBackend): { calls: number; restore: () => void } {
+  const holder = backend as unknown as { k: Kernels };
+  const saved = holder.k;
+  const counter = { calls: 0, restore: () => { holder.k = saved; } };
+  holder.k = {
+    ...saved,
+    winoForward: (...a: Parameters<Kernels['winoForward']>) => (counter.calls++, saved.winoForward(...a)),
+    winoBackward: (...a: Parameters<Kernels['winoBackward']>) => (counter.calls++, saved.winoBackward(...a)),
+  };
+  return counter;
+}
+
+test('Winograd forward, dx, dW and db match a float64 direct convolution within 1e-5 of Σ|terms|', () => {
+  const counter = countWinograd(one);
+  try {
+    for (const [i, g] of CASES.entries()) {
+      const o = operands(g, 100 + i);
+      const ref = reference(g, o);
+      const got = run(one, g, o);
+      const [oh, ow] = outOf(g);
+      const planes = { y: oh * ow, dx: g.h * g.w, dW: 9, db: 1 };
+      for (const key of ['y', 'dx', 'dW', 'db'] as const) {
+        const [exact, scale] = ref[key];
+        let worst = -1, ratio = 0, planeScale = 0;
+        for (let j = 0; j < exact.length; j++) {
+          if (j % planes[key] === 0) planeScale = Math.max(...scale.subarray(j, j + planes[key]));
+          const r = Math.abs(got[key][j] - exact[j]) / Math.max(planeScale, 1e-30);
+          if (!(r <= ratio)) { ratio = r; worst = j; }
+        }
+        assert.ok(ratio <= TOL, `${label(g)} ${key}: |diff| / Σ|terms| = ${ratio.toExponential(2)} > ${TOL} at ${worst}: ${got[key][worst]} vs ${exact[worst]}`);
+      }
+    }
+  } finally {
+    counter.restore();
+  }
+  // Forward and backward of each case ran through the Winograd kernels (not im2col).
+  assert.ok(counter.calls >= 2 * CASES.length, `Winograd kernels called ${counter.calls} times`);
+});
+
+test('one input channel, a 5×5 window or stride 2 stay on im2col', () => {
+  const counter = countWinograd(one);
+  try {
+    const shapes: [Case, number, number][] = [[{ n: 4, c: 1, h: 28, w: 28, p: 0, oc: 16 }, 3, 1], [{ n: 4, c: 4, h: 12, w: 12, p: 0, oc: 8 }, 5, 1],
+      [{ n: 4, c: 4, h: 12, w: 12, p: 1, oc: 8 }, 3, 2]];
+    for (const [g, k, s] of shapes) {
+      const oh = Math.floor((g.h + 2 * g.p - k) / s) + 1;
+      one.conv2dForward(one.allocate(g.n * g.oc * oh * oh), one.allocate(g.n * g.c * g.h * g.w), one.allocate(g.oc * g.c * k * k), undefined,
+        g.n, g.c, g.h, g.w, k, k, s, s, g.p, g.p, g.oc);
+    }
+  } finally {
+    counter.restore();
+  }
+  assert.equal(counter.calls, 0);
+});
+
+test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
+  const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  // The preset's three Winograd layers at batch 40 (5 chunks of 8 or 3 of 16: threaded), and a padded case.
+  const cases: Case[] = [
+    { n: 40, c: 16, h: 26, w: 26, p: 0, oc: 16 }, { n: 40, c: 16, h: 12, w: 12, p: 0, oc: 32 },
+    { n: 40, c: 32, h: 10, w: 10, p: 0, oc: 32 }, { n: 37, c: 8, h: 14, w: 14, p: 1, oc: 8 },
+  ];
+  for (const [i, g] of cases.entries()) {
+    const o = operands(g, 200 + i);
+    const r1 = run(one, g, o);
+    // Three runs: a worker that sleeps through one job (the caller then does every part) is awake for the next.
+    for (let rep = 0; rep < 3; rep++) {
+      const r2 = run(two!, g, o);
+      for (const key of ['y', 'dx', 'dW', 'db'] as const) assert.ok(bytes(r2[key]).equals(bytes(r1[key])), `${label(g)} ${key}: 1 vs 2 threads`);
+    }
+  }
+});
+
+test('a seeded CNN of 3×3 convolutions trains to bit-identical weights on 1 and 2 threads, and learns', { skip: !two && 'needs 2 cores' }, () => {
+  // Synthetic 16×16 images: each of 4 classes a bright bar in its own quadrant, plus noise.
+  const rng = new Rng(5);
+  const count = 160;
+  const x = new Float32Array(count * 256);
+  const y = new Float32Array(count * 4);
+  for (let i = 0; i < count; i++) {
+    const c = i % 4;
+    y[i * 4 + c] = 1;
+    const r0 = c < 2 ? 2 : 9, c0 = c % 2 === 0 ? 2 : 9;
+    for (let r = 0; r < 16; r++) for (let q = 0; q < 16; q++) {
+      const inBar = r >= r0 && r < r0 + 5 && q >= c0 && q < c0 + 2 + (i % 3);
+      x[i * 256 + r * 16 + q] = inBar ? 0.8 + 0.2 * rng.uniform() : rng.uniform() < 0.05 ? rng.uniform() : 0;
+    }
+  }
+  const data = { x, y, count };
+  const train = (backend: WasmBackend) => {
+    // The second and third convolutions (8 and 12 input channels, 14×14 and 5×5 padded) run by Winograd.
+    const model = new Sequential([
+      new Conv2D(8, 3), new ReLU(), new Conv2D(12, 3, { padding: 1 }), new ReLU(), new MaxPool2D(2), new Conv2D(12, 3, { padding: 1 }), new ReLU(),
+      new Flatten(), new Dense(4),
+    ], { inputShape: [1, 16, 16], seed: 3, backend });
+    model.fit(data, { optimizer: new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, backend }), loss: 'ce', epochs: 3, batchSize: 32 });
+    return { weights: model.parameters().map((p) => Array.from(p.value.data)), accuracy: model.evaluate(data, { loss: 'ce' }).accuracy };
+  };
+  const counter = countWinograd(one);
+  let r1;
+  try {
+    r1 = train(one);
+  } finally {
+    counter.restore();
+  }
+  assert.ok(counter.calls > 0, 'the model ran Winograd convolutions');
+  const r2 = train(two!);
+  assert.deepEqual(r2.weights, r1.weights, 'weights after training differ between 1 and 2 threads');
+  assert.ok(r1.accuracy > 0.9, `accuracy ${r1.accuracy}`);
+});
