@@ -174,7 +174,7 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
   }
 });
 
-test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
+test('batch norm split over 2 threads (parts of whole samples, planes) gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
   const [n, c, s] = [64, 16, 144]; // 147,456 values: split over the threads
   const js = new JsBackend();
   const run = (be: Backend) => {
