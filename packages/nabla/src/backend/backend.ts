@@ -194,11 +194,14 @@ export interface Backend {
    * from this batch, so they depend on x), with M = N·S:
    *   dx = gamma·invStd / M · (M·dy − Σdy − x̂·Σ(dy·x̂));
    * without (evaluation: running statistics are constants), dx = gamma·invStd·dy.
+   * With `reluBeta` (the beta of the forward), dy is the gradient at relu(y) for the y that
+   * batchNormNormalize computed from these operands on this backend (recomputed, bit for bit):
+   * the ReLU's backward, dy·[y > 0], is applied first, without a pass of its own.
    */
   batchNormBackward(
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
     dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-    n: number, c: number, s: number, batchStats: boolean,
+    n: number, c: number, s: number, batchStats: boolean, reluBeta?: Float32Array,
   ): void;
 
   /**

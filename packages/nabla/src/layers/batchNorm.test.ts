@@ -11,6 +11,8 @@ import { BatchNorm1D, BatchNorm2D } from './batchNorm.ts';
 import { Conv2D } from './conv2d.ts';
 import { Flatten } from './flatten.ts';
 import type { Layer } from './layer.ts';
+import { ReLU } from './activations.ts';
+import { Rng } from '../random.ts';
 
 test('BatchNorm1D and BatchNorm2D pass the gradient check in training (batch statistics) and evaluation modes', () => {
   assertGradients(() => new BatchNorm1D(), 'BatchNorm1D', [{ inputShape: [3], batch: 4 }]);
@@ -47,4 +49,30 @@ test('bad BatchNorm2D layers are rejected when built: a channel-count mismatch, 
   assertNablaError(model([new Conv2D(8, 3), new BatchNorm2D({ numFeatures: 6 })], [1, 10, 10]),
     ['layer 1 (BatchNorm2D)', '6 channels', '(8 channels)']);
   assertNablaError(model([new Flatten(), new BatchNorm2D()], [1, 4, 4]), ['layer 1 (BatchNorm2D)', 'image input', 'BatchNorm1D']);
+});
+
+test('in a model, batch norm does the backward of the ReLU after it: the same gradients as each layer\'s own backward', () => {
+  const build = () => new Sequential([new Conv2D(4, 3), new BatchNorm2D(), new ReLU(), new Conv2D(3, 3), new BatchNorm2D(), new ReLU(), new Flatten()],
+    { inputShape: [2, 9, 9], seed: 5 });
+  const fused = build();
+  const plain = build();
+  const rng = new Rng(9);
+  const x = new Tensor([5, 2, 9, 9], Float32Array.from({ length: 5 * 2 * 81 }, () => rng.normal()));
+  const dyData = Float32Array.from({ length: 5 * 3 * 25 }, () => rng.normal());
+  const bn = fused.layers[1];
+  let asked = 0;
+  const ask = bn.backwardThrough.bind(bn);
+  bn.backwardThrough = (next) => (asked++, ask(next));
+  fused.forward(x, true);
+  fused.backward(new Tensor([5, 3 * 25], dyData));
+  assert.equal(asked, 1, 'the model asked the batch norm before the ReLU\'s backward');
+  // Each layer's own backward, the ReLUs included.
+  plain.forward(x, true);
+  let d = new Tensor([5, 3 * 25], dyData);
+  for (let i = plain.layers.length - 1; i >= 0; i--) d = plain.layers[i].backward(d);
+  const grads = (m: Sequential) => m.parameters().map((p) => Array.from(p.grad.data));
+  assert.deepEqual(grads(fused), grads(plain));
+  assert.ok(grads(fused).flat().some((v) => v !== 0));
+  // Asked about any other layer, it declines.
+  assert.equal(fused.layers[1].backwardThrough(fused.layers[3]), false);
 });

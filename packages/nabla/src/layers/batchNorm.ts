@@ -14,12 +14,17 @@
  * the UNBIASED batch variance (× M/(M − 1), M = N·S) for running_var. Evaluation: μ and σ² are the
  * running statistics, so a sample's output no longer depends on the rest of its batch.
  * Caches x and the μ and 1/sqrt(σ² + eps) used; backward recomputes x̂ from them.
+ *
+ * Followed by a ReLU in a model, the layer also does the ReLU's backward (backwardThrough): the
+ * ReLU's mask [y > 0] comes from y recomputed from x, bit for bit as the forward made it, inside
+ * the batch-norm passes, so the gradient makes no pass of its own over the activations.
  */
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
 import { Tensor, shapeToString, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, type LayerConfig, type Param, type StateTensor } from './layer.ts';
+import { ReLU } from './activations.ts';
 
 /**
  * Options of BatchNorm1D and BatchNorm2D.
@@ -48,6 +53,8 @@ abstract class BatchNorm extends Layer {
   numBatchesTracked!: Tensor;
   private x: Tensor | undefined;
   private batchStats = false;
+  /** Set by backwardThrough for the next backward only: dy is the gradient at the following ReLU's output. */
+  private throughRelu = false;
   // Per-channel scratch: the batch mean and variance, and the mean and 1/sqrt(var + eps) in use.
   private batchMean!: Float32Array;
   private batchVar!: Float32Array;
@@ -116,6 +123,7 @@ abstract class BatchNorm extends Layer {
     const s = x.size / (n * c);
     const y = this.out.get(this.backend, n, this.outputShape);
     this.batchStats = training;
+    this.throughRelu = false;
     if (training) {
       const m = n * s;
       if (m < 2) {
@@ -155,9 +163,16 @@ abstract class BatchNorm extends Layer {
     const dx = this.dxBuf.get(this.backend, n, this.inputShape);
     this.backend.batchNormBackward(
       dx.data, this.weight.grad.data, this.bias.grad.data, dy.data, x.data, this.usedMean, this.invStd,
-      this.weight.value.data, n, c, s, this.batchStats,
+      this.weight.value.data, n, c, s, this.batchStats, this.throughRelu ? this.bias.value.data : undefined,
     );
+    this.throughRelu = false;
     return dx;
+  }
+
+  /** A ReLU right after this layer: its backward is done inside this one's (see the header). */
+  override backwardThrough(next: Layer): boolean {
+    this.throughRelu = next instanceof ReLU && this.x !== undefined;
+    return this.throughRelu;
   }
 
   config(): LayerConfig {

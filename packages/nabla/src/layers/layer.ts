@@ -172,6 +172,17 @@ export abstract class Layer {
   /** The JSON description model files store, enough to rebuild the layer. */
   abstract config(): LayerConfig;
 
+  /**
+   * Whether this layer's next backward also does the backward of `next`, the layer right after
+   * it (one pass over the activations instead of two, e.g. batch norm through a ReLU): a model
+   * asks just before that backward and, on true, skips next's backward and hands this layer
+   * next's dy. A layer answering true must do exactly what next's backward would have, for this
+   * call only. Never by default; forward passes, outputs and files are unaffected.
+   */
+  backwardThrough(_next: Layer): boolean {
+    return false;
+  }
+
   /** The learnable tensors, in state-dict order (none by default). */
   params(): Param[] {
     return [];

@@ -258,6 +258,8 @@ export class Sequential {
   backward(dy: Tensor): void {
     let d = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {
+      // The layer before may take this layer's backward into its own (Layer.backwardThrough).
+      if (i > 0 && this.layers[i - 1].backwardThrough(this.layers[i])) continue;
       d = this.layers[i].backward(d);
       if (d === NO_GRAD) break;
     }

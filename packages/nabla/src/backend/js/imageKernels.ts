@@ -261,20 +261,24 @@ export function batchNormNormalize(
 export function batchNormBackward(
   dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
   dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-  n: number, c: number, s: number, batchStats: boolean,
+  n: number, c: number, s: number, batchStats: boolean, reluBeta?: Float32Array,
 ): void {
   const m = n * s;
   for (let ch = 0; ch < c; ch++) {
     const mu = mean[ch];
     const is = invStd[ch];
+    // Through a following ReLU: y recomputed exactly as batchNormNormalize stores it.
+    const yScale = gamma[ch] * is;
+    const yShift = reluBeta ? reluBeta[ch] - mu * yScale : 0;
+    const g = (o: number): number => (!reluBeta || Math.fround(x[o] * yScale + yShift) > 0 ? dy[o] : 0);
     let sumDy = 0;
     let sumDyXhat = 0;
     for (let b = 0; b < n; b++) {
       const o = (b * c + ch) * s;
       for (let k = 0; k < s; k++) {
-        const g = dy[o + k];
-        sumDy += g;
-        sumDyXhat += g * (x[o + k] - mu) * is;
+        const gk = g(o + k);
+        sumDy += gk;
+        sumDyXhat += gk * (x[o + k] - mu) * is;
       }
     }
     dgamma[ch] += sumDyXhat;
@@ -283,7 +287,7 @@ export function batchNormBackward(
     if (!batchStats) {
       for (let b = 0; b < n; b++) {
         const o = (b * c + ch) * s;
-        for (let k = 0; k < s; k++) dx[o + k] = scale * dy[o + k];
+        for (let k = 0; k < s; k++) dx[o + k] = scale * g(o + k);
       }
       continue;
     }
@@ -295,7 +299,7 @@ export function batchNormBackward(
       const o = (b * c + ch) * s;
       for (let k = 0; k < s; k++) {
         const xhat = (x[o + k] - mu) * is;
-        dx[o + k] = scale * (dy[o + k] - meanDy - xhat * meanDyXhat);
+        dx[o + k] = scale * (g(o + k) - meanDy - xhat * meanDyXhat);
       }
     }
   }

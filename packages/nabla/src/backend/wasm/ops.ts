@@ -55,11 +55,18 @@ export interface Kernels {
     c: number, h: number, w: number, ph: number, pw: number, oc: number, chunk: number, scratch: number): void;
   convAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dwLen: number, dbOffset: number,
     oc: number): void;
-  batchNormStats(mean: number, variance: number, x: number, n: number, c: number, s: number, c0: number, c1: number): void;
+  batchNormShift(shift: number, x: number, n: number, c: number, s: number): void;
+  batchNormStats(sums: number, x: number, shift: number, c: number, s: number, b0: number, b1: number): void;
+  batchNormStatsFinish(mean: number, variance: number, sums: number, parts: number, partStride: number, x: number, shift: number,
+    n: number, c: number, s: number): void;
   batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
-    n: number, c: number, s: number, c0: number, c1: number): void;
-  batchNormBackward(dx: number, dgamma: number, dbeta: number, dy: number, x: number, mean: number, invStd: number,
-    gamma: number, n: number, c: number, s: number, batchStats: number, c0: number, c1: number): void;
+    c: number, s: number, p0: number, p1: number): void;
+  batchNormGrad(sums: number, dy: number, x: number, mean: number, invStd: number, gamma: number, beta: number, c: number, s: number,
+    b0: number, b1: number): void;
+  batchNormGradFinish(dgamma: number, dbeta: number, coef: number, sums: number, parts: number, partStride: number, invStd: number,
+    gamma: number, n: number, c: number, s: number, batchStats: number): void;
+  batchNormBackward(dx: number, dy: number, x: number, mean: number, coef: number, invStd: number, gamma: number, beta: number,
+    c: number, s: number, batchStats: number, p0: number, p1: number): void;
 }
 
 /** The window geometry of the image kernels: n, c, h, w, kh, kw, sh, sw, ph, pw. @inline */
@@ -185,21 +192,30 @@ export const OPS = {
     const s = p * a.per;
     k.gatherRows(a.out + s * a.rowBytes, a.src, a.order + 4 * s, Math.min(a.count, s + a.per) - s, a.rowBytes);
   }),
-  /** Channels [p·per, …) of c: each channel's sums are made by one thread. */
-  batchNormStats: op(['mean', 'variance', 'x', 'n', 'c', 's', 'per'], (k, a, p) => {
-    const c0 = p * a.per;
-    const c1 = Math.min(a.c, c0 + a.per);
-    if (c1 > c0) k.batchNormStats(a.mean, a.variance, a.x, a.n, a.c, a.s, c0, c1);
+  /**
+   * Samples [p·per, …) of n: part p writes its per-channel float64 sums (Σd, Σd²) at
+   * sums + p·partStride, added up in part order by batchNormStatsFinish.
+   */
+  batchNormStats: op(['sums', 'partStride', 'x', 'shift', 'n', 'c', 's', 'per'], (k, a, p) => {
+    const b0 = p * a.per;
+    k.batchNormStats(a.sums + p * a.partStride, a.x, a.shift, a.c, a.s, b0, Math.min(a.n, b0 + a.per));
   }),
-  batchNormNormalize: op(['y', 'x', 'mean', 'invStd', 'gamma', 'beta', 'n', 'c', 's', 'per'], (k, a, p) => {
-    const c0 = p * a.per;
-    const c1 = Math.min(a.c, c0 + a.per);
-    if (c1 > c0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.n, a.c, a.s, c0, c1);
+  /** Planes [p·per, …) of the N·C planes. */
+  batchNormNormalize: op(['y', 'x', 'mean', 'invStd', 'gamma', 'beta', 'c', 's', 'planes', 'per'], (k, a, p) => {
+    const p0 = p * a.per;
+    const p1 = Math.min(a.planes, p0 + a.per);
+    if (p1 > p0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, p0, p1);
   }),
-  batchNormBackward: op(['dx', 'dgamma', 'dbeta', 'dy', 'x', 'mean', 'invStd', 'gamma', 'n', 'c', 's', 'batchStats', 'per'], (k, a, p) => {
-    const c0 = p * a.per;
-    const c1 = Math.min(a.c, c0 + a.per);
-    if (c1 > c0) k.batchNormBackward(a.dx, a.dgamma, a.dbeta, a.dy, a.x, a.mean, a.invStd, a.gamma, a.n, a.c, a.s, a.batchStats, c0, c1);
+  /** As batchNormStats: part p's sums (Σdy, Σdy·(x − μ)) at sums + p·partStride; beta ≠ 0: through a ReLU. */
+  batchNormGrad: op(['sums', 'partStride', 'dy', 'x', 'mean', 'invStd', 'gamma', 'beta', 'n', 'c', 's', 'per'], (k, a, p) => {
+    const b0 = p * a.per;
+    k.batchNormGrad(a.sums + p * a.partStride, a.dy, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, b0, Math.min(a.n, b0 + a.per));
+  }),
+  /** Planes [p·per, …) of the N·C planes. */
+  batchNormBackward: op(['dx', 'dy', 'x', 'mean', 'coef', 'invStd', 'gamma', 'beta', 'c', 's', 'batchStats', 'planes', 'per'], (k, a, p) => {
+    const p0 = p * a.per;
+    const p1 = Math.min(a.planes, p0 + a.per);
+    if (p1 > p0) k.batchNormBackward(a.dx, a.dy, a.x, a.mean, a.coef, a.invStd, a.gamma, a.beta, a.c, a.s, a.batchStats, p0, p1);
   }),
 };
 

@@ -9,6 +9,10 @@ import { NablaError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
 import { Dense } from '../../layers/dense.ts';
 import { ReLU } from '../../layers/activations.ts';
+import { Conv2D } from '../../layers/conv2d.ts';
+import { BatchNorm2D } from '../../layers/batchNorm.ts';
+import { MaxPool2D } from '../../layers/maxPool2d.ts';
+import { Flatten } from '../../layers/flatten.ts';
 import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
 import { BatchIterator } from '../../data/batches.ts';
@@ -170,7 +174,7 @@ test('batches gathered in wasm (on 2 threads, data in the wasm memory) equal the
   }
 });
 
-test('batch norm split over channels on 2 threads gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
+test('batch norm split over 2 threads (parts of whole samples, planes) gives the bits of 1 thread, and the JS values', { skip: !two && 'needs 2 cores' }, () => {
   const [n, c, s] = [64, 16, 144]; // 147,456 values: split over the threads
   const js = new JsBackend();
   const run = (be: Backend) => {
@@ -206,6 +210,109 @@ test('batch norm split over channels on 2 threads gives the bits of 1 thread, an
   assert.deepEqual(run(two!), a, '2 threads differ from 1');
   const ref = run(js);
   assertClose(Float32Array.from(a), Float32Array.from(ref), { rtol: 1e-4, atol: 1e-4, label: 'wasm batch norm vs JS' });
+});
+
+test('one-pass batch-norm statistics match the two-pass float64 ones, with an outlier first sample and odd sizes', () => {
+  // Channels: centred; far from 0 (mean 1000, σ 0.01: a plain Σx² − Mμ² would lose every digit);
+  // a first sample 30σ away from the rest (its plane is the shift K: the check sends the channel
+  // to the exact second pass); constant; and one with a NaN. s = 63 leaves a scalar tail.
+  const [n, c, s] = [1024, 5, 63];
+  const js = new JsBackend();
+  const r = new Rng(3);
+  const values = new Float32Array(n * c * s);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let k = 0; k < s; k++) {
+        const z = r.normal();
+        const v = [z, 1000 + 0.01 * z, b === 0 ? 1000 : z, 2.5, b === 7 && k === 3 ? NaN : z][ch];
+        values[(b * c + ch) * s + k] = v;
+      }
+    }
+  }
+  const stats = (be: Backend) => {
+    const x = be.allocate(n * c * s);
+    x.set(values);
+    const mean = be.allocate(c);
+    const variance = be.allocate(c);
+    be.batchNormStats(mean, variance, x, n, c, s);
+    return [Array.from(mean), Array.from(variance)];
+  };
+  const [mw, vw] = stats(one);
+  const [mj, vj] = stats(js);
+  for (let ch = 0; ch < 4; ch++) {
+    const sd = Math.sqrt(vj[ch]);
+    assert.ok(Math.abs(mw[ch] - mj[ch]) <= 1e-6 * sd + 1.2e-7 * Math.abs(mj[ch]), `channel ${ch} mean ${mw[ch]} vs ${mj[ch]}`);
+    assert.ok(Math.abs(vw[ch] - vj[ch]) <= 1e-6 * vj[ch], `channel ${ch} variance ${vw[ch]} vs ${vj[ch]}`);
+  }
+  assert.equal(vw[3], 0, 'a constant channel has variance 0');
+  assert.ok(Number.isNaN(mw[4]) && Number.isNaN(vw[4]), 'a NaN reaches the statistics, as in the JS backend');
+  const [mb, vb] = stats(baseline);
+  for (let ch = 0; ch < 4; ch++) assert.ok(Math.abs(vb[ch] - vj[ch]) <= 1e-6 * vj[ch], `baseline SIMD, channel ${ch}`);
+  if (two) assert.deepEqual(stats(two!), [mw, vw], '2 threads give the bits of 1');
+  assert.ok(mb.length === c);
+});
+
+test('a seeded conv + batch norm network trains to bit-identical weights and running statistics on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
+  // Batches of 32 × 8 × 26 × 26 = 173,056 values per batch-norm pass: split over the threads,
+  // in parts of 4 samples whose sums are added in part order.
+  const rng = new Rng(6);
+  const count = 96;
+  const x = Float32Array.from({ length: count * 784 }, () => (rng.uniform() < 0.3 ? rng.uniform() : 0));
+  const y = new Float32Array(count * 3);
+  for (let i = 0; i < count; i++) y[i * 3 + (i % 3)] = 1;
+  const train = (backend: WasmBackend) => {
+    const model = new Sequential([new Conv2D(8, 3, { bias: false }), new BatchNorm2D(), new ReLU(), new MaxPool2D(2), new Flatten(), new Dense(3)],
+      { inputShape: [1, 28, 28], seed: 2, backend });
+    model.fit({ x, y, count }, { optimizer: new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, backend }), loss: 'ce', epochs: 2, batchSize: 32 });
+    const bn = model.layers[1] as BatchNorm2D;
+    return [...model.parameters().map((p) => Array.from(p.value.data)), Array.from(bn.runningMean.data), Array.from(bn.runningVar.data)];
+  };
+  const r1 = train(one);
+  assert.deepEqual(train(two!), r1, 'weights or running statistics differ between 1 and 2 threads');
+  assert.ok(r1.flat().every(Number.isFinite));
+});
+
+test('batch norm backward through a ReLU gives the bits of reluBackward then batchNormBackward, on every backend', () => {
+  // Small (one thread, a scalar tail: s = 23) and large (split over the threads), with batch and
+  // running statistics; β shifts the ReLU's threshold so that both sides of it are hit, and some
+  // x sit exactly where y = 0; and once more with dy outside the wasm memory.
+  for (const [n, c, s] of [[6, 3, 23], [64, 16, 144]]) {
+    for (const batchStats of [true, false]) {
+      const r = new Rng(n + c);
+      const xs = Float32Array.from({ length: n * c * s }, (_, i) => (i % 17 === 0 ? 0 : r.normal()));
+      const dys = Float32Array.from({ length: n * c * s }, () => r.normal());
+      const backends: Backend[] = [one, baseline, new JsBackend(), ...(two ? [two] : [])];
+      for (const be of backends) {
+        const own = (a: ArrayLike<number>) => { const t = be.allocate(a.length); t.set(a); return t; };
+        const x = own(xs);
+        const dy = own(dys);
+        const mean = own(Array.from({ length: c }, (_, ch) => (ch === 0 ? 0 : 0.1 * ch)));
+        const invStd = own(Array.from({ length: c }, (_, ch) => 1 + 0.25 * ch));
+        const gamma = own(Array.from({ length: c }, (_, ch) => 0.5 + ch));
+        const beta = own(Array.from({ length: c }, (_, ch) => (ch === 0 ? 0 : 0.3 - 0.2 * ch)));
+        const y = be.allocate(n * c * s);
+        be.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+        const run = (through: boolean, dyIn: Float32Array = dy) => {
+          const dx = be.allocate(n * c * s).fill(NaN);
+          const dgamma = be.allocate(c);
+          const dbeta = be.allocate(c);
+          if (through) {
+            be.batchNormBackward(dx, dgamma, dbeta, dyIn, x, mean, invStd, gamma, n, c, s, batchStats, beta);
+          } else {
+            const g = be.allocate(n * c * s);
+            be.reluBackward(g, dy, y, n * c * s);
+            be.batchNormBackward(dx, dgamma, dbeta, g, x, mean, invStd, gamma, n, c, s, batchStats);
+          }
+          return [...dx, ...dgamma, ...dbeta];
+        };
+        const fused = run(true);
+        assert.deepEqual(fused, run(false), `${be.name} ${n}×${c}×${s} batchStats ${batchStats}`);
+        // dy outside the wasm memory: the kernel falls back, and the ReLU's mask is still the forward's.
+        assert.deepEqual(run(true, Float32Array.from(dys)), fused, `${be.name}, dy outside its memory`);
+        assert.ok(fused.every(Number.isFinite));
+      }
+    }
+  }
 });
 
 test('sizes that do not match the buffers are rejected before the kernel runs', () => {

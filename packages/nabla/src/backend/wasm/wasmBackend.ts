@@ -70,6 +70,11 @@ const SUM_PART = 1 << 14;
  */
 const CONV_CHUNK = 8;
 /**
+ * Values per part of a batch-norm sum (rounded to whole samples): 128 KiB, a few per thread for
+ * the cnn preset's layers. Fixed by the shapes, never by the thread count (see bnParts).
+ */
+const BN_PART_VALUES = 1 << 15;
+/**
  * Samples per part of a Winograd convolution (assembly/winograd.ts: 3×3, stride 1): fixed for the
  * same reason as CONV_CHUNK (it depends only on the output size, never on the thread count), and
  * a multiple of the 4 samples that share a SIMD vector. Small outputs take 16: their products
@@ -232,6 +237,10 @@ export class WasmBackend implements Backend {
   /** A plain array that batches from outside the wasm memory are gathered into first. */
   private gatherStage = new Float32Array(0);
   private convBlock = { ptr: 0, bytes: 0 };
+  /** Batch norm's per-channel values and per-part sums (bnParts). */
+  private bnBlock = { ptr: 0, bytes: 0 };
+  /** y and the ReLU's gradient, for a batch norm backward through a ReLU with an operand outside the memory. */
+  private bnStage = { ptr: 0, bytes: 0 };
   /** The per-sample convolution loop's scratch, for operands outside the wasm memory. */
   private readonly convScratch: conv.ConvScratch = { cols: new Float32Array(0), dcols: new Float32Array(0) };
 
@@ -660,13 +669,41 @@ export class WasmBackend implements Backend {
     }, () => conv.conv2dBackward(this, this.convScratch, dW, db, dx, x, dy, weight, n, c, h, w, kh, kw, sh, sw, ph, pw, oc));
   }
 
-  // ── Batch normalisation in wasm, split by channels (each channel on one thread, so the sums
-  // do not depend on the thread count).
+  // ── Batch normalisation in wasm (assembly/batchNorm.ts), walking the memory in order: the
+  // per-channel sums in parts of whole samples (bnParts), the elementwise passes in ranges of
+  // whole planes.
+
+  /**
+   * The parts of a batch-norm sum over n samples of c·s values, and its scratch: `headBytes` for
+   * per-channel values, then one float64 (Σ, Σ) pair per channel per part. The parts depend only
+   * on the shapes (never on the thread count), and their sums are added in part order: the same
+   * bits on any number of threads.
+   */
+  private bnParts(n: number, c: number, s: number, headBytes: number): { per: number; parts: number; partStride: number; head: number; sums: number } {
+    const per = Math.max(1, Math.ceil(BN_PART_VALUES / (c * s)), Math.ceil(n / MAX_PARTS));
+    const parts = Math.max(1, Math.ceil(n / per));
+    const partStride = Math.ceil((c * 16) / 64) * 64;
+    const head = Math.ceil(headBytes / 64) * 64;
+    this.bnBlock = this.wasmMemory.regrow(this.bnBlock, head + parts * partStride);
+    return { per, parts, partStride, head: this.bnBlock.ptr, sums: this.bnBlock.ptr + head };
+  }
+
+  /** Parts of a batch-norm sum: on the threads when the kernel touches PARALLEL_MIN_VALUES values, else here (same parts, same order). */
+  private bnRun<N extends 'batchNormStats' | 'batchNormGrad'>(name: N, parts: number, args: OpArgs<N>, values: number): void {
+    if (values >= PARALLEL_MIN_VALUES) this.run(name, parts, args, name, values / 1e5);
+    else for (let p = 0; p < parts; p++) (OPS[name] as Op).part(this.k, args, p, this.self);
+  }
 
   batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void {
-    this.kernel('batchNormStats', { x: [x, n * c * s, 'N·C·S'], mean: [mean, c], variance: [variance, c] },
-      (p) => this.split('batchNormStats', c, n * c * s, SPLIT_PARTS_PER_THREAD, 1, { mean: p.mean, variance: p.variance, x: p.x, n, c, s }, 'batchNormStats'),
-      () => this.js.batchNormStats(mean, variance, x, n, c, s));
+    const values = n * c * s;
+    this.kernel('batchNormStats', { x: [x, values, 'N·C·S'], mean: [mean, c], variance: [variance, c] }, (p) => {
+      // One pass of Σ(x − K), Σ(x − K)² with K near the mean (batchNormShift); exact second
+      // passes only for a channel where that could lose digits (batchNormStatsFinish).
+      const b = this.bnParts(n, c, s, c * 4);
+      this.k.batchNormShift(b.head, p.x, n, c, s);
+      this.bnRun('batchNormStats', b.parts, { sums: b.sums, partStride: b.partStride, x: p.x, shift: b.head, n, c, s, per: b.per }, values);
+      this.k.batchNormStatsFinish(p.mean, p.variance, b.sums, b.parts, b.partStride, p.x, b.head, n, c, s);
+    }, () => this.js.batchNormStats(mean, variance, x, n, c, s));
   }
 
   batchNormNormalize(
@@ -675,24 +712,45 @@ export class WasmBackend implements Backend {
   ): void {
     const values = n * c * s;
     this.kernel('batchNormNormalize', { y: [y, values], x: [x, values], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [beta, c] },
-      (p) => this.split('batchNormNormalize', c, values, SPLIT_PARTS_PER_THREAD, 1,
-        { y: p.y, x: p.x, mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta, n, c, s }, 'batchNormNormalize'),
+      (p) => this.split('batchNormNormalize', n * c, values, SPLIT_PARTS_PER_THREAD, 1,
+        { y: p.y, x: p.x, mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta, c, s, planes: n * c }, 'batchNormNormalize'),
       () => this.js.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s));
   }
 
   batchNormBackward(
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array,
     dy: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array,
-    n: number, c: number, s: number, batchStats: boolean,
+    n: number, c: number, s: number, batchStats: boolean, reluBeta?: Float32Array,
   ): void {
     const values = n * c * s;
     const operands = {
       dx: [dx, values], dy: [dy, values], x: [x, values],
-      dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c],
+      dgamma: [dgamma, c], dbeta: [dbeta, c], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [reluBeta, c],
     } as const;
-    this.kernel('batchNormBackward', operands,
-      (p) => this.split('batchNormBackward', c, values, SPLIT_PARTS_PER_THREAD, 1, { ...p, n, c, s, batchStats: batchStats ? 1 : 0 }, 'batchNormBackward'),
-      () => this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats));
+    this.kernel('batchNormBackward', operands, (p) => {
+      // Two passes: the per-channel sums Σdy, Σdy·(x − μ) (parts of samples, added in order),
+      // then dx from three coefficients per channel. beta = 0: no ReLU after the layer.
+      const b = this.bnParts(n, c, s, c * 12);
+      const through = { mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta };
+      this.bnRun('batchNormGrad', b.parts, { sums: b.sums, partStride: b.partStride, dy: p.dy, x: p.x, ...through, n, c, s, per: b.per }, values);
+      this.k.batchNormGradFinish(p.dgamma, p.dbeta, b.head, b.sums, b.parts, b.partStride, p.invStd, p.gamma, n, c, s, batchStats ? 1 : 0);
+      this.split('batchNormBackward', n * c, values, SPLIT_PARTS_PER_THREAD, 1,
+        { dx: p.dx, dy: p.dy, x: p.x, coef: b.head, ...through, c, s, batchStats: batchStats ? 1 : 0, planes: n * c }, 'batchNormBackward');
+    }, () => {
+      if (!reluBeta || !this.wasmMemory.shared) {
+        this.js.batchNormBackward(dx, dgamma, dbeta, dy, x, mean, invStd, gamma, n, c, s, batchStats, reluBeta);
+        return;
+      }
+      // An operand outside the wasm memory, through a ReLU: y again by this backend's normalize
+      // (in wasm when x and the parameters are in its memory, as in the forward), then the ReLU's
+      // and the batch norm's backward apart, so the mask is the forward's whatever runs here.
+      this.bnStage = this.wasmMemory.regrow(this.bnStage, 8 * values);
+      const y = new Float32Array(this.wasmMemory.buffer, this.bnStage.ptr, values);
+      const g = new Float32Array(this.wasmMemory.buffer, this.bnStage.ptr + 4 * values, values);
+      this.batchNormNormalize(y, x, mean, invStd, gamma, reluBeta, n, c, s);
+      this.reluBackward(g, dy, y, values);
+      this.batchNormBackward(dx, dgamma, dbeta, g, x, mean, invStd, gamma, n, c, s, batchStats);
+    });
   }
 
   // ── The kernels not written in wasm: the JS reference code, on the same arrays.

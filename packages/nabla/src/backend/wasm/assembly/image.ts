@@ -282,8 +282,12 @@ function maxPoolBackward2x2(dx: usize, dy: usize, x: usize, planes: i32, h: i32,
         if (v > best) { best = v; at = bottom + 2 * j; }
         v = load<f32>(x + <usize>(bottom + 2 * j + 1) * 4);
         if (v > best) { at = bottom + 2 * j + 1; }
-        const d = dx + <usize>at * 4;
-        store<f32>(d, load<f32>(d) + load<f32>(dy + <usize>o * 4));
+        // The whole window is written: 0 + dy at the maximum (as the vector path), 0 elsewhere.
+        store<f32>(dx + <usize>(top + 2 * j) * 4, 0);
+        store<f32>(dx + <usize>(top + 2 * j + 1) * 4, 0);
+        store<f32>(dx + <usize>(bottom + 2 * j) * 4, 0);
+        store<f32>(dx + <usize>(bottom + 2 * j + 1) * 4, 0);
+        store<f32>(dx + <usize>at * 4, <f32>0 + load<f32>(dy + <usize>o * 4));
       }
     }
   }
@@ -295,11 +299,13 @@ export function maxPoolBackward(
 ): void {
   const oh = outSize(h, kh, sh, ph);
   const ow = outSize(w, kw, sw, pw);
-  memory.fill(dx, 0, <usize>(n * c * h * w) * 4);
   if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0) {
+    // Even sizes: the windows tile dx and the 2×2 path writes every value (no clearing pass).
+    if ((h | w) & 1) memory.fill(dx, 0, <usize>(n * c * h * w) * 4);
     maxPoolBackward2x2(dx, dy, x, n * c, h, w, oh, ow);
     return;
   }
+  memory.fill(dx, 0, <usize>(n * c * h * w) * 4);
   let o = 0;
   for (let p = 0; p < n * c; p++) {
     const base = p * h * w;

@@ -7,5 +7,7 @@ export {
 } from './elementwise';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
 export { convForward, convBackward, convAddPartials, direct3x3Forward, direct3x3Backward } from './conv';
-export { batchNormStats, batchNormNormalize, batchNormBackward } from './batchNorm';
+export {
+  batchNormShift, batchNormStats, batchNormStatsFinish, batchNormNormalize, batchNormGrad, batchNormGradFinish, batchNormBackward,
+} from './batchNorm';
 export { winoScratchBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';
