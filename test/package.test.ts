@@ -89,7 +89,10 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // step-through) added about 8 KB: 245,408 bytes.
   // Two wasm builds instead of four (the unshared ones are made at load time by clearing one byte,
   // wasmMemory.ts withUnsharedMemory): 247,977 → 212,378 bytes.
-  assert.ok(bytes < 250_000, `browser bundle ${bytes} bytes`);
+  // Issue 17's kernels then took each wasm build from 13.5 to 32.5-33 KB (Winograd 3×3
+  // convolutions ≈ 13 KB, the batch-norm passes and the fused SGD norm ≈ 4 KB, the direct
+  // one-channel 3×3 kernels ≈ 2 KB): 270,946 bytes, so the budget is 280 KB.
+  assert.ok(bytes < 280_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });

@@ -7,6 +7,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONV_CASES, convArgs, convLabel, convOut, type ConvCase } from '../../../../../test/kernelConformance.ts';
 import { assertNablaError } from '../../../../../test/assertNablaError.ts';
+import { barImages } from '../../../../../test/barImages.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { Rng } from '../../random.ts';
 import { Conv2D } from '../../layers/conv2d.ts';
@@ -113,22 +114,7 @@ test('conv sizes that do not match the buffers, or no convolution at all, are re
 });
 
 test('the same seeded small CNN trains to bit-identical weights on 1 and 2 threads, and learns', { skip: !two && 'needs 2 cores' }, () => {
-  // Synthetic 28×28 images: each of 4 classes a bright bar in its own quadrant, plus noise.
-  const rng = new Rng(4);
-  const count = 192;
-  const x = new Float32Array(count * 784);
-  const y = new Float32Array(count * 4);
-  for (let i = 0; i < count; i++) {
-    const c = i % 4;
-    y[i * 4 + c] = 1;
-    const r0 = c < 2 ? 3 : 17;
-    const c0 = c % 2 === 0 ? 3 : 17;
-    for (let r = 0; r < 28; r++) for (let q = 0; q < 28; q++) {
-      const inBar = r >= r0 && r < r0 + 8 && q >= c0 && q < c0 + 3 + (i % 3);
-      x[i * 784 + r * 28 + q] = inBar ? 0.8 + 0.2 * rng.uniform() : rng.uniform() < 0.05 ? rng.uniform() : 0;
-    }
-  }
-  const data = { x, y, count };
+  const data = barImages({ size: 28, count: 192, seed: 4, near: 3, far: 17, rows: 8, cols: 3 });
   const train = (backend: WasmBackend) => {
     const model = new Sequential([
       new Conv2D(8, 5), new ReLU(), new MaxPool2D(2), new Conv2D(16, 5), new ReLU(), new MaxPool2D(2), new Flatten(), new Dense(4),

@@ -25,6 +25,7 @@ import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
 import type { Kernels } from './ops.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
+import { barImages } from '../../../../../test/barImages.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
@@ -197,21 +198,7 @@ test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threa
 });
 
 test('a seeded CNN of 3×3 convolutions trains to bit-identical weights on 1 and 2 threads, and learns', { skip: !two && 'needs 2 cores' }, () => {
-  // Synthetic 16×16 images: each of 4 classes a bright bar in its own quadrant, plus noise.
-  const rng = new Rng(5);
-  const count = 160;
-  const x = new Float32Array(count * 256);
-  const y = new Float32Array(count * 4);
-  for (let i = 0; i < count; i++) {
-    const c = i % 4;
-    y[i * 4 + c] = 1;
-    const r0 = c < 2 ? 2 : 9, c0 = c % 2 === 0 ? 2 : 9;
-    for (let r = 0; r < 16; r++) for (let q = 0; q < 16; q++) {
-      const inBar = r >= r0 && r < r0 + 5 && q >= c0 && q < c0 + 2 + (i % 3);
-      x[i * 256 + r * 16 + q] = inBar ? 0.8 + 0.2 * rng.uniform() : rng.uniform() < 0.05 ? rng.uniform() : 0;
-    }
-  }
-  const data = { x, y, count };
+  const data = barImages({ size: 16, count: 160, seed: 5, near: 2, far: 9, rows: 5, cols: 2 });
   const train = (backend: WasmBackend) => {
     // The second and third convolutions (8 and 12 input channels, 14×14 and 5×5 padded) run by Winograd.
     const model = new Sequential([
