@@ -14,8 +14,8 @@ import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../random.ts';
-import type { Kernels } from './ops.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
+import { countingCalls, label, outOf, reference, run, type Conv3x3Case, type Conv3x3Operands } from '../../../../../test/conv3x3.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
@@ -29,9 +29,9 @@ after(() => {
 const TOL_Y = 1e-6;
 const TOL_SUM = 1e-6;
 
-interface Case { n: number; h: number; w: number; p: number; oc: number; bias: boolean }
-const label = (g: Case) => `N${g.n} ${g.h}×${g.w} p${g.p} OC${g.oc}${g.bias ? '' : ' no bias'}`;
-const outOf = (g: Case): [number, number] => [g.h + 2 * g.p - 2, g.w + 2 * g.p - 2];
+type Case = Omit<Conv3x3Case, 'c'>;
+/** One input channel: the cases are written without it. */
+const gray = (g: Case): Conv3x3Case => ({ ...g, c: 1 });
 
 // The `cnn` preset's first layer (26 = 6·4 + 2 outputs a row: the last group overlaps) at a batch
 // with a partial chunk; padding 1 and 2 with rows of 4 (one group), 5, 7 and 8 outputs, odd
@@ -46,11 +46,9 @@ const CASES: Case[] = [
   { n: 6, h: 4, w: 7, p: 0, oc: 3, bias: true },
 ];
 
-interface Operands { x: Float64Array; weight: Float64Array; bias: Float64Array; dy: Float64Array }
-
-function operands(g: Case, seed: number): Operands {
+function operands(g: Case, seed: number): Conv3x3Operands {
   const rng = new Rng(seed);
-  const [oh, ow] = outOf(g);
+  const [oh, ow] = outOf(gray(g));
   const f32 = (len: number, draw: () => number) => Float64Array.from({ length: len }, () => Math.fround(draw()));
   return {
     // MNIST-like: most pixels exactly zero, the rest in [0, 1].
@@ -61,77 +59,16 @@ function operands(g: Case, seed: number): Operands {
   };
 }
 
-/** Float64 direct convolution: y, dW, db and each value's scale Σ|terms|. */
-function reference(g: Case, o: Operands) {
-  const [oh, ow] = outOf(g);
-  const y = new Float64Array(g.n * g.oc * oh * ow), ys = new Float64Array(y.length);
-  const dW = new Float64Array(g.oc * 9), dWs = new Float64Array(g.oc * 9);
-  const db = new Float64Array(g.oc), dbs = new Float64Array(g.oc);
-  for (let s = 0; s < g.n; s++) for (let k = 0; k < g.oc; k++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
-    const yi = ((s * g.oc + k) * oh + i) * ow + j;
-    const d = o.dy[yi];
-    y[yi] = o.bias[k];
-    ys[yi] = Math.abs(o.bias[k]);
-    db[k] += d;
-    dbs[k] += Math.abs(d);
-    for (let u = 0; u < 3; u++) for (let v = 0; v < 3; v++) {
-      const r = i + u - g.p, q = j + v - g.p;
-      if (r < 0 || r >= g.h || q < 0 || q >= g.w) continue;
-      const xv = o.x[(s * g.h + r) * g.w + q];
-      const wi = k * 9 + u * 3 + v;
-      y[yi] += o.weight[wi] * xv;
-      ys[yi] += Math.abs(o.weight[wi] * xv);
-      dW[wi] += d * xv;
-      dWs[wi] += Math.abs(d * xv);
-    }
-  }
-  return { y: [y, ys], dW: [dW, dWs], db: [db, dbs] } as const;
-}
-
-type Result = Record<'y' | 'dW' | 'db', Float32Array>;
-
-function run(backend: WasmBackend, g: Case, o: Operands): Result {
-  const [oh, ow] = outOf(g);
-  const put = (values: Float64Array | number, length = typeof values === 'number' ? 0 : values.length) => {
-    const a = backend.allocate(length);
-    if (typeof values === 'number') a.fill(values);
-    else a.set(values);
-    return a;
-  };
-  const x = put(o.x), weight = put(o.weight), bias = g.bias ? put(o.bias) : undefined, dy = put(o.dy);
-  const y = put(NaN, g.n * g.oc * oh * ow);
-  const geometry = [g.n, 1, g.h, g.w, 3, 3, 1, 1, g.p, g.p, g.oc] as const;
-  backend.conv2dForward(y, x, weight, bias, ...geometry);
-  // dW and db are accumulated into: start them from 0.5 to see that they are added to.
-  const dW = put(0.5, weight.length), db = put(0.5, g.oc);
-  backend.conv2dBackward(dW, g.bias ? db : undefined, undefined, x, dy, weight, ...geometry);
-  return { y, dW: dW.map((v) => v - 0.5), db: db.map((v) => v - 0.5) };
-}
-
 const KERNELS = ['direct3x3Forward', 'direct3x3Backward', 'convForward', 'convBackward'] as const;
 
-/** Counts the calls of some exports made by a backend's calling thread (its kernel table, swapped for a counting copy). */
-function counting<T>(backend: WasmBackend, body: () => T): [T, Record<(typeof KERNELS)[number], number>] {
-  const holder = backend as unknown as { k: Kernels };
-  const saved = holder.k;
-  const calls = { direct3x3Forward: 0, direct3x3Backward: 0, convForward: 0, convBackward: 0 };
-  const copy = { ...saved } as Record<string, unknown>;
-  for (const name of KERNELS) {
-    copy[name] = (...a: number[]) => (calls[name]++, (saved[name] as (...b: number[]) => void)(...a));
-  }
-  holder.k = copy as unknown as Kernels;
-  try {
-    return [body(), calls];
-  } finally {
-    holder.k = saved;
-  }
-}
+const counting = <T>(backend: WasmBackend, body: () => T) => countingCalls(backend, KERNELS, body);
 
 test('direct 3×3 one-channel forward, dW and db match a float64 direct convolution (within 1e-6 of Σ|terms|)', () => {
-  for (const [i, g] of CASES.entries()) {
-    const o = operands(g, 300 + i);
+  for (const [i, c] of CASES.entries()) {
+    const g = gray(c);
+    const o = operands(c, 300 + i);
     const ref = reference(g, o);
-    const [got, calls] = counting(one, () => run(one, g, o));
+    const [got, calls] = counting(one, () => run(one, g, o, false));
     assert.ok(calls.direct3x3Forward > 0 && calls.direct3x3Backward > 0 && calls.convForward + calls.convBackward === 0,
       `${label(g)}: ran ${JSON.stringify(calls)}`);
     for (const key of ['y', 'dW', 'db'] as const) {
@@ -175,9 +112,10 @@ test('direct 3×3 one-channel kernels give bit-identical y, dW and db on 1 and 2
   const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
   // The preset's first layer at batch 128 (16 chunks: threaded), and a padded one with a partial chunk.
   const cases: Case[] = [{ n: 128, h: 28, w: 28, p: 0, oc: 16, bias: true }, { n: 61, h: 20, w: 15, p: 1, oc: 8, bias: true }];
-  for (const [i, g] of cases.entries()) {
-    const o = operands(g, 400 + i);
-    const r1 = run(one, g, o);
+  for (const [i, c] of cases.entries()) {
+    const g = gray(c);
+    const o = operands(c, 400 + i);
+    const r1 = run(one, g, o, false);
     // Three runs: a worker that sleeps through one job (the caller then does every part) is awake for the next.
     const pool = two!.pool!;
     const jobs: string[] = [];
@@ -187,7 +125,7 @@ test('direct 3×3 one-channel kernels give bit-identical y, dW and db on 1 and 2
       jobs.length = 0;
       let r2;
       try {
-        r2 = run(two!, g, o);
+        r2 = run(two!, g, o, false);
       } finally {
         pool.run = runJob;
       }

@@ -23,9 +23,9 @@ import { MaxPool2D } from '../../layers/maxPool2d.ts';
 import { ReLU } from '../../layers/activations.ts';
 import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
-import type { Kernels } from './ops.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
 import { barImages } from '../../../../../test/barImages.ts';
+import { countingCalls, label, outOf, reference, run, type Conv3x3Case, type Conv3x3Operands } from '../../../../../test/conv3x3.ts';
 
 setFlagsFromString('--experimental-wasm-relaxed-simd');
 
@@ -38,9 +38,14 @@ after(() => {
 
 const TOL = 1e-5;
 
-interface Case { n: number; c: number; h: number; w: number; p: number; oc: number }
-const label = (g: Case) => `N${g.n} C${g.c} ${g.h}×${g.w} p${g.p} OC${g.oc}`;
-const outOf = (g: Case): [number, number] => [g.h + 2 * g.p - 2, g.w + 2 * g.p - 2];
+type Case = Omit<Conv3x3Case, 'bias'>;
+const withBias = (g: Case): Conv3x3Case => ({ ...g, bias: true });
+const WINOGRAD = ['winoForward', 'winoBackward'] as const;
+/** Runs body, counting the Winograd kernels the calling thread ran. */
+const winogradCalls = <T>(body: () => T): [T, number] => {
+  const [result, calls] = countingCalls(one, WINOGRAD, body);
+  return [result, calls.winoForward + calls.winoBackward];
+};
 
 // The `cnn` preset's four convolutions (but the first, which has one channel and stays on im2col)
 // at a batch with a partial chunk and a partial group of 4 samples, then padded cases: 1 (the
@@ -58,11 +63,9 @@ const CASES: Case[] = [
   { n: 4100, c: 2, h: 4, w: 5, p: 1, oc: 3 },
 ];
 
-interface Operands { x: Float64Array; weight: Float64Array; bias: Float64Array; dy: Float64Array }
-
-function operands(g: Case, seed: number): Operands {
+function operands(g: Case, seed: number): Conv3x3Operands {
   const rng = new Rng(seed);
-  const [oh, ow] = outOf(g);
+  const [oh, ow] = outOf(withBias(g));
   const f32 = (len: number, draw: () => number) => Float64Array.from({ length: len }, () => Math.fround(draw()));
   return {
     // Post-ReLU-like inputs: a third exactly zero.
@@ -73,76 +76,13 @@ function operands(g: Case, seed: number): Operands {
   };
 }
 
-/** Float64 direct convolution: y, dx, dW, db and each value's scale Σ|terms|. */
-function reference(g: Case, o: Operands) {
-  const [oh, ow] = outOf(g);
-  const y = new Float64Array(g.n * g.oc * oh * ow), ys = new Float64Array(y.length);
-  const dx = new Float64Array(o.x.length), dxs = new Float64Array(o.x.length);
-  const dW = new Float64Array(o.weight.length), dWs = new Float64Array(o.weight.length);
-  const db = new Float64Array(g.oc), dbs = new Float64Array(g.oc);
-  for (let s = 0; s < g.n; s++) for (let k = 0; k < g.oc; k++) for (let i = 0; i < oh; i++) for (let j = 0; j < ow; j++) {
-    const yi = ((s * g.oc + k) * oh + i) * ow + j;
-    const d = o.dy[yi];
-    y[yi] += o.bias[k];
-    ys[yi] += Math.abs(o.bias[k]);
-    db[k] += d;
-    dbs[k] += Math.abs(d);
-    for (let ch = 0; ch < g.c; ch++) for (let u = 0; u < 3; u++) for (let v = 0; v < 3; v++) {
-      const r = i + u - g.p, q = j + v - g.p;
-      if (r < 0 || r >= g.h || q < 0 || q >= g.w) continue;
-      const xi = ((s * g.c + ch) * g.h + r) * g.w + q;
-      const wi = ((k * g.c + ch) * 3 + u) * 3 + v;
-      y[yi] += o.weight[wi] * o.x[xi];
-      ys[yi] += Math.abs(o.weight[wi] * o.x[xi]);
-      dx[xi] += o.weight[wi] * d;
-      dxs[xi] += Math.abs(o.weight[wi] * d);
-      dW[wi] += d * o.x[xi];
-      dWs[wi] += Math.abs(d * o.x[xi]);
-    }
-  }
-  return { y: [y, ys], dx: [dx, dxs], dW: [dW, dWs], db: [db, dbs] } as const;
-}
-
-type Result = Record<'y' | 'dx' | 'dW' | 'db', Float32Array>;
-
-function run(backend: WasmBackend, g: Case, o: Operands): Result {
-  const [oh, ow] = outOf(g);
-  const put = (values: Float64Array | number, length = typeof values === 'number' ? 0 : values.length) => {
-    const a = backend.allocate(length);
-    if (typeof values === 'number') a.fill(values);
-    else a.set(values);
-    return a;
-  };
-  const x = put(o.x), weight = put(o.weight), bias = put(o.bias), dy = put(o.dy);
-  const y = put(NaN, g.n * g.oc * oh * ow);
-  const geometry = [g.n, g.c, g.h, g.w, 3, 3, 1, 1, g.p, g.p, g.oc] as const;
-  backend.conv2dForward(y, x, weight, bias, ...geometry);
-  // dW and db are accumulated into: start them from 0.5 to see that they are added to.
-  const dW = put(0.5, weight.length), db = put(0.5, g.oc), dx = put(NaN, x.length);
-  backend.conv2dBackward(dW, db, dx, x, dy, weight, ...geometry);
-  return { y, dx, dW: dW.map((v) => v - 0.5), db: db.map((v) => v - 0.5) };
-}
-
-/** Counts the calls of the Winograd exports made by a backend's calling thread (its kernel table, swapped for a counting copy). */
-function countWinograd(backend: WasmBackend): { calls: number; restore: () => void } {
-  const holder = backend as unknown as { k: Kernels };
-  const saved = holder.k;
-  const counter = { calls: 0, restore: () => { holder.k = saved; } };
-  holder.k = {
-    ...saved,
-    winoForward: (...a: Parameters<Kernels['winoForward']>) => (counter.calls++, saved.winoForward(...a)),
-    winoBackward: (...a: Parameters<Kernels['winoBackward']>) => (counter.calls++, saved.winoBackward(...a)),
-  };
-  return counter;
-}
-
 test('Winograd forward, dx, dW and db match a float64 direct convolution within 1e-5 of Σ|terms|', () => {
-  const counter = countWinograd(one);
-  try {
-    for (const [i, g] of CASES.entries()) {
-      const o = operands(g, 100 + i);
+  const [, calls] = winogradCalls(() => {
+    for (const [i, c] of CASES.entries()) {
+      const g = withBias(c);
+      const o = operands(c, 100 + i);
       const ref = reference(g, o);
-      const got = run(one, g, o);
+      const got = run(one, g, o, true);
       const [oh, ow] = outOf(g);
       const planes = { y: oh * ow, dx: g.h * g.w, dW: 9, db: 1 };
       for (const key of ['y', 'dx', 'dW', 'db'] as const) {
@@ -156,16 +96,13 @@ test('Winograd forward, dx, dW and db match a float64 direct convolution within 
         assert.ok(ratio <= TOL, `${label(g)} ${key}: |diff| / Σ|terms| = ${ratio.toExponential(2)} > ${TOL} at ${worst}: ${got[key][worst]} vs ${exact[worst]}`);
       }
     }
-  } finally {
-    counter.restore();
-  }
+  });
   // Forward and backward of each case ran through the Winograd kernels (not im2col).
-  assert.ok(counter.calls >= 2 * CASES.length, `Winograd kernels called ${counter.calls} times`);
+  assert.ok(calls >= 2 * CASES.length, `Winograd kernels called ${calls} times`);
 });
 
 test('one input channel (direct3x3.test.ts), a 5×5 window or stride 2 do not run Winograd', () => {
-  const counter = countWinograd(one);
-  try {
+  const [, calls] = winogradCalls(() => {
     const shapes: [Case, number, number][] = [[{ n: 4, c: 1, h: 28, w: 28, p: 0, oc: 16 }, 3, 1], [{ n: 4, c: 4, h: 12, w: 12, p: 0, oc: 8 }, 5, 1],
       [{ n: 4, c: 4, h: 12, w: 12, p: 1, oc: 8 }, 3, 2]];
     for (const [g, k, s] of shapes) {
@@ -173,10 +110,8 @@ test('one input channel (direct3x3.test.ts), a 5×5 window or stride 2 do not ru
       one.conv2dForward(one.allocate(g.n * g.oc * oh * oh), one.allocate(g.n * g.c * g.h * g.w), one.allocate(g.oc * g.c * k * k), undefined,
         g.n, g.c, g.h, g.w, k, k, s, s, g.p, g.p, g.oc);
     }
-  } finally {
-    counter.restore();
-  }
-  assert.equal(counter.calls, 0);
+  });
+  assert.equal(calls, 0);
 });
 
 test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
@@ -186,12 +121,13 @@ test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threa
     { n: 40, c: 16, h: 26, w: 26, p: 0, oc: 16 }, { n: 40, c: 16, h: 12, w: 12, p: 0, oc: 32 },
     { n: 40, c: 32, h: 10, w: 10, p: 0, oc: 32 }, { n: 37, c: 8, h: 14, w: 14, p: 1, oc: 8 },
   ];
-  for (const [i, g] of cases.entries()) {
-    const o = operands(g, 200 + i);
-    const r1 = run(one, g, o);
+  for (const [i, c] of cases.entries()) {
+    const g = withBias(c);
+    const o = operands(c, 200 + i);
+    const r1 = run(one, g, o, true);
     // Three runs: a worker that sleeps through one job (the caller then does every part) is awake for the next.
     for (let rep = 0; rep < 3; rep++) {
-      const r2 = run(two!, g, o);
+      const r2 = run(two!, g, o, true);
       for (const key of ['y', 'dx', 'dW', 'db'] as const) assert.ok(bytes(r2[key]).equals(bytes(r1[key])), `${label(g)} ${key}: 1 vs 2 threads`);
     }
   }
@@ -208,14 +144,8 @@ test('a seeded CNN of 3×3 convolutions trains to bit-identical weights on 1 and
     model.fit(data, { optimizer: new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, backend }), loss: 'ce', epochs: 3, batchSize: 32 });
     return { weights: model.parameters().map((p) => Array.from(p.value.data)), accuracy: model.evaluate(data, { loss: 'ce' }).accuracy };
   };
-  const counter = countWinograd(one);
-  let r1;
-  try {
-    r1 = train(one);
-  } finally {
-    counter.restore();
-  }
-  assert.ok(counter.calls > 0, 'the model ran Winograd convolutions');
+  const [r1, calls] = winogradCalls(() => train(one));
+  assert.ok(calls > 0, 'the model ran Winograd convolutions');
   const r2 = train(two!);
   assert.deepEqual(r2.weights, r1.weights, 'weights after training differ between 1 and 2 threads');
   assert.ok(r1.accuracy > 0.9, `accuracy ${r1.accuracy}`);
