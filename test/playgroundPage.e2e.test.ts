@@ -139,6 +139,8 @@ test(`e2e page: a small CNN (${SMALL_CNN}) trained in the page reaches ${100 * C
   assert.equal(await page.getAttribute('body', 'data-convolutional'), 'true');
   const expected = buildModel({ layers: SMALL_CNN, inputShape: [1, 28, 28], classes: 10 }).paramCount;
   assert.match(await page.textContent('#model-source') ?? '', new RegExp(`${expected.toLocaleString('en-US')} parameters`));
+  // The previous network's test accuracy is gone with it (else the wait below could pass at once).
+  assert.equal(await page.getAttribute('#train-stats', 'data-test-accuracy'), null);
   const start = Date.now();
   await page.click('#train');
   await page.waitForFunction(

@@ -184,10 +184,14 @@ const recent: { samples: number; seconds: number }[] = [];
 /** Samples trained and seconds spent training since the page loaded (data-samples, data-seconds). */
 const totals = { samples: 0, seconds: 0 };
 
+/** A new or reset network: its curves, and the last test accuracy (the previous network's) go. */
 function clearCharts(): void {
   lossPoints.length = 0;
   accPoints.length = 0;
   recent.length = 0;
+  const stats = $('train-stats');
+  delete stats.dataset.testAccuracy;
+  stats.textContent = 'step 0';
   drawCharts();
 }
 
