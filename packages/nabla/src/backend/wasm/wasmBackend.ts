@@ -81,9 +81,14 @@ const BN_PART_VALUES = 1 << 15;
  * are short (an 8×8 output is 4 tiles a sample) and per-chunk work dominates; measured on the
  * `cnn` preset's 10×10 and 8×8 outputs (batch 128, fwd + bwd, alternating in one process, load
  * ~4): 9.0 → 6.1 ms and 12.4 → 7.4 ms on 2 threads, while the 24×24 one was slower with 16.
+ * Larger outputs take 4 (one SIMD group): a chunk's transformed planes are then ~0.3 MB instead
+ * of ~0.7 MB for the 24×24 output, within a core's L2. The whole `cnn` preset step on 2 threads
+ * (a timer around every backend call, 12,800 samples, three pairs alternating, load ~1.5–2.3):
+ * 2.08, 1.99, 1.99 s against 2.34, 2.11, 2.13 s with 8 (ratios 0.89, 0.94, 0.93); on 1 thread
+ * six pairs gave ratios 0.94–1.56, median 1.01 (two outliers of 4.8 and 4.3 s on a noisy stretch).
  */
 function winoChunk(oh: number, ow: number): number {
-  return oh * ow <= 100 ? 16 : 8;
+  return oh * ow <= 100 ? 16 : 4;
 }
 /** Multiplies of a 3×3 convolution per multiply of its F(2×2, 3×3) form (36 / 16), for job sizes. */
 const WINO_SAVING = 2.25;

@@ -116,7 +116,7 @@ test('one input channel (direct3x3.test.ts), a 5×5 window or stride 2 do not ru
 
 test('Winograd convolutions give bit-identical y, dx, dW and db on 1 and 2 threads', { skip: !two && 'needs 2 cores' }, () => {
   const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-  // The preset's three Winograd layers at batch 40 (5 chunks of 8 or 3 of 16: threaded), and a padded case.
+  // The preset's three Winograd layers at batch 40 (10 chunks of 4 or 3 of 16: threaded), and a padded case.
   const cases: Case[] = [
     { n: 40, c: 16, h: 26, w: 26, p: 0, oc: 16 }, { n: 40, c: 16, h: 12, w: 12, p: 0, oc: 32 },
     { n: 40, c: 32, h: 10, w: 10, p: 0, oc: 32 }, { n: 37, c: 8, h: 14, w: 14, p: 1, oc: 8 },
