@@ -308,7 +308,7 @@ if (!skip.has('cnn-preset')) {
     }
     const best = (t: number) => Math.min(...secs[t]);
     chosen[lib] = [...THREADS].sort((a, b) => best(a) - best(b))[0];
-    probeText.push(`${lib === 'nabla' ? 'nabla wasm' : 'PyTorch'} ${THREADS.map((t) => `${t}t ${secs[t].map(f).join(' and ')} s`).join(', ')}`);
+    probeText.push(`${lib === 'nabla' ? 'nabla wasm' : 'PyTorch'} ${THREADS.map((t) => `${t}t ${secs[t].map((v) => f(v)).join(' and ')} s`).join(', ')}`);
   }
   const limit = quick ? ['--limit', '12800'] : [];
   const note = quick ? 'scaled from 12,800 samples' : undefined;
