@@ -2,35 +2,9 @@
 // ReLU family, and the optimiser updates. Same formulas as the JS backend (see backend.ts); the
 // scalar tail loops handle lengths that are not multiples of 4.
 
-// Σ x² in float64 (each value widened before it is squared), two lanes at a time.
+// Σ x² in float64 (each value widened before it is squared), two lanes at a time: see squares.
 export function sumSquares(x: usize, n: i32): f64 {
-  // Four independent float64 sums: one chain would wait on each add's latency (4 cycles) and
-  // run at a quarter of the rate. (A float32's square is exact in float64, so only the order of
-  // the additions differs from a plain loop.)
-  let acc0 = f64x2.splat(0);
-  let acc1 = f64x2.splat(0);
-  let acc2 = f64x2.splat(0);
-  let acc3 = f64x2.splat(0);
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const v = v128.load(x + <usize>i * 4);
-    const w = v128.load(x + <usize>i * 4, 16);
-    const v0 = f64x2.promote_low_f32x4(v);
-    const v1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-    const w0 = f64x2.promote_low_f32x4(w);
-    const w1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(w, w, 2, 3, 0, 1));
-    acc0 = f64x2.add(acc0, f64x2.mul(v0, v0));
-    acc1 = f64x2.add(acc1, f64x2.mul(v1, v1));
-    acc2 = f64x2.add(acc2, f64x2.mul(w0, w0));
-    acc3 = f64x2.add(acc3, f64x2.mul(w1, w1));
-  }
-  const s = f64x2.add(f64x2.add(acc0, acc1), f64x2.add(acc2, acc3));
-  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
-  for (; i < n; i++) {
-    const v = <f64>load<f32>(x + <usize>i * 4);
-    sum += v * v;
-  }
-  return sum;
+  return squares(0, x, n, 0, 0, false);
 }
 
 // out[0..n) = value (bulk memory for zeros: how gradients are cleared before each batch)
@@ -185,6 +159,17 @@ export function sgdUpdate(
 const SGD_BLOCK: i32 = 1024;
 
 export function sgdSumSquares(param: usize, grad: usize, n: i32, lr: f32, weightDecay: f32): f64 {
+  return squares(param, grad, n, lr, weightDecay, true);
+}
+
+// Σ grad², and with `update` (a constant at each call, so each caller compiles to one branch) the
+// SGD step of each block after its sum. Four independent float64 sums: one chain would wait on
+// each add's latency (4 cycles) and run at a quarter of the rate. (A float32's square is exact in
+// float64, so only the order of the additions differs from a plain loop.) sumSquares and
+// sgdSumSquares share this one loop, so their sums have the same bits.
+// @ts-ignore: decorator
+@inline
+function squares(param: usize, grad: usize, n: i32, lr: f32, weightDecay: f32, update: bool): f64 {
   const lrv = f32x4.splat(lr);
   const wd = f32x4.splat(weightDecay);
   let acc0 = f64x2.splat(0);
@@ -209,6 +194,7 @@ export function sgdSumSquares(param: usize, grad: usize, n: i32, lr: f32, weight
       acc2 = f64x2.add(acc2, f64x2.mul(w0, w0));
       acc3 = f64x2.add(acc3, f64x2.mul(w1, w1));
     }
+    if (!update) continue;
     if (ok) {
       // Squares of finite float32s cannot overflow float64: a non-finite sum is a non-finite gradient.
       const t = f64x2.add(f64x2.add(acc0, acc1), f64x2.add(acc2, acc3));
@@ -230,7 +216,7 @@ export function sgdSumSquares(param: usize, grad: usize, n: i32, lr: f32, weight
     const g = <f64>load<f32>(grad + <usize>i * 4);
     sum += g * g;
   }
-  if (ok && isFinite(sum)) {
+  if (update && ok && isFinite(sum)) {
     for (i = tail; i < n; i++) {
       const off = <usize>i * 4;
       const p = load<f32>(param + off);
