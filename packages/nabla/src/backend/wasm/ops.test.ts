@@ -155,3 +155,49 @@ test('every op in the table is dispatched to the threads by a Backend method', {
     pool.run = run;
   }
 });
+
+test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\'s bits, and runs only where B is mostly zeros', () => {
+  const k = exports as unknown as Kernels;
+  // m = 43 rows: passes of 16, of 4 and single rows; 300 steps: two k blocks, both listed;
+  // 37 sparse columns: an odd one out and a ragged end. The same sparse columns are multiplied
+  // once alone (the column path) and once after 16 dense ones (B too full: the tile kernel).
+  const [m, kk, dense, sparse] = [43, 300, 16, 37];
+  const n = dense + sparse;
+  const rng = new Rng(11);
+  let at = 65536;
+  const place = (len: number): number => ((at += len * 4 + 64), at - len * 4 - 64);
+  const scratch = place(k.gemmScratchBytes() / 4);
+  const a = place(kk * m);
+  const bSparse = place(kk * sparse);
+  const bMixed = place(kk * n);
+  const cSparse = place(m * sparse);
+  const cMixed = place(m * n);
+  const pages = Math.ceil(at / 65536) - memory.buffer.byteLength / 65536;
+  if (pages > 0) memory.grow(pages);
+  const f = new Float32Array(memory.buffer);
+  for (let i = 0; i < kk * m; i++) f[a / 4 + i] = rng.normal();
+  for (let p = 0; p < kk; p++) {
+    for (let j = 0; j < n; j++) {
+      const v = j < dense ? rng.normal() : rng.uniform() < 0.2 ? rng.normal() : 0;
+      f[bMixed / 4 + p * n + j] = v;
+      if (j >= dense) f[bSparse / 4 + p * sparse + j - dense] = v;
+    }
+  }
+  for (const beta of [0, 1]) {
+    // The same starting C for both (beta = 1 adds to it).
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const v = rng.normal();
+        f[cMixed / 4 + i * n + j] = v;
+        if (j >= dense) f[cSparse / 4 + i * sparse + j - dense] = v;
+      }
+    }
+    assert.equal(k.gemm(cSparse, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, sparse, scratch), 1, 'sparse B: the column path');
+    assert.equal(k.gemm(cMixed, a, bMixed, m, n, kk, 1, 0, 1, beta, 0, n, scratch), 0, 'dense columns first: the tile kernel');
+    for (let i = 0; i < m; i++) {
+      const got = f.slice(cSparse / 4 + i * sparse, cSparse / 4 + (i + 1) * sparse);
+      const want = f.slice(cMixed / 4 + i * n + dense, cMixed / 4 + (i + 1) * n);
+      assert.deepEqual(Buffer.from(got.buffer), Buffer.from(want.buffer), `beta ${beta}, row ${i}`);
+    }
+  }
+});

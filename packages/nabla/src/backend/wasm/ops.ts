@@ -18,7 +18,7 @@
 /** The module's exported functions. */
 export interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, transA: number, transB: number,
-    alpha: number, beta: number, n0: number, n1: number, scratch: number): void;
+    alpha: number, beta: number, n0: number, n1: number, scratch: number): number;
   gemmScratchBytes(): number;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
