@@ -360,6 +360,26 @@ function storeRowPair(at: usize, v: v128, lane: i32, two: bool, first: bool): vo
   }
 }
 
+// The column path's last rows of a column pair: rows i .. i+3 (A's row p at ai + p·lda4, B's
+// pair at bj/bk + p·ldb4), or with `one` row i alone, in lane 0 so that its multiply-adds round
+// as the vector ones do. `one` is a constant at both calls.
+// @ts-ignore: decorator
+@inline
+function pairRows(
+  at: usize, ldc4: usize, ai: usize, lda4: usize, bj: usize, bk: usize, ldb4: usize,
+  list: usize, count: i32, two: bool, first: bool, one: bool,
+): void {
+  let s0 = f32x4.splat(0), t0 = f32x4.splat(0);
+  for (let t = 0; t < count; t++) {
+    const p = <usize>load<i32>(list + <usize>t * 4);
+    const v0 = one ? v128.load32_zero(ai + p * lda4) : v128.load(ai + p * lda4);
+    s0 = madd(v128.load32_splat(bj + p * ldb4), v0, s0);
+    t0 = madd(v128.load32_splat(bk + p * ldb4), v0, t0);
+  }
+  if (one) storeRowPair(at, v128.shuffle<f32>(s0, t0, 0, 4, 0, 4), 0, two, first);
+  else storePairs(at, ldc4, s0, t0, two, first);
+}
+
 // The column path over one block: for each pair of columns (j, j+1) of B in jc .. jc+nc
 // (listed by listColumnPairs), C[:, j..j+1] += Σ over the pair's listed steps p of
 // A[p, :] ⊗ B[p, j..j+1] (A stored k × m, so op(A)[:, p] is A's row p: contiguous): 16 rows ×
@@ -403,29 +423,8 @@ function columnSparse(
       storePairs(at + 8 * ldc4, ldc4, s2, t2, two, first);
       storePairs(at + 12 * ldc4, ldc4, s3, t3, two, first);
     }
-    for (; i + 4 <= m; i += 4) {
-      let s0 = f32x4.splat(0), t0 = f32x4.splat(0);
-      const ai = a0 + <usize>i * 4;
-      for (let t = 0; t < count; t++) {
-        const p = <usize>load<i32>(list + <usize>t * 4);
-        const v0 = v128.load(ai + p * lda4);
-        s0 = madd(v128.load32_splat(bj + p * ldb4), v0, s0);
-        t0 = madd(v128.load32_splat(bk + p * ldb4), v0, t0);
-      }
-      storePairs(cj + <usize>i * ldc4, ldc4, s0, t0, two, first);
-    }
-    for (; i < m; i++) {
-      // One row: lane 0 only, so the multiply-adds round as the vector ones do.
-      let s0 = f32x4.splat(0), t0 = f32x4.splat(0);
-      const ai = a0 + <usize>i * 4;
-      for (let t = 0; t < count; t++) {
-        const p = <usize>load<i32>(list + <usize>t * 4);
-        const v0 = v128.load32_zero(ai + p * lda4);
-        s0 = madd(v128.load32_splat(bj + p * ldb4), v0, s0);
-        t0 = madd(v128.load32_splat(bk + p * ldb4), v0, t0);
-      }
-      storeRowPair(cj + <usize>i * ldc4, v128.shuffle<f32>(s0, t0, 0, 4, 0, 4), 0, two, first);
-    }
+    for (; i + 4 <= m; i += 4) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, bk, ldb4, list, count, two, first, false);
+    for (; i < m; i++) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, bk, ldb4, list, count, two, first, true);
   }
 }
 
