@@ -91,8 +91,10 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // wasmMemory.ts withUnsharedMemory): 247,977 → 212,378 bytes.
   // Issue 17's kernels then took each wasm build from 13.5 to 32.5-33 KB (Winograd 3×3
   // convolutions ≈ 13 KB, the batch-norm passes and the fused SGD norm ≈ 4 KB, the direct
-  // one-channel 3×3 kernels ≈ 2 KB): 270,946 bytes, so the budget is 280 KB.
-  assert.ok(bytes < 280_000, `browser bundle ${bytes} bytes`);
+  // one-channel 3×3 kernels ≈ 2 KB): 270,946 bytes. The GEMM's column path for a first layer's
+  // weight gradient (listing pairs of columns, 3–5% off the MLP epoch on one thread) added
+  // ≈ 3.4 KB to each build: 280,218 bytes, so the budget is 290 KB.
+  assert.ok(bytes < 290_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });

@@ -337,55 +337,84 @@ function listColumnPairs(b: usize, ldb: i32, p0: i32, kc: i32, j0: i32, nc: i32,
 // stores do with alpha = 1.
 // @ts-ignore: decorator
 @inline
-function storePairs(at: usize, ldc4: usize, sj: v128, sk: v128, two: bool, first: bool): void {
+function storePairs(at: usize, ldc4: usize, sj: v128, sk: v128, first: bool): void {
   const lo = v128.shuffle<f32>(sj, sk, 0, 4, 1, 5);
   const hi = v128.shuffle<f32>(sj, sk, 2, 6, 3, 7);
-  storeRowPair(at, lo, 0, two, first);
-  storeRowPair(at + ldc4, lo, 1, two, first);
-  storeRowPair(at + 2 * ldc4, hi, 0, two, first);
-  storeRowPair(at + 3 * ldc4, hi, 1, two, first);
+  storeRowPair(at, lo, first);
+  storeRowPair(at + ldc4, v128.shuffle<f32>(lo, lo, 2, 3, 0, 1), first);
+  storeRowPair(at + 2 * ldc4, hi, first);
+  storeRowPair(at + 3 * ldc4, v128.shuffle<f32>(hi, hi, 2, 3, 0, 1), first);
 }
 
-// Store 64-bit lane `lane` of v (C[i, j], C[i, j+1]) at `at`, or only its first value when the
-// pair is a lone last column.
+// Store the low 64 bits of v (C[i, j], C[i, j+1]) at `at`, added to what is there unless first.
 // @ts-ignore: decorator
 @inline
-function storeRowPair(at: usize, v: v128, lane: i32, two: bool, first: bool): void {
-  const w = lane == 0 ? v : v128.shuffle<f32>(v, v, 2, 3, 0, 1);
-  if (two) {
-    const old = first ? f32x4.splat(0) : v128.load64_zero(at);
-    v128.store64_lane(at, f32x4.add(w, old), 0);
-  } else {
-    store<f32>(at, (first ? <f32>0 : load<f32>(at)) + f32x4.extract_lane(w, 0));
-  }
+function storeRowPair(at: usize, v: v128, first: bool): void {
+  v128.store64_lane(at, f32x4.add(v, first ? f32x4.splat(0) : v128.load64_zero(at)), 0);
 }
 
 // The column path's last rows of a column pair: rows i .. i+3 (A's row p at ai + p·lda4, B's
-// pair at bj/bk + p·ldb4), or with `one` row i alone, in lane 0 so that its multiply-adds round
-// as the vector ones do. `one` is a constant at both calls.
-// @ts-ignore: decorator
-@inline
+// pair at bj + p·ldb4), or with `one` row i alone, in lane 0 so that its multiply-adds round
+// as the vector ones do. Not inlined: only row counts that are not a multiple of 16 get here.
 function pairRows(
-  at: usize, ldc4: usize, ai: usize, lda4: usize, bj: usize, bk: usize, ldb4: usize,
-  list: usize, count: i32, two: bool, first: bool, one: bool,
+  at: usize, ldc4: usize, ai: usize, lda4: usize, bj: usize, ldb4: usize, list: usize, count: i32, first: bool, one: bool,
 ): void {
   let s0 = f32x4.splat(0), t0 = f32x4.splat(0);
   for (let t = 0; t < count; t++) {
     const p = <usize>load<i32>(list + <usize>t * 4);
     const v0 = one ? v128.load32_zero(ai + p * lda4) : v128.load(ai + p * lda4);
     s0 = madd(v128.load32_splat(bj + p * ldb4), v0, s0);
-    t0 = madd(v128.load32_splat(bk + p * ldb4), v0, t0);
+    t0 = madd(v128.load32_splat(bj + p * ldb4, 4), v0, t0);
   }
-  if (one) storeRowPair(at, v128.shuffle<f32>(s0, t0, 0, 4, 0, 4), 0, two, first);
-  else storePairs(at, ldc4, s0, t0, two, first);
+  if (one) storeRowPair(at, v128.shuffle<f32>(s0, t0, 0, 4, 0, 4), first);
+  else storePairs(at, ldc4, s0, t0, first);
+}
+
+// The column path for a lone last column j (an odd count of columns): the same sums as a pair's
+// first column, 4 rows at a time then one (lane 0), stored value by value. Not inlined: it runs
+// once per block at most, and the module stays small.
+function loneColumn(
+  at: usize, ldc4: usize, a0: usize, lda4: usize, m: i32, bj: usize, ldb4: usize, list: usize, count: i32, first: bool,
+): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    let s0 = f32x4.splat(0);
+    const ai = a0 + <usize>i * 4;
+    for (let t = 0; t < count; t++) {
+      const p = <usize>load<i32>(list + <usize>t * 4);
+      s0 = madd(v128.load32_splat(bj + p * ldb4), v128.load(ai + p * lda4), s0);
+    }
+    const dst = at + <usize>i * ldc4;
+    storeOne(dst, f32x4.extract_lane(s0, 0), first);
+    storeOne(dst + ldc4, f32x4.extract_lane(s0, 1), first);
+    storeOne(dst + 2 * ldc4, f32x4.extract_lane(s0, 2), first);
+    storeOne(dst + 3 * ldc4, f32x4.extract_lane(s0, 3), first);
+  }
+  for (; i < m; i++) {
+    let s0 = f32x4.splat(0);
+    const ai = a0 + <usize>i * 4;
+    for (let t = 0; t < count; t++) {
+      const p = <usize>load<i32>(list + <usize>t * 4);
+      s0 = madd(v128.load32_splat(bj + p * ldb4), v128.load32_zero(ai + p * lda4), s0);
+    }
+    storeOne(at + <usize>i * ldc4, f32x4.extract_lane(s0, 0), first);
+  }
+}
+
+// C = 0 + v (first k block) or C += v, as the tile kernel's edge stores do with alpha = 1.
+// @ts-ignore: decorator
+@inline
+function storeOne(at: usize, v: f32, first: bool): void {
+  store<f32>(at, (first ? <f32>0 : load<f32>(at)) + v);
 }
 
 // The column path over one block: for each pair of columns (j, j+1) of B in jc .. jc+nc
 // (listed by listColumnPairs), C[:, j..j+1] += Σ over the pair's listed steps p of
 // A[p, :] ⊗ B[p, j..j+1] (A stored k × m, so op(A)[:, p] is A's row p: contiguous): 16 rows ×
-// 2 columns per pass with eight accumulators, then 4 rows, then 1. Eight accumulators + 4 loads +
-// 2 broadcasts fit the 15 SIMD registers V8 allocates (it loads a step's vectors before its
-// multiply-adds; a 32 × 1 tile with 8 loads spilled an accumulator to the stack every step).
+// 2 columns per pass with eight accumulators, then 4 rows, then 1 (a lone last column:
+// loneColumn). Eight accumulators + 4 loads + 2 broadcasts fit the 15 SIMD registers V8
+// allocates (it loads a step's vectors before its multiply-adds; a 32 × 1 tile with 8 loads
+// spilled an accumulator to the stack every step).
 function columnSparse(
   c: usize, ldc: i32, a: usize, lda: i32, m: i32, b: usize, ldb: i32, pc: i32,
   jc: i32, nc: i32, lists: usize, counts: usize, first: bool,
@@ -395,13 +424,11 @@ function columnSparse(
   const ldb4 = <usize>ldb * 4;
   const a0 = a + <usize>pc * lda4;
   const b0 = b + <usize>pc * ldb4;
-  for (let q = 0; q < (nc + 1) >> 1; q++) {
+  for (let q = 0; q < nc >> 1; q++) {
     const j = jc + 2 * q;
-    const two = 2 * q + 1 < nc;
     const list = lists + <usize>(q * KC) * 4;
     const count = load<i32>(counts + <usize>q * 4);
     const bj = b0 + <usize>j * 4;
-    const bk = two ? bj + 4 : bj;
     const cj = c + <usize>j * 4;
     let i = 0;
     for (; i + 16 <= m; i += 16) {
@@ -412,19 +439,25 @@ function columnSparse(
         const p = <usize>load<i32>(list + <usize>t * 4);
         const ar = ai + p * lda4;
         const v0 = v128.load(ar), v1 = v128.load(ar, 16), v2 = v128.load(ar, 32), v3 = v128.load(ar, 48);
-        const x = v128.load32_splat(bj + p * ldb4);
+        const bp = bj + p * ldb4;
+        const x = v128.load32_splat(bp);
         s0 = madd(x, v0, s0); s1 = madd(x, v1, s1); s2 = madd(x, v2, s2); s3 = madd(x, v3, s3);
-        const y = v128.load32_splat(bk + p * ldb4);
+        const y = v128.load32_splat(bp, 4);
         t0 = madd(y, v0, t0); t1 = madd(y, v1, t1); t2 = madd(y, v2, t2); t3 = madd(y, v3, t3);
       }
       const at = cj + <usize>i * ldc4;
-      storePairs(at, ldc4, s0, t0, two, first);
-      storePairs(at + 4 * ldc4, ldc4, s1, t1, two, first);
-      storePairs(at + 8 * ldc4, ldc4, s2, t2, two, first);
-      storePairs(at + 12 * ldc4, ldc4, s3, t3, two, first);
+      storePairs(at, ldc4, s0, t0, first);
+      storePairs(at + 4 * ldc4, ldc4, s1, t1, first);
+      storePairs(at + 8 * ldc4, ldc4, s2, t2, first);
+      storePairs(at + 12 * ldc4, ldc4, s3, t3, first);
     }
-    for (; i + 4 <= m; i += 4) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, bk, ldb4, list, count, two, first, false);
-    for (; i < m; i++) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, bk, ldb4, list, count, two, first, true);
+    for (; i + 4 <= m; i += 4) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, ldb4, list, count, first, false);
+    for (; i < m; i++) pairRows(cj + <usize>i * ldc4, ldc4, a0 + <usize>i * 4, lda4, bj, ldb4, list, count, first, true);
+  }
+  if (nc & 1) {
+    const q = nc >> 1;
+    const j = jc + nc - 1;
+    loneColumn(c + <usize>j * 4, ldc4, a0, lda4, m, b0 + <usize>j * 4, ldb4, lists + <usize>(q * KC) * 4, load<i32>(counts + <usize>q * 4), first);
   }
 }
 
