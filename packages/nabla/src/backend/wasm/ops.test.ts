@@ -156,6 +156,15 @@ test('every op in the table is dispatched to the threads by a Backend method', {
   }
 });
 
+/** Byte offsets of blocks of these many floats in the module's memory (from 64 KiB, 64 bytes apart), grown to hold them. */
+function layout(...floats: number[]): number[] {
+  let at = 65536;
+  const offsets = floats.map((len) => ((at += len * 4 + 64), at - len * 4 - 64));
+  const pages = Math.ceil(at / 65536) - memory.buffer.byteLength / 65536;
+  if (pages > 0) memory.grow(pages);
+  return offsets;
+}
+
 test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\'s bits, and runs only where B is mostly zeros', () => {
   const k = exports as unknown as Kernels;
   // m = 43 rows: passes of 16, of 4 and single rows; 300 steps: two k blocks, both listed;
@@ -164,16 +173,7 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
   const [m, kk, dense, sparse] = [43, 300, 16, 37];
   const n = dense + sparse;
   const rng = new Rng(11);
-  let at = 65536;
-  const place = (len: number): number => ((at += len * 4 + 64), at - len * 4 - 64);
-  const scratch = place(k.gemmScratchBytes() / 4);
-  const a = place(kk * m);
-  const bSparse = place(kk * sparse);
-  const bMixed = place(kk * n);
-  const cSparse = place(m * sparse);
-  const cMixed = place(m * n);
-  const pages = Math.ceil(at / 65536) - memory.buffer.byteLength / 65536;
-  if (pages > 0) memory.grow(pages);
+  const [scratch, a, bSparse, bMixed, cSparse, cMixed] = layout(k.gemmScratchBytes() / 4, kk * m, kk * sparse, kk * n, m * sparse, m * n);
   const f = new Float32Array(memory.buffer);
   for (let i = 0; i < kk * m; i++) f[a / 4 + i] = rng.normal();
   for (let p = 0; p < kk; p++) {
@@ -199,5 +199,39 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
       const want = f.slice(cMixed / 4 + i * n + dense, cMixed / 4 + (i + 1) * n);
       assert.deepEqual(Buffer.from(got.buffer), Buffer.from(want.buffer), `beta ${beta}, row ${i}`);
     }
+  }
+});
+
+test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole on one thread) gives the tile kernel\'s bits, and runs only where A is mostly zeros', () => {
+  const k = exports as unknown as Kernels;
+  // 37 sparse rows (an odd one out) of 300 steps (two k blocks, the second short), 40 columns
+  // (two 16-column passes and a ragged 8). The same sparse rows are multiplied once alone (the
+  // row path) and once after 4 dense rows (A too full: the tile kernel). B is stored n × k.
+  const [kk, n, dense, sparse] = [300, 40, 4, 37];
+  const m = dense + sparse;
+  const rng = new Rng(12);
+  const [scratch, aSparse, aMixed, b, cSparse, cMixed] = layout(k.gemmScratchBytes() / 4, sparse * kk, m * kk, n * kk, sparse * n, m * n);
+  const f = new Float32Array(memory.buffer);
+  for (let i = 0; i < n * kk; i++) f[b / 4 + i] = rng.normal();
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < kk; p++) {
+      const v = i < dense ? rng.normal() : rng.uniform() < 0.2 ? rng.normal() : 0;
+      f[aMixed / 4 + i * kk + p] = v;
+      if (i >= dense) f[aSparse / 4 + (i - dense) * kk + p] = v;
+    }
+  }
+  for (const beta of [0, 1]) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const v = rng.normal();
+        f[cMixed / 4 + i * n + j] = v;
+        if (i >= dense) f[cSparse / 4 + (i - dense) * n + j] = v;
+      }
+    }
+    assert.equal(k.gemm(cSparse, aSparse, b, sparse, n, kk, 0, 1, 1, beta, 0, n, scratch), 2, 'sparse A: the row path');
+    assert.equal(k.gemm(cMixed, aMixed, b, m, n, kk, 0, 1, 1, beta, 0, n, scratch), 0, 'dense rows first: the tile kernel');
+    const got = f.slice(cSparse / 4, cSparse / 4 + sparse * n);
+    const want = f.slice(cMixed / 4 + dense * n, cMixed / 4 + m * n);
+    assert.deepEqual(Buffer.from(got.buffer), Buffer.from(want.buffer), `beta ${beta}`);
   }
 });
