@@ -1,24 +1,18 @@
 // The kernel conformance suite (kernelConformance.ts) on every backend: js, js with the naive
 // GEMM (the oracle), wasm on 1 thread, wasm with baseline SIMD and wasm on 2 threads; and the
 // check that the suite covers every method of the Backend interface.
-import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../packages/nabla/src/backend/js/jsBackend.ts';
-import { WasmBackend, availableCores } from '../packages/nabla/src/backend/wasm/wasmBackend.ts';
+import { WasmBackend } from '../packages/nabla/src/backend/wasm/wasmBackend.ts';
 import { KERNEL_CASES, kernelConformance } from './kernelConformance.ts';
+import { wasmBackends } from './wasmBackends.ts';
 
-// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.
-setFlagsFromString('--experimental-wasm-relaxed-simd');
-
-const one = await WasmBackend.create({ threads: 1 });
+// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag
+// (wasmBackends turns it on); the baseline build beside it.
+const { one, two } = await wasmBackends();
 const baseline = await WasmBackend.create({ threads: 1, relaxedSimd: false });
-const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
-after(() => {
-  one.dispose();
-  baseline.dispose();
-  two?.dispose();
-});
+after(() => baseline.dispose());
 
 kernelConformance('js', () => new JsBackend());
 kernelConformance('js, naive gemm', () => new JsBackend({ naive: true }));

@@ -10,21 +10,14 @@
 // chunks), then the chunks' sums. Measured worst ratios on these cases: 2.0e-7 (y), 3.8e-8 (dW),
 // 2.4e-8 (db); tested at 1e-6, while a wrong tap, a missing or doubled column group or a wrong
 // mask gives errors of order S / OW or more.
-import { setFlagsFromString } from 'node:v8';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../random.ts';
-import { WasmBackend, availableCores } from './wasmBackend.ts';
+import { wasmBackends } from '../../../../../test/wasmBackends.ts';
+import type { WasmBackend } from './wasmBackend.ts';
 import { countingCalls, label, outOf, reference, run, type Conv3x3Case, type Conv3x3Operands } from '../../../../../test/conv3x3.ts';
 
-setFlagsFromString('--experimental-wasm-relaxed-simd');
-
-const one = await WasmBackend.create({ threads: 1 });
-const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
-after(() => {
-  one.dispose();
-  two?.dispose();
-});
+const { one, two } = await wasmBackends();
 
 const TOL_Y = 1e-6;
 const TOL_SUM = 1e-6;

@@ -2,14 +2,14 @@
 // backend's), and what only this backend has: chunks of samples split over threads (bit-identical results on 1
 // and 2 threads, for the kernels and for a whole CNN's training), jobs of more than 255 chunks,
 // operands outside the wasm memory, and bad sizes caught before any wasm runs.
-import { setFlagsFromString } from 'node:v8';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CONV_CASES, convArgs, convLabel, convOut, type ConvCase } from '../../../../../test/kernelConformance.ts';
 import { assertNablaError } from '../../../../../test/assertNablaError.ts';
 import { barImages } from '../../../../../test/barImages.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { Rng } from '../../random.ts';
+import { wasmBackends } from '../../../../../test/wasmBackends.ts';
 import { Conv2D } from '../../layers/conv2d.ts';
 import { Dense } from '../../layers/dense.ts';
 import { Flatten } from '../../layers/flatten.ts';
@@ -19,16 +19,9 @@ import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
 import type { Backend } from '../backend.ts';
 import { JsBackend } from '../js/jsBackend.ts';
-import { WasmBackend, availableCores } from './wasmBackend.ts';
+import type { WasmBackend } from './wasmBackend.ts';
 
-setFlagsFromString('--experimental-wasm-relaxed-simd');
-
-const one = await WasmBackend.create({ threads: 1 });
-const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
-after(() => {
-  one.dispose();
-  two?.dispose();
-});
+const { one, two } = await wasmBackends();
 
 interface ConvResult { y: Float32Array; dW: Float32Array; db: Float32Array; dx: Float32Array }
 

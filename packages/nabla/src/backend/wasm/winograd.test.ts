@@ -12,10 +12,10 @@
 // filter for dW): |got − ref| ≤ TOL·S. Measured worst ratios on these cases: 1.4e-7 where
 // F(2×2, 3×3) runs, 2.9e-6 where F(4×4, 3×3) runs (y of the 24×24 output). TOL = 1e-5 (~84 ε32)
 // is ~3× that, while a wrong transform entry, tap or tile gives errors of order S.
-import { setFlagsFromString } from 'node:v8';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../random.ts';
+import { wasmBackends } from '../../../../../test/wasmBackends.ts';
 import { Conv2D } from '../../layers/conv2d.ts';
 import { Dense } from '../../layers/dense.ts';
 import { Flatten } from '../../layers/flatten.ts';
@@ -23,18 +23,11 @@ import { MaxPool2D } from '../../layers/maxPool2d.ts';
 import { ReLU } from '../../layers/activations.ts';
 import { Sequential } from '../../model/sequential.ts';
 import { SGD } from '../../optim/sgd.ts';
-import { WasmBackend, availableCores } from './wasmBackend.ts';
+import type { WasmBackend } from './wasmBackend.ts';
 import { barImages } from '../../../../../test/barImages.ts';
 import { countingCalls, label, outOf, reference, run, type Conv3x3Case, type Conv3x3Operands } from '../../../../../test/conv3x3.ts';
 
-setFlagsFromString('--experimental-wasm-relaxed-simd');
-
-const one = await WasmBackend.create({ threads: 1 });
-const two = availableCores() >= 2 ? await WasmBackend.create({ threads: 2 }) : undefined;
-after(() => {
-  one.dispose();
-  two?.dispose();
-});
+const { one, two } = await wasmBackends();
 
 const TOL = 1e-5;
 
