@@ -22,11 +22,14 @@
 // kernel, and runs only with alpha = 1, where every way of storing a tile rounds alike: so it
 // gives the tile kernel's bits, and which path a thread's columns take never changes a result.
 // The row path, the same idea for a mostly-zero op(A) stored (m × k) (a first layer's X·Wᵀ):
-// A's rows are listed in pairs (29% of MNIST's steps, against 39% for the tile kernel's 4-row
-// panels), once per product before anything is packed, and each listed step multiplies the
-// pair's two values with 16 columns of packed B. Same sums, same order, same bits. It is taken
-// only when one thread computes the whole product (split by columns, every thread would list all
-// of A), at most half full, with alpha = 1.
+// each k block lists every row's non-zero steps (19% of MNIST's, against 39% for the tile
+// kernel's 4-row panels) just before the block is computed, and each listed step multiplies the
+// row's value with 24 columns of packed B (six accumulators). Same sums, same order, same bits.
+// It is taken only when one thread computes the whole product (split by columns, every thread
+// would list all of A), at most ROW_MAX_FILL full, with alpha = 1. Splitting such a product by rows
+// instead sped the product up alone but slowed MLP training on 2 threads (360-402 against 338-378
+// ms an epoch, 4 alternating rounds): each thread then packs all of W, whose halves the
+// optimiser's split had just updated on the other core.
 //
 // All pointers are byte offsets into the shared memory; matrices are row-major f32.
 // NOTE: written for imported shared memory and the stub runtime: nothing here allocates, and
@@ -57,6 +60,10 @@ const LIST_MAX_FILL: f32 = 0.75;
 // Take the column path when at most this fraction of the steps of B's column pairs hold a
 // non-zero (MNIST: 22%; the tile kernel's 8-column panels then keep 39%).
 const SPARSE_MAX_FILL: f32 = 0.5;
+// Take the row path when at most this fraction of a block's steps are non-zero row by row (MNIST:
+// 19%). Measured on 64 × 128 × 784 with random zeros, µs a product, row path against tile kernel:
+// 137-149 / 186 at 20% non-zero, 210 / 265 at 40%, 246-250 / 265-270 at 50%, 283-289 / 264-269 at 60%.
+const ROW_MAX_FILL: f32 = 0.5;
 // Below this many steps a block is not worth listing: making the lists costs about as much as
 // the multiply-adds they could save (a 5×5 convolution on one channel has k = 25).
 const LIST_MIN_STEPS: i32 = 32;
@@ -302,37 +309,28 @@ function appendLanes(out: usize, n: i32, base: i32, mask: i32): i32 {
   return n + popcnt(mask);
 }
 
-// The row path's lists, made once per product before any packing (X was just written, so its
-// rows are still in cache): for each pair of rows (2q, 2q + 1) of A (stored m × k) and each k
-// block b of KC steps, the block's steps where either row is non-zero, at lists + (b·pairs + q)·KC·4,
-// their count at counts + (b·pairs + q)·4. An odd last row pairs with itself. Returns the total,
-// or −1 as soon as the pairs seen are too full for the row path.
-function listRowPairs(a: usize, lda: i32, m: i32, k: i32, lists: usize, counts: usize): i32 {
+// The row path's lists for the k block pc .. pc+kc, made just before the block is computed (its
+// rows are still in cache): for each row i of A (stored m × k), the block's steps where A[i, p] is
+// non-zero, at lists + i·KC·4, their count at counts + i·4. Returns the total, or −1 as soon as
+// the rows seen are too full for the row path (judged first from 4 rows: a dense A costs little).
+function listRows(a: usize, lda: i32, m: i32, pc: i32, kc: i32, lists: usize, counts: usize): i32 {
   const zero = f32x4.splat(0);
-  const pairs = (m + 1) >> 1;
   let total = 0;
-  for (let q = 0; q < pairs; q++) {
-    const r0 = a + <usize>(2 * q * lda) * 4;
-    const r1 = 2 * q + 1 < m ? r0 + <usize>lda * 4 : r0;
-    for (let pc = 0, blk = 0; pc < k; pc += KC, blk++) {
-      const kc = min(KC, k - pc);
-      const out = lists + <usize>((blk * pairs + q) * KC) * 4;
-      let n = 0;
-      let p = 0;
-      for (; p + 4 <= kc; p += 4) {
-        const at = <usize>(pc + p) * 4;
-        n = appendLanes(out, n, p, i32x4.bitmask(v128.or(f32x4.ne(v128.load(r0 + at), zero), f32x4.ne(v128.load(r1 + at), zero))));
-      }
-      for (; p < kc; p++) {
-        store<i32>(out + <usize>n * 4, p);
-        n += <i32>(load<f32>(r0 + <usize>(pc + p) * 4) != 0 || load<f32>(r1 + <usize>(pc + p) * 4) != 0);
-      }
-      store<i32>(counts + <usize>(blk * pairs + q) * 4, n);
-      total += n;
+  for (let i = 0; i < m; i++) {
+    const row = a + (<usize>i * lda + <usize>pc) * 4;
+    const out = lists + <usize>(i * KC) * 4;
+    let n = 0;
+    let p = 0;
+    for (; p + 4 <= kc; p += 4) n = appendLanes(out, n, p, i32x4.bitmask(f32x4.ne(v128.load(row + <usize>p * 4), zero)));
+    for (; p < kc; p++) {
+      store<i32>(out + <usize>n * 4, p);
+      n += <i32>(load<f32>(row + <usize>p * 4) != 0);
     }
-    if (q == 1 && <f32>total > SPARSE_MAX_FILL * <f32>(k << 1)) return -1;
+    store<i32>(counts + <usize>i * 4, n);
+    total += n;
+    if (i == 3 && <f32>total > ROW_MAX_FILL * <f32>(kc << 2)) return -1;
   }
-  return <f32>total > SPARSE_MAX_FILL * <f32>(k * pairs) ? -1 : total;
+  return <f32>total > ROW_MAX_FILL * <f32>(kc * m) ? -1 : total;
 }
 
 // Store acc (4 consecutive values of C) as C = acc + 0 (first k block) or C += acc: with
@@ -343,52 +341,53 @@ function storeSum(at: usize, acc: v128, first: bool): void {
   v128.store(at, f32x4.add(acc, first ? f32x4.splat(0) : v128.load(at)));
 }
 
-// The row path over one k block: for each pair of rows of A (listed by listRowPairs), the
-// columns jc .. jc+nc of C += Σ over the pair's listed steps p of A[i, p] · packed B[p, :]: 2 rows
-// × 16 columns (2 panels) per pass, eight accumulators, so each step's loads of B serve two rows.
+// The row path over one k block: for each row i of A (listed by listRows), C[i, jc .. jc+nc) +=
+// Σ over the row's listed steps p of A[i, p] · packed B[p, :]: 24 columns (3 panels) per pass with
+// six accumulators, then one panel at a time. Six accumulators, the broadcast and a loaded vector
+// fit the 15 SIMD registers V8 allocates; 32 columns (eight) measured slower.
 function rowSparse(
   c: usize, ldc: i32, a: usize, lda: i32, m: i32, pc: i32, kc: i32,
   pB: usize, jc: i32, nc: i32, lists: usize, counts: usize, first: bool, tile: usize,
 ): void {
   const panelBytes = <usize>(kc * NR) * 4;
-  const ldc4 = <usize>ldc * 4;
-  for (let q = 0; q < (m + 1) >> 1; q++) {
-    const i = 2 * q;
-    const two = i + 1 < m;
+  for (let i = 0; i < m; i++) {
     const a0 = a + (<usize>i * lda + <usize>pc) * 4;
-    const a1 = two ? a0 + <usize>lda * 4 : a0;
-    const list = lists + <usize>(q * KC) * 4;
-    const count = load<i32>(counts + <usize>q * 4);
+    const list = lists + <usize>(i * KC) * 4;
+    const count = load<i32>(counts + <usize>i * 4);
     const c0 = c + (<usize>i * ldc + <usize>jc) * 4;
-    for (let jr = 0; jr < nc; jr += 2 * NR) {
+    let jr = 0;
+    for (; jr + 3 * NR <= nc; jr += 3 * NR) {
       const bp = pB + <usize>(jr * kc) * 4;
-      // A lone last panel also reads the scratch past it: those lanes are never stored.
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-      let t0 = f32x4.splat(0), t1 = f32x4.splat(0), t2 = f32x4.splat(0), t3 = f32x4.splat(0);
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0);
+      let s3 = f32x4.splat(0), s4 = f32x4.splat(0), s5 = f32x4.splat(0);
       for (let t = 0; t < count; t++) {
         const p = <usize>load<i32>(list + <usize>t * 4);
         const b0 = bp + p * (NR * 4);
-        const v0 = v128.load(b0), v1 = v128.load(b0, 16);
-        const v2 = v128.load(b0 + panelBytes), v3 = v128.load(b0 + panelBytes, 16);
         const x = v128.load32_splat(a0 + p * 4);
-        s0 = madd(x, v0, s0); s1 = madd(x, v1, s1); s2 = madd(x, v2, s2); s3 = madd(x, v3, s3);
-        const y = v128.load32_splat(a1 + p * 4);
-        t0 = madd(y, v0, t0); t1 = madd(y, v1, t1); t2 = madd(y, v2, t2); t3 = madd(y, v3, t3);
+        s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
+        s2 = madd(x, v128.load(b0 + panelBytes), s2); s3 = madd(x, v128.load(b0 + panelBytes, 16), s3);
+        s4 = madd(x, v128.load(b0 + 2 * panelBytes), s4); s5 = madd(x, v128.load(b0 + 2 * panelBytes, 16), s5);
       }
       const at = c0 + <usize>jr * 4;
-      if (jr + 2 * NR <= nc) {
-        storeSum(at, s0, first); storeSum(at + 16, s1, first); storeSum(at + 32, s2, first); storeSum(at + 48, s3, first);
-        if (two) {
-          const bt = at + ldc4;
-          storeSum(bt, t0, first); storeSum(bt + 16, t1, first); storeSum(bt + 32, t2, first); storeSum(bt + 48, t3, first);
-        }
+      storeSum(at, s0, first); storeSum(at + 16, s1, first); storeSum(at + 32, s2, first);
+      storeSum(at + 48, s3, first); storeSum(at + 64, s4, first); storeSum(at + 80, s5, first);
+    }
+    for (; jr < nc; jr += NR) {
+      // A last, partial panel reads packed B's zero padding: those lanes are never stored.
+      const bp = pB + <usize>(jr * kc) * 4;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+      for (let t = 0; t < count; t++) {
+        const p = <usize>load<i32>(list + <usize>t * 4);
+        const b0 = bp + p * (NR * 4);
+        const x = v128.load32_splat(a0 + p * 4);
+        s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
+      }
+      const at = c0 + <usize>jr * 4;
+      if (jr + NR <= nc) {
+        storeSum(at, s0, first); storeSum(at + 16, s1, first);
       } else {
-        v128.store(tile, s0); v128.store(tile, s1, 16); v128.store(tile, s2, 32); v128.store(tile, s3, 48);
-        v128.store(tile, t0, 64); v128.store(tile, t1, 80); v128.store(tile, t2, 96); v128.store(tile, t3, 112);
-        const rows = two ? 2 : 1;
-        for (let r = 0; r < rows; r++) {
-          for (let j = 0; j < nc - jr; j++) storeOne(at + <usize>r * ldc4 + <usize>j * 4, load<f32>(tile + <usize>(r * 16 + j) * 4), first);
-        }
+        v128.store(tile, s0); v128.store(tile, s1, 16);
+        for (let j = 0; j < nc - jr; j++) storeOne(at + <usize>j * 4, load<f32>(tile + <usize>j * 4), first);
       }
     }
   }
@@ -614,11 +613,11 @@ export function gemm(
   // The column path is tried until a block shows that B is not sparse enough for it.
   let tryColumns = transA && !transB && alpha == 1 && m >= 16;
   let path = 0;
-  // The row path: A's rows listed once, into packed A's area (its pairs × k blocks must fit).
-  // Only for a product computed whole by one thread: every thread would list all of A's rows.
-  const rowPairs = (m + 1) >> 1, blocks = (k + KC - 1) / KC;
-  const rows = !transA && alpha == 1 && n0 == 0 && n1 == n && n >= 2 * NR && m >= 4 && rowPairs * blocks <= MC
-    && listRowPairs(a, lda, m, k, pA, listA) >= 0;
+  // The row path, for a product computed whole by one thread: each block's row lists go past packed B
+  // (kc steps × nc columns rounded up to whole panels), so m lists of KC steps must fit there.
+  const ncMax = min(NC, (n + NR - 1) / NR * NR);
+  let tryRows = !transA && alpha == 1 && n0 == 0 && n1 == n && n >= 3 * NR && m <= NC - ncMax;
+  const rowLists = pB + <usize>(KC * ncMax) * 4;
   for (let jc = n0; jc < n1; jc += NC) {
     const nc = min(NC, n1 - jc);
     const panelsB = (nc + NR - 1) / NR;
@@ -635,12 +634,14 @@ export function gemm(
         }
         tryColumns = false;
       }
-      if (rows) {
-        packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, false);
-        const blk = pc / KC;
-        rowSparse(c, n, a, lda, m, pc, kc, pB, jc, nc, pA + <usize>(blk * rowPairs * KC) * 4, listA + <usize>(blk * rowPairs) * 4, first, tile);
-        path = 2;
-        continue;
+      if (tryRows && listing) {
+        if (listRows(a, lda, m, pc, kc, rowLists, listA) >= 0) {
+          packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, false);
+          rowSparse(c, n, a, lda, m, pc, kc, pB, jc, nc, rowLists, listA, first, tile);
+          path = 2;
+          continue;
+        }
+        tryRows = false;
       }
       const fillB = <f32>packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, listing) / <f32>(panelsB * kc);
       for (let ic = 0; ic < m; ic += MC) {
