@@ -100,7 +100,7 @@ test('every op, rebuilt from the source text the workers get, calls the export o
 
 // Every op, reached through the Backend method that dispatches it, large enough to be split over 2 threads.
 const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void> = {
-  gemm: (b) => b.gemm(b.allocate(128 * 128), b.allocate(128 * 128), b.allocate(128 * 128), 128, 128, 128, false, false, 1, 0),
+  gemm: (b) => b.gemm(b.allocate(256 * 256), b.allocate(256 * 256), b.allocate(256 * 256), 256, 256, 256, false, false, 1, 0),
   convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
   convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
     b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),

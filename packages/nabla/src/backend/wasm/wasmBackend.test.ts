@@ -59,8 +59,10 @@ test('allocate returns zeroed views into the wasm memory that kernels use in pla
 
 test('threads give bit-identical GEMM results to one thread (each element is summed in the same order)', { skip: !two && 'needs 2 cores' }, () => {
   const rng = new Rng(3);
-  for (const [m, n, k, tA, tB] of [[64, 128, 784, false, true], [128, 784, 64, true, false], [64, 784, 128, false, false], [97, 333, 129, true, true], [97, 45, 300, false, true]] as const) {
-    // Dense operands, then mostly-zero ones (the zero-skipping path).
+  // Products long enough to be split (shorter ones stay on one thread): a first layer's three at
+  // batch 128 and 256 units, and odd shapes (the last with a ragged 45-column part).
+  for (const [m, n, k, tA, tB] of [[128, 256, 784, false, true], [256, 784, 128, true, false], [128, 784, 256, false, false], [97, 333, 300, true, true], [131, 101, 1500, false, true]] as const) {
+    // Dense operands, then mostly-zero ones (the zero-skipping and sparse paths).
     for (const density of [1, 0.15]) {
       const a = one.allocate(m * k);
       const b = one.allocate(k * n);
@@ -69,7 +71,9 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
       const c1 = one.allocate(m * n);
       const c2 = two!.allocate(m * n);
       one.gemm(c1, a, b, m, n, k, tA, tB, 1, 0);
+      const shared = two!.pool!.stats.shared;
       two!.gemm(c2, a, b, m, n, k, tA, tB, 1, 0);
+      assert.equal(two!.pool!.stats.shared, shared + 1, `${m}×${n}×${k} ran on both threads`);
       assert.deepEqual(Buffer.from(c2.buffer, c2.byteOffset, c2.byteLength), Buffer.from(c1.buffer, c1.byteOffset, c1.byteLength), `${m}×${n}×${k} density ${density}`);
     }
   }
@@ -78,7 +82,7 @@ test('threads give bit-identical GEMM results to one thread (each element is sum
 test('after a worker held the caller up, the caller runs the next jobs alone, with the same bits', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
   const rng = new Rng(5);
-  const [m, n, k] = [64, 128, 784];
+  const [m, n, k] = [128, 256, 784];
   const a = one.allocate(m * k);
   const b = one.allocate(k * n);
   a.forEach((_, i) => (a[i] = rng.uniform() - 0.5));
@@ -98,6 +102,26 @@ test('after a worker held the caller up, the caller runs the next jobs alone, wi
   const sharedNow = pool.stats.shared;
   two!.gemm(alone, a, b, m, n, k, false, true, 1, 0);
   assert.equal(pool.stats.shared, sharedNow + 1);
+});
+
+test('a small model\'s products and SGD updates stay on the calling thread; larger ones are shared', { skip: !two && 'needs 2 cores' }, () => {
+  // In training, a split product's operands cross between the cores' caches every batch: for a
+  // 784-128 layer at batch 64 (each value in 40 multiply-adds) that costs more than it saves.
+  const pool = two!.pool!;
+  const shared = () => pool.stats.shared;
+  const [x, w, y] = [two!.allocate(64 * 784), two!.allocate(256 * 784), two!.allocate(128 * 256)];
+  x.fill(0.5);
+  w.fill(0.25);
+  let before = shared();
+  two!.gemm(y, x, w, 64, 128, 784, false, true, 1, 0);
+  two!.sgdUpdateSumSquares(w, w, 128 * 784, 0.1, 0);
+  two!.sgdUpdate(w, w, w, 128 * 784, 0.1, 0, 0, false);
+  assert.equal(shared(), before, '784 × 128 at batch 64: one thread');
+  before = shared();
+  two!.gemm(y, two!.allocate(128 * 784).fill(0.5), w, 128, 256, 784, false, true, 1, 0);
+  two!.sgdUpdateSumSquares(w, w, 256 * 784, 0.1, 0);
+  two!.sgdUpdate(w, w, w, 256 * 784, 0.1, 0, 0, false);
+  assert.equal(shared(), before + 3, '784 × 256 at batch 128: both threads');
 });
 
 test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {
@@ -369,6 +393,7 @@ test('a worker that has died is reported on the next call; the caller never wait
 test('a disposed backend says so instead of waiting for workers that are gone', { skip: !twoThreads && 'needs 2 cores' }, async () => {
   const be = await WasmBackend.create({ threads: 2 });
   be.dispose();
-  const a = be.allocate(128 * 128);
-  assertNablaError(() => be.gemm(a, a.slice(), a.slice(), 128, 128, 128, false, false, 1, 0), ['the backend was disposed']);
+  // A product large enough to be shared.
+  const a = be.allocate(256 * 256);
+  assertNablaError(() => be.gemm(a, a.slice(), a.slice(), 256, 256, 256, false, false, 1, 0), ['the backend was disposed']);
 });

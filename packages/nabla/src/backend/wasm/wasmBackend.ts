@@ -48,16 +48,35 @@ export interface WasmBackendOptions {
 /** Columns of one GEMM panel: thread ranges are multiples of it. */
 const PANEL = 8;
 /**
- * Below this many flops (≈ 40 µs of one core) a GEMM runs on one thread: handing half of it to a
- * worker costs more than it saves (a small CNN's per-sample products are 0.2–0.4 Mflop).
+ * Below this many flops (≈ 40 µs of one core) a batch convolution or a GEMM runs on one thread:
+ * handing half of it to a worker costs more than it saves (a small CNN's per-sample products are
+ * 0.2–0.4 Mflop).
  */
 const PARALLEL_MIN_FLOPS = 1 << 21;
 /**
- * Elementwise kernels (optimiser updates, sums of squares, ReLU, max pooling) split over threads
- * from this many values: a first layer's weights (784 × 128) are, and a CNN's activations (the
- * small CNN's first ReLU sees 295k values per batch), biases and small layers are not.
+ * A GEMM of at least PARALLEL_MIN_FLOPS is split over the threads only if each value of its
+ * operands takes part in enough multiply-adds: m·n·k / (m·k + k·n + m·n) at least this. In
+ * training a split product's operands cross between the cores' caches every batch (the batch
+ * just gathered, the weights the optimiser just updated), which a short product does not repay.
+ * Measured on 2 threads, epochs alternating in one process: a 784-128-10 MLP at batch 64 (40 for
+ * its first layer) trained 332–338 ms an epoch with its products and SGD updates on one thread,
+ * against 336–423 ms split (6 rounds; one thread alone: 332–356 ms); 784-256-128-10 at batch 128
+ * (76 and 51) stays split, and its 8.4 Mflop second layer gains from it (692–827 ms against
+ * 833–902 with it on one thread, 5 rounds).
+ */
+const GEMM_PARALLEL_MIN_REUSE = 48;
+/**
+ * Elementwise kernels (Adam updates, sums of squares, ReLU, max pooling) split over threads from
+ * this many values: a CNN's activations (the small CNN's first ReLU sees 295k values per batch)
+ * and large layers' weights are, biases and small layers are not. SGD: SGD_PARALLEL_MIN_VALUES.
  */
 const PARALLEL_MIN_VALUES = 1 << 16;
+/**
+ * SGD updates of fewer values run on one thread, so that a layer whose products stay on one thread
+ * (784 × 128 weights at batch 64: 100k values) keeps its weights and gradients in that thread's
+ * cache (the measurement above).
+ */
+const SGD_PARALLEL_MIN_VALUES = 1 << 17;
 /**
  * Values per part of a threaded sum of squares. Fixed, not derived from the thread count, so the
  * partial sums, added in part order, give the same total on any number of threads.
@@ -342,11 +361,12 @@ export class WasmBackend implements Backend {
 
   /**
    * Run op `name` in `parts` parts (ops.ts): split over the threads when there are threads and
-   * 2 to MAX_PARTS parts, else here, in part order. `extraMs` is added to the deadline.
+   * 2 to MAX_PARTS parts, else (or `here`) on this thread, in part order. `extraMs` is added to
+   * the deadline.
    */
-  private run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0): void {
+  private run<N extends OpName>(name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0, here = false): void {
     const op = OPS[name] as Op;
-    if (this.pool && parts > 1 && parts <= MAX_PARTS) {
+    if (this.pool && !here && parts > 1 && parts <= MAX_PARTS) {
       this.pool.run(name, parts, args, (p) => op.part(this.k, args, p, this.self), what, this.timeoutMs + extraMs);
     } else {
       for (let p = 0; p < parts; p++) op.part(this.k, args, p, this.self);
@@ -402,7 +422,8 @@ export class WasmBackend implements Backend {
       }
     }
     const flops = 2 * m * n * k;
-    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
+    const reused = m * n * k >= GEMM_PARALLEL_MIN_REUSE * (m * k + k * n + m * n);
+    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && reused ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
     // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
     const per = Math.ceil(n / parts / PANEL) * PANEL;
     const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
@@ -530,7 +551,9 @@ export class WasmBackend implements Backend {
   ): void {
     // Without momentum the velocity is never touched (it may be empty).
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
-      (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
+      (p) => n < SGD_PARALLEL_MIN_VALUES
+        ? this.k.sgdUpdate(p.param, p.grad, p.velocity, n, lr, momentum, weightDecay, nesterov ? 1 : 0)
+        : this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 
@@ -540,7 +563,8 @@ export class WasmBackend implements Backend {
       // sumSquares' parts (so the same partial sums, added in the same order), each updating its values too.
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
-      this.run('sgdSumSquares', parts, { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay }, 'SGD update');
+      this.run('sgdSumSquares', parts, { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay }, 'SGD update',
+        0, n < SGD_PARALLEL_MIN_VALUES);
       return this.addPartialSums(parts);
     }, () => this.js.sgdUpdateSumSquares(param, grad, n, lr, weightDecay));
   }
