@@ -93,7 +93,7 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // convolutions ≈ 13 KB, the batch-norm passes and the fused SGD norm ≈ 4 KB, the direct
   // one-channel 3×3 kernels ≈ 2 KB): 270,946 bytes. The GEMM's column path for a first layer's
   // weight gradient (listing pairs of columns, 3–5% off the MLP epoch on one thread) added
-  // ≈ 3.4 KB to each build, and the row path for its forward product ≈ 1.8 KB: 285,010 bytes,
+  // ≈ 3.4 KB to each build, and the row path for its forward product ≈ 1.5 KB: 284,408 bytes,
   // so the budget is 290 KB.
   assert.ok(bytes < 290_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;

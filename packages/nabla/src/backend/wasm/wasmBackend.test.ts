@@ -1,9 +1,9 @@
 // What only the wasm backend has (its kernels pass test/kernelConformance.ts like every
 // backend's): threads (determinism, crashes), memory and bad requests.
-import { setFlagsFromString } from 'node:v8';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertNablaError } from '../../../../../test/assertNablaError.ts';
+import { wasmBackends } from '../../../../../test/wasmBackends.ts';
 import { assertClose } from '../../testing/assertClose.ts';
 import { NablaError } from '../../errors.ts';
 import { Rng } from '../../random.ts';
@@ -21,18 +21,12 @@ import { createBackend } from '../createBackend.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
 import type { Backend } from '../backend.ts';
 
-// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag.
-setFlagsFromString('--experimental-wasm-relaxed-simd');
-
-const twoThreads = availableCores() >= 2;
-const one = await WasmBackend.create({ threads: 1 });
+// As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag
+// (wasmBackends turns it on); the baseline build beside it.
+const { one, two } = await wasmBackends();
+const twoThreads = two !== undefined;
 const baseline = await WasmBackend.create({ threads: 1, relaxedSimd: false });
-const two = twoThreads ? await WasmBackend.create({ threads: 2 }) : undefined;
-after(() => {
-  one.dispose();
-  baseline.dispose();
-  two?.dispose();
-});
+after(() => baseline.dispose());
 
 test('the wasm backends report what they run: relaxed SIMD where the engine has it, baseline on request', () => {
   assert.equal(one.threads, 1);
