@@ -10,7 +10,7 @@
  *    form this bench used before is timed too, alternating, and printed beside it.
  * 2. One MNIST epoch of the 784-128-10 MLP (SGD lr 0.1, batch 64): nabla wasm, PyTorch and a
  *    hand-written numpy MLP on 1 and on 2 threads, alternating (nabla, torch, numpy, ...) round
- *    after round; then nabla js, TF.js wasm and TF.js cpu (each TF.js backend with the fastest of
+ *    after round (5 rounds); then nabla js, TF.js wasm and TF.js cpu (each TF.js backend with the fastest of
  *    three training idioms, chosen in the same process: bench/mlp.ts).
  * 3. One epoch of the small CNN (bench/cnnEpoch.ts's network): nabla wasm and PyTorch on 1 and 2
  *    threads, alternating; nabla js on part of the data; TF.js cpu on a few batches (both scaled),
@@ -197,7 +197,10 @@ if (GEMM_LIBS.length) {
 }
 
 // 2. MLP epoch: nabla wasm, torch, numpy alternating; then nabla js and TF.js.
-const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
+// Five rounds: an MLP epoch is short, and on a shared machine one process can land on a core
+// that runs memory-bound code ~1.4× slower for minutes (README, Speed): more rounds let each peer
+// meet both cores, so one unlucky placement does not decide the medians.
+const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 5;
 let curve: number[] | undefined;
 let curveThreads = 0;
 if (!skip.has('mlp')) {
