@@ -126,7 +126,7 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   let firstFile = '';
   let firstSize = [0, 0];
   for (let i = 0; i < files.length; i++) {
-    const img = await decodeImage(files[i]);
+    const img = await decodeImageFile(files[i]);
     if (!size) size = [img.height, img.width];
     if (i === 0) { firstFile = files[i]; firstSize = [img.height, img.width]; }
     if (!options.size && (img.height !== size[0] || img.width !== size[1])) {
@@ -151,6 +151,19 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   return { ...ds, classNames, inputShape: [channels, H, W], files, skipped };
 }
 
+/** How loadImageFile and loadImageBytes read an image: `channels` planes, resized to `size` (H, W) when given. */
+export interface ImageInputOptions {
+  size?: [number, number];
+  channels: 1 | 3;
+}
+
+/** One image as a model input: `x` holds inputShape's values in [0, 1]; `colour` says whether any pixel had colour. */
+export interface ImageInput {
+  x: Float32Array;
+  inputShape: [number, number, number];
+  colour: boolean;
+}
+
 /**
  * Read one PNG or JPEG image as a model input the way loadImageFolder reads a folder's: `channels`
  * planes (1 grey, 3 RGB) of H×W values in [0, 1], resized to `size` when given (else its own size).
@@ -159,10 +172,23 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
  * @example
  * const { x, inputShape } = await loadImageFile('cat.jpg', { size: [32, 32], channels: 3 }); // inputShape [3, 32, 32]
  */
-export async function loadImageFile(
-  path: string, options: { size?: [number, number]; channels: 1 | 3 },
-): Promise<{ x: Float32Array; inputShape: [number, number, number]; colour: boolean }> {
-  const img = await decodeImage(path);
+export async function loadImageFile(path: string, options: ImageInputOptions): Promise<ImageInput> {
+  return imageInput(await decodeImageFile(path), options);
+}
+
+/**
+ * loadImageFile for an image already in memory (an upload): `where` names it in errors. The same
+ * decoding, budgets and resizing.
+ *
+ * @example
+ * const { x } = await loadImageBytes(body, 'request body', { size: [32, 32], channels: 3 });
+ */
+export async function loadImageBytes(bytes: Uint8Array, where: string, options: ImageInputOptions): Promise<ImageInput> {
+  return imageInput(await decodeImage(bytes, where), options);
+}
+
+/** One decoded image as a model input: loadImageFile's and loadImageBytes' result. */
+function imageInput(img: Rgba, options: ImageInputOptions): ImageInput {
   const [H, W] = options.size ?? [img.height, img.width];
   const x = new Float32Array(options.channels * H * W);
   const colour = toPlanes(img, options.channels, H, W, x, 0);
@@ -257,22 +283,25 @@ export function resizePlane(plane: Float32Array, h: number, w: number, H: number
 }
 
 /** A module nabla imports only when needed (optional peer dependencies); the name is a variable so that bundlers and tsc leave it alone. */
-async function optionalImport(name: string, file: string, what: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function optionalImport(name: string, where: string, what: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   try {
     const m = await import(name);
     return m.default ?? m;
   } catch {
     throw new NablaError({
-      where: `image "${file}"`, expected: `the ${name} package to decode ${what}`, found: 'it is not installed',
+      where, expected: `the ${name} package to decode ${what}`, found: 'it is not installed',
       hint: `npm install ${name}`,
     });
   }
 }
 
-/** Decode a PNG or JPEG file to 8-bit RGBA, within the image budgets of docs/limits.md. */
-async function decodeImage(path: string): Promise<Rgba> {
-  const bytes = readFileChecked(path, 'image', MAX_IMAGE_FILE_BYTES);
-  const where = `image "${path}"`;
+/** decodeImage for a file, read within the file-size budget. */
+function decodeImageFile(path: string): Promise<Rgba> {
+  return decodeImage(readFileChecked(path, 'image', MAX_IMAGE_FILE_BYTES), `image "${path}"`);
+}
+
+/** Decode a PNG or JPEG image to 8-bit RGBA, within the image budgets of docs/limits.md. */
+async function decodeImage(bytes: Uint8Array, where: string): Promise<Rgba> {
   const isPng = hasPngSignature(bytes);
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   if (!isPng && !isJpeg) {
@@ -281,7 +310,7 @@ async function decodeImage(path: string): Promise<Rgba> {
   if (isPng) {
     // The budgets and the chunk walk nabla predict uses: a bomb or a truncated file stops here.
     checkPngData(bytes, where);
-    const pngjs = await optionalImport('pngjs', path, 'PNG images');
+    const pngjs = await optionalImport('pngjs', where, 'PNG images');
     try {
       const png = pngjs.PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
@@ -289,7 +318,7 @@ async function decodeImage(path: string): Promise<Rgba> {
       throw new NablaError({ where, expected: 'a valid PNG image', found: `a damaged one (${(e as Error).message})`, hint: 'open it in an image viewer, or delete it' });
     }
   }
-  const jpeg = await optionalImport('jpeg-js', path, 'JPEG images');
+  const jpeg = await optionalImport('jpeg-js', where, 'JPEG images');
   try {
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 2 ** 20, maxMemoryUsageInMB: 256 });
     return { width: img.width, height: img.height, data: img.data };

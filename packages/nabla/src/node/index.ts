@@ -17,7 +17,7 @@ export { bundledMnistDir, dataSource, loadMnist, mnistFileCandidates, readIdxByt
 export { loadModel, saveModel } from './modelFiles.ts';
 export { MAX_CSV_IN_MEMORY_BYTES, loadCsv, openCsvChunks, type CsvChunkOptions, type CsvChunks } from './csv.ts';
 export { loadNpy, loadNpz, loadNpyDataset, loadNpzDataset, openNpyChunks, type NpyChunks } from './npy.ts';
-export { loadImageFolder, loadImageFile, resizePlane, type ImageFolderOptions, type ImageFolderDataset } from './imageFolder.ts';
+export { loadImageFolder, loadImageFile, loadImageBytes, resizePlane, type ImageFolderOptions, type ImageFolderDataset, type ImageInput, type ImageInputOptions } from './imageFolder.ts';
 // The PyTorch export is browser-safe library code (src/io/pytorchModule.ts), exported here rather than
 // from 'nabla': its Python text (≈ 25 KB) would otherwise grow the browser bundle, which has no use for it.
 export {
