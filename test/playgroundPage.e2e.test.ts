@@ -15,7 +15,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { drawOne, launchChromium } from './browser.ts';
-import { Dense, MODEL_PRESET_NAMES, ReLU, Sequential, buildModel, encodeModel } from 'nabla';
+import { Dense, MODEL_PRESET_NAMES, ReLU, Sequential, buildModel, decodeModel, encodeModel } from 'nabla';
 import { bundledMnistDir } from 'nabla/node';
 import { startServer, type RunningServer } from '../packages/cli/src/server.ts';
 import { WEB_DIST, ensureWebBuilt } from '../packages/cli/src/webBuild.ts';
@@ -34,7 +34,7 @@ const problems: string[] = [];
 const foreign: string[] = [];
 
 /** A new page; waits for MNIST unless `data` is false (a layout check needs only the backend). */
-async function openPage(b: Browser, width: number, height: number, data = true): Promise<Page> {
+async function openPage(b: Browser, width: number, height: number, data = true, base = server.url): Promise<Page> {
   const p = await b.newPage({ viewport: { width, height } });
   p.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console ${m.type()}: ${m.text()}`);
@@ -42,9 +42,9 @@ async function openPage(b: Browser, width: number, height: number, data = true):
   p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   p.on('request', (r) => {
     const url = r.url();
-    if (!url.startsWith(server.url) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
+    if (!url.startsWith(base) && !url.startsWith('blob:') && !url.startsWith('data:')) foreign.push(url);
   });
-  await p.goto(`${server.url}/`);
+  await p.goto(`${base}/`);
   if (data) await p.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
   await p.waitForSelector('body[data-backend]', { timeout: 30_000 });
   return p;
@@ -214,6 +214,20 @@ test('e2e page: a nabla model file loads by drag and drop and by the file input;
   await page.setInputFiles('#model-file', { name: 'iris.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from(encodeModel(table)) });
   await page.waitForFunction(() => /iris\.safetensors" is a nabla model, but it takes input \[4\]/.test(document.querySelector('#status')!.textContent ?? ''));
   assert.equal(await page.getAttribute('body', 'data-model'), 'file: picked.safetensors', 'the refused files left the model alone');
+});
+
+test('e2e page: a served model trained on other data is left to the API; the page says so and trains its own MNIST network', async () => {
+  const table = new Sequential([new Dense(8), new ReLU(), new Dense(3)], { inputShape: [4], seed: 5 });
+  const bytes = encodeModel(table, { loss: 'ce', task: 'classification', classNames: ['setosa', 'versicolor', 'virginica'] });
+  const own = await startServer({ model: { loaded: decodeModel(bytes), bytes, name: 'iris.safetensors' }, staticDir: WEB_DIST, dataDir: bundledMnistDir(), port: 0 });
+  try {
+    const p = await openPage(browser, 1280, 1000, true, own.url);
+    await p.waitForFunction(() => /server's model "iris\.safetensors" stays with its API \(POST \/api\/predict\): it takes input \[4\]/.test(document.querySelector('#status')!.textContent ?? ''));
+    assert.match(await p.getAttribute('body', 'data-model') ?? '', /^page: /);
+    await p.close();
+  } finally {
+    await own.close();
+  }
 });
 
 test('e2e page: chart ticks are round numbers (1, 2 or 5 × 10^k steps)', async () => {

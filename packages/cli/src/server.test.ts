@@ -7,9 +7,10 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { Dense, ReLU, Sequential, decodeModel, encodeModel, inkToRgba, type LoadedModel } from 'nabla';
+import jpeg from 'jpeg-js';
+import { Dense, Flatten, ReLU, Sequential, decodeModel, encodeModel, inkToRgba, type LoadedModel, type TrainingInfo } from 'nabla';
 import { decodeDigitPng } from './image.ts';
-import { bundledMnistDir, loadMnist } from 'nabla/node';
+import { bundledMnistDir, loadImageBytes, loadMnist } from 'nabla/node';
 import { startServer, type RunningServer } from './server.ts';
 
 const MAX_BODY = 64 * 1024;
@@ -39,9 +40,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+type Answer = { status: number; headers: Record<string, string | string[] | undefined>; text: string };
+
 /** A raw request, so paths reach the server exactly as written (fetch would normalise "..") */
-function raw(method: string, path: string, body?: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
-  const { hostname, port } = new URL(server.url);
+function raw(method: string, path: string, body?: Uint8Array | string, headers: Record<string, string> = {}, base = server.url): Promise<Answer> {
+  const { hostname, port } = new URL(base);
   return new Promise((ok, fail) => {
     const req = request({ host: hostname, port, method, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -61,7 +64,7 @@ function assertIsolated(h: Record<string, string | string[] | undefined>): void 
 }
 
 /** A 4xx with a JSON body { error } that says something about `fact`. */
-function assertJsonError(r: { status: number; headers: Record<string, string | string[] | undefined>; text: string }, status: number, fact: RegExp): void {
+function assertJsonError(r: Answer, status: number, fact: RegExp): void {
   assert.equal(r.status, status, r.text);
   assert.match(String(r.headers['content-type']), /application\/json/);
   const body = JSON.parse(r.text) as { error: string };
@@ -117,6 +120,83 @@ test('POST /api/predict with a PNG body: decoded as nabla predict does', async (
   assert.deepEqual(out.probabilities, Array.from(expected));
 });
 
+/** A server over one model file written with `training` (as nabla train records own data); closed after `use`. */
+async function withModel(model: Sequential, training: TrainingInfo, use: (post: (body: string | Uint8Array, type?: string) => Promise<Answer>, loaded: LoadedModel) => Promise<void>): Promise<void> {
+  const file = encodeModel(model, training);
+  const own = decodeModel(file);
+  const s = await startServer({ model: { loaded: own, bytes: file, name: 'own.safetensors' }, staticDir: join(dir, 'static'), dataDir: bundledMnistDir(), port: 0 });
+  const post = (body: string | Uint8Array, type = 'application/json') => raw('POST', '/api/predict', body, { 'Content-Type': type }, s.url);
+  try {
+    await use(post, own);
+  } finally {
+    await s.close();
+  }
+}
+
+test('POST /api/predict for a model trained on a table: {"features": [...]} of any finite numbers, answered with the class name', async () => {
+  const names = ['setosa', 'versicolor', 'virginica'];
+  const model = new Sequential([new Dense(8), new ReLU(), new Dense(3)], { inputShape: [4], seed: 3 });
+  await withModel(model, { loss: 'ce', task: 'classification', classNames: names, data: { kind: 'csv', path: 'iris.csv', scale: 'as written', task: 'classification', inputShape: [4] } }, async (post, own) => {
+    for (const features of [[5.1, 3.5, 1.4, 0.2], [-40, 1e3, 0, 7.25]]) {
+      const r = await post(JSON.stringify({ features }));
+      assert.equal(r.status, 200, r.text);
+      const out = JSON.parse(r.text) as { predicted: number; class_name: string; probabilities: number[] };
+      const expected = own.model.predictProbabilities(Float32Array.from(features), 1);
+      assert.deepEqual(out.probabilities, Array.from(expected));
+      assert.equal(out.predicted, expected.indexOf(Math.max(...expected)));
+      assert.equal(out.class_name, names[out.predicted]);
+    }
+    assertJsonError(await post(JSON.stringify({ features: [1, 2, 3] })), 400, /expected 4 features \(the columns in training's order\), got 3/);
+    assertJsonError(await post(JSON.stringify({ features: [1, 2, 'x', 4] })), 400, /feature 2 must be a finite number, got "x"/);
+    assertJsonError(await post('{"features": [1, 2, null, 4]}'), 400, /feature 2 must be a finite number, got null/);
+    assertJsonError(await post(JSON.stringify({ pixels: [0.5, 0.5, 7, 0.5] })), 400, /pixel 2 must be a number in \[0, 1\]/);
+    assertJsonError(await post(JSON.stringify({ pixels: [0, 0, 0, 0], features: [0, 0, 0, 0] })), 400, /not both/);
+    assertJsonError(await post('{}'), 400, /"features": \[4 numbers\]/);
+    const png = new Uint8Array(PNG.sync.write(new PNG({ width: 4, height: 4 })));
+    assertJsonError(await post(png, 'image/png'), 400, /takes 4 numbers.*"features"/);
+  });
+});
+
+test('POST /api/predict for a regression model: its values and target names', async () => {
+  const model = new Sequential([new Dense(6), new ReLU(), new Dense(1)], { inputShape: [3], seed: 4 });
+  await withModel(model, { loss: 'mse', task: 'regression', targetNames: ['price'] }, async (post, own) => {
+    const features = [0.5, -2, 10];
+    const r = await post(JSON.stringify({ features }));
+    assert.equal(r.status, 200, r.text);
+    const out = JSON.parse(r.text) as { prediction: number[]; target_names: string[] };
+    assert.deepEqual(out.prediction, Array.from(own.model.predict(Float32Array.from(features), 1)));
+    assert.deepEqual(out.target_names, ['price']);
+    assert.equal('probabilities' in out, false);
+  });
+});
+
+test('POST /api/predict for a model trained on an image folder: a PNG or JPEG read at the recorded size and channels', async () => {
+  const names = ['red', 'blue'];
+  const model = new Sequential([new Flatten(), new Dense(2)], { inputShape: [3, 8, 8], seed: 6 });
+  const record = { kind: 'images', path: 'shapes', size: [8, 8], channels: 3, scale: 'x / 255', task: 'classification', inputShape: [3, 8, 8] };
+  await withModel(model, { loss: 'ce', task: 'classification', classNames: names, data: record }, async (post, own) => {
+    // 16×16 with a blue square on red: resized to 8×8 on the way in.
+    const rgba = new Uint8Array(16 * 16 * 4);
+    for (let i = 0; i < 256; i++) {
+      const inSquare = (i % 16) >= 4 && (i % 16) < 12 && (i >> 4) >= 4 && (i >> 4) < 12;
+      rgba.set(inSquare ? [0, 0, 255, 255] : [255, 0, 0, 255], 4 * i);
+    }
+    const png = new PNG({ width: 16, height: 16 });
+    png.data.set(rgba);
+    const pngBytes = new Uint8Array(PNG.sync.write(png));
+    const jpegBytes = new Uint8Array(jpeg.encode({ data: rgba, width: 16, height: 16 }, 95).data);
+    for (const [body, type] of [[pngBytes, 'image/png'], [jpegBytes, 'image/jpeg']] as const) {
+      const r = await post(body, type);
+      assert.equal(r.status, 200, r.text);
+      const out = JSON.parse(r.text) as { predicted: number; class_name: string; probabilities: number[] };
+      const { x } = await loadImageBytes(body, 'test image', { size: [8, 8], channels: 3 });
+      assert.deepEqual(out.probabilities, Array.from(own.model.predictProbabilities(x, 1)));
+      assert.equal(out.class_name, names[out.predicted]);
+    }
+    assertJsonError(await post(new Uint8Array([1, 2, 3, 4]), 'image/jpeg'), 400, /request body.*PNG or JPEG/);
+  });
+});
+
 test('POST /api/predict: every malformed body is a 4xx JSON error', async () => {
   const pixels = digits[0].pixels;
   assertJsonError(await postJson('this is not json'), 400, /not valid JSON/);
@@ -130,7 +210,7 @@ test('POST /api/predict: every malformed body is a 4xx JSON error', async () => 
   assertJsonError(await postJson(JSON.stringify({ pixels: pixels.map((v, i) => (i === 7 ? null : v)) })), 400, /pixel 7/);
   assertJsonError(await postJson(JSON.stringify({ pixels: pixels.map((v, i) => (i === 9 ? 255 : v)) })), 400, /pixel 9 .*\[0, 1\].*255/);
   assertJsonError(await postJson(JSON.stringify({ pixels: 'abc' })), 400, /pixels/);
-  assertJsonError(await raw('POST', '/api/predict', 'x', { 'Content-Type': 'text/plain' }), 415, /application\/json or image\/png/);
+  assertJsonError(await raw('POST', '/api/predict', 'x', { 'Content-Type': 'text/plain' }), 415, /application\/json, image\/png or image\/jpeg/);
   assertJsonError(await raw('POST', '/api/predict', new Uint8Array(0), { 'Content-Type': 'image/png' }), 400, /empty/);
   assertJsonError(await raw('POST', '/api/predict', 'GIF89a not a png', { 'Content-Type': 'image/png' }), 400, /GIF/);
   const truncated = PNG.sync.write(new PNG({ width: 8, height: 8 })).subarray(0, 40);

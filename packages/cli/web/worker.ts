@@ -60,8 +60,10 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'init': {
       await switchBackend(m.backend);
-      await loadServerModel();
+      const note = await loadServerModel();
       await loadData();
+      // After "ready", so that it stays on the page.
+      if (note) post({ type: 'status', text: note });
       return;
     }
     case 'backend':
@@ -213,20 +215,30 @@ function loadFile(bytes: Uint8Array, name: string): void {
   post({ type: 'status', text: `loaded ${name}: Train starts a new network from the controls; Evaluate, draw and trace use this one` });
 }
 
-/** The server's model, if it has one (GET /api/model is 404 without); else a fresh page model. */
-async function loadServerModel(): Promise<void> {
+/**
+ * The server's model, if it has one (GET /api/model is 404 without) and it takes MNIST digits;
+ * else a fresh page model, and for a model of other data a note to show once MNIST is loaded.
+ */
+async function loadServerModel(): Promise<string | undefined> {
   post({ type: 'status', text: 'loading the model…' });
   const res = await fetch('/api/model');
   if (res.ok) {
     const meta = (await res.json()) as { name: string; weights: string };
     const bytes = new Uint8Array(await (await fetch(meta.weights)).arrayBuffer());
     const loaded = decodeModel(bytes, `server model "${meta.name}"`, { backend: requireBackend() });
+    // A model trained on other data (a table, colour images) is served by the API, not drawn on here.
+    const wrong = misfit(loaded.model);
+    if (wrong) {
+      newModel(1, arch);
+      return `MNIST loaded. The server's model "${meta.name}" stays with its API (POST /api/predict): ${wrong}. This page trains its own network.`;
+    }
     seed = undefined;
     serverTraining = loaded.training;
     useModel(loaded.model, `server: ${meta.name}`, loaded.training.loss ?? 'ce');
   } else {
     newModel(1, arch);
   }
+  return undefined;
 }
 
 /** A one-line name of an architecture for the page: "784-64-10", "preset cnn", or the spec. */

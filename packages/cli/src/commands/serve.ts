@@ -32,7 +32,8 @@ export function registerServe(program: Command): void {
         // thread unless --threads says otherwise.
         const backend = await backendFromFlags({ ...opts, threads: opts.threads ?? 1 });
         model = { loaded: decodeModel(bytes, `model file "${modelPath}"`, { backend }), bytes, name: basename(modelPath) };
-        checkClassifier(modelPath, model.loaded.model, 'serve');
+        const { task } = model.loaded.training;
+        if (task !== 'regression') checkClassifier(modelPath, model.loaded.model, 'serve', undefined, task);
       }
       if (await ensureWebBuilt()) process.stderr.write(`built the playground into ${WEB_DIST}\n`);
       let url: string;
