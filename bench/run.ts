@@ -15,9 +15,8 @@
  * 3. One epoch of the small CNN (bench/cnnEpoch.ts's network): nabla wasm and PyTorch on 1 and 2
  *    threads, alternating; nabla js on part of the data; TF.js cpu on a few batches (both scaled),
  *    TF.js wasm cannot train it (no convolution gradient kernels).
- * 4. One epoch of the `cnn` preset (Adam lr 2e-3, batch 128): the thread count of nabla and of
- *    PyTorch chosen on 20 batches at 1 and at 2 threads (twice each, alternating; the faster probe
- *    counts), then full epochs alternating.
+ * 4. One epoch of the `cnn` preset (Adam lr 2e-3, batch 128): nabla wasm and PyTorch on 1 and 2
+ *    threads, alternating.
  *
  * PyTorch and numpy run from bench/peers.py in the Python that NABLA_PYTHON names (default
  * python3) when it imports torch and numpy; otherwise one line says they were skipped.
@@ -249,20 +248,29 @@ if (!skip.has('mlp')) {
   say();
 }
 
-// 3. Small CNN epoch.
-if (!skip.has('small-cnn')) {
+/**
+ * Epochs of `workload` for nabla wasm and PyTorch on every thread count, alternating round after
+ * round (quick: on 12,800 samples, scaled); each peer's row is then its best thread count.
+ */
+function alternateEpochs(workload: 'small-cnn' | 'cnn-preset', label: string, rounds: number, warmup: string): void {
   const limit = quick ? ['--limit', '12800'] : [];
-  const cnnRounds = values.rounds ? Number(values.rounds) : quick ? 1 : 2;
-  for (let r = 0; r < cnnRounds; r++) {
+  const note = quick ? 'scaled from 12,800 samples' : undefined;
+  for (let r = 0; r < rounds; r++) {
     for (const t of THREADS) {
-      progress(`small cnn epoch, round ${r + 1}/${cnnRounds}, ${t} thread(s): nabla...`);
-      add('small-cnn', 'nabla wasm', t, node('nablaEpoch.ts', ['--workload', 'small-cnn', '--threads', String(t), '--warmup-batches', '100', ...limit]), quick ? 'scaled from 12,800 samples' : undefined);
+      progress(`${label} epoch, round ${r + 1}/${rounds}, ${t} thread(s): nabla...`);
+      add(workload, 'nabla wasm', t, node('nablaEpoch.ts', ['--workload', workload, '--threads', String(t), '--warmup-batches', warmup, ...limit]), note);
       if (py) {
         progress('  torch...');
-        add('small-cnn', 'PyTorch', t, peer('torch', 'small-cnn', t, ['--warmup-batches', '100', ...limit]), quick ? 'scaled from 12,800 samples' : undefined);
+        add(workload, 'PyTorch', t, peer('torch', workload, t, ['--warmup-batches', warmup, ...limit]), note);
       }
     }
   }
+}
+
+// 3. Small CNN epoch.
+const cnnRounds = values.rounds ? Number(values.rounds) : quick ? 1 : 2;
+if (!skip.has('small-cnn')) {
+  alternateEpochs('small-cnn', 'small cnn', cnnRounds, '100');
   if (!skip.has('nabla-js')) {
     progress('small cnn epoch: nabla js...');
     const n = quick ? 3200 : 12800;
@@ -289,45 +297,16 @@ if (!skip.has('small-cnn')) {
   say();
 }
 
-// 4. The cnn preset: thread count chosen on 20 batches, then full epochs alternating.
+// 4. The cnn preset: full epochs on every thread count, alternating. (Until session 10 the thread
+// count was chosen by two 20-batch probes at each: on this shared machine the probes picked
+// PyTorch's 1 thread in 4 of 15 runs, a 2-thread probe having met a core slowed from outside the
+// VM, and those runs then compared nothing. Full epochs at both counts cost about a minute more.)
 if (!skip.has('cnn-preset')) {
-  const probe = (lib: string, t: number) => (lib === 'nabla'
-    ? node('nablaEpoch.ts', ['--workload', 'cnn-preset', '--threads', String(t), '--warmup-batches', '5', '--limit', '2560'])
-    : peer('torch', 'cnn-preset', t, ['--warmup-batches', '5', '--limit', '2560']));
-  const libs = ['nabla', ...(py ? ['torch'] : [])];
-  const chosen: Record<string, number> = {};
-  const probeText: string[] = [];
-  // Each thread count is probed twice, alternating, and judged by its faster probe: one probe
-  // each once chose PyTorch's 1 thread (a 2-thread probe hit a busy moment: 1.51 s against
-  // 0.89 s), whose epochs then took 30–47 s against 11–29 s on 2 threads in the other runs.
-  const PROBES = 2;
-  for (const lib of libs) {
-    const secs: Record<number, number[]> = {};
-    for (let i = 0; i < PROBES; i++) {
-      for (const t of THREADS) {
-        progress(`cnn preset: choosing threads, ${lib} ${t}t (probe ${i + 1}/${PROBES})...`);
-        (secs[t] ??= []).push(probe(lib, t).epochSeconds[0]);
-      }
-    }
-    const best = (t: number) => Math.min(...secs[t]);
-    chosen[lib] = [...THREADS].sort((a, b) => best(a) - best(b))[0];
-    probeText.push(`${lib === 'nabla' ? 'nabla wasm' : 'PyTorch'} ${THREADS.map((t) => `${t}t ${secs[t].map((v) => f(v)).join(' and ')} s`).join(', ')}`);
-  }
-  const limit = quick ? ['--limit', '12800'] : [];
-  const note = quick ? 'scaled from 12,800 samples' : undefined;
-  for (let r = 0; r < (values.rounds ? Number(values.rounds) : quick ? 1 : 2); r++) {
-    progress(`cnn preset epoch, round ${r + 1}: nabla ${chosen.nabla}t...`);
-    add('cnn-preset', 'nabla wasm', chosen.nabla, node('nablaEpoch.ts', ['--workload', 'cnn-preset', '--threads', String(chosen.nabla), '--warmup-batches', '10', ...limit]), note);
-    if (py) {
-      progress(`  torch ${chosen.torch}t...`);
-      add('cnn-preset', 'PyTorch', chosen.torch, peer('torch', 'cnn-preset', chosen.torch, ['--warmup-batches', '10', ...limit]), note);
-    }
-  }
+  alternateEpochs('cnn-preset', 'cnn preset', cnnRounds, '10');
   say('## MNIST epoch: the `cnn` preset (2× (conv 3×3, batch norm, ReLU) ×2 at 16 and 32 channels, maxpool after each pair, dense 128, dropout 0.3, dense 10), Adam lr 2e-3, batch 128');
   say();
   epochTable('cnn-preset');
   say();
-  say(`Threads chosen by the faster of ${PROBES} alternating probes of 20 batches (2,560 samples) after 5 warm-up batches: ${probeText.join('; ')}.`);
   const text = ratio('cnn-preset', 'nabla wasm', 'PyTorch');
   if (text) say(`- ${text}`);
   say();
