@@ -151,13 +151,23 @@ export async function loadImageFolder(root: string, options: ImageFolderOptions 
   return { ...ds, classNames, inputShape: [channels, H, W], files, skipped };
 }
 
-/** How loadImageFile and loadImageBytes read an image: `channels` planes, resized to `size` (H, W) when given. */
+/**
+ * How loadImageFile and loadImageBytes read an image: `channels` planes, resized to `size` (H, W) when given.
+ *
+ * @example
+ * const options: ImageInputOptions = { size: [32, 32], channels: 3 };
+ */
 export interface ImageInputOptions {
   size?: [number, number];
   channels: 1 | 3;
 }
 
-/** One image as a model input: `x` holds inputShape's values in [0, 1]; `colour` says whether any pixel had colour. */
+/**
+ * One image as a model input: `x` holds inputShape's values in [0, 1]; `colour` says whether any pixel had colour.
+ *
+ * @example
+ * const { x, inputShape }: ImageInput = await loadImageFile('cat.png', { channels: 1 }); // inputShape [1, H, W]
+ */
 export interface ImageInput {
   x: Float32Array;
   inputShape: [number, number, number];
