@@ -32,7 +32,7 @@
  * back to back) as well as from the medians. Results: bench/results/latest.json and latest.md
  * (the same tables, markdown ready for the README).
  *
- *   npm run bench              # full run (about 15 minutes on 2 cores)
+ *   npm run bench              # full run (10–12 minutes on 2 cores)
  *   npm run bench -- --quick   # one round, epochs on part of the data (scaled), a few minutes
  *   npm run bench -- --quick --rounds 2   # the quick run's sizes, two alternating rounds of each
  *   npm run bench -- --skip tfjs-cpu,cnn-preset --out /tmp/b   # leave parts out (peak, gemm, mlp,
