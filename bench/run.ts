@@ -134,10 +134,14 @@ function epochTable(workload: string) {
   });
   say(table(['peer', 'threads', 'epoch s (median)', 'range', 'epochs', 'test acc', 'peak RSS MB', 'idiom'], rows));
 }
-/** Per-round ratios a/b of two peers' best thread counts (runs of one round are back to back). */
-function ratio(workload: string, a: string, b: string, perRound = true): string {
-  const ea = best(workload, a);
-  const eb = best(workload, b);
+/**
+ * Per-round ratios a/b of two peers' best thread counts, or of both on `threads` when given (runs
+ * of one round are back to back).
+ */
+function ratio(workload: string, a: string, b: string, perRound = true, threads?: number): string {
+  const at = (peer: string) => (threads === undefined ? best(workload, peer) : entries[workload].find((e) => e.peer === peer && e.threads === threads));
+  const ea = at(a);
+  const eb = at(b);
   if (!ea || !eb) return '';
   const n = Math.min(ea.seconds.length, eb.seconds.length);
   const per = Array.from({ length: n }, (_, i) => ea.seconds[i] / eb.seconds[i]);
@@ -241,6 +245,9 @@ if (!skip.has('mlp')) {
     const text = ratio('mlp', a, b, !b.startsWith('TF.js'));
     if (text) say(`- ${text}`);
   }
+  // Both on one thread: the kernels against OpenBLAS's, whatever a second thread adds to either.
+  const oneThread = ratio('mlp', 'nabla wasm', 'numpy MLP', true, 1);
+  if (oneThread && (best('mlp', 'nabla wasm')?.threads !== 1 || best('mlp', 'numpy MLP')?.threads !== 1)) say(`- on one thread each: ${oneThread}`);
   if (curve) {
     say();
     say(`Tier-up curve (nabla wasm ${curveThreads}t, round 1, from the first warm-up batch): ms per batch, 50-batch stretches: ${curve.slice(0, 12).map((x) => x.toFixed(1)).join(', ')}, ...`);
