@@ -307,7 +307,7 @@ if (!skip.has('small-cnn')) {
 // 4. The cnn preset: full epochs on every thread count, alternating. (Until session 10 the thread
 // count was chosen by two 20-batch probes at each: on this shared machine the probes picked
 // PyTorch's 1 thread in 4 of 15 runs, a 2-thread probe having met a core slowed from outside the
-// VM, and those runs then compared nothing. Full epochs at both counts cost about a minute more.)
+// VM, and those runs then compared nothing. With full epochs at both counts a whole run still takes 10-12 minutes.)
 if (!skip.has('cnn-preset')) {
   alternateEpochs('cnn-preset', 'cnn preset', cnnRounds, '10');
   say('## MNIST epoch: the `cnn` preset (2× (conv 3×3, batch norm, ReLU) ×2 at 16 and 32 channels, maxpool after each pair, dense 128, dropout 0.3, dense 10), Adam lr 2e-3, batch 128');

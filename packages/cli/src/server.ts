@@ -300,7 +300,8 @@ async function readImage(body: Uint8Array, type: string, inputShape: readonly nu
 
 /**
  * The JSON body as the model's input: `{"pixels": [...]}`, values in [0, 1] (an image's, 1 = ink
- * for MNIST), or `{"features": [...]}`, any finite numbers (a table's columns, as in training).
+ * for MNIST), or `{"features": [...]}`, any finite numbers, given to the model as sent (a table's
+ * columns; values the training loader scaled, such as a CSV's pixel columns, arrive scaled).
  */
 function parseInput(body: Uint8Array, inputShape: readonly number[]): Float32Array {
   const features = shapeSize(inputShape);
