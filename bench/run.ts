@@ -304,7 +304,7 @@ if (!skip.has('small-cnn')) {
   say();
 }
 
-// 4. The cnn preset: full epochs on every thread count, alternating. (Until session 10 the thread
+// 4. The cnn preset: full epochs on every thread count, alternating. (Until 2026-12-06 19:08 the thread
 // count was chosen by two 20-batch probes at each: on this shared machine the probes picked
 // PyTorch's 1 thread in 4 of 15 runs, a 2-thread probe having met a core slowed from outside the
 // VM, and those runs then compared nothing. With full epochs at both counts a whole run still takes 10-12 minutes.)
