@@ -376,10 +376,13 @@ export class WasmBackend implements Backend {
   /**
    * Run op `name` over `count` items (values, planes or channels) in ranges of whole `align`s:
    * one range, or `perThread` ranges per thread (at most `count`) when there are threads and the
-   * kernel touches at least PARALLEL_MIN_VALUES values.
+   * kernel touches at least `minValues` values.
    */
-  private split<N extends OpName>(name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string): void {
-    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(perThread * this.threads, count) : 1;
+  private split<N extends OpName>(
+    name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string,
+    minValues = PARALLEL_MIN_VALUES,
+  ): void {
+    const parts = this.pool && values >= minValues ? Math.min(perThread * this.threads, count) : 1;
     const per = Math.ceil(count / parts / align) * align;
     // The caller's args object is fresh for this call: fill in `per` rather than copy it.
     (args as Record<string, number>).per = per;
@@ -551,9 +554,8 @@ export class WasmBackend implements Backend {
   ): void {
     // Without momentum the velocity is never touched (it may be empty).
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
-      (p) => n < SGD_PARALLEL_MIN_VALUES
-        ? this.k.sgdUpdate(p.param, p.grad, p.velocity, n, lr, momentum, weightDecay, nesterov ? 1 : 0)
-        : this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 }, 'SGD update'),
+      (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 },
+        'SGD update', SGD_PARALLEL_MIN_VALUES),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 

@@ -28,8 +28,7 @@
 // It is taken only when one thread computes the whole product (split by columns, every thread
 // would list all of A), at most ROW_MAX_FILL full, with alpha = 1. Splitting such a product by rows
 // instead sped the product up alone but slowed MLP training on 2 threads (360-402 against 338-378
-// ms an epoch, 4 alternating rounds): each thread then packs all of W, whose halves the
-// optimiser's split had just updated on the other core.
+// ms an epoch, 4 alternating rounds; docs/backends.md, "The MLP epoch: where it goes", has the splits tried since).
 //
 // All pointers are byte offsets into the shared memory; matrices are row-major f32.
 // NOTE: written for imported shared memory and the stub runtime: nothing here allocates, and
