@@ -3,18 +3,20 @@
  *
  * A worker instantiates the same wasm module over the same shared memory as the main thread,
  * then loops: wait for the job counter to move, look the job's op up in the op table (ops.ts),
- * decode its named arguments, claim parts until none is left and run each with the op's `part`,
+ * decode its named arguments, claim parts until none is left (its own range first, claims.ts) and
+ * run each with the op's `part`,
  * count each finished part, repeat. Jobs and their arguments travel through the shared memory
  * itself (see threadPool.ts), so a dispatch costs a few atomic operations and no message passing;
  * a worker spins briefly before sleeping so that the back-to-back kernels of a training step find
  * it awake.
  *
  * NOTE: `kernelWorkerMain` is shipped to the worker as source text (Function.prototype.toString),
- * together with the op table (`opsSource`), so it must not reference anything outside its own
+ * together with the op table (`opsSource`) and `claimPart`, so it must not reference anything outside its own
  * body: no imports, no module constants. That is what lets one file start workers under tsx,
  * from a bundle, or in a browser.
  */
 import { opsSource, type Kernels, type Op } from './ops.ts';
+import { claimPart } from './claims.ts';
 
 /** What the worker needs to join the pool (sent once, as its first message). */
 export interface WorkerInit {
@@ -30,6 +32,9 @@ export interface WorkerInit {
   scratch: number;
   /** float64 slots of the argument block. */
   argCount: number;
+  /** Int32 index of thread 0's claim word (claims.ts), and the pool's thread count. */
+  home: number;
+  threads: number;
   /** How long to busy-wait for the next job before sleeping on the job counter (ms). */
   spinMs: number;
   /** A spin round longer than this (ms) means the OS paused the thread: the machine is busy. */
@@ -44,12 +49,11 @@ export interface WorkerPort {
   post(message: unknown): void;
 }
 
-export function kernelWorkerMain(port: WorkerPort, ops: Op[]): void {
+export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof claimPart): void {
   port.once((init) => {
-    // Control words (Int32 indices), see threadPool.ts: JOB counter; CLAIM = job tag · 256 +
-    // next unclaimed part; FINISHED parts of the current job; STATUS + i of thread i.
+    // Control words (Int32 indices), see threadPool.ts: JOB counter; FINISHED parts of the
+    // current job; STATUS + i of thread i; the claim words from init.home (claims.ts).
     const JOB = 0;
-    const CLAIM = 1;
     const FINISHED = 2;
     const STATUS = 48;
     const ctl = new Int32Array(init.memory.buffer, init.control, 64);
@@ -91,15 +95,14 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[]): void {
       const args: Record<string, number> = {};
       op.args.forEach((name, i) => (args[name] = block[2 + i]));
       const tag = (seen & 0x7fffff) << 8;
-      // Claim parts until none is left. A claim only succeeds while CLAIM still carries this
-      // job's tag, so a worker that woke late can never run a newer job's part with these
+      // Claim parts until none is left. A claim only succeeds while the claim words still carry
+      // this job's tag, so a worker that woke late can never run a newer job's part with these
       // (possibly stale) arguments: the caller may have done all of this job's parts already.
       for (;;) {
-        const cur = Atomics.load(ctl, CLAIM);
-        if ((cur & ~0xff) !== tag || (cur & 0xff) >= parts) break;
-        if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
+        const p = claim(ctl, init.home, tag, parts, init.threads, me);
+        if (p < 0) break;
         try {
-          op.part(k, args, cur & 0xff, thread);
+          op.part(k, args, p, thread);
         } catch (err) {
           const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
           new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
@@ -142,12 +145,13 @@ const PRELUDE = 'var __name = (f) => f;';
 export function spawnKernelWorker(): WorkerHandle | undefined {
   const body = kernelWorkerMain.toString();
   const ops = opsSource();
+  const claim = claimPart.toString();
   const g = globalThis as unknown as {
     Worker?: new (url: string) => Worker;
     process?: { getBuiltinModule?: (name: string) => unknown };
   };
   if (typeof g.Worker === 'function' && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
-    const source = `${PRELUDE}(${body})({ once: (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; }, post: (m) => self.postMessage(m) }, ${ops});`;
+    const source = `${PRELUDE}(${body})({ once: (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; }, post: (m) => self.postMessage(m) }, ${ops}, ${claim});`;
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
     const w = new g.Worker(url);
     return {
@@ -169,7 +173,7 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
   // Not require(): it is missing where the eval'd source runs as an ES module (as it did when the
   // worker inherited --input-type=module); process.getBuiltinModule works either way.
   const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
-(${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops});`;
+(${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops}, ${claim});`;
   // No execArgv: the body is self-contained, and inheriting e.g. `--import tsx` would make every
   // worker load that first (a lazily started pool then joins ~2× later).
   const w = new threads.Worker(source, { eval: true, execArgv: [] });

@@ -1,10 +1,11 @@
 /**
  * ThreadPool: the calling thread plus (threads − 1) kernel workers over one shared memory.
  *
- * A job is cut into parts (ranges of a GEMM's columns, of values, of samples) that any thread
- * may claim, the caller included. Control block (Int32 words at CONTROL): [0] job counter; [1] CLAIM = job tag · 256 +
- * next unclaimed part; [2] parts finished; [48 + i] status of worker i (1 = failed, with text at
- * ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
+ * A job is cut into parts (ranges of a GEMM's rows or columns, of values, of samples) that any
+ * thread may claim, the caller included; each thread claims its own home range first (claims.ts).
+ * Control block (Int32 words at CONTROL): [0] job counter; [2] parts finished; [HOME + i] thread
+ * i's claims (job tag · 256 + its next unclaimed part); [48 + i] status of worker i (1 = failed,
+ * with text at ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
  * the op table, ops.ts), its part count, then the op's named arguments in table order.
  *
  * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
@@ -30,14 +31,16 @@ import { NablaError } from '../../errors.ts';
 import { spawnKernelWorker, type WorkerHandle, type WorkerInit } from './kernelWorker.ts';
 import type { WasmMemory } from './wasmMemory.ts';
 import { OPS, OP_NAMES, type OpArgs, type OpName } from './ops.ts';
+import { claimPart, homeStart } from './claims.ts';
 
 export const CONTROL = 1024;
 export const ARGS = 2048;
 export const ERROR = 8192;
 export const MAX_THREADS = 16;
 const JOB = 0;
-const CLAIM = 1;
 const FINISHED = 2;
+/** Thread i's claim word is HOME + i (up to MAX_THREADS of them, below STATUS). */
+const HOME = 16;
 const STATUS = 48;
 /** The op code that tells the workers to leave their loop. */
 const EXIT = -1;
@@ -88,7 +91,7 @@ export class ThreadPool {
   private solo = 0;
   private nextSolo = SOLO_FIRST;
   /** Jobs shared with the workers, jobs that missed, and jobs run alone after a miss (for tests and benchmarks). */
-  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0 };
+  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0, ownParts: 0, parts: 0 };
 
   /** Resolves once every worker has loaded the module (at once for a pool made by `start`). */
   readonly joined: Promise<void>;
@@ -132,7 +135,7 @@ export class ThreadPool {
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
         module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
-        argCount: ARG_COUNT, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietJobs: WORKER_QUIET_JOBS,
+        argCount: ARG_COUNT, home: HOME, threads, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietJobs: WORKER_QUIET_JOBS,
       };
       w.postMessage(init);
     }
@@ -195,6 +198,7 @@ export class ThreadPool {
       return;
     }
     this.stats.shared++;
+    this.stats.parts += parts;
     const begin = performance.now();
     const ctl = this.ctl;
     const job = (Atomics.load(ctl, JOB) + 1) | 0;
@@ -206,23 +210,24 @@ export class ThreadPool {
     // exhausted counter could pass that check, and the worker would run a part with half-written
     // arguments (seen under load on main: "conv2d forward ... divide by zero" in a worker).
     // 255 parts claimed under this job's tag matches no job a worker can be looking at.
-    Atomics.store(ctl, CLAIM, tag | 0xff);
+    // Close every range under the new tag first: a worker still in the last job stops claiming.
+    for (let i = 0; i < this.threads; i++) Atomics.store(ctl, HOME + i, tag | 0xff);
     const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
     block[0] = OP_NAMES.indexOf(name);
     block[1] = parts;
     const names = OPS[name].args;
     for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
     Atomics.store(ctl, FINISHED, 0);
-    Atomics.store(ctl, CLAIM, tag);
+    for (let i = 0; i < this.threads; i++) Atomics.store(ctl, HOME + i, tag | homeStart(i, parts, this.threads));
     Atomics.store(ctl, JOB, job);
     Atomics.notify(ctl, JOB);
     let ownError: unknown;
     for (;;) {
-      const cur = Atomics.load(ctl, CLAIM);
-      if ((cur & 0xff) >= parts) break;
-      if (Atomics.compareExchange(ctl, CLAIM, cur, cur + 1) !== cur) continue;
+      const p = claimPart(ctl, HOME, tag, parts, this.threads, 0);
+      if (p < 0) break;
+      this.stats.ownParts++;
       try {
-        part(cur & 0xff);
+        part(p);
       } catch (err) {
         ownError ??= err;
       }
