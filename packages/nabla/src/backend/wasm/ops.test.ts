@@ -22,7 +22,7 @@ const exports = instance.exports as Record<string, unknown>;
 // Every export's parameter count, checked against `Kernels` by the compiler (the values must equal
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
-  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
+  gemm: 13, gemmRows: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, direct3x3Forward: 12, direct3x3Backward: 12, winoScratchBytes: 7, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11,
   batchNormShift: 5, batchNormStats: 7, batchNormStatsFinish: 10, batchNormNormalize: 10, batchNormGrad: 11, batchNormGradFinish: 12,
@@ -101,6 +101,7 @@ test('every op, rebuilt from the source text the workers get, calls the export o
 // Every op, reached through the Backend method that dispatches it, large enough to be split over 2 threads.
 const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void> = {
   gemm: (b) => b.gemm(b.allocate(256 * 256), b.allocate(256 * 256), b.allocate(256 * 256), 256, 256, 256, false, false, 1, 0),
+  gemmRows: (b) => b.gemm(b.allocate(128 * 784), b.allocate(64 * 128), b.allocate(64 * 784), 128, 784, 64, true, false, 1, 0),
   convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
   convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
     b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
@@ -173,7 +174,7 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
   const [m, kk, dense, sparse] = [43, 300, 16, 37];
   const n = dense + sparse;
   const rng = new Rng(11);
-  const [scratch, a, bSparse, bMixed, cSparse, cMixed] = layout(k.gemmScratchBytes() / 4, kk * m, kk * sparse, kk * n, m * sparse, m * n);
+  const [scratch, a, bSparse, bMixed, cSparse, cMixed, cRows] = layout(k.gemmScratchBytes() / 4, kk * m, kk * sparse, kk * n, m * sparse, m * n, m * sparse);
   const f = new Float32Array(memory.buffer);
   for (let i = 0; i < kk * m; i++) f[a / 4 + i] = rng.normal();
   for (let p = 0; p < kk; p++) {
@@ -189,10 +190,14 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
       for (let j = 0; j < n; j++) {
         const v = rng.normal();
         f[cMixed / 4 + i * n + j] = v;
-        if (j >= dense) f[cSparse / 4 + i * sparse + j - dense] = v;
+        if (j >= dense) f[cSparse / 4 + i * sparse + j - dense] = f[cRows / 4 + i * sparse + j - dense] = v;
       }
     }
     assert.equal(k.gemm(cSparse, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, sparse, scratch), 1, 'sparse B: the column path');
+    // Rows 0..16 and 16..43 as two threads compute a weight gradient: the same bits, both on the column path.
+    assert.equal(k.gemmRows(cRows, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, 16, scratch), 1, 'rows 0..16: the column path');
+    assert.equal(k.gemmRows(cRows, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 16, m, scratch), 1, 'rows 16..43: the column path');
+    assert.deepEqual(Buffer.from(f.slice(cRows / 4, cRows / 4 + m * sparse).buffer), Buffer.from(f.slice(cSparse / 4, cSparse / 4 + m * sparse).buffer), `beta ${beta}: rows cut in two`);
     assert.equal(k.gemm(cMixed, a, bMixed, m, n, kk, 1, 0, 1, beta, 0, n, scratch), 0, 'dense columns first: the tile kernel');
     for (let i = 0; i < m; i++) {
       const got = f.slice(cSparse / 4 + i * sparse, cSparse / 4 + (i + 1) * sparse);
@@ -202,7 +207,7 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
   }
 });
 
-test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole on one thread) gives the tile kernel\'s bits, and runs only where A is mostly zeros', () => {
+test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole or a range of columns) gives the tile kernel\'s bits, and runs only where A is mostly zeros', () => {
   const k = exports as unknown as Kernels;
   // 37 sparse rows of 300 steps (two k blocks, each listed, the second short), 45 columns (a
   // 24-column pass, two 8-column panels and a ragged 5). The same sparse rows are multiplied
@@ -211,7 +216,7 @@ test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole on one thread) give
   const [kk, n, dense, sparse] = [300, 45, 4, 37];
   const m = dense + sparse;
   const rng = new Rng(12);
-  const [scratch, aSparse, aMixed, b, cSparse, cMixed] = layout(k.gemmScratchBytes() / 4, sparse * kk, m * kk, n * kk, sparse * n, m * n);
+  const [scratch, aSparse, aMixed, b, cSparse, cMixed, cCols] = layout(k.gemmScratchBytes() / 4, sparse * kk, m * kk, n * kk, sparse * n, m * n, sparse * n);
   const f = new Float32Array(memory.buffer);
   for (let i = 0; i < n * kk; i++) f[b / 4 + i] = rng.normal();
   for (let i = 0; i < m; i++) {
@@ -226,10 +231,15 @@ test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole on one thread) give
       for (let j = 0; j < n; j++) {
         const v = rng.normal();
         f[cMixed / 4 + i * n + j] = v;
-        if (i >= dense) f[cSparse / 4 + (i - dense) * n + j] = v;
+        if (i >= dense) f[cSparse / 4 + (i - dense) * n + j] = f[cCols / 4 + (i - dense) * n + j] = v;
       }
     }
     assert.equal(k.gemm(cSparse, aSparse, b, sparse, n, kk, 0, 1, 1, beta, 0, n, scratch), 2, 'sparse A: the row path');
+    // Columns 0..8 and 8..45 as two threads compute a forward: too few columns for the row path
+    // in the first (the tile kernel), the row path in the second; the same bits.
+    assert.equal(k.gemm(cCols, aSparse, b, sparse, n, kk, 0, 1, 1, beta, 0, 8, scratch), 0, 'columns 0..8: the tile kernel');
+    assert.equal(k.gemm(cCols, aSparse, b, sparse, n, kk, 0, 1, 1, beta, 8, n, scratch), 2, 'columns 8..45: the row path');
+    assert.deepEqual(Buffer.from(f.slice(cCols / 4, cCols / 4 + sparse * n).buffer), Buffer.from(f.slice(cSparse / 4, cSparse / 4 + sparse * n).buffer), `beta ${beta}: columns cut in two`);
     assert.equal(k.gemm(cMixed, aMixed, b, m, n, kk, 0, 1, 1, beta, 0, n, scratch), 0, 'dense rows first: the tile kernel');
     const got = f.slice(cSparse / 4, cSparse / 4 + sparse * n);
     const want = f.slice(cMixed / 4 + dense * n, cMixed / 4 + m * n);

@@ -54,8 +54,11 @@ test('allocate returns zeroed views into the wasm memory that kernels use in pla
 test('threads give bit-identical GEMM results to one thread (each element is summed in the same order)', { skip: !two && 'needs 2 cores' }, () => {
   const rng = new Rng(3);
   // Products long enough to be split (shorter ones stay on one thread): a first layer's three at
-  // batch 128 and 256 units, and odd shapes (the last with a ragged 45-column part).
-  for (const [m, n, k, tA, tB] of [[128, 256, 784, false, true], [256, 784, 128, true, false], [128, 784, 256, false, false], [97, 333, 300, true, true], [131, 101, 1500, false, true]] as const) {
+  // batch 128 and 256 units, the MNIST MLP's forward and weight gradient at batch 64 (split to
+  // keep each thread on its rows of W: columns of the forward, rows of the gradient), and odd
+  // shapes (the last with a ragged 45-column part).
+  for (const [m, n, k, tA, tB] of [[128, 256, 784, false, true], [256, 784, 128, true, false], [128, 784, 256, false, false],
+    [64, 128, 784, false, true], [128, 784, 64, true, false], [97, 333, 300, true, true], [131, 101, 1500, false, true]] as const) {
     // Dense operands, then mostly-zero ones (the zero-skipping and sparse paths).
     for (const density of [1, 0.15]) {
       const a = one.allocate(m * k);
@@ -98,24 +101,59 @@ test('after a worker held the caller up, the caller runs the next jobs alone, wi
   assert.equal(pool.stats.shared, sharedNow + 1);
 });
 
-test('a small model\'s products and SGD updates stay on the calling thread; larger ones are shared', { skip: !two && 'needs 2 cores' }, () => {
-  // In training, a split product's operands cross between the cores' caches every batch: for a
-  // 784-128 layer at batch 64 (each value in 40 multiply-adds) that costs more than it saves.
+test('how products and updates are split: long ones by columns, a short one on a large W so that each thread keeps its rows of W, small ones not at all', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
-  const shared = () => pool.stats.shared;
-  const [x, w, y] = [two!.allocate(64 * 784), two!.allocate(256 * 784), two!.allocate(128 * 256)];
-  x.fill(0.5);
-  w.fill(0.25);
-  let before = shared();
-  two!.gemm(y, x, w, 64, 128, 784, false, true, 1, 0);
-  two!.sgdUpdateSumSquares(w, w, 128 * 784, 0.1, 0);
-  two!.sgdUpdate(w, w, w, 128 * 784, 0.1, 0, 0, false);
-  assert.equal(shared(), before, '784 × 128 at batch 64: one thread');
-  before = shared();
-  two!.gemm(y, two!.allocate(128 * 784).fill(0.5), w, 128, 256, 784, false, true, 1, 0);
-  two!.sgdUpdateSumSquares(w, w, 256 * 784, 0.1, 0);
-  two!.sgdUpdate(w, w, w, 256 * 784, 0.1, 0, 0, false);
-  assert.equal(shared(), before + 3, '784 × 256 at batch 128: both threads');
+  // The jobs each call hands the pool (op and part count), in order.
+  const jobs: string[] = [];
+  const run = pool.run.bind(pool);
+  pool.run = (name, parts, ...rest) => {
+    jobs.push(`${name}/${parts}`);
+    run(name, parts, ...rest);
+  };
+  try {
+    const [x, w, y, dy] = [two!.allocate(128 * 784).fill(0.5), two!.allocate(256 * 784).fill(0.25), two!.allocate(128 * 256), two!.allocate(128 * 256).fill(0.1)];
+    const layer = (units: number, batch: number, sgdParts: number) => {
+      jobs.length = 0;
+      two!.gemm(y, x, w, batch, units, 784, false, true, 1, 0);
+      two!.gemm(w, dy, x, units, 784, batch, true, false, 1, 0);
+      two!.sgdUpdateSumSquares(w, w, units * 784, 0.1, 0);
+      two!.sgdUpdate(w, w, w, units * 784, 0.1, 0, 0, false);
+      assert.equal(sgdParts, Math.ceil((units * 784) / (1 << 14)));
+      return [...jobs];
+    };
+    // 784 × 128 at batch 64 (each value in 40 multiply-adds): forward by columns, gradient by rows
+    // (W's rows 0–63 and 64–127 both times), the update by values.
+    assert.deepEqual(layer(128, 64, 7), ['gemm/2', 'gemmRows/2', 'sgdSumSquares/7', 'sgdUpdate/2']);
+    // 784 × 256 at batch 128 (76): long enough to split by columns either way.
+    assert.deepEqual(layer(256, 128, 13), ['gemm/2', 'gemm/2', 'sgdSumSquares/13', 'sgdUpdate/2']);
+    // 784 × 64 at batch 64 (31, and W's 50,176 values too few to split its update): one thread.
+    assert.deepEqual(layer(64, 64, 4), []);
+  } finally {
+    pool.run = run;
+  }
+});
+
+test('the MNIST MLP\'s shape (784-128-10, batch 64, mostly-zero inputs) trains to bit-identical weights on 1 and 2 threads, with its first layer split', { skip: !two && 'needs 2 cores' }, () => {
+  const rng = new Rng(8);
+  const count = 640;
+  const x = new Float32Array(count * 784);
+  const y = new Float32Array(count * 10);
+  for (let i = 0; i < count; i++) {
+    y[i * 10 + (i % 10)] = 1;
+    // About 19% non-zero values, as MNIST's pixels, in strokes that depend on the class.
+    for (let j = 0; j < 784; j++) if ((j * (i % 10 + 3)) % 11 < 2 || rng.uniform() < 0.01) x[i * 784 + j] = rng.uniform();
+  }
+  const train = (backend: Backend) => {
+    const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 4, backend });
+    const optimizer = new SGD(model.parameters(), { lr: 0.1, backend });
+    model.fit({ x, y, count }, { optimizer, loss: 'ce', epochs: 2, batchSize: 64 });
+    return model.parameters().map((p) => Buffer.from(p.value.data.buffer, p.value.data.byteOffset, p.value.data.byteLength));
+  };
+  const shared = two!.pool!.stats.shared;
+  const w2 = train(two!);
+  // Per batch: the forward, the weight gradient and the weights' update (2 epochs of 10 batches).
+  assert.ok(two!.pool!.stats.shared - shared >= 60, `${two!.pool!.stats.shared - shared} jobs shared`);
+  assert.deepEqual(w2, train(one));
 });
 
 test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {

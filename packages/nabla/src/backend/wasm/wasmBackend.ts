@@ -26,6 +26,7 @@ import { outSize } from '../js/imageKernels.ts';
 import { KERNELS } from './kernels.generated.ts';
 import { OPS, type Geometry, type Kernels, type Op, type OpArgs, type OpName, type Thread } from './ops.ts';
 import { MAX_THREADS, ThreadPool } from './threadPool.ts';
+import { SplitChooser } from './splitChooser.ts';
 import { WasmMemory, withUnsharedMemory } from './wasmMemory.ts';
 
 /**
@@ -54,29 +55,25 @@ const PANEL = 8;
  */
 const PARALLEL_MIN_FLOPS = 1 << 21;
 /**
- * A GEMM of at least PARALLEL_MIN_FLOPS is split over the threads only if each value of its
- * operands takes part in enough multiply-adds: m·n·k / (m·k + k·n + m·n) at least this. In
- * training a split product's operands cross between the cores' caches every batch (the batch
- * just gathered, the weights the optimiser just updated), which a short product does not repay.
- * Measured on 2 threads, epochs alternating in one process: a 784-128-10 MLP at batch 64 (40 for
- * its first layer) trained 332–338 ms an epoch with its products and SGD updates on one thread,
- * against 336–423 ms split (6 rounds; one thread alone: 332–356 ms); 784-256-128-10 at batch 128
- * (76 and 51) stays split, and its 8.4 Mflop second layer gains from it (692–827 ms against
- * 833–902 with it on one thread, 5 rounds).
+ * A GEMM of at least PARALLEL_MIN_FLOPS is split over the threads by columns of C when each value
+ * of its operands takes part in at least this many multiply-adds, m·n·k / (m·k + k·n + m·n): in
+ * training its operands cross between the cores' caches every batch, which only a product with
+ * enough reuse repays. A shorter product on a Dense layer's weights W (OUT × IN, at least
+ * PARALLEL_MIN_VALUES values, so that its update is split too) is split so that each thread keeps
+ * its own rows of W from one training step to the next: the forward X·Wᵀ by columns of C (W's
+ * rows), the weight gradient dYᵀ·X by rows of C (W's rows again), both at the same multiples of
+ * PANEL, and the update by values, in the same order; the pool gives part i of every job to the
+ * same thread first (claims.ts). Measured in docs/backends.md ("The MLP epoch: where it goes"):
+ * the MNIST MLP's first layer (784 × 128 at batch 64, reuse 40) trains its epoch in about 0.75× the
+ * time of one thread when both cores run at full speed.
  */
 const GEMM_PARALLEL_MIN_REUSE = 48;
 /**
- * Elementwise kernels (Adam updates, sums of squares, ReLU, max pooling) split over threads from
- * this many values: a CNN's activations (the small CNN's first ReLU sees 295k values per batch)
- * and large layers' weights are, biases and small layers are not. SGD: SGD_PARALLEL_MIN_VALUES.
+ * Elementwise kernels (SGD and Adam updates, sums of squares, ReLU, max pooling) split over
+ * threads from this many values: a CNN's activations (the small CNN's first ReLU sees 295k values
+ * per batch) and large layers' weights are, biases and small layers are not.
  */
 const PARALLEL_MIN_VALUES = 1 << 16;
-/**
- * SGD updates of fewer values run on one thread, so that a layer whose products stay on one thread
- * (784 × 128 weights at batch 64: 100k values) keeps its weights and gradients in that thread's
- * cache (the measurement above).
- */
-const SGD_PARALLEL_MIN_VALUES = 1 << 17;
 /**
  * Values per part of a threaded sum of squares. Fixed, not derived from the thread count, so the
  * partial sums, added in part order, give the same total on any number of threads.
@@ -249,6 +246,8 @@ export class WasmBackend implements Backend {
   readonly wasmMemory: WasmMemory;
   /** The worker threads (undefined on one thread). @internal */
   readonly pool: ThreadPool | undefined;
+  /** Whether the jobs that may run either way run split or on this thread, learnt from their times. @internal */
+  readonly chooser = new SplitChooser();
   /** The reference kernels: those not written in wasm, and calls with an operand outside the wasm memory. */
   private readonly js = new JsBackend();
   private readonly k: Kernels;
@@ -374,19 +373,34 @@ export class WasmBackend implements Backend {
   }
 
   /**
+   * Run a job that pays split only while both cores are free and at full speed (a short product on
+   * a large W, its update): split or on this thread alone, as the chooser says (the same parts,
+   * so the same bits), and tell it when the job ended. `wholePer`: alone, run one part of this
+   * size instead of the parts in turn (a GEMM: one product lists its sparse operand once).
+   */
+  private runChosen<N extends OpName>(key: string, name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0, wholePer = 0): void {
+    if (!this.pool || parts <= 1) return this.run(name, parts, args, what, extraMs);
+    if (this.chooser.split(key)) this.run(name, parts, args, what, extraMs);
+    else if (wholePer > 0) this.run(name, 1, { ...args, per: wholePer }, what, extraMs);
+    else this.run(name, parts, args, what, extraMs, true);
+    this.chooser.record(key, performance.now());
+  }
+
+  /**
    * Run op `name` over `count` items (values, planes or channels) in ranges of whole `align`s:
    * one range, or `perThread` ranges per thread (at most `count`) when there are threads and the
-   * kernel touches at least `minValues` values.
+   * kernel touches at least PARALLEL_MIN_VALUES values; with `chosen`, split only as the chooser says.
    */
   private split<N extends OpName>(
     name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string,
-    minValues = PARALLEL_MIN_VALUES,
+    chosen = false,
   ): void {
-    const parts = this.pool && values >= minValues ? Math.min(perThread * this.threads, count) : 1;
+    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(perThread * this.threads, count) : 1;
     const per = Math.ceil(count / parts / align) * align;
     // The caller's args object is fresh for this call: fill in `per` rather than copy it.
     (args as Record<string, number>).per = per;
-    this.run(name, parts, args as OpArgs<N>, what, values / 1e5);
+    if (chosen) this.runChosen(`W ${values}`, name, parts, args as OpArgs<N>, what, values / 1e5);
+    else this.run(name, parts, args as OpArgs<N>, what, values / 1e5);
   }
 
   gemm(
@@ -425,12 +439,18 @@ export class WasmBackend implements Backend {
       }
     }
     const flops = 2 * m * n * k;
+    // A short product on a large W: a weight gradient (dYᵀ·X, C is W) is cut by rows, a forward
+    // (X·Wᵀ, B is W) by columns; any other product by columns, and only with enough reuse.
     const reused = m * n * k >= GEMM_PARALLEL_MIN_REUSE * (m * k + k * n + m * n);
-    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && reused ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
-    // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
-    const per = Math.ceil(n / parts / PANEL) * PANEL;
+    const rows = transA && !transB;
+    const owned = !reused && (rows ? m * n : !transA && transB ? n * k : 0) >= PARALLEL_MIN_VALUES;
+    const size = rows && owned ? m : n;
+    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && (owned || reused) ? Math.max(1, Math.min(this.threads, Math.floor(size / PANEL))) : 1;
+    // Part t is rows or columns [t·per, (t + 1)·per), cut at panel boundaries.
+    const per = Math.ceil(size / parts / PANEL) * PANEL;
     const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
-    this.run('gemm', parts, args, 'gemm', flops / 1e6);
+    if (!owned) this.run('gemm', parts, args, 'gemm', flops / 1e6);
+    else this.runChosen(`W ${rows ? m * n : n * k}`, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
 
@@ -555,7 +575,7 @@ export class WasmBackend implements Backend {
     // Without momentum the velocity is never touched (it may be empty).
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
       (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 },
-        'SGD update', SGD_PARALLEL_MIN_VALUES),
+        'SGD update', true),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 
@@ -565,8 +585,9 @@ export class WasmBackend implements Backend {
       // sumSquares' parts (so the same partial sums, added in the same order), each updating its values too.
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
-      this.run('sgdSumSquares', parts, { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay }, 'SGD update',
-        0, n < SGD_PARALLEL_MIN_VALUES);
+      const args = { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay };
+      if (n < PARALLEL_MIN_VALUES) this.run('sgdSumSquares', parts, args, 'SGD update', 0, true);
+      else this.runChosen(`W ${n}`, 'sgdSumSquares', parts, args, 'SGD update');
       return this.addPartialSums(parts);
     }, () => this.js.sgdUpdateSumSquares(param, grad, n, lr, weightDecay));
   }

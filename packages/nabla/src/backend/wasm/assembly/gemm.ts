@@ -25,10 +25,9 @@
 // each k block lists every row's non-zero steps (19% of MNIST's, against 39% for the tile
 // kernel's 4-row panels) just before the block is computed, and each listed step multiplies the
 // row's value with 24 columns of packed B (six accumulators). Same sums, same order, same bits.
-// It is taken only when one thread computes the whole product (split by columns, every thread
-// would list all of A), at most ROW_MAX_FILL full, with alpha = 1. Splitting such a product by rows
-// instead sped the product up alone but slowed MLP training on 2 threads (360-402 against 338-378
-// ms an epoch, 4 alternating rounds; docs/backends.md, "The MLP epoch: where it goes", has the splits tried since).
+// It is taken at most ROW_MAX_FILL full, with alpha = 1, also for one thread's range of columns:
+// each thread then lists all of A, and in exchange keeps its own rows of W from one training step
+// to the next (docs/backends.md, "The MLP epoch: where it goes").
 //
 // All pointers are byte offsets into the shared memory; matrices are row-major f32.
 // NOTE: written for imported shared memory and the stub runtime: nothing here allocates, and
@@ -595,6 +594,30 @@ export function gemm(
   transA: bool, transB: bool, alpha: f32, beta: f32,
   n0: i32, n1: i32, scratch: usize,
 ): i32 {
+  return gemmRange(c, a, b, m, n, k, transA ? m : k, transA, transB, alpha, beta, n0, n1, scratch);
+}
+
+/**
+ * Rows m0..m1 of the same product: C[m0..m1, :] = alpha·op(A)[m0..m1, :]·op(B) + beta·C[m0..m1, :],
+ * as gemm computes them (each value the same sums in the same order, so the same bits). A weight
+ * gradient dYᵀ·X cut this way leaves each thread its own rows of W (see gemm's row path).
+ */
+export function gemmRows(
+  c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
+  transA: bool, transB: bool, alpha: f32, beta: f32,
+  m0: i32, m1: i32, scratch: usize,
+): i32 {
+  // op(A)'s row i starts at column i of A (k × m) when transposed, at row i (m × k) when not.
+  const a0 = a + <usize>(transA ? m0 : m0 * k) * 4;
+  return gemmRange(c + <usize>(m0 * n) * 4, a0, b, m1 - m0, n, k, transA ? m : k, transA, transB, alpha, beta, 0, n, scratch);
+}
+
+// gemm on C[0..m, n0..n1) with A's leading dimension given (a row range of a larger op(A)).
+function gemmRange(
+  c: usize, a: usize, b: usize, m: i32, n: i32, k: i32, lda: i32,
+  transA: bool, transB: bool, alpha: f32, beta: f32,
+  n0: i32, n1: i32, scratch: usize,
+): i32 {
   // beta first, once: every k block then accumulates into C. With beta = 0 the first k block
   // writes C instead (its old values, NaN included, are never read): one pass over C saved.
   const overwrite = beta == 0 && k > 0 && alpha != 0;
@@ -607,15 +630,14 @@ export function gemm(
   const listB = listA + <usize>LIST_A * 4;
   const countA = listB + <usize>LIST_B * 4;
   const countB = countA + <usize>(MC / MR) * 4;
-  const lda = transA ? m : k;
   const ldb = transB ? k : n;
   // The column path is tried until a block shows that B is not sparse enough for it.
   let tryColumns = transA && !transB && alpha == 1 && m >= 16;
   let path = 0;
-  // The row path, for a product computed whole by one thread: each block's row lists go past packed B
-  // (kc steps × nc columns rounded up to whole panels), so m lists of KC steps must fit there.
+  // The row path: each block's row lists go past packed B (kc steps × nc columns rounded up to
+  // whole panels), so m lists of KC steps must fit there.
   const ncMax = min(NC, (n + NR - 1) / NR * NR);
-  let tryRows = !transA && alpha == 1 && n0 == 0 && n1 == n && n >= 3 * NR && m <= NC - ncMax;
+  let tryRows = !transA && alpha == 1 && n1 - n0 >= 3 * NR && m <= NC - ncMax;
   const rowLists = pB + <usize>(KC * ncMax) * 4;
   for (let jc = n0; jc < n1; jc += NC) {
     const nc = min(NC, n1 - jc);
