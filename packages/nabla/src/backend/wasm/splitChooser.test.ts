@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { SplitChooser } from './splitChooser.ts';
 
 /**
- * Drive `calls` calls of `key` on a clock where a call ends `split` or `alone` ms after the last
- * (the step's time divided among its calls); returns how each call ran.
+ * Drive `calls` calls of `key` on a clock where a call ends `cost(split, i)` ms after the last
+ * (a training step's time, divided among its calls); returns how each call ran.
  */
 function drive(chooser: SplitChooser, key: string, calls: number, cost: (split: boolean, call: number) => number, clock = { now: 0 }): boolean[] {
   const ways: boolean[] = [];
@@ -17,46 +17,46 @@ function drive(chooser: SplitChooser, key: string, calls: number, cost: (split: 
   return ways;
 }
 
-test('a key starts split and stays split while splitting is faster, probing the other way a few calls a period', () => {
-  const chooser = new SplitChooser();
-  // The first period is 528 calls (it probes nothing), the next ones 576.
-  const ways = drive(chooser, 'W 100352', 528 + 576 * 3, (split) => (split ? 0.1 : 0.13));
-  assert.ok(ways.slice(0, 528).every((w) => w), 'the first period probes nothing');
-  const alone = ways.filter((w) => !w).length;
-  assert.equal(alone, 48 * 3, 'then 48 calls of each later period run alone');
-  assert.deepEqual(chooser.stats, { splitPeriods: 4, alonePeriods: 0 });
+// Blocks of 6 calls, 4 blocks a trial, the first 3 calls of a block not counted, stretches of 30.
+const small = () => new SplitChooser(6, 4, 3, 30);
+const TRIAL = [true, true, true, true, true, true, false, false, false, false, false, false];
+
+test('a trial runs blocks split and alone by turns, then the faster way runs for a stretch, then the next trial', () => {
+  const chooser = small();
+  const ways = drive(chooser, 'W 100352', 24 + 30 + 24 + 30, (split) => (split ? 0.1 : 0.13));
+  assert.deepEqual(ways.slice(0, 24), [...TRIAL, ...TRIAL], 'the first trial');
+  assert.ok(ways.slice(24, 54).every((w) => w), 'a stretch split: it was faster');
+  assert.deepEqual(ways.slice(54, 78), [...TRIAL, ...TRIAL], 'the next trial');
+  assert.deepEqual(chooser.stats, { splitStretches: 2, aloneStretches: 0 });
 });
 
-test('when splitting is slower it runs alone from the period after a probe, and goes back when splitting pays again', () => {
-  const chooser = new SplitChooser();
+test('when splitting is slower the stretch runs alone, and splitting comes back when it pays again', () => {
+  const chooser = small();
   const clock = { now: 0 };
-  // A busy other core: split calls take longer.
-  let ways = drive(chooser, 'W 100352', 528 + 576 * 2, (split) => (split ? 0.15 : 0.1), clock);
-  assert.ok(ways.slice(528, 528 + 48).every((w) => !w) && ways.slice(528 + 48, 528 + 576).every((w) => w), 'a probe, still split for that period');
-  assert.ok(ways.slice(528 + 576 + 48).every((w) => !w), 'alone from the next period');
-  // The other core is free again.
-  ways = drive(chooser, 'W 100352', 576 * 2, (split) => (split ? 0.07 : 0.1), clock);
-  assert.ok(ways.slice(0, 48).every((w) => w) && ways.slice(48, 576).every((w) => !w), 'a probe, still alone for that period');
-  assert.ok(ways.slice(576 + 48).every((w) => w), 'split again from the next period');
+  let ways = drive(chooser, 'W 100352', 24 + 30, (split) => (split ? 0.15 : 0.1), clock);
+  assert.ok(ways.slice(24).every((w) => !w), 'alone: a busy other core');
+  ways = drive(chooser, 'W 100352', 24 + 30, (split) => (split ? 0.07 : 0.1), clock);
+  assert.ok(ways.slice(24).every((w) => w), 'split again: the other core is free');
+  assert.deepEqual(chooser.stats, { splitStretches: 1, aloneStretches: 1 });
 });
 
 test('the first calls after a switch and single long pauses decide nothing; keys choose apart', () => {
-  const chooser = new SplitChooser();
+  const chooser = small();
   const clock = { now: 0 };
-  // Splitting is faster, but the first 12 calls after each switch to it are slow (the weights
-  // are still in the other core's cache), and one call of each sample includes a 50 ms pause.
+  // Splitting is faster, but the first 3 calls after each switch to it cost more (the weights
+  // are still in this thread's cache); and one split call takes 50 ms (a pause).
+  let before = false;
   let since = 0;
-  let before = true;
-  const ways = drive(chooser, 'W 1', 528 + 576 * 3, (split, call) => {
+  const ways = drive(chooser, 'W 1', 24 + 30, (split, call) => {
     since = split === before ? since + 1 : 0;
     before = split;
-    const inPeriod = (call + 48) % 576;
-    if (inPeriod === 30 || inPeriod === 560) return 50;
-    return split ? (since < 12 ? 0.5 : 0.08) : 0.1;
+    if (call === 16) return 50;
+    if (split && since < 3) return 1;
+    return split ? 0.08 : 0.1;
   }, clock);
-  assert.ok(ways.slice(528 + 576 * 2 + 48).every((w) => w), 'still split');
+  assert.ok(ways.slice(24).every((w) => w), 'split');
   // Another key, where splitting is slower, chooses on its own.
-  drive(chooser, 'W 2', 576 * 2, (split) => (split ? 0.2 : 0.1), clock);
-  assert.equal(chooser.split('W 2'), false);
-  assert.equal(chooser.split('W 1'), false, 'W 1 is probing at the start of its period');
+  const other = drive(chooser, 'W 2', 24 + 30, (split) => (split ? 0.2 : 0.1), clock);
+  assert.ok(other.slice(24).every((w) => !w));
+  assert.equal(chooser.split('W 1'), true);
 });

@@ -11,41 +11,57 @@
  * thread on its own rows (see wasmBackend's gemm). What counts is the whole training step, not
  * the jobs alone: split, the step's other work slows too (the batch gathered on this thread was
  * read by the other core), so a call's time is the time since the previous call of its key ended.
- * They are timed in periods of PERIOD calls: the first PROBE calls of a period run the other way
- * than the one chosen, the last PROBE the chosen way, and the way with the lower mean time over
- * those samples is chosen for the next period. Left out of each sample: its first SETTLE calls
- * (after a switch the weights are still in the other core's cache), and calls over 3× the
- * sample's median (a pause between epochs, a collection: no verdict on either way). PROBE and
- * SETTLE are multiples of 3 and 4, so each sample holds whole batches of a layer's 3 or 4 calls.
- * A key starts split, with nothing to compare, so its first period probes nothing.
+ *
+ * A key alternates between trials and stretches. A trial runs BLOCKS blocks of BLOCK calls, split
+ * and alone by turns, so that both ways meet the same minute of the machine; the first SETTLE
+ * calls of each block are not counted (after a switch the weights are still in the other core's
+ * cache), nor calls over 3× the median (a pause between epochs, a collection). The way with the
+ * lower mean then runs for a stretch of STRETCH calls, and the next trial follows. BLOCK and
+ * SETTLE are multiples of 3 and 4, so each block holds whole batches of a layer's 3 or 4 calls.
+ * A key starts with a trial (for the MNIST MLP the first 128 batches), beginning split.
  */
-const PERIOD = 576;
-const PROBE = 48;
+const BLOCK = 48;
+const BLOCKS = 8;
 const SETTLE = 12;
+const STRETCH = 4608;
 
 interface Choice {
   split: boolean;
-  /** Calls of this key in the current period. */
+  /** Calls of this key since its current trial or stretch began. */
   call: number;
+  trial: boolean;
   /** When the last call of this key ended (performance.now()). */
   last: number;
-  probed: number[];
-  chosen: number[];
+  /** Counted call times of the trial: split, alone. */
+  times: [number[], number[]];
 }
 
 export class SplitChooser {
   private readonly keys = new Map<string, Choice>();
-  /** How many times each way was chosen for a period, for tests and benchmarks. */
-  readonly stats = { splitPeriods: 0, alonePeriods: 0 };
+  private readonly block: number;
+  private readonly blocks: number;
+  private readonly settle: number;
+  private readonly stretch: number;
+  /** How many stretches ran each way, for tests and benchmarks. */
+  readonly stats = { splitStretches: 0, aloneStretches: 0 };
 
-  /** Whether the next call of `key` runs split; report its time with `record`. */
+  /** Sizes in calls (tests shorten them). */
+  constructor(block = BLOCK, blocks = BLOCKS, settle = SETTLE, stretch = STRETCH) {
+    this.block = block;
+    this.blocks = blocks;
+    this.settle = settle;
+    this.stretch = stretch;
+  }
+
+  /** Whether the next call of `key` runs split; report when it ended with `record`. */
   split(key: string): boolean {
     let c = this.keys.get(key);
     if (!c) {
-      c = { split: true, call: PROBE, last: 0, probed: [], chosen: [] };
+      c = { split: true, call: 0, trial: true, last: 0, times: [[], []] };
       this.keys.set(key, c);
     }
-    return c.call < PROBE ? !c.split : c.split;
+    // In a trial, even blocks run split, odd blocks alone.
+    return c.trial ? Math.floor(c.call / this.block) % 2 === 0 : c.split;
   }
 
   /** The call that `split(key)` just decided ended at `now` (performance.now()). */
@@ -53,15 +69,22 @@ export class SplitChooser {
     const c = this.keys.get(key)!;
     const ms = now - c.last;
     c.last = now;
-    if (c.call >= SETTLE && c.call < PROBE) c.probed.push(ms);
-    else if (c.call >= PERIOD - PROBE + SETTLE) c.chosen.push(ms);
-    if (++c.call < PERIOD) return;
-    if (c.probed.length > 0 && typicalMean(c.probed) < typicalMean(c.chosen)) c.split = !c.split;
-    if (c.split) this.stats.splitPeriods++;
-    else this.stats.alonePeriods++;
+    if (!c.trial) {
+      if (++c.call < this.stretch) return;
+      c.trial = true;
+      c.call = 0;
+      return;
+    }
+    const block = Math.floor(c.call / this.block);
+    if (c.call % this.block >= this.settle) c.times[block % 2].push(ms);
+    if (++c.call < this.block * this.blocks) return;
+    const [split, alone] = c.times;
+    c.split = typicalMean(split) <= typicalMean(alone);
+    if (c.split) this.stats.splitStretches++;
+    else this.stats.aloneStretches++;
+    c.trial = false;
     c.call = 0;
-    c.probed.length = 0;
-    c.chosen.length = 0;
+    c.times = [[], []];
   }
 }
 

@@ -151,8 +151,9 @@ test('the MNIST MLP\'s shape (784-128-10, batch 64, mostly-zero inputs) trains t
   };
   const shared = two!.pool!.stats.shared;
   const w2 = train(two!);
-  // Per batch: the forward, the weight gradient and the weights' update (2 epochs of 10 batches).
-  assert.ok(two!.pool!.stats.shared - shared >= 60, `${two!.pool!.stats.shared - shared} jobs shared`);
+  // Per batch the forward, the weight gradient and the update (2 epochs of 10 batches): split in
+  // the first block of the chooser's first trial (48 calls), alone in the next (splitChooser.ts).
+  assert.ok(two!.pool!.stats.shared - shared >= 30, `${two!.pool!.stats.shared - shared} jobs shared`);
   assert.deepEqual(w2, train(one));
 });
 
