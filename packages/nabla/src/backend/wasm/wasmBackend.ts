@@ -64,16 +64,24 @@ const PARALLEL_MIN_FLOPS = 1 << 21;
  * rows), the weight gradient dYᵀ·X by rows of C (W's rows again), both at the same multiples of
  * PANEL, and the update by values, in the same order; the pool gives part i of every job to the
  * same thread first (claims.ts). Measured in docs/backends.md ("The MLP epoch: where it goes"):
- * the MNIST MLP's first layer (784 × 128 at batch 64, reuse 40) trains its epoch in about 0.75× the
- * time of one thread when both cores run at full speed.
+ * with the MNIST MLP's first layer (784 × 128 at batch 64, reuse 40) split this way its epoch took
+ * about 0.75× the one-thread time in minutes when both cores ran at full speed, and about 1.1× in
+ * others, so these splits run only while timing them in training shows that they pay (runChosen).
  */
 const GEMM_PARALLEL_MIN_REUSE = 48;
 /**
- * Elementwise kernels (SGD and Adam updates, sums of squares, ReLU, max pooling) split over
- * threads from this many values: a CNN's activations (the small CNN's first ReLU sees 295k values
- * per batch) and large layers' weights are, biases and small layers are not.
+ * Elementwise kernels (Adam updates, sums of squares, ReLU, max pooling) split over threads from
+ * this many values: a CNN's activations (the small CNN's first ReLU sees 295k values per batch)
+ * and large layers' weights are, biases and small layers are not. SGD: SGD_PARALLEL_MIN_VALUES.
  */
 const PARALLEL_MIN_VALUES = 1 << 16;
+/**
+ * SGD updates of fewer values run on one thread, except those of weights whose products were split
+ * to keep each thread on its rows (`owned` in gemm): those follow the chooser with their products.
+ * (Measured when those products stayed on one thread: 784 × 128 weights at batch 64 trained faster
+ * with their update on one thread too; docs/backends.md, Threads.)
+ */
+const SGD_PARALLEL_MIN_VALUES = 1 << 17;
 /**
  * Values per part of a threaded sum of squares. Fixed, not derived from the thread count, so the
  * partial sums, added in part order, give the same total on any number of threads.
@@ -248,6 +256,8 @@ export class WasmBackend implements Backend {
   readonly pool: ThreadPool | undefined;
   /** Whether the jobs that may run either way run split or on this thread, learnt from their times. @internal */
   readonly chooser = new SplitChooser();
+  /** Sizes of the weights whose products were split to keep each thread on its rows (gemm's `owned`). */
+  private readonly ownedSizes = new Set<number>();
   /** The reference kernels: those not written in wasm, and calls with an operand outside the wasm memory. */
   private readonly js = new JsBackend();
   private readonly k: Kernels;
@@ -389,13 +399,13 @@ export class WasmBackend implements Backend {
   /**
    * Run op `name` over `count` items (values, planes or channels) in ranges of whole `align`s:
    * one range, or `perThread` ranges per thread (at most `count`) when there are threads and the
-   * kernel touches at least PARALLEL_MIN_VALUES values; with `chosen`, split only as the chooser says.
+   * kernel touches at least `minValues` values; with `chosen`, split as the chooser says.
    */
   private split<N extends OpName>(
     name: N, count: number, values: number, perThread: number, align: number, args: Omit<OpArgs<N>, 'per'>, what: string,
-    chosen = false,
+    minValues = PARALLEL_MIN_VALUES, chosen = false,
   ): void {
-    const parts = this.pool && values >= PARALLEL_MIN_VALUES ? Math.min(perThread * this.threads, count) : 1;
+    const parts = this.pool && (values >= minValues || chosen) ? Math.min(perThread * this.threads, count) : 1;
     const per = Math.ceil(count / parts / align) * align;
     // The caller's args object is fresh for this call: fill in `per` rather than copy it.
     (args as Record<string, number>).per = per;
@@ -443,14 +453,18 @@ export class WasmBackend implements Backend {
     // (X·Wᵀ, B is W) by columns; any other product by columns, and only with enough reuse.
     const reused = m * n * k >= GEMM_PARALLEL_MIN_REUSE * (m * k + k * n + m * n);
     const rows = transA && !transB;
-    const owned = !reused && (rows ? m * n : !transA && transB ? n * k : 0) >= PARALLEL_MIN_VALUES;
+    const weights = rows ? m * n : !transA && transB ? n * k : 0;
+    const owned = !reused && weights >= PARALLEL_MIN_VALUES;
     const size = rows && owned ? m : n;
     const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && (owned || reused) ? Math.max(1, Math.min(this.threads, Math.floor(size / PANEL))) : 1;
     // Part t is rows or columns [t·per, (t + 1)·per), cut at panel boundaries.
     const per = Math.ceil(size / parts / PANEL) * PANEL;
     const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
     if (!owned) this.run('gemm', parts, args, 'gemm', flops / 1e6);
-    else this.runChosen(`W ${rows ? m * n : n * k}`, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
+    else {
+      this.ownedSizes.add(weights);
+      this.runChosen(`W ${weights}`, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
+    }
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
 
@@ -575,7 +589,7 @@ export class WasmBackend implements Backend {
     // Without momentum the velocity is never touched (it may be empty).
     this.kernel('sgdUpdate', { param: [param, n], grad: [grad, n], velocity: [momentum === 0 ? undefined : velocity, n] },
       (p) => this.split('sgdUpdate', n, n, 1, 4, { param: p.param, grad: p.grad, velocity: p.velocity, n, lr, momentum, weightDecay, nesterov: nesterov ? 1 : 0 },
-        'SGD update', true),
+        'SGD update', SGD_PARALLEL_MIN_VALUES, this.ownedSizes.has(n)),
       () => this.js.sgdUpdate(param, grad, velocity, n, lr, momentum, weightDecay, nesterov));
   }
 
@@ -586,8 +600,8 @@ export class WasmBackend implements Backend {
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
       const args = { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay };
-      if (n < PARALLEL_MIN_VALUES) this.run('sgdSumSquares', parts, args, 'SGD update', 0, true);
-      else this.runChosen(`W ${n}`, 'sgdSumSquares', parts, args, 'SGD update');
+      if (this.ownedSizes.has(n)) this.runChosen(`W ${n}`, 'sgdSumSquares', parts, args, 'SGD update');
+      else this.run('sgdSumSquares', parts, args, 'SGD update', 0, n < SGD_PARALLEL_MIN_VALUES);
       return this.addPartialSums(parts);
     }, () => this.js.sgdUpdateSumSquares(param, grad, n, lr, weightDecay));
   }
