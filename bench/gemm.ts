@@ -41,7 +41,11 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { lib: { type: 'string' }, threads: { type: 'string' }, quick: { type: 'boolean' } } });
   const lib = values.lib ?? 'nabla-wasm';
   const quick = values.quick ?? false;
-  const runs = quick ? { warmup: 1, minRuns: 3, maxRuns: 10, minMs: 100 } : { warmup: 2, minRuns: 7, maxRuns: 60, minMs: 500 };
+  // Untimed calls for at least 300 ms first: a new process's wasm runs on V8's baseline compiler
+  // until the optimised code is ready, and a 128³ product took its first 20–40 calls at 4–21
+  // GFLOP/s against 45–47 after (2026-12-06, on 1 and 2 threads; more calls on 2, whose workers
+  // compile the module too). With 2 untimed calls the bench's 2-thread 128³ came out at 12.7–13.9.
+  const runs = quick ? { warmup: 1, warmupMs: 100, minRuns: 3, maxRuns: 10, minMs: 100 } : { warmup: 2, warmupMs: 300, minRuns: 7, maxRuns: 60, minMs: 500 };
   const results: { shape: string; gflops: number; runs: number; layout?: string }[] = [];
   let idioms: unknown;
   if (lib.startsWith('nabla')) {

@@ -6,11 +6,13 @@ export function median(xs: number[]): number {
 }
 
 /**
- * Run `fn` after `warmup` untimed calls until `minMs` have passed and at least `minRuns` runs
- * are in (at most `maxRuns`); returns every run's milliseconds.
+ * Run `fn` after untimed calls (at least `warmup` of them, and for at least `warmupMs`) until
+ * `minMs` have passed and at least `minRuns` runs are in (at most `maxRuns`); returns every
+ * run's milliseconds.
  */
-export function timeRuns(fn: () => void, { warmup = 2, minRuns = 5, maxRuns = 50, minMs = 400 } = {}): number[] {
-  for (let i = 0; i < warmup; i++) fn();
+export function timeRuns(fn: () => void, { warmup = 2, warmupMs = 0, minRuns = 5, maxRuns = 50, minMs = 400 } = {}): number[] {
+  const warm = performance.now();
+  for (let i = 0; i < warmup || performance.now() - warm < warmupMs; i++) fn();
   const times: number[] = [];
   const start = performance.now();
   while (times.length < maxRuns && (times.length < minRuns || performance.now() - start < minMs)) {
