@@ -324,10 +324,11 @@ function parseInput(body: Uint8Array, inputShape: readonly number[]): Float32Arr
   const x = new Float32Array(features);
   for (let i = 0; i < features; i++) {
     const v = values[i];
-    if (key === 'pixels' && (typeof v !== 'number' || !(v >= 0 && v <= 1))) {
-      throw new HttpError(400, `pixel ${i} must be a number in [0, 1] (ink), got ${JSON.stringify(v)}`);
+    if (key === 'pixels') {
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new HttpError(400, `pixel ${i} must be a number in [0, 1] (ink), got ${JSON.stringify(v)}`);
+    } else if (typeof v !== 'number' || !Number.isFinite(v)) {
+      throw new HttpError(400, `feature ${i} must be a finite number, got ${JSON.stringify(v)}`);
     }
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new HttpError(400, `feature ${i} must be a finite number, got ${JSON.stringify(v)}`);
     x[i] = v;
   }
   return x;

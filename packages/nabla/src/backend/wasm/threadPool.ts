@@ -5,8 +5,9 @@
  * thread may claim, the caller included; each thread claims its own home range first (claims.ts).
  * Control block (Int32 words at CONTROL): [0] job counter; [2] parts finished; [HOME + i] thread
  * i's claims (job tag · 256 + its next unclaimed part); [48 + i] status of worker i (1 = failed,
- * with text at ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
- * the op table, ops.ts), its part count, then the op's named arguments in table order.
+ * with text at ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code
+ * (its index in the op table, ops.ts), its part count, then the op's named arguments in table
+ * order.
  *
  * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
  * workers, then claims parts itself until none is left, and finally waits only for parts that a
@@ -91,7 +92,7 @@ export class ThreadPool {
   private solo = 0;
   private nextSolo = SOLO_FIRST;
   /** Jobs shared with the workers, jobs that missed, and jobs run alone after a miss (for tests and benchmarks). */
-  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0, ownParts: 0, parts: 0 };
+  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0 };
 
   /** Resolves once every worker has loaded the module (at once for a pool made by `start`). */
   readonly joined: Promise<void>;
@@ -198,7 +199,6 @@ export class ThreadPool {
       return;
     }
     this.stats.shared++;
-    this.stats.parts += parts;
     const begin = performance.now();
     const ctl = this.ctl;
     const job = (Atomics.load(ctl, JOB) + 1) | 0;
@@ -225,7 +225,6 @@ export class ThreadPool {
     for (;;) {
       const p = claimPart(ctl, HOME, tag, parts, this.threads, 0);
       if (p < 0) break;
-      this.stats.ownParts++;
       try {
         part(p);
       } catch (err) {
