@@ -655,7 +655,9 @@ function gemmRange(
         }
         tryColumns = false;
       }
-      if (tryRows && listing) {
+      // A short last block (784 = 3 × 256 + 16) stays on the row path once it was taken: the
+      // same bits, without packing A and walking every step of it with the tile kernel.
+      if (tryRows && (listing || path == 2)) {
         if (listRows(a, lda, m, pc, kc, rowLists, listA) >= 0) {
           packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, false);
           rowSparse(c, n, a, lda, m, pc, kc, pB, jc, nc, rowLists, listA, first, tile);
