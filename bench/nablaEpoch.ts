@@ -33,6 +33,7 @@ const { values } = parseArgs({
     epochs: { type: 'string', default: '1' },
     limit: { type: 'string' },
     curve: { type: 'boolean' },
+    data: { type: 'string', default: 'backend' },
   },
 });
 const workload = values.workload!;
@@ -59,7 +60,10 @@ if (workload === 'mlp') {
   throw new Error(`unknown workload ${workload}`);
 }
 
-let train = loadMnist('train');
+// The data in the backend's memory (loadMnist's `allocate`, docs/backends.md): the wasm kernel
+// then gathers each batch, on every thread. `--data arrays` keeps it in ordinary arrays.
+const allocate = values.data === 'arrays' ? undefined : (n: number) => backend.allocate(n);
+let train = loadMnist('train', undefined, allocate);
 if (values.limit !== undefined) train = sliceDataset(train, 0, Number(values.limit));
 const test = loadMnist('test');
 
@@ -86,5 +90,5 @@ if (backend instanceof WasmBackend) backend.dispose();
 console.log(JSON.stringify({
   lib: values.backend === 'js' ? 'nabla-js' : 'nabla-wasm', workload, threads, samples: train.count, batch: batchSize,
   warmupBatches, warmupSeconds, epochSeconds, testAccuracy, maxRssMB: process.resourceUsage().maxRSS / 1024,
-  idiom: 'model.fit, one epoch per call', ...(values.curve ? { curveMsPerBatch: curve } : {}),
+  idiom: `model.fit, one epoch per call${allocate ? ', data in the backend memory' : ''}`, ...(values.curve ? { curveMsPerBatch: curve } : {}),
 }));
