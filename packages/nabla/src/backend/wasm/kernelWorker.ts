@@ -33,6 +33,8 @@ export interface WorkerInit {
   argCount: number;
   /** Int32 index of thread 0's claim word (claims.ts), and the pool's thread count. */
   home: number;
+  /** Int32 index of thread 0's asleep word: thread i's is 1 while it waits for a job without spinning. */
+  asleep: number;
   threads: number;
   /** How long to busy-wait for the next job before sleeping on the job counter (ms). */
   spinMs: number;
@@ -83,7 +85,10 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
           last = now;
         }
       }
+      // Asleep (not spinning): a job now costs the caller a wake-up (ThreadPool.awake).
+      Atomics.store(ctl, init.asleep + me, 1);
       while (Atomics.load(ctl, JOB) === seen) Atomics.wait(ctl, JOB, seen);
+      Atomics.store(ctl, init.asleep + me, 0);
       seen = Atomics.load(ctl, JOB);
       // The block is [op code (−1: exit), parts, ...the op's arguments in table order], read
       // fresh each job: the memory may have grown since the last one.

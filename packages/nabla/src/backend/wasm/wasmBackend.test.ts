@@ -101,6 +101,43 @@ test('after a worker held the caller up, the caller runs the next jobs alone, wi
   assert.equal(pool.stats.shared, sharedNow + 1);
 });
 
+test('a batch gather is shared only with a worker that is spinning: a sleeping one is not woken for it', { skip: !two && 'needs 2 cores' }, () => {
+  const pool = two!.pool!;
+  const rng = new Rng(8);
+  const [rows, width, count] = [300, 784, 64];
+  const src = two!.allocate(rows * width);
+  src.forEach((_, i) => (src[i] = rng.uniform()));
+  const orderBuf = two!.allocate(rows);
+  const order = new Uint32Array(orderBuf.buffer, orderBuf.byteOffset, rows);
+  order.forEach((_, i) => (order[i] = (i * 7) % rows));
+  const want = new Float32Array(count * width);
+  for (let r = 0; r < count; r++) want.set(src.subarray(order[r] * width, (order[r] + 1) * width), r * width);
+  const jobs: string[] = [];
+  const run = pool.run.bind(pool);
+  pool.run = (name, parts, ...rest) => {
+    jobs.push(`${name}/${parts}`);
+    run(name, parts, ...rest);
+  };
+  try {
+    // Idle for far longer than a worker spins (1 ms): it sleeps.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+    assert.equal(pool.awake(), 0, 'the worker sleeps');
+    const out = two!.allocate(count * width);
+    two!.gatherRows(out, src, order, 0, count, width);
+    assert.deepEqual(jobs, [], 'not woken: the caller copied alone');
+    assert.deepEqual(out, want);
+    // A spinning worker takes its half.
+    pool.awake = () => 1;
+    const shared = two!.allocate(count * width);
+    two!.gatherRows(shared, src, order, 0, count, width);
+    assert.deepEqual(jobs, ['gatherRows/2']);
+    assert.deepEqual(shared, want);
+  } finally {
+    pool.run = run;
+    delete (pool as { awake?: unknown }).awake;
+  }
+});
+
 test('how products and updates are split: long ones by columns, a short one on a large W so that each thread keeps its rows of W, small ones not at all', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
   // The jobs each call hands the pool (op and part count), in order.

@@ -508,8 +508,11 @@ export class WasmBackend implements Backend {
       return;
     }
     // Random rows of a large dataset come from main memory: two cores keep twice as many loads
-    // in flight. Part t is rows [t·per, (t + 1)·per).
-    const parts = !this.pool || count * width < PARALLEL_MIN_VALUES / 2 || count < this.threads ? 1 : this.threads;
+    // in flight, but only with workers that are spinning: waking a sleeping one costs the caller
+    // about half of what a batch's gather takes (MNIST, batch 64: 35 µs). Part t is rows
+    // [t·per, (t + 1)·per).
+    const helpers = !this.pool || count * width < PARALLEL_MIN_VALUES / 2 ? 0 : this.pool.awake();
+    const parts = Math.max(1, Math.min(count, 1 + helpers));
     const args = { out: pout, src: psrc, order: porder + 4 * start, count, per: Math.ceil(count / parts), rowBytes: 4 * width };
     this.run('gatherRows', parts, args, 'gatherRows');
   }
