@@ -121,7 +121,13 @@ const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void>
   sgdSumSquares: (b, big) => b.sgdUpdateSumSquares(big(), big(), 1 << 17, 0.1, 0),
   gatherRows: (b, big) => {
     const order = b.allocate(64); // row 0, 64 times, in the wasm memory
-    b.gatherRows(big(), big(), new Uint32Array(order.buffer, order.byteOffset, 64), 0, 64, 784);
+    // Shared only with a worker that spins (ThreadPool.awake); this one may have gone to sleep.
+    b.pool!.awake = () => 1;
+    try {
+      b.gatherRows(big(), big(), new Uint32Array(order.buffer, order.byteOffset, 64), 0, 64, 784);
+    } finally {
+      delete (b.pool as { awake?: unknown }).awake;
+    }
   },
   batchNormStats: (b, big) => b.batchNormStats(b.allocate(16), b.allocate(16), big(), 64, 16, 128),
   batchNormNormalize: (b, big) => b.batchNormNormalize(big(), big(), b.allocate(16), b.allocate(16), b.allocate(16), b.allocate(16), 64, 16, 128),

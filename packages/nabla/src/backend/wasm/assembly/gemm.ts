@@ -49,8 +49,11 @@ const LIST_B: i32 = (NC / NR) * KC;
 
 /** Bytes of scratch one thread needs. */
 export function gemmScratchBytes(): i32 {
-  return (MC * KC + KC * NC + MR * NR + LIST_A + LIST_B + MC / MR + NC / NR) * 4;
+  return (MC * KC + KC * NC + MR * NR + LIST_A + LIST_B + MC / MR + NC / NR + COMPRESS) * 4;
 }
+
+// The row lists' compress table (16 masks × 4 lanes, i32 words): see fillCompress.
+const COMPRESS: i32 = 64;
 
 // Use a step list when at most this fraction of a side's steps are non-zero: walking a list
 // costs an extra load per step, so nearly full panels are faster the plain way.
@@ -293,33 +296,43 @@ function micro(
   }
 }
 
-// Append to the list at `out` the steps base..base+3 whose lane of `mask` (a bitmask of
-// non-zero lanes) is set; returns the new length. Branch-free (zeros fall unpredictably): each
-// step is written where it belongs if kept, and the four stores do not wait on each other.
-// @ts-ignore: decorator
-@inline
-function appendLanes(out: usize, n: i32, base: i32, mask: i32): i32 {
-  const at = out + <usize>n * 4;
-  store<i32>(at, base);
-  store<i32>(at + <usize>(mask & 1) * 4, base + 1);
-  store<i32>(at + <usize>popcnt(mask & 3) * 4, base + 2);
-  store<i32>(at + <usize>popcnt(mask & 7) * 4, base + 3);
-  return n + popcnt(mask);
+// For each 4-bit mask of non-zero lanes, the i8x16.swizzle control that moves the set lanes'
+// i32 values to the front, in order (the rest become 0): listRows appends 4 steps with one
+// shuffle and one store. Written into the thread's scratch, not a data segment (see
+// build-wasm.mjs: a worker instantiating the module must not write the shared memory).
+function fillCompress(table: usize): void {
+  for (let m = 0; m < 16; m++) {
+    let o = 0;
+    for (let l = 0; l < 4; l++) {
+      if ((m >> l) & 1) {
+        store<i32>(table + <usize>(m * 16 + o * 4), (l * 4) | ((l * 4 + 1) << 8) | ((l * 4 + 2) << 16) | ((l * 4 + 3) << 24));
+        o++;
+      }
+    }
+    for (; o < 4; o++) store<i32>(table + <usize>(m * 16 + o * 4), 0x80808080);
+  }
 }
 
 // The row path's lists for the k block pc .. pc+kc, made just before the block is computed (its
 // rows are still in cache): for each row i of A (stored m × k), the block's steps where A[i, p] is
 // non-zero, at lists + i·KC·4, their count at counts + i·4. Returns the total, or −1 as soon as
 // the rows seen are too full for the row path (judged first from 4 rows: a dense A costs little).
-function listRows(a: usize, lda: i32, m: i32, pc: i32, kc: i32, lists: usize, counts: usize): i32 {
+function listRows(a: usize, lda: i32, m: i32, pc: i32, kc: i32, lists: usize, counts: usize, table: usize): i32 {
   const zero = f32x4.splat(0);
+  const lanes = i32x4(0, 1, 2, 3);
   let total = 0;
   for (let i = 0; i < m; i++) {
     const row = a + (<usize>i * lda + <usize>pc) * 4;
     const out = lists + <usize>(i * KC) * 4;
     let n = 0;
     let p = 0;
-    for (; p + 4 <= kc; p += 4) n = appendLanes(out, n, p, i32x4.bitmask(f32x4.ne(v128.load(row + <usize>p * 4), zero)));
+    // The 4 steps p..p+3, the kept ones moved to the front, stored whole: n ≤ p, so the store
+    // stays within the row's KC entries.
+    for (; p + 4 <= kc; p += 4) {
+      const mask = i32x4.bitmask(f32x4.ne(v128.load(row + <usize>p * 4), zero));
+      v128.store(out + <usize>n * 4, i8x16.swizzle(i32x4.add(i32x4.splat(p), lanes), v128.load(table + <usize>(mask << 4))));
+      n += popcnt(mask);
+    }
     for (; p < kc; p++) {
       store<i32>(out + <usize>n * 4, p);
       n += <i32>(load<f32>(row + <usize>p * 4) != 0);
@@ -630,6 +643,7 @@ function gemmRange(
   const listB = listA + <usize>LIST_A * 4;
   const countA = listB + <usize>LIST_B * 4;
   const countB = countA + <usize>(MC / MR) * 4;
+  const compress = countB + <usize>(NC / NR) * 4;
   const ldb = transB ? k : n;
   // The column path is tried until a block shows that B is not sparse enough for it.
   let tryColumns = transA && !transB && alpha == 1 && m >= 16;
@@ -638,6 +652,7 @@ function gemmRange(
   // whole panels), so m lists of KC steps must fit there.
   const ncMax = min(NC, (n + NR - 1) / NR * NR);
   let tryRows = !transA && alpha == 1 && n1 - n0 >= 3 * NR && m <= NC - ncMax;
+  if (tryRows) fillCompress(compress);
   const rowLists = pB + <usize>(KC * ncMax) * 4;
   for (let jc = n0; jc < n1; jc += NC) {
     const nc = min(NC, n1 - jc);
@@ -658,7 +673,7 @@ function gemmRange(
       // A short last block (784 = 3 × 256 + 16) stays on the row path once it was taken: the
       // same bits, without packing A and walking every step of it with the tile kernel.
       if (tryRows && (listing || path == 2)) {
-        if (listRows(a, lda, m, pc, kc, rowLists, listA) >= 0) {
+        if (listRows(a, lda, m, pc, kc, rowLists, listA, compress) >= 0) {
           packB(pB, b, ldb, transB, pc, kc, jc, nc, listB, countB, false);
           rowSparse(c, n, a, lda, m, pc, kc, pB, jc, nc, rowLists, listA, first, tile);
           path = 2;
