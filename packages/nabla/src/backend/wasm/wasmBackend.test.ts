@@ -19,6 +19,7 @@ import { BatchIterator } from '../../data/batches.ts';
 import { JsBackend } from '../js/jsBackend.ts';
 import { createBackend } from '../createBackend.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
+import type { ThreadPool } from './threadPool.ts';
 import type { Backend } from '../backend.ts';
 
 // As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag
@@ -101,6 +102,17 @@ test('after a worker held the caller up, the caller runs the next jobs alone, wi
   assert.equal(pool.stats.shared, sharedNow + 1);
 });
 
+/** Records the jobs `pool` runs (op/part count, in order) until `restore()`. */
+function recordJobs(pool: ThreadPool): { jobs: string[]; restore: () => void } {
+  const jobs: string[] = [];
+  const run = pool.run.bind(pool);
+  pool.run = (name, parts, ...rest) => {
+    jobs.push(`${name}/${parts}`);
+    run(name, parts, ...rest);
+  };
+  return { jobs, restore: () => { pool.run = run; } };
+}
+
 test('a batch gather is shared only with a worker that is spinning: a sleeping one is not woken for it', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
   const rng = new Rng(8);
@@ -112,12 +124,7 @@ test('a batch gather is shared only with a worker that is spinning: a sleeping o
   order.forEach((_, i) => (order[i] = (i * 7) % rows));
   const want = new Float32Array(count * width);
   for (let r = 0; r < count; r++) want.set(src.subarray(order[r] * width, (order[r] + 1) * width), r * width);
-  const jobs: string[] = [];
-  const run = pool.run.bind(pool);
-  pool.run = (name, parts, ...rest) => {
-    jobs.push(`${name}/${parts}`);
-    run(name, parts, ...rest);
-  };
+  const { jobs, restore } = recordJobs(pool);
   try {
     // Idle for far longer than a worker spins (1 ms): it sleeps.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
@@ -133,7 +140,7 @@ test('a batch gather is shared only with a worker that is spinning: a sleeping o
     assert.deepEqual(jobs, ['gatherRows/2']);
     assert.deepEqual(shared, want);
   } finally {
-    pool.run = run;
+    restore();
     delete (pool as { awake?: unknown }).awake;
   }
 });
@@ -141,12 +148,7 @@ test('a batch gather is shared only with a worker that is spinning: a sleeping o
 test('how products and updates are split: long ones by columns, a short one on a large W so that each thread keeps its rows of W, small ones not at all', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
   // The jobs each call hands the pool (op and part count), in order.
-  const jobs: string[] = [];
-  const run = pool.run.bind(pool);
-  pool.run = (name, parts, ...rest) => {
-    jobs.push(`${name}/${parts}`);
-    run(name, parts, ...rest);
-  };
+  const { jobs, restore } = recordJobs(pool);
   try {
     const [x, w, y, dy] = [two!.allocate(128 * 784).fill(0.5), two!.allocate(256 * 784).fill(0.25), two!.allocate(128 * 256), two!.allocate(128 * 256).fill(0.1)];
     const layer = (units: number, batch: number, sgdParts: number) => {
@@ -166,7 +168,7 @@ test('how products and updates are split: long ones by columns, a short one on a
     // 784 × 64 at batch 64 (31, and W's 50,176 values too few to split its update): one thread.
     assert.deepEqual(layer(64, 64, 4), []);
   } finally {
-    pool.run = run;
+    restore();
   }
 });
 
