@@ -4,15 +4,15 @@
  * A worker instantiates the same wasm module over the same shared memory as the main thread,
  * then loops: wait for the job counter to move, look the job's op up in the op table (ops.ts),
  * decode its named arguments, claim parts until none is left (its own range first, claims.ts),
- * run each with the op's `part`, count each finished part, repeat. Jobs and their arguments travel through the shared memory
- * itself (see threadPool.ts), so a dispatch costs a few atomic operations and no message passing;
- * a worker spins briefly before sleeping so that the back-to-back kernels of a training step find
- * it awake.
+ * run each with the op's `part`, count each finished part, repeat. Jobs and their arguments
+ * travel through the shared memory itself (see threadPool.ts), so a dispatch costs a few atomic
+ * operations and no message passing; a worker spins briefly before sleeping so that the
+ * back-to-back kernels of a training step find it awake.
  *
  * NOTE: `kernelWorkerMain` is shipped to the worker as source text (Function.prototype.toString),
  * together with the op table (`opsSource`) and `claimPart`, so it must not reference anything
- * outside its own body: no imports, no module constants. That is what lets one file start workers under tsx,
- * from a bundle, or in a browser.
+ * outside its own body: no imports, no module constants. That is what lets one file start
+ * workers under tsx, from a bundle, or in a browser.
  */
 import { opsSource, type Kernels, type Op } from './ops.ts';
 import { claimPart } from './claims.ts';

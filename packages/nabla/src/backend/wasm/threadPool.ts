@@ -218,12 +218,11 @@ export class ThreadPool {
     const tag = (job & 0x7fffff) << 8;
     // Close the claims BEFORE the arguments change: a worker that woke late for the previous job
     // may be reading the block while it is rewritten, and its claim must then fail. Its claim
-    // checks CLAIM for the previous job's tag and an unclaimed part (below `parts` as read from
-    // the block, possibly this job's larger count); without this store the previous job's
-    // exhausted counter could pass that check, and the worker would run a part with half-written
-    // arguments (seen under load on main: "conv2d forward ... divide by zero" in a worker).
-    // 255 parts claimed under this job's tag matches no job a worker can be looking at.
-    // Close every range under the new tag first: a worker still in the last job stops claiming.
+    // checks a claim word for the previous job's tag and an unclaimed part (below `parts` as read
+    // from the block, possibly this job's larger count); without these stores the previous job's
+    // exhausted ranges could pass that check, and the worker would run a part with half-written
+    // arguments (seen under load: "conv2d forward ... divide by zero" in a worker). Every range
+    // closed under this job's tag (255 parts claimed) matches no job a worker can be looking at.
     for (let i = 0; i < this.threads; i++) Atomics.store(ctl, HOME + i, tag | 0xff);
     const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
     block[0] = OP_NAMES.indexOf(name);

@@ -385,11 +385,13 @@ export class WasmBackend implements Backend {
   /**
    * Run a job that pays split only while both cores are free and at full speed (a short product on
    * a large W, its update): split or on this thread alone, as the chooser says (the same parts,
-   * so the same bits), and tell it when the job ended. `wholePer`: alone, run one part of this
-   * size instead of the parts in turn (a GEMM: one product lists its sparse operand once).
+   * so the same bits), and tell it when the job ended. The jobs on one layer's `weights` (their
+   * count) share one choice. `wholePer`: alone, run one part of this size instead of the parts in
+   * turn (a GEMM: one product lists its sparse operand once).
    */
-  private runChosen<N extends OpName>(key: string, name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0, wholePer = 0): void {
+  private runChosen<N extends OpName>(weights: number, name: N, parts: number, args: OpArgs<N>, what: string, extraMs = 0, wholePer = 0): void {
     if (!this.pool || parts <= 1) return this.run(name, parts, args, what, extraMs);
+    const key = `W ${weights}`;
     if (this.chooser.split(key)) this.run(name, parts, args, what, extraMs);
     else if (wholePer > 0) this.run(name, 1, { ...args, per: wholePer }, what, extraMs);
     else this.run(name, parts, args, what, extraMs, true);
@@ -409,7 +411,7 @@ export class WasmBackend implements Backend {
     const per = Math.ceil(count / parts / align) * align;
     // The caller's args object is fresh for this call: fill in `per` rather than copy it.
     (args as Record<string, number>).per = per;
-    if (chosen) this.runChosen(`W ${values}`, name, parts, args as OpArgs<N>, what, values / 1e5);
+    if (chosen) this.runChosen(values, name, parts, args as OpArgs<N>, what, values / 1e5);
     else this.run(name, parts, args as OpArgs<N>, what, values / 1e5);
   }
 
@@ -463,7 +465,7 @@ export class WasmBackend implements Backend {
     if (!owned) this.run('gemm', parts, args, 'gemm', flops / 1e6);
     else {
       this.ownedSizes.add(weights);
-      this.runChosen(`W ${weights}`, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
+      this.runChosen(weights, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
     }
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }
@@ -603,7 +605,7 @@ export class WasmBackend implements Backend {
       const parts = Math.ceil(n / SUM_PART);
       this.sums = this.wasmMemory.regrow(this.sums, parts * 8);
       const args = { param: p.param, grad: p.grad, n, per: SUM_PART, out: this.sums.ptr, lr, weightDecay };
-      if (this.ownedSizes.has(n)) this.runChosen(`W ${n}`, 'sgdSumSquares', parts, args, 'SGD update');
+      if (this.ownedSizes.has(n)) this.runChosen(n, 'sgdSumSquares', parts, args, 'SGD update');
       else this.run('sgdSumSquares', parts, args, 'SGD update', 0, n < SGD_PARALLEL_MIN_VALUES);
       return this.addPartialSums(parts);
     }, () => this.js.sgdUpdateSumSquares(param, grad, n, lr, weightDecay));
