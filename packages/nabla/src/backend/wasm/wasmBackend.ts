@@ -650,10 +650,10 @@ export class WasmBackend implements Backend {
     this.kernel('conv2dForward', operands, (p) => {
       if (n === 0) return;
       if (winogradApplies(c, kh, kw, sh, sw)) {
-        // Per-thread scratch, then the transformed filters (16 planes of OC × C).
+        // Per-thread scratch, then the transformed filters (16 or 36 planes of OC × C).
         const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));
-        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + align64(4 * 36 * oc * c));
+        this.convBlock = this.wasmMemory.regrow(this.convBlock, this.threads * stride + align64(this.k.winoFilterBytes(oc, c)));
         const u = this.convBlock.ptr + this.threads * stride;
         this.k.winoFilter(u, p.weight, oc, c, 0, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const args = { y: p.y, x: p.x, u, bias: p.bias, chunkSize: chunk, n, c, h, w, ph, pw, oc, scratch: this.convBlock.ptr, stride };
@@ -694,7 +694,7 @@ export class WasmBackend implements Backend {
         // Threads' scratch, the rotated filters transformed for dx (≤ 36 planes of C × OC), 9·OC·C
         // floats for dW's transform, then per chunk its Winograd-domain dW sums (≤ 36 planes of
         // OC × C) and db sums, added in chunk order and transformed once by winoAddPartials.
-        const filters = align64(4 * 36 * oc * c);
+        const filters = align64(this.k.winoFilterBytes(oc, c));
         const dbOffset = filters;
         const partStride = align64(dbOffset + 4 * oc);
         const stride = align64(this.k.winoScratchBytes(c, h, w, ph, pw, oc, chunk));

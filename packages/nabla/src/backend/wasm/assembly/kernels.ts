@@ -10,4 +10,4 @@ export { convForward, convBackward, convAddPartials, direct3x3Forward, direct3x3
 export {
   batchNormShift, batchNormStats, batchNormStatsFinish, batchNormNormalize, batchNormGrad, batchNormGradFinish, batchNormBackward,
 } from './batchNorm';
-export { winoScratchBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';
+export { winoScratchBytes, winoFilterBytes, winoFilter, winoForward, winoBackward, winoAddPartials } from './winograd';

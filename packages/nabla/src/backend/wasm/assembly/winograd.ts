@@ -110,6 +110,23 @@ function areaM(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i
   return max(positions(oh, ow) * planeOf(oc * tileCols(chunk, oh, ow)), positions(h, w) * planeOf(c * tileCols(chunk, h, w)));
 }
 
+// Floats between two positions' planes of transformed filters (U_ξ, OC × C) or of their
+// gradients (dU_ξ): whole 64-byte lines, an ODD number of them. A filter's transform stores its
+// 16 or 36 values one per plane, and the weight gradient's transform loads them so; with planes
+// a multiple of 2 or 4 KiB apart (32 × 16 or 32 × 32 channels) those fell in one or two sets of
+// the L1 cache: transforming the 32 × 32 filters of an 8 × 8 output took 583 µs instead of ~15.
+// With an odd number of lines apart, successive planes fall in different sets.
+// @ts-ignore: decorator
+@inline
+function filterPlane(oc: i32, c: i32): i32 {
+  return (((oc * c + 15) >> 4) | 1) << 4;
+}
+
+/** Bytes of one set of transformed filters (or of one chunk's dU sums): 36 planes of OC × C. */
+export function winoFilterBytes(oc: i32, c: i32): i32 {
+  return 36 * filterPlane(oc, c) * 4;
+}
+
 /** Bytes of scratch one thread needs for chunks of `chunk` samples (forward or backward). */
 export function winoScratchBytes(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
   return (TMP + areaP(c, h, w, ph, pw, oc) + areaV(c, h, w, ph, pw, oc, chunk) + areaM(c, h, w, ph, pw, oc, chunk)) * 4;
@@ -129,8 +146,9 @@ function gRow(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
 
 /**
  * The transformed filters of a convolution with an OH × OW output: u[ξ] (one plane of OC × C
- * floats per position) = G·W[o][ch]·Gᵀ; with flip, u[ξ] (planes of C × OC) = G·rot180(W[o][ch])·Gᵀ
- * at [ch][o]: the filters of the input gradient. wt: (OC, C, 3, 3); u: 36·OC·C floats.
+ * floats per position, filterPlane apart) = G·W[o][ch]·Gᵀ; with flip, u[ξ] (planes of C × OC) =
+ * G·rot180(W[o][ch])·Gᵀ at [ch][o]: the filters of the input gradient. wt: (OC, C, 3, 3);
+ * u: winoFilterBytes(oc, c) bytes.
  */
 export function winoFilter(u: usize, wt: usize, oc: i32, c: i32, flip: i32, oh: i32, ow: i32): void {
   if (tileOf(oh, ow) == 2) filter2(u, wt, oc, c, flip);
@@ -159,7 +177,7 @@ function gRow6(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
 }
 
 function filter4(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
-  const plane = <usize>(oc * c) * 4;
+  const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const g = wt + <usize>((o * c + ch) * 9) * 4;
@@ -184,7 +202,7 @@ function filter4(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
 }
 
 function filter2(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
-  const plane = <usize>(oc * c) * 4;
+  const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const g = wt + <usize>((o * c + ch) * 9) * 4;
@@ -553,9 +571,9 @@ function gt6(src: usize, st: usize, dst: usize, dstStep: usize): void {
   store<f32>(dst + 2 * dstStep, <f32>(1.0 / 6.0) * (c - a) + e5);
 }
 
-/** dw[o][ch] (3×3) = Gᵀ dU[·][o][ch] G for F(4×4, 3×3), dU: 36 planes of OC × C (overwritten). */
+/** dw[o][ch] (3×3) = Gᵀ dU[·][o][ch] G for F(4×4, 3×3), dU: 36 planes of OC × C, filterPlane apart (overwritten). */
 function filterGradient4(dw: usize, du: usize, oc: i32, c: i32): void {
-  const plane = <usize>(oc * c) * 4;
+  const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const s = du + <usize>(o * c + ch) * 4;
@@ -723,8 +741,9 @@ function convChunk(
     if (e == 2) inputTiles(v, vPlane, ld, col, p, c, hp, wp, th, tw);
     else inputTiles4(v, vPlane, ld, col, p, c, hp, wp, th, tw, tmp);
   }
+  const uPlane = <usize>filterPlane(oc, c) * 4;
   for (let xi = 0; xi < npos; xi++) {
-    product(m + <usize>xi * mPlane, u + <usize>(xi * oc * c) * 4, v + <usize>xi * vPlane, oc, c, t);
+    product(m + <usize>xi * mPlane, u + <usize>xi * uPlane, v + <usize>xi * vPlane, oc, c, t);
   }
   for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
     if (e == 2) outputTiles(y, b, m, mPlane, ld, col, sg, min(4, s1 - sg), oc, oh, ow, th, tw);
@@ -749,7 +768,7 @@ export function winoForward(
 }
 
 /**
- * Backward of the samples [s0, s1): duPart (positions × OC × C) = the chunk's weight gradient in
+ * Backward of the samples [s0, s1): duPart (positions × OC × C, planes filterPlane apart) = the chunk's weight gradient in
  * the Winograd domain, Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B), and dbPart (OC) its Σ dy (both written fresh;
  * dbPart 0 for none); winoAddPartials turns the chunks' sums into dW. When dx is not 0, dx[s]
  * (written fresh) = the full correlation of dy[s] with the rotated kernels, ut from winoFilter
@@ -783,7 +802,7 @@ export function winoBackward(
     else gradTiles4(m, mPlane, ld, col, p, oc, th, tw, tmp);
   }
   // dU_ξ = DY_ξ · V_ξᵀ.
-  const duPlane = <usize>(oc * c) * 4;
+  const duPlane = <usize>filterPlane(oc, c) * 4;
   for (let xi = 0; xi < npos; xi++) {
     productT(duPart + <usize>xi * duPlane, m + <usize>xi * mPlane, v + <usize>xi * vPlane, oc, c, t);
   }
@@ -810,13 +829,14 @@ export function winoBackward(
  * dW += Gᵀ (part 0 + part 1 + …) G and db += the parts' db sums (when db is not 0): the chunks'
  * Winograd-domain sums are added first, in part order (the same sums whichever thread computed
  * each part), and transformed once. Part t is at parts + t·stride bytes (its positions × OC × C
- * sums, its db sums dbOffset bytes after); part 0 is overwritten; tmp: 9·OC·C floats.
+ * sums, planes filterPlane apart; its db sums dbOffset bytes after); part 0 is overwritten;
+ * tmp: 9·OC·C floats.
  */
 export function winoAddPartials(
   dw: usize, db: usize, parts: usize, count: i32, stride: i32, dbOffset: i32, oc: i32, c: i32, oh: i32, ow: i32, tmp: usize,
 ): void {
   const e = tileOf(oh, ow);
-  const len = (e + 2) * (e + 2) * oc * c;
+  const len = (e + 2) * (e + 2) * filterPlane(oc, c);
   for (let t = 1; t < count; t++) {
     const p = parts + <usize>t * <usize>stride;
     let j = 0;
@@ -838,9 +858,9 @@ export function winoAddPartials(
 
 // Gᵀ·(e0, e1, e2, e3) = (e0 + ½(e1 + e2), ½(e1 − e2), ½(e1 + e2) + e3).
 
-/** dw[o][ch] (3×3) = Gᵀ dU[·][o][ch] G, dU: 16 planes of OC × C. */
+/** dw[o][ch] (3×3) = Gᵀ dU[·][o][ch] G, dU: 16 planes of OC × C, filterPlane apart. */
 function filterGradient(dw: usize, du: usize, oc: i32, c: i32): void {
-  const plane = <usize>(oc * c) * 4;
+  const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const s = du + <usize>(o * c + ch) * 4;
