@@ -10,12 +10,13 @@
  * back-to-back kernels of a training step find it awake.
  *
  * NOTE: `kernelWorkerMain` is shipped to the worker as source text (Function.prototype.toString),
- * together with the op table (`opsSource`) and `claimPart`, so it must not reference anything
- * outside its own body: no imports, no module constants. That is what lets one file start
- * workers under tsx, from a bundle, or in a browser.
+ * together with the op table (`opsSource`), `claimPart` and `afterSpin`, so it must not
+ * reference anything outside its own body: no imports, no module constants. That is what lets
+ * one file start workers under tsx, from a bundle, or in a browser.
  */
 import { opsSource, type Kernels, type Op } from './ops.ts';
 import { claimPart } from './claims.ts';
+import { afterSpin } from './spinPolicy.ts';
 
 /** What the worker needs to join the pool (sent once, as its first message). */
 export interface WorkerInit {
@@ -40,8 +41,10 @@ export interface WorkerInit {
   spinMs: number;
   /** A spin round longer than this (ms) means the OS paused the thread: the machine is busy. */
   pausedMs: number;
-  /** Jobs to wait for without spinning after such a pause. */
-  quietJobs: number;
+  /** Jobs to wait for without spinning after such a pause (spinPolicy.ts). */
+  quietFirst: number;
+  quietMax: number;
+  calmJobs: number;
 }
 
 /** The minimal messaging a worker body needs from its host. */
@@ -50,7 +53,7 @@ export interface WorkerPort {
   post(message: unknown): void;
 }
 
-export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof claimPart): void {
+export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof claimPart, after: typeof afterSpin): void {
   port.once((init) => {
     // Control words (Int32 indices), see threadPool.ts: JOB counter; FINISHED parts of the
     // current job; STATUS + i of thread i; the claim words from init.home (claims.ts).
@@ -63,27 +66,28 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
     const me = init.index;
     const thread = { index: me, scratch: init.scratch, memory: init.memory };
     let seen = Atomics.load(ctl, JOB);
-    let quiet = 0;
+    const spin = { quiet: 0, next: init.quietFirst, calm: 0 };
     port.post({ ready: me });
     for (;;) {
       // Spin for the next job while that is free: up to spinMs, in short rounds. A round that
-      // took far longer than a round takes means the OS paused this thread: the cores are
-      // shared with other processes, where every spin takes time from this process's own
-      // threads (the caller among them). Then sleep at once for the next quietJobs jobs.
-      if (quiet > 0) quiet--;
+      // took far longer than a round takes means the OS paused this thread; after a pause,
+      // sleep at once for the next spin.quiet jobs (spinPolicy.ts).
+      if (spin.quiet > 0) spin.quiet--;
       else {
         const t0 = performance.now();
         let last = t0;
+        let paused = false;
         while (Atomics.load(ctl, JOB) === seen) {
           for (let i = 0; i < 256 && Atomics.load(ctl, JOB) === seen; i++);
           const now = performance.now();
           if (now - last > init.pausedMs) {
-            quiet = init.quietJobs;
+            paused = true;
             break;
           }
           if (now - t0 > init.spinMs) break;
           last = now;
         }
+        after(spin, paused, init);
       }
       // Asleep (not spinning): a job now costs the caller a wake-up (ThreadPool.awake).
       Atomics.store(ctl, init.asleep + me, 1);
@@ -150,12 +154,13 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
   const body = kernelWorkerMain.toString();
   const ops = opsSource();
   const claim = claimPart.toString();
+  const after = afterSpin.toString();
   const g = globalThis as unknown as {
     Worker?: new (url: string) => Worker;
     process?: { getBuiltinModule?: (name: string) => unknown };
   };
   if (typeof g.Worker === 'function' && typeof Blob === 'function' && typeof URL.createObjectURL === 'function') {
-    const source = `${PRELUDE}(${body})({ once: (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; }, post: (m) => self.postMessage(m) }, ${ops}, ${claim});`;
+    const source = `${PRELUDE}(${body})({ once: (f) => { self.onmessage = (e) => { self.onmessage = null; f(e.data); }; }, post: (m) => self.postMessage(m) }, ${ops}, ${claim}, ${after});`;
     const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
     const w = new g.Worker(url);
     return {
@@ -177,7 +182,7 @@ export function spawnKernelWorker(): WorkerHandle | undefined {
   // Not require(): it is missing where the eval'd source runs as an ES module (as it did when the
   // worker inherited --input-type=module); process.getBuiltinModule works either way.
   const source = `${PRELUDE}const { parentPort } = process.getBuiltinModule('node:worker_threads');
-(${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops}, ${claim});`;
+(${body})({ once: (f) => parentPort.once('message', f), post: (m) => parentPort.postMessage(m) }, ${ops}, ${claim}, ${after});`;
   // No execArgv: the body is self-contained, and inheriting e.g. `--import tsx` would make every
   // worker load that first (a lazily started pool then joins ~2× later).
   const w = new threads.Worker(source, { eval: true, execArgv: [] });

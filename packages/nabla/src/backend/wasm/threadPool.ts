@@ -59,14 +59,20 @@ const SPIN = 20_000;
  * How long a worker busy-waits for the next job before it sleeps (ms): in a training step the
  * threaded products come a few hundred microseconds apart, and a worker woken from Atomics.wait
  * arrives too late to take its part. But spinning is only free on an otherwise idle core: when
- * the OS pauses a spinning worker (a spin round takes over WORKER_PAUSED_MS), other processes
- * want the cores, and every spin then takes time from this process's own threads (measured on
- * a busy 2-core machine: the MLP epoch 2–4× slower on 2 threads than on 1). The worker then
- * sleeps between jobs for the next WORKER_QUIET_JOBS jobs before it tries spinning again.
+ * the OS keeps pausing a spinning worker (a spin round takes over WORKER_PAUSED_MS), other
+ * processes want the cores, and every spin then takes time from this process's own threads
+ * (measured on a busy 2-core machine: the MLP epoch 2–4× slower on 2 threads than on 1). After
+ * a pause the worker sleeps between jobs for the next WORKER_QUIET_FIRST jobs, twice as many
+ * after each pause that follows within WORKER_CALM_JOBS spinning jobs, up to WORKER_QUIET_MAX
+ * (spinPolicy.ts). A lone pause is the development VM's host taking a core for 1–6 ms, 6–11
+ * times per 100 steps of the `cnn` preset: a fixed 200 quiet jobs after each kept the worker
+ * asleep at the start of 33–40% of that preset's jobs (docs/backends.md, "On a busy machine").
  */
 const WORKER_SPIN_MS = 1;
 const WORKER_PAUSED_MS = 0.2;
-const WORKER_QUIET_JOBS = 200;
+const WORKER_QUIET_FIRST = 8;
+const WORKER_QUIET_MAX = 200;
+const WORKER_CALM_JOBS = 100;
 /**
  * A job "misses" when, after the caller ran out of parts, it waited longer than this (ms) and
  * longer than it computed itself for a part that a worker claimed: on a busy machine the OS
@@ -138,7 +144,7 @@ export class ThreadPool {
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
         module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
-        argCount: ARG_COUNT, home: HOME, asleep: ASLEEP, threads, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietJobs: WORKER_QUIET_JOBS,
+        argCount: ARG_COUNT, home: HOME, asleep: ASLEEP, threads, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietFirst: WORKER_QUIET_FIRST, quietMax: WORKER_QUIET_MAX, calmJobs: WORKER_CALM_JOBS,
       };
       w.postMessage(init);
     }
