@@ -1011,6 +1011,30 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
         assertClose(y, expected, { rtol: 1e-4, atol: 1e-4, label: `batchNormNormalize ${n},${c},${s}` });
       }
     },
+  }, {
+    title: 'with relu: bit for bit the relu of its own output without (a following ReLU\'s forward)',
+    run: (backend) => {
+      const rng = new Rng(18);
+      let zeros = 0, positives = 0;
+      for (const [n, c, s] of CHANNEL_SHAPES) {
+        const x = random(backend, n * c * s, rng);
+        const { mu, va } = channelStats(x, n, c, s);
+        const mean = inBackend(backend, mu);
+        const invStd = inBackend(backend, Array.from(va, (v) => 1 / Math.sqrt(v + 1e-5)));
+        const gamma = random(backend, c, rng);
+        const beta = random(backend, c, rng);
+        const y = nans(backend, x.length);
+        backend.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
+        const expected = nans(backend, x.length);
+        backend.relu(expected, y, y.length);
+        const fused = nans(backend, x.length);
+        backend.batchNormNormalize(fused, x, mean, invStd, gamma, beta, n, c, s, true);
+        assert.deepEqual(fused, expected, `batchNormNormalize relu ${n},${c},${s}`);
+        zeros += fused.filter((v) => v === 0).length;
+        positives += fused.filter((v) => v > 0).length;
+      }
+      assert.ok(zeros > 10 && positives > 10, `both sides of the ReLU: ${zeros} zeros, ${positives} positive`);
+    },
   }],
   batchNormBackward: [{
     title: 'against float64 central differences of Σ dy·BN(x); adds dgamma and dbeta; with running statistics dx = γ·invStd·dy',

@@ -183,10 +183,14 @@ export interface Backend {
 
   /** mean[c] and the biased variance var[c] = mean of (x − mean)² (two passes, float64 sums). */
   batchNormStats(mean: Float32Array, variance: Float32Array, x: Float32Array, n: number, c: number, s: number): void;
-  /** y = (x − mean[c]) · invStd[c] · gamma[c] + beta[c]; y may be x. */
+  /**
+   * y = (x − mean[c]) · invStd[c] · gamma[c] + beta[c]; y may be x. With `relu`, y = relu of that,
+   * bit for bit what `relu` would make of this call's y without it (a following ReLU's forward,
+   * without a pass of its own).
+   */
   batchNormNormalize(
     y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
-    n: number, c: number, s: number,
+    n: number, c: number, s: number, relu?: boolean,
   ): void;
   /**
    * Batch norm backward with x̂ = (x − mean)·invStd recomputed from x. ADDS dgamma[c] += Σ dy·x̂

@@ -13,6 +13,7 @@ import { Flatten } from './flatten.ts';
 import type { Layer } from './layer.ts';
 import { ReLU } from './activations.ts';
 import { Rng } from '../random.ts';
+import { defaultBackend } from '../backend/defaultBackend.ts';
 
 test('BatchNorm1D and BatchNorm2D pass the gradient check in training (batch statistics) and evaluation modes', () => {
   assertGradients(() => new BatchNorm1D(), 'BatchNorm1D', [{ inputShape: [3], batch: 4 }]);
@@ -51,28 +52,43 @@ test('bad BatchNorm2D layers are rejected when built: a channel-count mismatch, 
   assertNablaError(model([new Flatten(), new BatchNorm2D()], [1, 4, 4]), ['layer 1 (BatchNorm2D)', 'image input', 'BatchNorm1D']);
 });
 
-test('in a model, batch norm does the backward of the ReLU after it: the same gradients as each layer\'s own backward', () => {
+test('in a model, batch norm does the forward and the backward of the ReLU after it: the same outputs and gradients as each layer\'s own', () => {
+  const backend = defaultBackend();
   const build = () => new Sequential([new Conv2D(4, 3), new BatchNorm2D(), new ReLU(), new Conv2D(3, 3), new BatchNorm2D(), new ReLU(), new Flatten()],
-    { inputShape: [2, 9, 9], seed: 5 });
+    { inputShape: [2, 9, 9], seed: 5, backend });
   const fused = build();
   const plain = build();
   const rng = new Rng(9);
+  // Parameters moved off their initial values (γ = 1, β = 0), so that the test does not rest on them.
   const x = new Tensor([5, 2, 9, 9], Float32Array.from({ length: 5 * 2 * 81 }, () => rng.normal()));
   const dyData = Float32Array.from({ length: 5 * 3 * 25 }, () => rng.normal());
+  for (const m of [fused, plain]) m.parameters().forEach((p, i) => p.value.data.forEach((v, j, a) => (a[j] = v + 0.1 * Math.sin(i + j))));
   const bn = fused.layers[1];
-  let asked = 0;
-  const ask = bn.backwardThrough.bind(bn);
-  bn.backwardThrough = (next) => (asked++, ask(next));
-  fused.forward(x, true);
+  let askedForward = 0, askedBackward = 0;
+  const askF = bn.forwardThrough.bind(bn);
+  bn.forwardThrough = (next) => (askedForward++, askF(next));
+  const askB = bn.backwardThrough.bind(bn);
+  bn.backwardThrough = (next) => (askedBackward++, askB(next));
+  let reluCalls = 0;
+  const relu = backend.relu.bind(backend);
+  backend.relu = (...a) => (reluCalls++, relu(...a));
+  const out = fused.forward(x, true);
+  backend.relu = relu;
   fused.backward(new Tensor([5, 3 * 25], dyData));
-  assert.equal(asked, 1, 'the model asked the batch norm before the ReLU\'s backward');
-  // Each layer's own backward, the ReLUs included.
-  plain.forward(x, true);
+  assert.equal(askedForward, 1, 'the model asked the batch norm before its forward');
+  assert.equal(askedBackward, 1, 'the model asked the batch norm before the ReLU\'s backward');
+  assert.equal(reluCalls, 0, 'no ReLU pass of its own');
+  // Each layer's own forward and backward, the ReLUs included.
+  let a = x;
+  for (const layer of plain.layers) a = layer.forward(a, true);
+  assert.deepEqual(Array.from(out.data), Array.from(a.data));
+  assert.ok(out.data.some((v) => v === 0) && out.data.some((v) => v > 0));
   let d = new Tensor([5, 3 * 25], dyData);
   for (let i = plain.layers.length - 1; i >= 0; i--) d = plain.layers[i].backward(d);
   const grads = (m: Sequential) => m.parameters().map((p) => Array.from(p.grad.data));
   assert.deepEqual(grads(fused), grads(plain));
   assert.ok(grads(fused).flat().some((v) => v !== 0));
   // Asked about any other layer, it declines.
+  assert.equal(fused.layers[1].forwardThrough(fused.layers[3]), false);
   assert.equal(fused.layers[1].backwardThrough(fused.layers[3]), false);
 });

@@ -15,9 +15,10 @@
  * running statistics, so a sample's output no longer depends on the rest of its batch.
  * Caches x and the μ and 1/sqrt(σ² + eps) used; backward recomputes x̂ from them.
  *
- * Followed by a ReLU in a model, the layer also does the ReLU's backward (backwardThrough): the
- * ReLU's mask [y > 0] comes from y recomputed from x, bit for bit as the forward made it, inside
- * the batch-norm passes, so the gradient makes no pass of its own over the activations.
+ * Followed by a ReLU in a model, the layer also does the ReLU's forward (forwardThrough: its
+ * normalisation writes relu(y)) and backward (backwardThrough: the ReLU's mask [y > 0] comes from
+ * y recomputed from x, bit for bit as the forward made it, inside the batch-norm passes), so the
+ * ReLU makes no pass of its own over the activations either way.
  */
 import { NablaError } from '../errors.ts';
 import type { Rng } from '../random.ts';
@@ -55,6 +56,8 @@ abstract class BatchNorm extends Layer {
   private batchStats = false;
   /** Set by backwardThrough for the next backward only: dy is the gradient at the following ReLU's output. */
   private throughRelu = false;
+  /** Set by forwardThrough for the next forward only: write relu(y) (the following ReLU's forward). */
+  private reluForward = false;
   // Per-channel scratch: the batch mean and variance, and the mean and 1/sqrt(var + eps) in use.
   private batchMean!: Float32Array;
   private batchVar!: Float32Array;
@@ -122,6 +125,8 @@ abstract class BatchNorm extends Layer {
     const c = this.weight.value.size;
     const s = x.size / (n * c);
     const y = this.out.get(this.backend, n, this.outputShape);
+    const relu = this.reluForward;
+    this.reluForward = false;
     this.batchStats = training;
     this.throughRelu = false;
     if (training) {
@@ -150,7 +155,7 @@ abstract class BatchNorm extends Layer {
         this.invStd[ch] = 1 / Math.sqrt(this.runningVar.data[ch] + this.eps);
       }
     }
-    this.backend.batchNormNormalize(y.data, x.data, this.usedMean, this.invStd, this.weight.value.data, this.bias.value.data, n, c, s);
+    this.backend.batchNormNormalize(y.data, x.data, this.usedMean, this.invStd, this.weight.value.data, this.bias.value.data, n, c, s, relu);
     this.x = x;
     return y;
   }
@@ -167,6 +172,12 @@ abstract class BatchNorm extends Layer {
     );
     this.throughRelu = false;
     return dx;
+  }
+
+  /** A ReLU right after this layer: its forward is done inside this one's (see the header). */
+  override forwardThrough(next: Layer): boolean {
+    this.reluForward = next instanceof ReLU;
+    return this.reluForward;
   }
 
   /** A ReLU right after this layer: its backward is done inside this one's (see the header). */

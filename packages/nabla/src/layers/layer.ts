@@ -183,6 +183,18 @@ export abstract class Layer {
     return false;
   }
 
+  /**
+   * Whether this layer's next forward also does the forward of `next`, the layer right after it
+   * (one pass over the activations instead of two, e.g. batch norm into a ReLU): a model asks
+   * just before that forward and, on true, takes this layer's output as next's and skips next's
+   * forward. Its output must be bit for bit what next's forward would have made of it, and the
+   * layer must then also take next's backward (backwardThrough) after that forward. For this
+   * call only; never by default.
+   */
+  forwardThrough(_next: Layer): boolean {
+    return false;
+  }
+
   /** The learnable tensors, in state-dict order (none by default). */
   params(): Param[] {
     return [];

@@ -250,7 +250,13 @@ export class Sequential {
     let a = x;
     // Each layer's output is kept (references only) for diagnostics after a non-finite loss.
     this.acts.length = 0;
-    for (const layer of this.layers) this.acts.push((a = layer.forward(a, training)));
+    for (let i = 0; i < this.layers.length; i++) {
+      // A layer may take the next layer's forward into its own (Layer.forwardThrough): its output
+      // is then the next layer's too.
+      const through = i + 1 < this.layers.length && this.layers[i].forwardThrough(this.layers[i + 1]);
+      this.acts.push((a = this.layers[i].forward(a, training)));
+      if (through) this.acts.push(a), i++;
+    }
     return a;
   }
 

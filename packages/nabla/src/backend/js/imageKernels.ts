@@ -246,14 +246,22 @@ export function batchNormStats(mean: Float32Array, variance: Float32Array, x: Fl
 
 export function batchNormNormalize(
   y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
-  n: number, c: number, s: number,
+  n: number, c: number, s: number, relu = false,
 ): void {
   for (let b = 0, o = 0; b < n; b++) {
     for (let ch = 0; ch < c; ch++) {
-      // y = x·scale + shift, with scale = γ·invStd and shift = β − μ·scale folded per channel.
+      // y = x·scale + shift, with scale = γ·invStd and shift = β − μ·scale folded per channel;
+      // through a ReLU, the float32 value's relu as the relu kernel takes it (v > 0 ? v : 0).
       const scale = gamma[ch] * invStd[ch];
       const shift = beta[ch] - mean[ch] * scale;
-      for (let k = 0; k < s; k++, o++) y[o] = x[o] * scale + shift;
+      if (!relu) {
+        for (let k = 0; k < s; k++, o++) y[o] = x[o] * scale + shift;
+        continue;
+      }
+      for (let k = 0; k < s; k++, o++) {
+        const v = Math.fround(x[o] * scale + shift);
+        y[o] = v > 0 ? v : 0;
+      }
     }
   }
 }

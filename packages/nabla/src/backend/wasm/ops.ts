@@ -63,7 +63,7 @@ export interface Kernels {
   batchNormStatsFinish(mean: number, variance: number, sums: number, parts: number, partStride: number, x: number, shift: number,
     n: number, c: number, s: number): void;
   batchNormNormalize(y: number, x: number, mean: number, invStd: number, gamma: number, beta: number,
-    c: number, s: number, p0: number, p1: number): void;
+    c: number, s: number, p0: number, p1: number, relu: number): void;
   batchNormGrad(sums: number, dy: number, x: number, mean: number, invStd: number, gamma: number, beta: number, c: number, s: number,
     b0: number, b1: number): void;
   batchNormGradFinish(dgamma: number, dbeta: number, coef: number, sums: number, parts: number, partStride: number, invStd: number,
@@ -207,10 +207,10 @@ export const OPS = {
     k.batchNormStats(a.sums + p * a.partStride, a.x, a.shift, a.c, a.s, b0, Math.min(a.n, b0 + a.per));
   }),
   /** Planes [p·per, …) of the N·C planes. */
-  batchNormNormalize: op(['y', 'x', 'mean', 'invStd', 'gamma', 'beta', 'c', 's', 'planes', 'per'], (k, a, p) => {
+  batchNormNormalize: op(['y', 'x', 'mean', 'invStd', 'gamma', 'beta', 'c', 's', 'planes', 'relu', 'per'], (k, a, p) => {
     const p0 = p * a.per;
     const p1 = Math.min(a.planes, p0 + a.per);
-    if (p1 > p0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, p0, p1);
+    if (p1 > p0) k.batchNormNormalize(a.y, a.x, a.mean, a.invStd, a.gamma, a.beta, a.c, a.s, p0, p1, a.relu);
   }),
   /** As batchNormStats: part p's sums (Σdy, Σdy·(x − μ)) at sums + p·partStride; beta ≠ 0: through a ReLU. */
   batchNormGrad: op(['sums', 'partStride', 'dy', 'x', 'mean', 'invStd', 'gamma', 'beta', 'n', 'c', 's', 'per'], (k, a, p) => {

@@ -779,13 +779,13 @@ export class WasmBackend implements Backend {
 
   batchNormNormalize(
     y: Float32Array, x: Float32Array, mean: Float32Array, invStd: Float32Array, gamma: Float32Array, beta: Float32Array,
-    n: number, c: number, s: number,
+    n: number, c: number, s: number, relu = false,
   ): void {
     const values = n * c * s;
     this.kernel('batchNormNormalize', { y: [y, values], x: [x, values], mean: [mean, c], invStd: [invStd, c], gamma: [gamma, c], beta: [beta, c] },
       (p) => this.split('batchNormNormalize', n * c, values, SPLIT_PARTS_PER_THREAD, 1,
-        { y: p.y, x: p.x, mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta, c, s, planes: n * c }, 'batchNormNormalize'),
-      () => this.js.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s));
+        { y: p.y, x: p.x, mean: p.mean, invStd: p.invStd, gamma: p.gamma, beta: p.beta, c, s, planes: n * c, relu: relu ? 1 : 0 }, 'batchNormNormalize'),
+      () => this.js.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s, relu));
   }
 
   batchNormBackward(

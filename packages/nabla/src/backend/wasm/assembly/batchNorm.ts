@@ -237,13 +237,24 @@ function exactStats(mean: usize, variance: usize, x: usize, n: i32, c: i32, s: i
 
 /**
  * y = (x − μ)·scale + β per channel, scale = γ·invStd, for the planes [p0, p1) of the N·C planes
- * (plane i is channel i mod C); y may be x.
+ * (plane i is channel i mod C); y may be x. relu ≠ 0: y = relu of that, as the relu kernel
+ * computes it (v > 0 ? v : 0), so a following ReLU makes no pass of its own.
  * NOTE: not the folded x·scale + (β − μ·scale) of the JS code: in float32, with x far from 0
  * and a large invStd, x·scale and μ·scale cancel and lose the digits float64 keeps there.
  */
 export function batchNormNormalize(
-  y: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, c: i32, s: i32, p0: i32, p1: i32,
+  y: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, c: i32, s: i32, p0: i32, p1: i32, relu: i32,
 ): void {
+  if (relu != 0) normalizePlanes(y, x, mean, invStd, gamma, beta, c, s, p0, p1, true);
+  else normalizePlanes(y, x, mean, invStd, gamma, beta, c, s, p0, p1, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function normalizePlanes(
+  y: usize, x: usize, mean: usize, invStd: usize, gamma: usize, beta: usize, c: i32, s: i32, p0: i32, p1: i32, relu: bool,
+): void {
+  const zero = f32x4.splat(0);
   for (let pl = p0; pl < p1; pl++) {
     const ch = pl % c;
     const mu = load<f32>(mean + <usize>ch * 4);
@@ -256,11 +267,13 @@ export function batchNormNormalize(
     let k = 0;
     for (; k + 4 <= s; k += 4) {
       const at = o + <usize>k * 4;
-      v128.store(y + at, madd(f32x4.sub(v128.load(x + at), muv), sv, bv));
+      const v = madd(f32x4.sub(v128.load(x + at), muv), sv, bv);
+      v128.store(y + at, relu ? v128.bitselect(v, zero, f32x4.gt(v, zero)) : v);
     }
     for (; k < s; k++) {
       const at = o + <usize>k * 4;
-      store<f32>(y + at, (load<f32>(x + at) - mu) * scale + be);
+      const v = (load<f32>(x + at) - mu) * scale + be;
+      store<f32>(y + at, relu ? (v > 0 ? v : 0) : v);
     }
   }
 }
