@@ -49,7 +49,7 @@ export interface Kernels {
     pw: number, oc: number, scratch: number): void;
   winoScratchBytes(c: number, h: number, w: number, ph: number, pw: number, oc: number, chunk: number): number;
   winoFilterBytes(oc: number, c: number): number;
-  winoFilter(u: number, wt: number, oc: number, c: number, flip: number, oh: number, ow: number): void;
+  winoFilter(u: number, wt: number, oc: number, c: number, transpose: number, oh: number, ow: number): void;
   winoForward(y: number, x: number, u: number, b: number, s0: number, s1: number, c: number, h: number, w: number, ph: number, pw: number,
     oc: number, chunk: number, scratch: number): void;
   winoAddPartials(dw: number, db: number, parts: number, count: number, stride: number, dbOffset: number, oc: number, c: number,

@@ -691,7 +691,7 @@ export class WasmBackend implements Backend {
       if (winogradApplies(c, kh, kw, sh, sw)) {
         const chunk = winoChunk(outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const chunks = Math.ceil(n / chunk);
-        // Threads' scratch, the rotated filters transformed for dx (≤ 36 planes of C × OC), 9·OC·C
+        // Threads' scratch, the transformed filters transposed for dx (≤ 36 planes of C × OC), 9·OC·C
         // floats for dW's transform, then per chunk its Winograd-domain dW sums (≤ 36 planes of
         // OC × C) and db sums, added in chunk order and transformed once by winoAddPartials.
         const filters = align64(this.k.winoFilterBytes(oc, c));
@@ -702,7 +702,7 @@ export class WasmBackend implements Backend {
         const ut = this.convBlock.ptr + this.threads * stride;
         const tmp = ut + filters;
         const partials = tmp + align64(4 * size.weight);
-        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1, h, w);
+        if (dx) this.k.winoFilter(ut, p.weight, oc, c, 1, outSize(h, 3, 1, ph), outSize(w, 3, 1, pw));
         const flops = ((dx ? 4 : 2) * n * size.weight * size.s) / WINO_SAVING;
         const args = {
           partials, partStride, dbOffset: db ? dbOffset : -1, dx: p.dx, x: p.x, dy: p.dy, ut, chunkSize: chunk,

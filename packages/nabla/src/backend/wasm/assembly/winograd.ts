@@ -17,12 +17,12 @@
 // product: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T) over the T tiles of a chunk of samples
 // (`product`, below: C is short, so it reads V in place instead of packing as gemm() does).
 //
-// The backward passes reuse the same pieces:
-//   dx = the full correlation of dy with the kernels rotated by 180° and transposed (OC ↔ C):
-//        a 3×3 stride-1 convolution of dy padded by 2 − p, through the forward path;
-//   dW = Gᵀ [ Σ_tiles (A dy_tile Aᵀ) ⊙ (Bᵀ d_tile B) ] G, the adjoint of the forward: per position
-//        one product dU_ξ (OC × C) = DY_ξ (OC × T) · V_ξᵀ (T × C); each chunk writes its dU sums,
-//        which winoAddPartials adds in chunk order and transforms once ((m+2)² → 3×3).
+// The backward passes are the forward's adjoints, on the forward's tiles, with DY = A dy_tile Aᵀ:
+//   dW = Gᵀ [ Σ_tiles DY ⊙ (Bᵀ d_tile B) ] G: per position one product dU_ξ (OC × C) =
+//        DY_ξ (OC × T) · V_ξᵀ (T × C); each chunk writes its dU sums, which winoAddPartials adds
+//        in chunk order and transforms once ((m+2)² → 3×3);
+//   dx: per tile B [ Σ_oc U ⊙ DY ] Bᵀ, added into the tile's input window (inputGradTiles): per
+//        position one product dV_ξ (C × T) = U_ξᵀ (C × OC) · DY_ξ (OC × T).
 //
 // SIMD: four SAMPLES share a vector. A group of 4 samples is first copied into a zero-padded,
 // interleaved plane P[c][row][col][lane] (lane = sample), so every load of a transform reads one
@@ -56,9 +56,9 @@ function tileOf(oh: i32, ow: i32): i32 {
   return oh >= 8 && ow >= 8 && 5 * covered <= 6 * oh * ow ? 4 : 2;
 }
 
-// ── Scratch: one thread's areas for a chunk of `chunk` samples, sized for the backward (which
-// also runs the forward path for dx, whose output is H × W): a small staging area for the
-// 6 × 6 transforms, P (one group's padded planes), V and M (positions × channels × T).
+// ── Scratch: one thread's areas for a chunk of `chunk` samples (forward or backward): a small
+// staging area for the 6 × 6 transforms, P (one group's padded input planes, or its dy planes),
+// V (positions × C × T) and M (positions × OC × T).
 
 // @ts-ignore: decorator
 @inline
@@ -70,13 +70,11 @@ const TMP: i32 = 160;
 
 function areaP(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32): i32 {
   const oh = out3(h, ph), ow = out3(w, pw);
-  const m = tileOf(oh, ow), mx = tileOf(h, w);
+  const m = tileOf(oh, ow);
   const th = (oh + m - 1) / m, tw = (ow + m - 1) / m;
-  const thx = (h + mx - 1) / mx, twx = (w + mx - 1) / mx;
-  const forward = c * (m * th + 2) * (m * tw + 2);
+  const input = c * (m * th + 2) * (m * tw + 2);
   const dyTiles = oc * (m * th) * (m * tw);
-  const dxInput = oc * (mx * thx + 2) * (mx * twx + 2);
-  return align16(max(forward, max(dyTiles, dxInput)) * 4);
+  return align16(max(input, dyTiles) * 4);
 }
 
 /** Columns of a chunk's products: ⌈chunk / 4⌉ groups × tiles × 4 lanes. */
@@ -100,14 +98,14 @@ function planeOf(floats: i32): i32 {
   return ((floats + 1023) & ~1023) + 64;
 }
 
-function areaV(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
+function areaV(c: i32, h: i32, w: i32, ph: i32, pw: i32, chunk: i32): i32 {
   const oh = out3(h, ph), ow = out3(w, pw);
-  return max(positions(oh, ow) * planeOf(c * tileCols(chunk, oh, ow)), positions(h, w) * planeOf(oc * tileCols(chunk, h, w)));
+  return positions(oh, ow) * planeOf(c * tileCols(chunk, oh, ow));
 }
 
-function areaM(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
+function areaM(h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
   const oh = out3(h, ph), ow = out3(w, pw);
-  return max(positions(oh, ow) * planeOf(oc * tileCols(chunk, oh, ow)), positions(h, w) * planeOf(c * tileCols(chunk, h, w)));
+  return positions(oh, ow) * planeOf(oc * tileCols(chunk, oh, ow));
 }
 
 // Floats between two positions' planes of transformed filters (U_ξ, OC × C) or of their
@@ -129,7 +127,7 @@ export function winoFilterBytes(oc: i32, c: i32): i32 {
 
 /** Bytes of scratch one thread needs for chunks of `chunk` samples (forward or backward). */
 export function winoScratchBytes(c: i32, h: i32, w: i32, ph: i32, pw: i32, oc: i32, chunk: i32): i32 {
-  return (TMP + areaP(c, h, w, ph, pw, oc) + areaV(c, h, w, ph, pw, oc, chunk) + areaM(c, h, w, ph, pw, oc, chunk)) * 4;
+  return (TMP + areaP(c, h, w, ph, pw, oc) + areaV(c, h, w, ph, pw, chunk) + areaM(h, w, ph, pw, oc, chunk)) * 4;
 }
 
 // ── Filters.
@@ -146,13 +144,13 @@ function gRow(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
 
 /**
  * The transformed filters of a convolution with an OH × OW output: u[ξ] (one plane of OC × C
- * floats per position, filterPlane apart) = G·W[o][ch]·Gᵀ; with flip, u[ξ] (planes of C × OC) =
- * G·rot180(W[o][ch])·Gᵀ at [ch][o]: the filters of the input gradient. wt: (OC, C, 3, 3);
+ * floats per position, filterPlane apart) = G·W[o][ch]·Gᵀ; with transpose, the same values in
+ * planes of C × OC (at [ch][o]): Uᵀ, for the input gradient. wt: (OC, C, 3, 3);
  * u: winoFilterBytes(oc, c) bytes.
  */
-export function winoFilter(u: usize, wt: usize, oc: i32, c: i32, flip: i32, oh: i32, ow: i32): void {
-  if (tileOf(oh, ow) == 2) filter2(u, wt, oc, c, flip);
-  else filter4(u, wt, oc, c, flip);
+export function winoFilter(u: usize, wt: usize, oc: i32, c: i32, transpose: i32, oh: i32, ow: i32): void {
+  if (tileOf(oh, ow) == 2) filter2(u, wt, oc, c, transpose);
+  else filter4(u, wt, oc, c, transpose);
 }
 
 // F(4×4, 3×3): G (6 × 3) = | 1/4    0     0  |
@@ -176,22 +174,16 @@ function gRow6(dst: usize, step: usize, a: f32, b: f32, c: f32): void {
   store<f32>(dst + 5 * step, c);
 }
 
-function filter4(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
+function filter4(u: usize, wt: usize, oc: i32, c: i32, transpose: i32): void {
   const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const g = wt + <usize>((o * c + ch) * 9) * 4;
-      const dst = u + <usize>(flip ? ch * oc + o : o * c + ch) * 4;
+      const dst = u + <usize>(transpose ? ch * oc + o : o * c + ch) * 4;
       // G·g column by column into positions 6i + j (j < 3) of rows i, then each row i of that
       // (3 values) expanded by G into positions 6i .. 6i + 5.
       for (let j = 0; j < 3; j++) {
-        let a: f32, b: f32, cc: f32;
-        if (flip) {
-          a = load<f32>(g + <usize>(8 - j) * 4); b = load<f32>(g + <usize>(5 - j) * 4); cc = load<f32>(g + <usize>(2 - j) * 4);
-        } else {
-          a = load<f32>(g + <usize>j * 4); b = load<f32>(g + <usize>(3 + j) * 4); cc = load<f32>(g + <usize>(6 + j) * 4);
-        }
-        gRow6(dst + <usize>j * plane, 6 * plane, a, b, cc);
+        gRow6(dst + <usize>j * plane, 6 * plane, load<f32>(g + <usize>j * 4), load<f32>(g + <usize>(3 + j) * 4), load<f32>(g + <usize>(6 + j) * 4));
       }
       for (let i = 0; i < 6; i++) {
         const row = dst + <usize>(6 * i) * plane;
@@ -201,21 +193,15 @@ function filter4(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
   }
 }
 
-function filter2(u: usize, wt: usize, oc: i32, c: i32, flip: i32): void {
+function filter2(u: usize, wt: usize, oc: i32, c: i32, transpose: i32): void {
   const plane = <usize>filterPlane(oc, c) * 4;
   for (let o = 0; o < oc; o++) {
     for (let ch = 0; ch < c; ch++) {
       const g = wt + <usize>((o * c + ch) * 9) * 4;
-      let g00 = load<f32>(g), g01 = load<f32>(g, 4), g02 = load<f32>(g, 8);
-      let g10 = load<f32>(g, 12), g11 = load<f32>(g, 16), g12 = load<f32>(g, 20);
-      let g20 = load<f32>(g, 24), g21 = load<f32>(g, 28), g22 = load<f32>(g, 32);
-      if (flip) {
-        let t = g00; g00 = g22; g22 = t;
-        t = g01; g01 = g21; g21 = t;
-        t = g02; g02 = g20; g20 = t;
-        t = g10; g10 = g12; g12 = t;
-      }
-      const dst = u + <usize>(flip ? ch * oc + o : o * c + ch) * 4;
+      const g00 = load<f32>(g), g01 = load<f32>(g, 4), g02 = load<f32>(g, 8);
+      const g10 = load<f32>(g, 12), g11 = load<f32>(g, 16), g12 = load<f32>(g, 20);
+      const g20 = load<f32>(g, 24), g21 = load<f32>(g, 28), g22 = load<f32>(g, 32);
+      const dst = u + <usize>(transpose ? ch * oc + o : o * c + ch) * 4;
       // Rows of G·g, each expanded by the same G on the right: row i of U is position ξ = 4i + j.
       gRow(dst, plane, g00, g01, g02);
       gRow(dst + 4 * plane, plane, <f32>0.5 * (g00 + g10 + g20), <f32>0.5 * (g01 + g11 + g21), <f32>0.5 * (g02 + g12 + g22));
@@ -585,6 +571,136 @@ function filterGradient4(dw: usize, du: usize, oc: i32, c: i32): void {
   }
 }
 
+// ── The input gradient, by the forward's adjoint. The forward is linear in each tile's window d:
+// y = Aᵀ [ U ⊙ (Bᵀ d B) ] A, so ∂C/∂d = B [ Σ_oc U ⊙ (A dy Aᵀ) ] Bᵀ. DY = A dy Aᵀ is what the
+// weight gradient transforms too (gradTiles), so the input gradient reuses it: per position one
+// product dV_ξ (C × T) = U_ξᵀ (C × OC) · DY_ξ (OC × T), then per tile dd = B dV Bᵀ, added into
+// the zeroed padded planes at the tile's window (neighbouring windows overlap by 2 rows and
+// columns; tiles are added in order), and dx = those planes without the padding. Same tiles as
+// the forward: for a 24 × 24 output 36 tiles a sample, where the full correlation of dy over a
+// 26 × 26 dx took 49 and its own packing and transform of dy.
+//
+//   F(2×2): B rows (0 1 2 3): e0 | e1 − e2 + e3 | −e0 + e1 + e2 | −e3
+//   F(4×4): B rows: 4e0 | 4(e2 − e1 + e5) + 2(e4 − e3) | −5e0 − 4(e1 + e2) − (e3 + e4) |
+//                   (e1 − e2) + 2(e3 − e4) − 5e5 | e0 + e1 + e2 + e3 + e4 | e5
+
+// Stores B·(e0, e1, e2, e3) at dst + k·step (F(2×2)).
+// @ts-ignore: decorator
+@inline
+function bInv4(dst: usize, step: usize, e0: v128, e1: v128, e2: v128, e3: v128): void {
+  v128.store(dst, e0);
+  v128.store(dst + step, f32x4.add(f32x4.sub(e1, e2), e3));
+  v128.store(dst + 2 * step, f32x4.sub(f32x4.add(e1, e2), e0));
+  v128.store(dst + 3 * step, f32x4.neg(e3));
+}
+
+// Adds B·(e0, e1, e2, e3) to the values at dst + k·step (F(2×2)).
+// @ts-ignore: decorator
+@inline
+function bInv4Add(dst: usize, step: usize, e0: v128, e1: v128, e2: v128, e3: v128): void {
+  v128.store(dst, f32x4.add(v128.load(dst), e0));
+  v128.store(dst + step, f32x4.add(v128.load(dst + step), f32x4.add(f32x4.sub(e1, e2), e3)));
+  v128.store(dst + 2 * step, f32x4.add(v128.load(dst + 2 * step), f32x4.sub(f32x4.add(e1, e2), e0)));
+  v128.store(dst + 3 * step, f32x4.sub(v128.load(dst + 3 * step), e3));
+}
+
+// Stores B·(e0 … e5) at dst + k·step, or with `add` adds it to the values there (F(4×4)).
+// @ts-ignore: decorator
+@inline
+function bInv6(dst: usize, step: usize, e0: v128, e1: v128, e2: v128, e3: v128, e4: v128, e5: v128, add: bool): void {
+  const four = f32x4.splat(4), two = f32x4.splat(2), minus5 = f32x4.splat(-5), minus4 = f32x4.splat(-4);
+  const d0 = f32x4.mul(four, e0);
+  const d1 = madd(four, f32x4.add(f32x4.sub(e2, e1), e5), f32x4.mul(two, f32x4.sub(e4, e3)));
+  const d2 = madd(minus5, e0, madd(minus4, f32x4.add(e1, e2), f32x4.neg(f32x4.add(e3, e4))));
+  const d3 = madd(two, f32x4.sub(e3, e4), madd(minus5, e5, f32x4.sub(e1, e2)));
+  const d4 = f32x4.add(f32x4.add(f32x4.add(e0, e1), f32x4.add(e2, e3)), e4);
+  if (add) {
+    v128.store(dst, f32x4.add(v128.load(dst), d0));
+    v128.store(dst + step, f32x4.add(v128.load(dst + step), d1));
+    v128.store(dst + 2 * step, f32x4.add(v128.load(dst + 2 * step), d2));
+    v128.store(dst + 3 * step, f32x4.add(v128.load(dst + 3 * step), d3));
+    v128.store(dst + 4 * step, f32x4.add(v128.load(dst + 4 * step), d4));
+    v128.store(dst + 5 * step, f32x4.add(v128.load(dst + 5 * step), e5));
+  } else {
+    v128.store(dst, d0);
+    v128.store(dst + step, d1);
+    v128.store(dst + 2 * step, d2);
+    v128.store(dst + 3 * step, d3);
+    v128.store(dst + 4 * step, d4);
+    v128.store(dst + 5 * step, e5);
+  }
+}
+
+/**
+ * p[ch] (zeroed planes c × hp × wp, 4 samples per vector) += B·dV·Bᵀ of every tile of one group,
+ * at the tile's window (rows e·ty …, columns e·tx …); dV[ξ][ch][col + t·4 ..] in v (positions
+ * `plane` bytes apart, rows `ld` bytes), e = 2 or 4. tmp: 36 vectors.
+ */
+function inputGradTiles(p: usize, v: usize, plane: usize, ld: usize, col: i32, c: i32, hp: i32, wp: i32, th: i32, tw: i32, e: i32, tmp: usize): void {
+  const row = <usize>wp * 16;
+  for (let ch = 0; ch < c; ch++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        let s = v + <usize>ch * ld + <usize>(col + (ty * tw + tx) * 4) * 4;
+        const dst = p + <usize>((ch * hp + e * ty) * wp + e * tx) * 16;
+        if (e == 2) {
+          // Each row i of dV (positions 4i + j) times B into tmp[i][0..3], then B down each column.
+          for (let i = 0; i < 4; i++, s += 4 * plane) {
+            bInv4(tmp + <usize>i * 64, 16, v128.load(s), v128.load(s + plane), v128.load(s + 2 * plane), v128.load(s + 3 * plane));
+          }
+          for (let j = 0; j < 4; j++) {
+            const q = tmp + <usize>j * 16;
+            bInv4Add(dst + <usize>j * 16, row, v128.load(q), v128.load(q, 64), v128.load(q, 128), v128.load(q, 192));
+          }
+        } else {
+          for (let i = 0; i < 6; i++, s += 6 * plane) {
+            bInv6(tmp + <usize>i * 96, 16, v128.load(s), v128.load(s + plane), v128.load(s + 2 * plane), v128.load(s + 3 * plane),
+              v128.load(s + 4 * plane), v128.load(s + 5 * plane), false);
+          }
+          for (let j = 0; j < 6; j++) {
+            const q = tmp + <usize>j * 16;
+            bInv6(dst + <usize>j * 16, row, v128.load(q), v128.load(q, 96), v128.load(q, 192), v128.load(q, 288), v128.load(q, 384),
+              v128.load(q, 480), true);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The inverse of packGroup: dx[sg + lane][ch][i][j] = p[ch][i + ph][j + pw][lane] for the samples
+ * below s1 (written fresh).
+ */
+function unpackGroup(dx: usize, p: usize, sg: i32, s1: i32, c: i32, h: i32, w: i32, ph: i32, pw: i32, hp: i32, wp: i32): void {
+  const full = sg + 4 <= s1;
+  const sampleBytes = <usize>(c * h * w) * 4;
+  for (let ch = 0; ch < c; ch++) {
+    for (let i = 0; i < h; i++) {
+      const dst = dx + <usize>(((sg * c + ch) * h + i) * w) * 4;
+      const src = p + <usize>((ch * hp + i + ph) * wp + pw) * 16;
+      let j = 0;
+      if (full) {
+        // 4 pixels × 4 samples, transposed in registers into 4 samples × 4 pixels.
+        for (; j + 4 <= w; j += 4) {
+          const q = src + <usize>j * 16;
+          const x0 = v128.load(q), x1 = v128.load(q, 16), x2 = v128.load(q, 32), x3 = v128.load(q, 48);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const d = dst + <usize>j * 4;
+          v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+          v128.store(d + sampleBytes, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+          v128.store(d + 2 * sampleBytes, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+          v128.store(d + 3 * sampleBytes, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+        }
+      }
+      for (; j < w; j++) storeLanes(dst + <usize>j * 4, sampleBytes, v128.load(src + <usize>j * 16), min(4, s1 - sg));
+    }
+  }
+}
+
 // ── The products of the forward path: M_ξ (OC × T) = U_ξ (OC × C) · V_ξ (C × T).
 //
 // gemm() packs its operands into panels so that its micro-kernel reads them contiguously; here
@@ -763,7 +879,7 @@ export function winoForward(
   const tmp = scratch;
   const p = tmp + <usize>TMP * 4;
   const v = p + <usize>areaP(c, h, w, ph, pw, oc) * 4;
-  const m = v + <usize>areaV(c, h, w, ph, pw, oc, chunk) * 4;
+  const m = v + <usize>areaV(c, h, w, ph, pw, chunk) * 4;
   convChunk(y, x, u, b, s0, s1, c, h, w, ph, pw, oc, tmp, p, v, m);
 }
 
@@ -771,8 +887,8 @@ export function winoForward(
  * Backward of the samples [s0, s1): duPart (positions × OC × C, planes filterPlane apart) = the chunk's weight gradient in
  * the Winograd domain, Σ_tiles (A dy Aᵀ) ⊙ (Bᵀ x B), and dbPart (OC) its Σ dy (both written fresh;
  * dbPart 0 for none); winoAddPartials turns the chunks' sums into dW. When dx is not 0, dx[s]
- * (written fresh) = the full correlation of dy[s] with the rotated kernels, ut from winoFilter
- * (flip 1, output H × W).
+ * (written fresh) = the input gradient, by the forward's adjoint (inputGradTiles), ut from
+ * winoFilter (transpose 1, the forward's output size).
  */
 export function winoBackward(
   duPart: usize, dbPart: usize, dx: usize, x: usize, dy: usize, ut: usize, s0: i32, s1: i32,
@@ -782,7 +898,7 @@ export function winoBackward(
   const tmp = scratch;
   const p = tmp + <usize>TMP * 4;
   const v = p + <usize>areaP(c, h, w, ph, pw, oc) * 4;
-  const m = v + <usize>areaV(c, h, w, ph, pw, oc, chunk) * 4;
+  const m = v + <usize>areaV(c, h, w, ph, pw, chunk) * 4;
   const oh = out3(h, ph), ow = out3(w, pw);
   const e = tileOf(oh, ow);
   const th = (oh + e - 1) / e, tw = (ow + e - 1) / e;
@@ -821,8 +937,17 @@ export function winoBackward(
     }
   }
   if (dx == 0) return;
-  // dx: dy (OC channels of OH × OW) padded by 2 − p, through the forward path with C outputs.
-  convChunk(dx, dy, ut, 0, s0, s1, oc, oh, ow, 2 - ph, 2 - pw, c, tmp, p, v, m);
+  // dx by the adjoint (see inputGradTiles): dV_ξ = U_ξᵀ · DY_ξ into v (V is used up), then per
+  // group its tiles' B·dV·Bᵀ added into zeroed padded planes, and those planes unpacked into dx.
+  const uPlane = <usize>filterPlane(oc, c) * 4;
+  for (let xi = 0; xi < npos; xi++) {
+    product(v + <usize>xi * vPlane, ut + <usize>xi * uPlane, m + <usize>xi * mPlane, c, oc, t);
+  }
+  for (let sg = s0, col = 0; sg < s1; sg += 4, col += tiles) {
+    memory.fill(p, 0, <usize>(c * hp * wp) * 16);
+    inputGradTiles(p, v, vPlane, ld, col, c, hp, wp, th, tw, e, tmp);
+    unpackGroup(dx, p, sg, s1, c, h, w, ph, pw, hp, wp);
+  }
 }
 
 /**
