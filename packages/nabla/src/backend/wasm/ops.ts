@@ -140,7 +140,7 @@ export const OPS = {
     k.winoForward(a.y, a.x, a.u, a.bias, s0, Math.min(a.n, s0 + a.chunkSize), a.c, a.h, a.w, a.ph, a.pw, a.oc, a.chunkSize,
       a.scratch + t.index * a.stride);
   }),
-  /** As convBackward, the partials being Winograd-domain sums (winoAddPartials); ut: the transformed rotated filters of dx. */
+  /** As convBackward, the partials being Winograd-domain sums (winoAddPartials); ut: the transformed filters transposed (C × OC), for dx. */
   winoBackward: op(['partials', 'partStride', 'dbOffset', 'dx', 'x', 'dy', 'ut', 'first', 'chunkSize', 'n',
     'c', 'h', 'w', 'ph', 'pw', 'oc', 'scratch', 'stride'], (k, a, p, t) => {
     const chunk = a.first + p;
