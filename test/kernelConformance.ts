@@ -453,6 +453,15 @@ function channelStats(x: ArrayLike<number>, n: number, c: number, s: number): { 
   return { mu, va };
 }
 
+/** batchNormNormalize's operands: x random + `offset`, its own channel statistics, random γ, β. */
+function normalizeOperands(backend: Backend, n: number, c: number, s: number, rng: Rng, offset: number) {
+  const x = inBackend(backend, Array.from(random(backend, n * c * s, rng), (v) => offset + v));
+  const { mu, va } = channelStats(x, n, c, s);
+  const mean = inBackend(backend, mu);
+  const invStd = inBackend(backend, Array.from(va, (v) => 1 / Math.sqrt(v + 1e-5)));
+  return { x, mu, mean, invStd, gamma: random(backend, c, rng), beta: random(backend, c, rng) };
+}
+
 /** Every kernel's cases, keyed by its Backend method. */
 export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
   allocate: [{
@@ -996,12 +1005,7 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
     run: (backend) => {
       const rng = new Rng(17);
       for (const [n, c, s] of CHANNEL_SHAPES) {
-        const x = inBackend(backend, Array.from(random(backend, n * c * s, rng), (v) => 100 + v));
-        const { mu, va } = channelStats(x, n, c, s);
-        const mean = inBackend(backend, mu);
-        const invStd = inBackend(backend, Array.from(va, (v) => 1 / Math.sqrt(v + 1e-5)));
-        const gamma = random(backend, c, rng);
-        const beta = random(backend, c, rng);
+        const { x, mu, mean, invStd, gamma, beta } = normalizeOperands(backend, n, c, s, rng, 100);
         const y = nans(backend, x.length);
         backend.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
         const expected = Array.from(x, (v, i) => {
@@ -1017,12 +1021,7 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
       const rng = new Rng(18);
       let zeros = 0, positives = 0;
       for (const [n, c, s] of CHANNEL_SHAPES) {
-        const x = random(backend, n * c * s, rng);
-        const { mu, va } = channelStats(x, n, c, s);
-        const mean = inBackend(backend, mu);
-        const invStd = inBackend(backend, Array.from(va, (v) => 1 / Math.sqrt(v + 1e-5)));
-        const gamma = random(backend, c, rng);
-        const beta = random(backend, c, rng);
+        const { x, mean, invStd, gamma, beta } = normalizeOperands(backend, n, c, s, rng, 0);
         const y = nans(backend, x.length);
         backend.batchNormNormalize(y, x, mean, invStd, gamma, beta, n, c, s);
         const expected = nans(backend, x.length);

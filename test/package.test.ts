@@ -94,8 +94,10 @@ test('the browser bundle (ESM, platform browser) runs and gives the sources\' nu
   // one-channel 3×3 kernels ≈ 2 KB): 270,946 bytes. The GEMM's column path for a first layer's
   // weight gradient (listing pairs of columns, 3–5% off the MLP epoch on one thread) added
   // ≈ 3.4 KB to each build, and the row path for its forward product ≈ 1.5 KB: 284,408 bytes,
-  // so the budget is 290 KB.
-  assert.ok(bytes < 290_000, `browser bundle ${bytes} bytes`);
+  // so the budget was 290 KB. The Winograd input gradient by the forward's adjoint (its own
+  // inverse transforms and unpacking, ≈ 1.8 KB a build; the `cnn` preset's step 0.82× on 2
+  // threads) and the batch norm's ReLU forward: 292,977 bytes, so the budget is 300 KB.
+  assert.ok(bytes < 300_000, `browser bundle ${bytes} bytes`);
   const b = await import(pathToFileURL(outfile).href) as typeof nabla;
   const x = Float32Array.from({ length: 8 }, (_, i) => i / 8);
   const viaBundle = new b.Sequential([new b.Dense(4), new b.Tanh(), new b.Dense(2), new b.Softmax()], { inputShape: [4], seed: 3 });

@@ -188,8 +188,9 @@ export abstract class Layer {
    * (one pass over the activations instead of two, e.g. batch norm into a ReLU): a model asks
    * just before that forward and, on true, takes this layer's output as next's and skips next's
    * forward. Its output must be bit for bit what next's forward would have made of it, and the
-   * layer must then also take next's backward (backwardThrough) after that forward. For this
-   * call only; never by default.
+   * layer must then also take next's backward (backwardThrough) after that forward: next never
+   * saw its input, so code that runs a model's backward layer by layer must ask backwardThrough
+   * as Sequential.backward does. For this call only; never by default.
    */
   forwardThrough(_next: Layer): boolean {
     return false;
