@@ -35,6 +35,7 @@
 // are byte offsets; every scratch area is the calling thread's own.
 
 import { madd } from './madd';
+import { transpose4 } from './transpose';
 
 /** Output of a 3×3 stride-1 window over len values padded by p on each side. */
 // @ts-ignore: decorator
@@ -213,21 +214,6 @@ function filter2(u: usize, wt: usize, oc: i32, c: i32, transpose: i32): void {
 
 // ── Packing: one group of 4 samples into zero-padded interleaved planes.
 
-// Stores the 4 × 4 transpose of the rows x0 … x3 at dst + k·step, k = 0..3: vector k holds lane k
-// of each row (4 pixels of 4 samples become 4 samples of 4 pixels, and back).
-// @ts-ignore: decorator
-@inline
-function storeTransposed(dst: usize, step: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
-  const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-  const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-  const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-  v128.store(dst, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(dst + step, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-  v128.store(dst + 2 * step, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-  v128.store(dst + 3 * step, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
-}
-
 /**
  * p[ch][r][q][lane] = x[sg + lane][ch][r − ph][q − pw] for r < hp, q < wp, and 0 outside x or
  * for samples ≥ s1. x: (·, C, H, W).
@@ -265,7 +251,7 @@ function packGroup(p: usize, x: usize, sg: i32, s1: i32, c: i32, h: i32, w: i32,
         // 4 samples × 4 pixels, transposed in registers into 4 pixels × 4 samples.
         for (; j + 4 <= j1; j += 4) {
           const s = src + <usize>j * 4;
-          storeTransposed(dst + <usize>j * 16, 16, v128.load(s), v128.load(s + sampleBytes), v128.load(s + 2 * sampleBytes), v128.load(s + 3 * sampleBytes));
+          transpose4(dst + <usize>j * 16, 16, v128.load(s), v128.load(s + sampleBytes), v128.load(s + 2 * sampleBytes), v128.load(s + 3 * sampleBytes));
         }
       }
       for (; j < j1; j++) {
@@ -527,7 +513,7 @@ function outputTiles4(
           // output, lanes = samples) into one vector per sample (lanes = outputs) and store it.
           for (let r = 0; r < rows; r++) {
             const q = tmp + <usize>(384 + r * 64);
-            storeTransposed(out + <usize>(oy + r) * rowBytes + <usize>ox * 4, sampleBytes, v128.load(q), v128.load(q, 16), v128.load(q, 32), v128.load(q, 48));
+            transpose4(out + <usize>(oy + r) * rowBytes + <usize>ox * 4, sampleBytes, v128.load(q), v128.load(q, 16), v128.load(q, 32), v128.load(q, 48));
           }
           continue;
         }
@@ -680,7 +666,7 @@ function unpackGroup(dx: usize, p: usize, sg: i32, s1: i32, c: i32, h: i32, w: i
         // 4 pixels × 4 samples, transposed into 4 samples × 4 pixels.
         for (; j + 4 <= w; j += 4) {
           const q = src + <usize>j * 16;
-          storeTransposed(dst + <usize>j * 4, sampleBytes, v128.load(q), v128.load(q, 16), v128.load(q, 32), v128.load(q, 48));
+          transpose4(dst + <usize>j * 4, sampleBytes, v128.load(q), v128.load(q, 16), v128.load(q, 32), v128.load(q, 48));
         }
       }
       for (; j < w; j++) storeLanes(dst + <usize>j * 4, sampleBytes, v128.load(src + <usize>j * 16), min(4, s1 - sg));
