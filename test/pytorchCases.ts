@@ -66,13 +66,7 @@ export function checkReferenceCase(c: ReferenceCase): void {
   const dy = new Tensor([n, k]);
   const loss = lossByName('ce').compute(model.backend, dy.data, out.data, Float32Array.from(c.y.flat()), n, k);
   assert.ok(Math.abs(loss - c.loss) <= 1e-5 * Math.abs(c.loss), `${c.name} loss ${loss} vs ${c.loss}`);
-  // Layer by layer as Sequential.backward goes: a batch norm that did the following ReLU's forward
-  // (Layer.forwardThrough) does its backward too.
-  let d = dy;
-  for (let i = model.layers.length - 1; i >= 0; i--) {
-    if (i > 0 && model.layers[i - 1].backwardThrough(model.layers[i])) continue;
-    d = model.layers[i].backward(d);
-  }
+  const d = model.backward(dy);
   if (c.inputGrad) {
     assert.notEqual(d, NO_GRAD);
     check(d.data, c.inputGrad, 'input gradient');

@@ -189,8 +189,8 @@ export abstract class Layer {
    * just before that forward and, on true, takes this layer's output as next's and skips next's
    * forward. Its output must be bit for bit what next's forward would have made of it, and the
    * layer must then also take next's backward (backwardThrough) after that forward: next never
-   * saw its input, so code that runs a model's backward layer by layer must ask backwardThrough
-   * as Sequential.backward does. For this call only; never by default.
+   * saw its input, so after a model's forward its backward goes through Sequential.backward (which
+   * returns the input gradient), not layer by layer. For this call only; never by default.
    */
   forwardThrough(_next: Layer): boolean {
     return false;

@@ -260,8 +260,11 @@ export class Sequential {
     return a;
   }
 
-  /** Backward pass from dy = ∂C/∂output; adds into every parameter gradient. */
-  backward(dy: Tensor): void {
+  /**
+   * Backward pass from dy = ∂C/∂output; adds into every parameter gradient. Returns ∂C/∂input, or
+   * NO_GRAD when the first layer computes none (its `needsInputGrad` is off, as in training).
+   */
+  backward(dy: Tensor): Tensor {
     let d = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {
       // The layer before may take this layer's backward into its own (Layer.backwardThrough).
@@ -269,6 +272,7 @@ export class Sequential {
       d = this.layers[i].backward(d);
       if (d === NO_GRAD) break;
     }
+    return d;
   }
 
   /**

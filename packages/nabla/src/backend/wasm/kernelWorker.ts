@@ -16,10 +16,11 @@
  */
 import { opsSource, type Kernels, type Op } from './ops.ts';
 import { claimPart } from './claims.ts';
-import { afterSpin } from './spinPolicy.ts';
+import { afterSpin, type SpinLimits } from './spinPolicy.ts';
 
-/** What the worker needs to join the pool (sent once, as its first message). */
-export interface WorkerInit {
+/** What the worker needs to join the pool (sent once, as its first message); SpinLimits: how
+ *  many jobs to wait for without spinning after a pause (spinPolicy.ts). */
+export interface WorkerInit extends SpinLimits {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   /** This worker's thread index (1 … threads−1; the main thread is 0). */
@@ -41,10 +42,6 @@ export interface WorkerInit {
   spinMs: number;
   /** A spin round longer than this (ms) means the OS paused the thread: the machine is busy. */
   pausedMs: number;
-  /** Jobs to wait for without spinning after such a pause (spinPolicy.ts). */
-  quietFirst: number;
-  quietMax: number;
-  calmJobs: number;
 }
 
 /** The minimal messaging a worker body needs from its host. */
