@@ -719,6 +719,30 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
         }
       },
     },
+    {
+      title: 'the JS reference\'s gradient bit for bit and its loss to 1e-15, in place too, with NaN and ±∞ logits',
+      run: (be) => {
+        const rng = new Rng(13);
+        for (let trial = 0; trial < 300; trial++) {
+          const rows = 1 + (trial % 37);
+          const cols = 1 + ((trial * 7) % 13);
+          const n = rows * cols;
+          const spread = [3, 30, 300][trial % 3];
+          const z = Array.from({ length: n }, () => spread * (2 * rng.uniform() - 1));
+          if (trial % 10 === 9) for (const [i, v] of [[0, NaN], [n >> 1, -Infinity], [n - 1, Infinity]] as const) z[i] = v;
+          const t = Array.from({ length: n }, (_, i) => (trial % 5 === 0 ? rng.uniform() : i % cols === trial % cols ? 1 : 0));
+          const inPlace = trial % 4 === 1;
+          const x = inBackend(be, z);
+          const d = inPlace ? x : nans(be, n);
+          const want = new Float32Array(n);
+          const loss = be.softmaxCrossEntropy(d, x, inBackend(be, t), rows, cols, 1 / rows);
+          const lossWant = ref.softmaxCrossEntropy(want, Float32Array.from(z), Float32Array.from(t), rows, cols, 1 / rows);
+          const label = `${rows}×${cols}, trial ${trial}`;
+          for (let i = 0; i < n; i++) assert.ok(Object.is(d[i], want[i]), `${label}: dlogits[${i}] ${d[i]} vs ${want[i]}`);
+          assert.ok(Object.is(loss, lossWant) || Math.abs(loss - lossWant) <= 1e-15 * Math.abs(lossWant), `${label}: loss ${loss} vs ${lossWant}`);
+        }
+      },
+    },
   ],
   squaredError: [
     rowsLikeReference(all, (b, o, x, _v, t, rows, cols) => b.squaredError(o, x, t, rows * cols, 0.5)),

@@ -36,6 +36,7 @@ export interface Kernels {
   adamUpdate(param: number, grad: number, m: number, v: number, n: number, lr: number, beta1: number, beta2: number,
     eps: number, weightDecay: number, decoupled: number, bc1: number, bc2: number): void;
   gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
+  softmaxCrossEntropy(dlogits: number, logits: number, target: number, rows: number, cols: number, scale: number, stats: number): void;
   im2col(cols: number, x: number, ...geometry: Geometry): void;
   col2im(dx: number, cols: number, ...geometry: Geometry): void;
   maxPool(y: number, x: number, ...geometry: Geometry): void;
