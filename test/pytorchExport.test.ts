@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Adam, Layer, Sequential, Dense, ReLU, argmax, buildModel, compareClose, encodeModel, layerTypes, registerLayer, sliceDataset,
+  Adam, Layer, Sequential, Dense, ReLU, Standardize, argmax, buildModel, compareClose, encodeModel, layerTypes, registerLayer, sliceDataset,
   type LayerConfig, type LayerKind, type Shape, type Tensor,
 } from 'nabla';
 import { PYTORCH_WEIGHTS_FILE, bundledMnistDir, exportPytorch, loadMnist, loadModel, pytorchLayerTypes } from 'nabla/node';
@@ -24,8 +24,9 @@ const SKIP = torchFound ? false : 'python3 with torch and numpy not found: PyTor
 // The CNN of the training comparison: batch norm, dropout and a residual block.
 const CNN = 'conv:8x3/p1,bn,relu,res(conv:8x3/p1,bn,relu),maxpool:2,dropout:0.25,flatten,dense:10';
 // Every other built-in layer type (LeakyReLU, AvgPool2D with padding, LayerNorm, BatchNorm1D, Tanh,
-// GELU, Sigmoid, Softmax, a Conv2D with stride and no bias); trained briefly with mse on its softmax.
-const ZOO = 'conv:4x3/s2/nobias,leakyrelu:0.1,avgpool:3/s2/p1,ln,flatten,dense:32,bn1d,tanh,res(dense:32,gelu,dense:32),sigmoid,dropout:0.1,dense:10,softmax';
+// GELU, Sigmoid, Softmax, a Conv2D with stride and no bias, Standardize with statistics of made-up
+// rows); trained briefly with mse on its softmax.
+const ZOO = 'conv:4x3/s2/nobias,leakyrelu:0.1,avgpool:3/s2/p1,ln,flatten,standardize,dense:32,bn1d,tanh,res(dense:32,gelu,dense:32),sigmoid,dropout:0.1,dense:10,softmax';
 // Training runs: 2,000 MNIST digits (1,800 train, 200 validation), batch 32, 2 epochs, Adam 2e-3, cosine.
 const RUN = ['--limit', '2000', '--batch-size', '32', '--no-checkpoint', '--no-progress'];
 /** Test digits compared between nabla and PyTorch. */
@@ -76,6 +77,11 @@ describe('nabla export --pytorch, run in PyTorch', { skip: SKIP }, () => {
     const train = sliceDataset(loadMnist('train'), 0, 2000);
     for (const [name, layers, loss] of [['mlp', 'dense:64,relu,dense:10', 'ce'], ['zoo', ZOO, 'mse']] as const) {
       const model = buildModel({ inputShape: [1, 28, 28], classes: 10, layers, seed: 1, role: name });
+      for (const layer of model.layers) {
+        if (!(layer instanceof Standardize)) continue;
+        const f = layer.inputShape[0];
+        layer.fit(Float32Array.from({ length: 16 * f }, (_, i) => 0.3 * Math.sin(i) + (i % f) / f), 16);
+      }
       model.fit(train, { optimizer: new Adam(model.parameters(), { lr: 2e-3 }), loss, epochs: 1, batchSize: 32 });
       writeFileSync(path(`${name}.safetensors`), encodeModel(model, { loss }));
       exportHere(name, path(`${name}.safetensors`));

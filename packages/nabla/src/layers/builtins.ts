@@ -14,3 +14,4 @@ export * from './batchNorm.ts';
 export * from './residual.ts';
 export * from './gelu.ts';
 export * from './layerNorm.ts';
+export * from './standardize.ts';

@@ -34,7 +34,7 @@ test('parseLayerSpec: every token kind, with options, into the model-file layer 
   // A bare bn on a flat input is 1D.
   assert.equal(parseLayerSpec('bn,dense:3', 1)[0].type, 'BatchNorm1D');
   // Every layer type can be spelled.
-  const spelled = new Set([...configs, ...parseLayerSpec('res(relu)')].map((c) => c.type));
+  const spelled = new Set([...configs, ...parseLayerSpec('res(relu)'), ...parseLayerSpec('standardize', 1)].map((c) => c.type));
   assert.deepEqual(layerTypes().filter((t) => !spelled.has(t)), []);
 });
 

@@ -147,8 +147,12 @@ export class Sequential {
       shape = layer.build(shape, { backend: this.backend, rng: this.rng, index });
     });
     this.outputShape = shape;
-    // Nobody needs ∂C/∂input: the first layer may skip that product.
-    layers[0].needsInputGrad = false;
+    // Nobody needs ∂C/∂input: the first layer with parameters may skip that product, and so may
+    // the layers before it (a Standardize in front of the first Dense), whose backward then never runs.
+    for (const layer of layers) {
+      layer.needsInputGrad = false;
+      if (layer.params().length > 0) break;
+    }
   }
 
   /** Rebuild a model from its JSON architecture (as stored in model files); backend as in the constructor. */
