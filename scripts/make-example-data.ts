@@ -9,6 +9,8 @@
  *   <folder>/flowers.csv     iris-like: 4 measurements, a "species" string label, 3 classes × 50 rows
  *   <folder>/spirals.csv     two interleaved spirals: x, y, label 0/1 (400 rows), a classic hard table
  *   <folder>/houses.csv      regression: area, rooms, age, distance → price (500 rows)
+ *   <folder>/people.csv      income in dollars and age in years → buys yes/no (500 rows): columns of very
+ *                            different scales, what the CLI's Standardize layer is for
  *
  * `--train` then trains a small model on each with the library and prints the accuracies (or the
  * regression's mean absolute error).
@@ -89,6 +91,16 @@ export function makeExampleData(folder: string, seed = 1, perClass = 200): void 
     houses.push([area.toFixed(3), rooms, age.toFixed(2), dist.toFixed(3), price.toFixed(3)].join(','));
   }
   writeFileSync(join(folder, 'houses.csv'), houses.join('\n') + '\n');
+  // Columns in dollars and in years (a 2,000× difference in scale), as real tables have: whether
+  // someone buys, from income/1000 + age > 95, with 3% of the answers flipped.
+  const people = ['income_usd,age_years,buys'];
+  for (let i = 0; i < 500; i++) {
+    const income = 20000 + 80000 * rng.uniform();
+    const age = 18 + 60 * rng.uniform();
+    const buys = (income / 1000 + age > 95) !== (rng.uniform() < 0.03);
+    people.push([income.toFixed(0), age.toFixed(0), buys ? 'yes' : 'no'].join(','));
+  }
+  writeFileSync(join(folder, 'people.csv'), people.join('\n') + '\n');
 }
 
 /** Train briefly on each data set; returns the figures printed. */

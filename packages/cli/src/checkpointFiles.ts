@@ -20,8 +20,10 @@ import { expectedPart } from './options.ts';
 export const RESUME_KEYS = [
   'model', 'layers', 'augment', 'hidden', 'activation', 'output', 'loss', 'optimizer', 'lr', 'momentum', 'nesterov', 'weightDecay', 'schedule',
   'warmup', 'gamma', 'stepSize', 'epochs', 'batchSize', 'seed', 'val', 'limit', 'shuffle', 'init', 'earlyStopping',
-  'monitor', 'restoreBest', 'clipNorm', 'label', 'testSplit', 'size', 'grey', 'colour', 'task',
+  'monitor', 'restoreBest', 'clipNorm', 'label', 'testSplit', 'size', 'grey', 'colour', 'task', 'standardize',
 ] as const;
+/** What a key missing from a checkpoint written before its flag existed meant then (else: the flag's default). */
+const BEFORE_THE_FLAG: Record<string, unknown> = { standardize: false };
 /**
  * Taken from the checkpoint when not given again, but free to change. (A resume is bit-identical
  * on the same backend; another backend continues correctly, with its own rounding.)
@@ -113,7 +115,7 @@ export function mergeResumeOptions<T extends object>(given: T, cmd: Command, ckp
 /**
  * A checkpoint's recorded option, validated like the flag: run through the flag's own parser (a
  * number must be a number in the flag's range, a name one of its names...). A key missing from an
- * older checkpoint takes the flag's default.
+ * older checkpoint takes the flag's default, or what the run did before the flag existed (BEFORE_THE_FLAG).
  */
 function recordedValue(cmd: Command, ckpt: Checkpoint, key: string, path: string): unknown {
   const value = ckpt.options[key];
@@ -125,7 +127,7 @@ function recordedValue(cmd: Command, ckpt: Checkpoint, key: string, path: string
       hint: 'the checkpoint was edited or written by something else; resume from another checkpoint, or start a new run',
     });
   };
-  if (value === undefined) return option.defaultValue;
+  if (value === undefined) return key in BEFORE_THE_FLAG ? BEFORE_THE_FLAG[key] : option.defaultValue;
   if (value === null) return option.defaultValue === undefined ? undefined : fail('a value');
   if (option.isBoolean() || option.negate) return typeof value === 'boolean' ? value : fail('true or false');
   // --size is written HxW; other number lists comma-separated.

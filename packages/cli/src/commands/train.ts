@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import {
-  Adam, AdamW, checkSamples, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, lrSchedule, restoreCheckpoint,
+  Adam, AdamW, checkSamples, DivergenceError, EarlyStopping, MONITOR_METRICS, NablaError, SGD, Sequential, Standardize, lrSchedule, restoreCheckpoint,
   sliceDataset, splitDataset, shapeSize, buildModel, MODEL_PRESETS, MODEL_PRESET_NAMES, MLP_ACTIVATIONS, MLP_OUTPUTS,
   layerSpecGrammar, ImageAugmenter, fitSource, TASKS, type Task, type Evaluation, type Dataset, type Callback, type EpochLog, type LossName, type MonitorMetric, type Optimizer,
   type TrainingInfo, type FitState, type Checkpoint, describeBackend, type Backend, type MlpActivation, type MlpOutput,
@@ -70,6 +70,7 @@ interface TrainOptions extends BackendFlags, DataFlags {
   init?: string;
   json: boolean;
   stream: boolean;
+  standardize: boolean;
   progress: boolean;
 }
 
@@ -124,6 +125,8 @@ export function registerTrain(program: Command): void {
     .option('--size <HxW>', 'image folder: resize every image to H×W (default: all images must have one size)', sizeFlag)
     .option('--grey', 'image folder: read images as 1 grey channel (default: grey if every image is, else RGB)')
     .option('--colour', 'image folder: read images as 3 RGB channels')
+    .option('--no-standardize', 'tables (CSV or .npy rows of features): feed the columns as they are; by default the network starts with a ' +
+      'Standardize layer that brings each column to mean 0 and spread 1 with the training rows\' statistics (saved in the model, so it takes raw rows)')
     .option('--task <task>', `${TASKS.join('|')} (default: regression for --loss huber, or --loss mse on a CSV; else classification)`, oneOf(TASKS))
     .option('--stream', `CSV: train from the file chunk by chunk with bounded memory (${STREAM.chunkRows}-row chunks read in a random order each epoch, ` +
       `through a ${STREAM.bufferRows}-row shuffle buffer; no validation split; test only with --test-data)`, false)
@@ -208,7 +211,9 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
 
   const backend = await backendFromFlags(opts);
-  const { model, loss, info } = modelFromFlags(opts, cmd, data.inputShape, data.outputs, ckpt, backend, data.task);
+  // A table: rows of features (CSV, .npy, .npz), not images (MNIST's IDX pixels are rows of 784 too).
+  const table = data.kind !== 'mnist' && data.inputShape.length === 1;
+  const { model, loss, info } = modelFromFlags(opts, cmd, data.inputShape, data.outputs, ckpt, backend, data.task, table);
   // Recorded in checkpoints as the loss in use (with --init it may come from the model file,
   // which a resumed run does not read again).
   opts.loss = loss;
@@ -219,6 +224,9 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const stopper = opts.earlyStopping === undefined ? undefined
     : new EarlyStopping(model, { monitor: opts.monitor, patience: opts.earlyStopping, restoreBest: opts.restoreBest });
+  // A new run's Standardize statistics come from the training rows (not validation or test); a
+  // resumed run restores them from the checkpoint, an --init run keeps the model file's.
+  if (!ckpt && opts.init === undefined) fitStandardize(model, trainSet);
   const resume: FitState | undefined = ckpt ? restoreCheckpoint(ckpt, { model, optimizer, earlyStopping: stopper }, `checkpoint "${opts.resume}"`) : undefined;
 
   say(model.summary());
@@ -284,6 +292,9 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     task: data.task, data: data.record,
     ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.targetNames ? { targetNames: data.targetNames } : {}),
   };
+  if (model.layers[0] instanceof Standardize) {
+    training.preprocessing = { ...training.preprocessing, standardize: 'layer 0: each column (x − mean) / std, with the training rows\' mean and std (in the model: give it raw rows)' };
+  }
   // Ctrl-C: finish the current batch, checkpoint, say how to resume. A second Ctrl-C quits at once.
   let interrupted = false;
   const onSigint = (): void => {
@@ -368,6 +379,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
 
 function modelFromFlags(
   opts: TrainOptions, cmd: Command, inputShape: number[], classes: number, ckpt: Checkpoint | undefined, backend: Backend, task: Task,
+  table = false,
 ) {
   const features = shapeSize(inputShape);
   const resuming = ckpt !== undefined;
@@ -418,7 +430,7 @@ function modelFromFlags(
     // A preset ends in one output per MNIST class; other data gets one per class (or target).
     const layers = opts.layers ?? (classes === 10 ? undefined : MODEL_PRESETS[opts.model].spec.replace(/dense:10$/, `dense:${classes}`));
     const model = buildModel({ ...common, role: `flag ${flag}`, ...(layers !== undefined ? { layers } : { preset: opts.model }) });
-    return { model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
+    return { model: table ? standardized(model, opts) : model, loss: opts.loss, info: { architecture: opts.layers ?? opts.model } as TrainingInfo };
   }
   const output = opts.output ?? (opts.loss === 'mse' && task === 'classification' ? 'sigmoid' : 'none');
   if ((opts.loss === 'ce' || opts.loss === 'bce') && output !== 'none') {
@@ -428,7 +440,25 @@ function modelFromFlags(
     });
   }
   const model = buildModel({ ...common, role: 'flag --hidden', hidden: opts.hidden, activation: opts.activation, output });
-  return { model, loss: opts.loss, info: {} as TrainingInfo };
+  return { model: table ? standardized(model, opts) : model, loss: opts.loss, info: {} as TrainingInfo };
+}
+
+/**
+ * The network for a table (rows of features), unless --no-standardize: `model` with a Standardize
+ * layer in front (fitStandardize sets its statistics from the training rows), unless it already
+ * starts with one (--layers standardize,...). Standardize draws no random numbers, so the other
+ * layers start from the same weights as without it. (Images are not tables: already ÷ 255.)
+ */
+function standardized(model: Sequential, opts: TrainOptions): Sequential {
+  if (!opts.standardize || model.layers[0] instanceof Standardize) return model;
+  const config = model.config();
+  return Sequential.fromConfig({ ...config, layers: [{ type: 'Standardize' }, ...config.layers] }, { seed: opts.seed, backend: model.backend });
+}
+
+/** Fit a leading Standardize layer (standardized, or written in --layers) to the training rows. */
+function fitStandardize(model: Sequential, train: Dataset): void {
+  const first = model.layers[0];
+  if (first instanceof Standardize) first.fit(train.x, train.count);
 }
 
 function makeOptimizer(opts: TrainOptions, model: Sequential, lr: number, decaySet: boolean): Optimizer {
@@ -494,7 +524,7 @@ function preprocessingOf(data: LoadedData): Record<string, unknown> {
  * --stream: a CSV trained chunk by chunk through fitSource with bounded memory (STREAM's chunk and
  * buffer sizes). The whole file trains (no validation split: it would need a second pass over the
  * file to keep apart); the test set is --test-data's, read whole. No checkpoints, --resume, --init,
- * --early-stopping or --augment.
+ * --early-stopping, --augment or Standardize layer.
  */
 async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
   const say = (line: string): void => {
@@ -513,6 +543,11 @@ async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const task = trainTask('csv', opts.task, opts.loss);
   if (task === 'regression' && cmd.getOptionValueSource('loss') !== 'cli') opts.loss = 'mse';
+  // Standardize's statistics would need a pass over the file before training: not done here.
+  if (opts.standardize && opts.progress && !opts.json) {
+    process.stderr.write('nabla: note: --stream feeds the columns as they are (no Standardize layer: its statistics would need a pass over the file first); scale wide columns beforehand\n');
+  }
+  opts.standardize = false;
   const label = opts.label === undefined ? undefined : /^\d+$/.test(opts.label) ? Number(opts.label) : opts.label;
   const source = openCsvChunks(opts.data!, { label, task, ...STREAM, shuffle: opts.shuffle });
   try {
