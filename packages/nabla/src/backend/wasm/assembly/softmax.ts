@@ -5,30 +5,6 @@
 // almost never differs). The log of each row's sum is left to the caller (JS's Math.log, one per
 // row), which also adds up the loss: see wasmBackend's softmaxCrossEntropy.
 
-// Taylor coefficients 1/k! for k = 13 down to 0: on |r| ≤ ln 2 / 2 the first term left out,
-// r^14 / 14!, is below 5e-18 (relative to exp(r) ≥ 0.7: about 0.03 ulp).
-// @ts-ignore: decorator
-@inline const C13: f64 = 1.6059043836821613e-10;
-// @ts-ignore: decorator
-@inline const C12: f64 = 2.08767569878681e-9;
-// @ts-ignore: decorator
-@inline const C11: f64 = 2.505210838544172e-8;
-// @ts-ignore: decorator
-@inline const C10: f64 = 2.755731922398589e-7;
-// @ts-ignore: decorator
-@inline const C9: f64 = 2.7557319223985893e-6;
-// @ts-ignore: decorator
-@inline const C8: f64 = 2.48015873015873e-5;
-// @ts-ignore: decorator
-@inline const C7: f64 = 1.984126984126984e-4;
-// @ts-ignore: decorator
-@inline const C6: f64 = 1.388888888888889e-3;
-// @ts-ignore: decorator
-@inline const C5: f64 = 8.333333333333333e-3;
-// @ts-ignore: decorator
-@inline const C4: f64 = 4.1666666666666664e-2;
-// @ts-ignore: decorator
-@inline const C3: f64 = 1.6666666666666666e-1;
 // ln 2 in two parts (fdlibm's): k·LN2_HI is exact for |k| < 2^11.
 // @ts-ignore: decorator
 @inline const LN2_HI: f64 = 6.93147180369123816490e-1;
@@ -77,7 +53,9 @@ function exp2Lanes(x: v128, c: usize): v128 {
   return v128.bitselect(x, e, f64x2.ne(x, x));
 }
 
-// exp2Lanes' constants, each in both lanes, at consecutive v128s (their order in EXP_VALUES).
+// exp2Lanes' constants, each in both lanes, one v128 apart: at byte 0 LOWEST, 16 LOG2E, 32 LN2_HI,
+// 48 LN2_LO, 48 + 16k the Taylor coefficient 1/k! for k = 1 .. 13 (on |r| ≤ ln 2 / 2 the first term
+// left out, r^14 / 14!, is below 5e-18, relative to exp(r) ≥ 0.7: about 0.03 ulp), 272 1.5·2^52.
 // @ts-ignore: decorator
 @inline const EXP_CONSTANTS: usize = 18 * 16;
 
@@ -86,20 +64,13 @@ function writeExpConstants(c: usize): void {
   v128.store(c, f64x2.splat(LOG2E), 16);
   v128.store(c, f64x2.splat(LN2_HI), 32);
   v128.store(c, f64x2.splat(LN2_LO), 48);
-  v128.store(c, f64x2.splat(1.0), 64);
-  v128.store(c, f64x2.splat(0.5), 80);
-  v128.store(c, f64x2.splat(C3), 96);
-  v128.store(c, f64x2.splat(C4), 112);
-  v128.store(c, f64x2.splat(C5), 128);
-  v128.store(c, f64x2.splat(C6), 144);
-  v128.store(c, f64x2.splat(C7), 160);
-  v128.store(c, f64x2.splat(C8), 176);
-  v128.store(c, f64x2.splat(C9), 192);
-  v128.store(c, f64x2.splat(C10), 208);
-  v128.store(c, f64x2.splat(C11), 224);
-  v128.store(c, f64x2.splat(C12), 240);
-  v128.store(c, f64x2.splat(C13), 256);
-  v128.store(c, f64x2.splat(6755399441055744.0), 272); // 1.5·2^52
+  // k! is exact in f64 up to 18!, so 1 / k! is one correctly rounded division.
+  let factorial: f64 = 1;
+  for (let k = 1; k <= 13; k++) {
+    factorial *= k;
+    v128.store(c + 48 + <usize>k * 16, f64x2.splat(1 / factorial));
+  }
+  v128.store(c, f64x2.splat(6755399441055744.0), 272);
 }
 
 // For each row r: z_j = logits[r, j] − max_j logits[r, j]; e_j = exp(z_j); sum = Σ e_j (in f64,
