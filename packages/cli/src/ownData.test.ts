@@ -299,6 +299,25 @@ test('--stream trains a CSV chunk by chunk and tests on --test-data', () => {
   assert.equal(p.code, 0, p.stderr);
 });
 
+test('--stream standardizes a table with the whole file\'s statistics from its first pass', () => {
+  const csv = join(dir, 'people.csv');
+  const out = join(dir, 'people-stream.safetensors');
+  const r = nabla('train', '--data', csv, '--stream', '--test-data', csv, '--hidden', '16', '--epochs', '20', '--batch-size', '16',
+    '--optimizer', 'sgd', '--lr', '0.1', '--out', out, '--no-progress');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /0 Standardize \(2 features\)/);
+  const acc = Number(/test accuracy ([\d.]+)%/.exec(r.stdout)![1]);
+  assert.ok(acc >= 90, `streamed with Standardize: ${acc}%`);
+  const { model, training } = loadModel(out);
+  assert.match(String((training.preprocessing as Record<string, unknown>).standardize), /whole file/);
+  // The whole file's statistics: those Standardize.fit finds on all of its rows.
+  const rows = readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 2).map(Number));
+  const check = new Standardize();
+  check.build([2], { backend: model.backend, rng: new Rng(1), index: 0 });
+  check.fit(Float32Array.from(rows.flat()), rows.length);
+  assert.deepEqual((model.layers[0] as Standardize).statistics(), check.statistics());
+});
+
 test('--resume keeps the data flags (--label, --test-split) and asks for the data path again', () => {
   const out = join(dir, 'resumed.safetensors');
   const r = nabla('train', '--data', join(dir, 'flowers.csv'), '--label', 'species', '--test-split', '0.3', '--hidden', '8', '--epochs', '2', '--out', out, '--no-progress');

@@ -524,7 +524,7 @@ function preprocessingOf(data: LoadedData): Record<string, unknown> {
  * --stream: a CSV trained chunk by chunk through fitSource with bounded memory (STREAM's chunk and
  * buffer sizes). The whole file trains (no validation split: it would need a second pass over the
  * file to keep apart); the test set is --test-data's, read whole. No checkpoints, --resume, --init,
- * --early-stopping, --augment or Standardize layer.
+ * --early-stopping or --augment. A table's Standardize layer gets the whole file's statistics.
  */
 async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
   const say = (line: string): void => {
@@ -543,11 +543,6 @@ async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
   }
   const task = trainTask('csv', opts.task, opts.loss);
   if (task === 'regression' && cmd.getOptionValueSource('loss') !== 'cli') opts.loss = 'mse';
-  // Standardize's statistics would need a pass over the file before training: not done here.
-  if (opts.standardize && opts.progress && !opts.json) {
-    process.stderr.write('nabla: note: --stream feeds the columns as they are (no Standardize layer: its statistics would need a pass over the file first); scale wide columns beforehand\n');
-  }
-  opts.standardize = false;
   const label = opts.label === undefined ? undefined : /^\d+$/.test(opts.label) ? Number(opts.label) : opts.label;
   const source = openCsvChunks(opts.data!, { label, task, ...STREAM, shuffle: opts.shuffle });
   try {
@@ -562,7 +557,10 @@ async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
       process.stderr.write('nabla: note: no test set (--stream holds nothing out; pass --test-data)\n');
     }
     const backend = await backendFromFlags(opts);
-    const { model, loss, info } = modelFromFlags(opts, cmd, source.inputShape, outputs, undefined, backend, task);
+    const { model, loss, info } = modelFromFlags(opts, cmd, source.inputShape, outputs, undefined, backend, task, source.inputShape.length === 1);
+    // The Standardize statistics of every row of the file, from the first pass (no extra read).
+    const first = model.layers[0];
+    if (first instanceof Standardize) first.setStatistics(source.columnStatistics.mean, source.columnStatistics.std);
     const lr = opts.lr;
     const optimizer = makeOptimizer(opts, model, lr, opts.weightDecay !== undefined);
     say(model.summary());
@@ -585,7 +583,10 @@ async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
       ...info, loss, seed: opts.seed, epochs: opts.epochs, batchSize: opts.batchSize, history, trainSeconds: seconds,
       optimizer: { name: opts.optimizer, lr, schedule: opts.schedule, warmup: opts.warmup, clipNorm: opts.clipNorm },
       dataset: `CSV file "${opts.data}" (streamed)`, trainSamples: source.count, valSamples: 0, task, data: record,
-      preprocessing: { source: 'csv', scale: record.scale, inputShape: source.inputShape, stream: STREAM },
+      preprocessing: {
+        source: 'csv', scale: record.scale, inputShape: source.inputShape, stream: STREAM,
+        ...(first instanceof Standardize ? { standardize: 'layer 0: each column (x − mean) / std, with the whole file\'s mean and std (in the model: give it raw rows)' } : {}),
+      },
       ...(record.classNames ? { classNames: record.classNames } : {}),
     };
     const ev = test ? model.evaluate(test, { loss, task, role: `test set (CSV file "${opts.testData}")` }) : undefined;

@@ -76,17 +76,35 @@ export class Standardize extends Layer {
         squares[j] += d * d;
       }
     }
+    this.setStatistics(mean, Array.from(squares, (s) => Math.sqrt(s / count)));
+  }
+
+  /**
+   * Set mean and std per feature directly (statistics computed elsewhere, e.g. the first pass of
+   * openCsvChunks over a file too large for memory). A std that is 0 in float32 becomes 1 (the
+   * column is only centred). Throws a NablaError, naming the column, for a wrong length or a value
+   * that is not finite.
+   *
+   * @example
+   * layer.setStatistics(source.columnStatistics.mean, source.columnStatistics.std);
+   */
+  setStatistics(mean: ArrayLike<number>, std: ArrayLike<number>): void {
+    const f = this.inputShape[0];
+    if (mean.length !== f || std.length !== f) {
+      throw new NablaError({ where: `${this.label}: statistics`, expected: `${f} means and ${f} standard deviations`, found: `${mean.length} and ${std.length}` });
+    }
     for (let j = 0; j < f; j++) {
-      const std = Math.sqrt(squares[j] / count);
-      if (!Number.isFinite(mean[j]) || !Number.isFinite(std)) {
+      if (!Number.isFinite(mean[j]) || !Number.isFinite(std[j]) || std[j] < 0) {
         throw new NablaError({
-          where: `${this.label}: fit`, expected: 'finite values in every column', found: `column ${j}: mean ${mean[j]}, std ${std}`,
+          where: `${this.label}: statistics`, expected: 'finite values in every column (std ≥ 0)', found: `column ${j}: mean ${mean[j]}, std ${std[j]}`,
           hint: 'the data holds NaN or ±Infinity, or values too large for float64 sums',
         });
       }
+    }
+    for (let j = 0; j < f; j++) {
       this.mean.data[j] = mean[j];
       // A column whose values are all equal (or whose spread rounds to 0 in float32) is only centred.
-      this.std.data[j] = Math.fround(std) > 0 ? std : 1;
+      this.std.data[j] = Math.fround(std[j]) > 0 ? std[j] : 1;
     }
   }
 

@@ -8,6 +8,8 @@ import { Rng } from '../random.ts';
 import { Sequential } from '../model/sequential.ts';
 import { Dense } from '../layers/dense.ts';
 import { ReLU } from '../layers/activations.ts';
+import { Standardize } from '../layers/standardize.ts';
+import { JsBackend } from '../backend/js/jsBackend.ts';
 import { Adam } from '../optim/adam.ts';
 import { fitSource } from '../train/fitSource.ts';
 import { assertNablaError } from '../../../../test/assertNablaError.ts';
@@ -82,6 +84,28 @@ test('openCsvChunks: every row once per epoch, shuffled across chunks, the same 
   const firstBatch = plain.epoch(10, new Rng(1)).next().value!;
   assert.deepEqual([...firstBatch.x], [...whole.x.subarray(0, 20)]);
   plain.close();
+});
+
+test('openCsvChunks\' column statistics (one pass, Welford) are Standardize.fit\'s on the whole file (two passes), as float32', () => {
+  // Columns far from 0 with a small spread: where a one-pass Σx² − (Σx)²/n would lose the digits.
+  const rng = new Rng(9);
+  const lines = ['income,age,label'];
+  for (let i = 0; i < 3000; i++) lines.push(`${(1e6 + 500 * rng.normal()).toFixed(2)},${(40 + 12 * rng.uniform()).toFixed(1)},${i % 3}`);
+  const p = write('wide.csv', lines.join('\n') + '\n');
+  const whole = loadCsv(p);
+  const layer = new Standardize();
+  layer.build([2], { backend: new JsBackend(), rng: new Rng(1), index: 0 });
+  layer.fit(whole.x, whole.count);
+  const fitted = layer.statistics();
+  const src = openCsvChunks(p, { chunkRows: 256, blockBytes: 4096 });
+  const { mean, std } = src.columnStatistics;
+  src.close();
+  // Stored as float32, the two agree exactly.
+  assert.deepEqual(Float32Array.from(mean), fitted.mean);
+  assert.deepEqual(Float32Array.from(std), fitted.std);
+  assert.ok(Math.abs(std[0] - 500) < 25 && Math.abs(std[1] - 12 / Math.sqrt(12)) < 0.2, `std ${std[0]}, ${std[1]}`);
+  layer.setStatistics(mean, std);
+  assert.deepEqual(layer.statistics().mean, fitted.mean);
 });
 
 test('openCsvChunks checks every row in its first pass (path:line)', () => {

@@ -68,6 +68,12 @@ export interface CsvChunks extends ChunkedDataset {
   readonly classes: number;
   readonly classNames: string[] | undefined;
   readonly inputShape: number[];
+  /**
+   * Each feature column's mean and population standard deviation over every row of the file, in
+   * float64 (Welford's update during the first pass): what a Standardize layer in front of the
+   * model needs (`setStatistics`), without another pass over the file.
+   */
+  readonly columnStatistics: { mean: Float64Array; std: Float64Array };
   /** Closes the file (reads after this fail). */
   close(): void;
 }
@@ -122,9 +128,17 @@ export function openCsvChunks(path: string, options: CsvChunkOptions = {}): CsvC
     const offsets: number[] = [];
     const lines: number[] = [];
     let count = 0;
+    const mean = new Float64Array(F);
+    const m2 = new Float64Array(F);
     const visit = (r: { rec: CsvRecord; start: number }): void => {
       if (count % chunkRows === 0) { offsets.push(r.start); lines.push(r.rec.line); }
       const label = reader.read(r.rec, scratch, 0)!;
+      // Welford: the running mean and sum of squared deviations, exact enough for any row count.
+      for (let j = 0; j < F; j++) {
+        const d = scratch[j] - mean[j];
+        mean[j] += d / (count + 1);
+        m2[j] += d * (scratch[j] - mean[j]);
+      }
       const where = (): string => `${source}:${r.rec.line}, ${layout.columnName(labelCol)}`;
       if (regression) {
         if (!Number.isFinite(Number(label))) {
@@ -167,12 +181,14 @@ export function openCsvChunks(path: string, options: CsvChunkOptions = {}): CsvC
       },
     };
     const data = new ChunkedDataset(chunkReader, { bufferRows: options.bufferRows ?? 4 * chunkRows, shuffle: options.shuffle }) as ChunkedDataset & {
-      layout: CsvLayout; classes: number; classNames: string[] | undefined; inputShape: number[]; close(): void;
+      layout: CsvLayout; classes: number; classNames: string[] | undefined; inputShape: number[];
+      columnStatistics: { mean: Float64Array; std: Float64Array }; close(): void;
     };
     data.layout = layout;
     data.classes = classes;
     data.classNames = regression ? undefined : map.names;
     data.inputShape = layout.inputShape;
+    data.columnStatistics = { mean, std: m2.map((s) => Math.sqrt(s / count)) };
     data.close = () => { if (open) { open = false; closeSync(fd); } };
     return data;
   } catch (e) {
