@@ -125,7 +125,7 @@ export function registerTrain(program: Command): void {
     .option('--size <HxW>', 'image folder: resize every image to H×W (default: all images must have one size)', sizeFlag)
     .option('--grey', 'image folder: read images as 1 grey channel (default: grey if every image is, else RGB)')
     .option('--colour', 'image folder: read images as 3 RGB channels')
-    .option('--no-standardize', 'tables (CSV or .npy rows of features): feed the columns as they are; by default the network starts with a ' +
+    .option('--no-standardize', 'tables (CSV, .npy or .npz rows of features): feed the columns as they are; by default the network starts with a ' +
       'Standardize layer that brings each column to mean 0 and spread 1 with the training rows\' statistics (saved in the model, so it takes raw rows)')
     .option('--task <task>', `${TASKS.join('|')} (default: regression for --loss huber, or --loss mse on a CSV; else classification)`, oneOf(TASKS))
     .option('--stream', `CSV: train from the file chunk by chunk with bounded memory (${STREAM.chunkRows}-row chunks read in a random order each epoch, ` +
