@@ -293,7 +293,7 @@ async function train(opts: TrainOptions, cmd: Command): Promise<void> {
     ...(data.classNames ? { classNames: data.classNames } : {}), ...(data.targetNames ? { targetNames: data.targetNames } : {}),
   };
   if (model.layers[0] instanceof Standardize) {
-    training.preprocessing = { ...training.preprocessing, standardize: 'layer 0: each column (x − mean) / std, with the training rows\' mean and std (in the model: give it raw rows)' };
+    training.preprocessing = { ...training.preprocessing, standardize: standardizeNote('the training rows\'') };
   }
   // Ctrl-C: finish the current batch, checkpoint, say how to resume. A second Ctrl-C quits at once.
   let interrupted = false;
@@ -455,6 +455,11 @@ function standardized(model: Sequential, opts: TrainOptions): Sequential {
   return Sequential.fromConfig({ ...config, layers: [{ type: 'Standardize' }, ...config.layers] }, { seed: opts.seed, backend: model.backend });
 }
 
+/** The model file's preprocessing line for a leading Standardize layer; `whose`: whose statistics. */
+function standardizeNote(whose: string): string {
+  return `layer 0: each column (x − mean) / std, with ${whose} mean and std (in the model: give it raw rows)`;
+}
+
 /** Fit a leading Standardize layer (standardized, or written in --layers) to the training rows. */
 function fitStandardize(model: Sequential, train: Dataset): void {
   const first = model.layers[0];
@@ -585,7 +590,7 @@ async function trainStreaming(opts: TrainOptions, cmd: Command): Promise<void> {
       dataset: `CSV file "${opts.data}" (streamed)`, trainSamples: source.count, valSamples: 0, task, data: record,
       preprocessing: {
         source: 'csv', scale: record.scale, inputShape: source.inputShape, stream: STREAM,
-        ...(first instanceof Standardize ? { standardize: 'layer 0: each column (x − mean) / std, with the whole file\'s mean and std (in the model: give it raw rows)' } : {}),
+        ...(first instanceof Standardize ? { standardize: standardizeNote('the whole file\'s') } : {}),
       },
       ...(record.classNames ? { classNames: record.classNames } : {}),
     };

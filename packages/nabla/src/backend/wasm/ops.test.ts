@@ -23,7 +23,7 @@ const exports = instance.exports as Record<string, unknown>;
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
   gemm: 13, gemmRows: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
-  leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, softmaxCrossEntropy: 7, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
+  leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, softmaxCrossEntropy: 7, softmaxScratchBytes: 2, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, direct3x3Forward: 12, direct3x3Backward: 12, winoScratchBytes: 7, winoFilterBytes: 2, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11,
   batchNormShift: 5, batchNormStats: 7, batchNormStatsFinish: 10, batchNormNormalize: 11, batchNormGrad: 11, batchNormGradFinish: 12,
   batchNormBackward: 13,

@@ -37,6 +37,7 @@ export interface Kernels {
     eps: number, weightDecay: number, decoupled: number, bc1: number, bc2: number): void;
   gatherRows(out: number, src: number, order: number, count: number, rowBytes: number): void;
   softmaxCrossEntropy(dlogits: number, logits: number, target: number, rows: number, cols: number, scale: number, stats: number): void;
+  softmaxScratchBytes(rows: number, cols: number): number;
   im2col(cols: number, x: number, ...geometry: Geometry): void;
   col2im(dx: number, cols: number, ...geometry: Geometry): void;
   maxPool(y: number, x: number, ...geometry: Geometry): void;

@@ -496,7 +496,7 @@ export class WasmBackend implements Backend {
     const n = rows * cols;
     const shape = `${rows} × ${cols}`;
     return this.kernel('softmaxCrossEntropy', { dlogits: [dlogits, n, shape], logits: [logits, n, shape], target: [target, n, shape] }, (p) => {
-      this.sums = this.wasmMemory.regrow(this.sums, rows * 24 + 18 * 16 + (cols + 1) * 8);
+      this.sums = this.wasmMemory.regrow(this.sums, this.k.softmaxScratchBytes(rows, cols));
       this.k.softmaxCrossEntropy(p.dlogits, p.logits, p.target, rows, cols, scale, this.sums.ptr);
       const stats = new Float64Array(this.wasmMemory.buffer, this.sums.ptr, rows * 3);
       let loss = 0;

@@ -5,7 +5,7 @@ export { gemm, gemmRows, gemmScratchBytes } from './gemm';
 export {
   fill, sumSquares, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, sgdSumSquares, adamUpdate, gatherRows,
 } from './elementwise';
-export { softmaxCrossEntropy } from './softmax';
+export { softmaxCrossEntropy, softmaxScratchBytes } from './softmax';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
 export { convForward, convBackward, convAddPartials, direct3x3Forward, direct3x3Backward } from './conv';
 export {

@@ -73,6 +73,11 @@ function writeExpConstants(c: usize): void {
   v128.store(c, f64x2.splat(6755399441055744.0), 272);
 }
 
+/** Bytes of `stats` softmaxCrossEntropy needs for rows × cols: see its layout below. */
+export function softmaxScratchBytes(rows: i32, cols: i32): i32 {
+  return rows * 24 + <i32>EXP_CONSTANTS + (cols + 1) * 8;
+}
+
 // For each row r: z_j = logits[r, j] − max_j logits[r, j]; e_j = exp(z_j); sum = Σ e_j (in f64,
 // each e_j unrounded); dlogits[r, j] = scale·(f32(e_j)/sum·Σt − t_j). Writes the row's sum, Σ t_j z_j
 // (over t_j ≠ 0) and Σ t_j as three f64s at stats + r·24: the loss is Σ_rows −(Σ t z − Σt·log(sum)).
