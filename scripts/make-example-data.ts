@@ -151,7 +151,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const opt = (name: string, d: number): number => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : d);
   const seed = opt('--seed', 1);
   makeExampleData(folder, seed, opt('--per-class', 200));
-  console.log(`wrote ${folder}/shapes (3 classes of 32×32 PNG), flowers.csv, spirals.csv, houses.csv`);
+  console.log(`wrote ${folder}/shapes (3 classes of 32×32 PNG), flowers.csv, spirals.csv, houses.csv, people.csv`);
   if (args.includes('--train')) {
     for (const [k, v] of Object.entries(await trainExamples(folder, seed))) console.log(`${k}: ${v.toFixed(3)}`);
   }

@@ -86,6 +86,10 @@ test('summary prints only what a model file records: no "{}" or "undefined" for 
   // An optimiser without a loss, and a seed: each said once, readably.
   const some = summaryOf('some.safetensors', { optimizer: { name: 'adam', lr: 0.002, weightDecay: undefined }, seed: 7, batchSize: 64 });
   assert.match(some, /^optimiser adam \(lr 0\.002\); batch 64; seed 7$/m);
+  // train records momentum and nesterov for every optimiser: said only for SGD, which has them.
+  const settings = { lr: 0.01, momentum: 0, nesterov: false, schedule: 'cosine' };
+  assert.match(summaryOf('adam.safetensors', { optimizer: { name: 'adam', ...settings } }), /^optimiser adam \(lr 0\.01, schedule cosine\)$/m);
+  assert.match(summaryOf('sgd.safetensors', { optimizer: { name: 'sgd', ...settings } }), /^optimiser sgd \(lr 0\.01, momentum 0, nesterov false, schedule cosine\)$/m);
   // History without a dataset: no "unknown data"; one epoch is "1 epoch".
   const hist = summaryOf('hist.safetensors', { history: { epochs: [{ epoch: 1, loss: 0.5, accuracy: 0.8, seconds: 1.5, lr: 0.01 }] } });
   assert.match(hist, /^trained 1 epoch:$/m);

@@ -25,7 +25,7 @@ export function makeProgram(): Command {
   const program = new Command();
   program
     .name('nabla')
-    .description('nabla: neural networks from scratch. Train, evaluate and use digit classifiers on MNIST.')
+    .description('nabla: neural networks from scratch. Train, evaluate and use classifiers and regression models on MNIST or your own data (CSV, .npy/.npz, image folders).')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .option('--plugin <module>', 'load layers of your own first (repeatable): a module exporting Layer classes with a static kind, see examples/swish.ts',

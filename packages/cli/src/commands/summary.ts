@@ -51,10 +51,14 @@ export function registerSummary(program: Command): void {
     });
 }
 
-/** "adam (lr 0.002, schedule cosine)": the name, then each recorded setting (unset ones left out). */
+/**
+ * "adam (lr 0.002, schedule cosine)": the name, then each recorded setting (unset ones left out,
+ * and momentum and nesterov for the optimisers that have none: train records them for every run).
+ */
 function formatOptimizer(o: Record<string, unknown>): string {
+  const sgdOnly = o.name !== 'sgd' ? ['momentum', 'nesterov'] : [];
   const settings = Object.entries(o)
-    .filter(([k, v]) => k !== 'name' && v !== undefined && v !== null)
+    .filter(([k, v]) => k !== 'name' && !sgdOnly.includes(k) && v !== undefined && v !== null)
     .map(([k, v]) => `${k} ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
   const name = typeof o.name === 'string' ? o.name : 'settings';
   return settings.length > 0 ? `${name} (${settings.join(', ')})` : name;
