@@ -17,8 +17,9 @@ function drive(chooser: SplitChooser, key: string, calls: number, cost: (split: 
   return ways;
 }
 
-// Blocks of 6 calls, 4 blocks a trial, the first 3 calls of a block not counted, stretches of 30.
-const small = () => new SplitChooser(6, 4, 3, 30);
+// Blocks of 6 calls, 4 blocks a trial, the first 3 calls of a block not counted, stretches of 30,
+// no warm-up (the first trial at once).
+const small = () => new SplitChooser(6, 4, 3, 30, 0);
 const TRIAL = [true, true, true, true, true, true, false, false, false, false, false, false];
 
 test('a trial runs blocks split and alone by turns, then the faster way runs for a stretch, then the next trial', () => {
@@ -59,4 +60,19 @@ test('the first calls after a switch and single long pauses decide nothing; keys
   const other = drive(chooser, 'W 2', 24 + 30, (split) => (split ? 0.2 : 0.1), clock);
   assert.ok(other.slice(24).every((w) => !w));
   assert.equal(chooser.split('W 1'), true);
+});
+
+test('a key runs split through its warm-up (V8\'s tier-up), whose slow calls decide nothing; then its first trial', () => {
+  // The first 12 calls are slow (code not yet optimised), slower split (the first calls run split);
+  // after that, splitting is faster.
+  const cost = (split: boolean, call: number) => (call < 12 ? (split ? 0.4 : 0.3) : split ? 0.1 : 0.13);
+  const chooser = new SplitChooser(6, 4, 3, 30, 12);
+  const ways = drive(chooser, 'W 100352', 12 + 24 + 30, cost);
+  assert.ok(ways.slice(0, 12).every((w) => w), 'warm-up: split');
+  assert.deepEqual(ways.slice(12, 36), [...TRIAL, ...TRIAL], 'the first trial, after the warm-up');
+  assert.ok(ways.slice(36).every((w) => w), 'split: faster once warm');
+  assert.deepEqual(chooser.stats, { splitStretches: 1, aloneStretches: 0 });
+  // Without the warm-up the first trial counts the slow split calls and runs its stretch alone.
+  const eager = new SplitChooser(6, 4, 3, 30, 0);
+  assert.ok(drive(eager, 'W 100352', 24 + 30, cost).slice(24).every((w) => !w));
 });

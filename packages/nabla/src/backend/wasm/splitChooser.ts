@@ -18,18 +18,27 @@
  * cache), nor calls over 3× the median (a pause between epochs, a collection). The way with the
  * lower mean then runs for a stretch of STRETCH calls, and the next trial follows. BLOCK and
  * SETTLE are multiples of 3 and 4, so each block holds whole batches of a layer's 3 or 4 calls.
- * A key starts with a trial (for the MNIST MLP the first 128 batches), beginning split.
+ * A key starts split for WARMUP calls that decide nothing, then its first trial. Those are the
+ * calls of V8's tier-up (the MNIST MLP's batches take about 3× their steady time for the first 50
+ * and settle after 50 to 150: 480 calls are its first 160 batches). Timed during the tier-up, the
+ * first trial compared the split blocks (the first one at the very start) with alone blocks that
+ * ran on faster code, so it chose alone; that choice then held for 1,536 batches, past the first
+ * epoch of the bench's warm-up (measured, 2 threads: split 112–134 µs a call in steady state
+ * against 127–147 alone, yet a first trial chose alone, from means of 229 against 165).
  */
 const BLOCK = 48;
 const BLOCKS = 8;
 const SETTLE = 12;
 const STRETCH = 4608;
+const WARMUP = 480;
 
 interface Choice {
   split: boolean;
-  /** Calls of this key since its current trial or stretch began. */
+  /** Calls of this key since its current trial or stretch (or its warm-up) began. */
   call: number;
   trial: boolean;
+  /** The key's first calls, before its first trial. */
+  warming: boolean;
   /** When the last call of this key ended (performance.now()). */
   last: number;
   /** Counted call times of the trial: split, alone. */
@@ -42,22 +51,24 @@ export class SplitChooser {
   private readonly blocks: number;
   private readonly settle: number;
   private readonly stretch: number;
+  private readonly warmup: number;
   /** How many stretches ran each way, for tests and benchmarks. */
   readonly stats = { splitStretches: 0, aloneStretches: 0 };
 
   /** Sizes in calls (tests shorten them). */
-  constructor(block = BLOCK, blocks = BLOCKS, settle = SETTLE, stretch = STRETCH) {
+  constructor(block = BLOCK, blocks = BLOCKS, settle = SETTLE, stretch = STRETCH, warmup = WARMUP) {
     this.block = block;
     this.blocks = blocks;
     this.settle = settle;
     this.stretch = stretch;
+    this.warmup = warmup;
   }
 
   /** Whether the next call of `key` runs split; report when it ended with `record`. */
   split(key: string): boolean {
     let c = this.keys.get(key);
     if (!c) {
-      c = { split: true, call: 0, trial: true, last: 0, times: [[], []] };
+      c = { split: true, call: 0, trial: this.warmup === 0, warming: this.warmup > 0, last: 0, times: [[], []] };
       this.keys.set(key, c);
     }
     // In a trial, even blocks run split, odd blocks alone.
@@ -70,7 +81,8 @@ export class SplitChooser {
     const ms = now - c.last;
     c.last = now;
     if (!c.trial) {
-      if (++c.call < this.stretch) return;
+      if (++c.call < (c.warming ? this.warmup : this.stretch)) return;
+      c.warming = false;
       c.trial = true;
       c.call = 0;
       return;
