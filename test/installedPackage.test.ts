@@ -1,7 +1,11 @@
 // The packages as a user gets them: `npm pack` both workspaces (their prepack builds dist/ and the
 // playground), install the two tarballs into an empty folder from npm's cache (--offline: the
-// root `npm install` has put every dependency there), and from that folder run every command of
-// the installed `nabla` and import the library from plain JavaScript, both as ESM and CommonJS.
+// root `npm install` has put every dependency's tarball there), and from that folder run every
+// command of the installed `nabla` and import the library from plain JavaScript, both as ESM and
+// CommonJS. The folder gets a lockfile with the root lockfile's versions of the dependencies:
+// without one, npm 11 resolves their version ranges from full registry documents, which the root
+// `npm install` (from its lockfile) never fetches, so on a fresh machine the offline install
+// failed with ENOTCACHED for cli-progress.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
@@ -33,11 +37,49 @@ function install(): { lib: string[]; cli: string[] } {
   assert.equal(packed.status, 0, packed.stderr);
   const [lib, cli] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-  const r = npm(['install', '--offline', join(work, lib.filename), join(work, cli.filename)], app);
-  assert.equal(r.status, 0, `npm install of the tarballs (from the cache, offline) failed: ${r.stderr}`);
+  const dependencies = { nabla: `file:../${lib.filename}`, 'nabla-cli': `file:../${cli.filename}` };
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies }));
+  writeFileSync(join(app, 'package-lock.json'), JSON.stringify(appLockfile(dependencies)));
+  const r = npm(['ci', '--offline'], app);
+  assert.equal(r.status, 0, `npm ci of the tarballs (from the cache, offline) failed: ${r.stderr}`);
   installed = { lib: lib.files.map((f) => f.path), cli: cli.files.map((f) => f.path) };
   return installed;
+}
+
+/**
+ * The app's lockfile: the two tarballs, and every package they need at run time (their
+ * dependencies and the library's optional peers, and theirs in turn) as the root lockfile has it.
+ */
+function appLockfile(dependencies: { nabla: string; 'nabla-cli': string }): object {
+  type Entry = { dependencies?: Record<string, string>; peerDependencies?: Record<string, string> };
+  const root = (JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Entry> }).packages;
+  const lib = root['packages/nabla'];
+  const cli = root['packages/cli'];
+  const packages: Record<string, object> = {
+    '': { name: 'app', dependencies },
+    'node_modules/nabla': { ...lib, resolved: dependencies.nabla },
+    'node_modules/nabla-cli': { ...cli, resolved: dependencies['nabla-cli'] },
+  };
+  // Each dependency where Node would find it from its dependent's folder in the root's tree (the
+  // workspaces' own dependencies are at the top; a nested version sits below its dependent).
+  const find = (from: string, name: string): string | undefined => {
+    for (let at = from; ; at = at.slice(0, Math.max(0, at.lastIndexOf('/node_modules/')))) {
+      const path = `${at ? `${at}/` : ''}node_modules/${name}`;
+      if (root[path]) return path;
+      if (!at) return undefined;
+    }
+  };
+  const todo = [...Object.keys(cli.dependencies ?? {}), ...Object.keys(lib.peerDependencies ?? {})].map((name) => ['', name]);
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [from, name] = next;
+    if (name === 'nabla') continue;
+    const path = find(from, name);
+    assert.ok(path, `the root lockfile has ${name}, needed by ${from || 'the packages'}`);
+    if (path in packages) continue;
+    packages[path] = root[path];
+    todo.push(...Object.keys(root[path].dependencies ?? {}).map((dep) => [path, dep]));
+  }
+  return { name: 'app', lockfileVersion: 3, requires: true, packages };
 }
 
 /** The installed `nabla`, run in the app folder. */
