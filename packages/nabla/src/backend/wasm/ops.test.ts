@@ -217,7 +217,7 @@ test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole or a range of colum
   const k = exports as unknown as Kernels;
   // 37 sparse rows of 272 steps (two k blocks: 256 steps, then 16, too few to list on their own,
   // which stay on the row path as the last block of 784 does), 45 columns (a
-  // 24-column pass, two 8-column panels and a ragged 5). The same sparse rows are multiplied
+  // 24-column pass, a 16-column pass and a ragged 5; columns 8..45: 24, an 8-column panel, 5). The same sparse rows are multiplied
   // once alone (the row path) and once after 4 dense rows (A too full: the tile kernel). B is
   // stored n × k.
   const [kk, n, dense, sparse] = [272, 45, 4, 37];
