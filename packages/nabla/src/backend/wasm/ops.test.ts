@@ -22,7 +22,7 @@ const exports = instance.exports as Record<string, unknown>;
 // Every export's parameter count, checked against `Kernels` by the compiler (the values must equal
 // the interface's) and against the module by the first test.
 const ARITY: { [K in keyof Kernels]: Parameters<Kernels[K]>['length'] } = {
-  gemm: 13, gemmRows: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
+  gemm: 13, gemmScratchBytes: 0, fill: 3, sumSquares: 2, addRowVector: 5, sumRows: 5, relu: 3, reluBackward: 4, leakyRelu: 4,
   leakyReluBackward: 5, sgdUpdate: 8, sgdSumSquares: 5, adamUpdate: 13, gatherRows: 5, softmaxCrossEntropy: 7, softmaxScratchBytes: 2, im2col: 12, col2im: 12, maxPool: 12, maxPoolBackward: 13,
   convForward: 18, convBackward: 20, convAddPartials: 8, direct3x3Forward: 12, direct3x3Backward: 12, winoScratchBytes: 7, winoFilterBytes: 2, winoFilter: 7, winoForward: 14, winoBackward: 16, winoAddPartials: 11,
   batchNormShift: 5, batchNormStats: 7, batchNormStatsFinish: 10, batchNormNormalize: 11, batchNormGrad: 11, batchNormGradFinish: 12,
@@ -101,7 +101,6 @@ test('every op, rebuilt from the source text the workers get, calls the export o
 // Every op, reached through the Backend method that dispatches it, large enough to be split over 2 threads.
 const CALLERS: Record<OpName, (b: WasmBackend, big: () => Float32Array) => void> = {
   gemm: (b) => b.gemm(b.allocate(256 * 256), b.allocate(256 * 256), b.allocate(256 * 256), 256, 256, 256, false, false, 1, 0),
-  gemmRows: (b) => b.gemm(b.allocate(128 * 784), b.allocate(64 * 128), b.allocate(64 * 784), 128, 784, 64, true, false, 1, 0),
   convForward: (b) => b.conv2dForward(b.allocate(32 * 8 * 576), b.allocate(32 * 784), b.allocate(200), undefined, 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
   convBackward: (b) => b.conv2dBackward(b.allocate(200), b.allocate(8), b.allocate(32 * 784), b.allocate(32 * 784), b.allocate(32 * 8 * 576),
     b.allocate(200), 32, 1, 28, 28, 5, 5, 1, 1, 0, 0, 8),
@@ -180,7 +179,7 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
   const [m, kk, dense, sparse] = [43, 300, 16, 37];
   const n = dense + sparse;
   const rng = new Rng(11);
-  const [scratch, a, bSparse, bMixed, cSparse, cMixed, cRows] = layout(k.gemmScratchBytes() / 4, kk * m, kk * sparse, kk * n, m * sparse, m * n, m * sparse);
+  const [scratch, a, bSparse, bMixed, cSparse, cMixed, cCols] = layout(k.gemmScratchBytes() / 4, kk * m, kk * sparse, kk * n, m * sparse, m * n, m * sparse);
   const f = new Float32Array(memory.buffer);
   for (let i = 0; i < kk * m; i++) f[a / 4 + i] = rng.normal();
   for (let p = 0; p < kk; p++) {
@@ -196,14 +195,14 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
       for (let j = 0; j < n; j++) {
         const v = rng.normal();
         f[cMixed / 4 + i * n + j] = v;
-        if (j >= dense) f[cSparse / 4 + i * sparse + j - dense] = f[cRows / 4 + i * sparse + j - dense] = v;
+        if (j >= dense) f[cSparse / 4 + i * sparse + j - dense] = f[cCols / 4 + i * sparse + j - dense] = v;
       }
     }
     assert.equal(k.gemm(cSparse, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, sparse, scratch), 1, 'sparse B: the column path');
-    // Rows 0..16 and 16..43 as two threads compute a weight gradient: the same bits, both on the column path.
-    assert.equal(k.gemmRows(cRows, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, 16, scratch), 1, 'rows 0..16: the column path');
-    assert.equal(k.gemmRows(cRows, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 16, m, scratch), 1, 'rows 16..43: the column path');
-    assert.deepEqual(Buffer.from(f.slice(cRows / 4, cRows / 4 + m * sparse).buffer), Buffer.from(f.slice(cSparse / 4, cSparse / 4 + m * sparse).buffer), `beta ${beta}: rows cut in two`);
+    // Columns 0..16 and 16..37 as two threads compute a weight gradient: the same bits, both on the column path.
+    assert.equal(k.gemm(cCols, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 0, 16, scratch), 1, 'columns 0..16: the column path');
+    assert.equal(k.gemm(cCols, a, bSparse, m, sparse, kk, 1, 0, 1, beta, 16, sparse, scratch), 1, 'columns 16..37: the column path');
+    assert.deepEqual(Buffer.from(f.slice(cCols / 4, cCols / 4 + m * sparse).buffer), Buffer.from(f.slice(cSparse / 4, cSparse / 4 + m * sparse).buffer), `beta ${beta}: columns cut in two`);
     assert.equal(k.gemm(cMixed, a, bMixed, m, n, kk, 1, 0, 1, beta, 0, n, scratch), 0, 'dense columns first: the tile kernel');
     for (let i = 0; i < m; i++) {
       const got = f.slice(cSparse / 4 + i * sparse, cSparse / 4 + (i + 1) * sparse);

@@ -19,8 +19,6 @@
 export interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, transA: number, transB: number,
     alpha: number, beta: number, n0: number, n1: number, scratch: number): number;
-  gemmRows(c: number, a: number, b: number, m: number, n: number, k: number, transA: number, transB: number,
-    alpha: number, beta: number, m0: number, m1: number, scratch: number): number;
   gemmScratchBytes(): number;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
@@ -102,9 +100,6 @@ export const OPS = {
   /** Output columns [n0, n1), a multiple of the 8-column panels. */
   gemm: op(['c', 'a', 'b', 'm', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'per'], (k, a, p, t) =>
     k.gemm(a.c, a.a, a.b, a.m, a.n, a.k, a.transA, a.transB, a.alpha, a.beta, Math.min(a.n, p * a.per), Math.min(a.n, (p + 1) * a.per), t.scratch)),
-  /** Output rows [m0, m1), a multiple of 8 (a weight gradient cut as its layer's forward is, see wasmBackend's gemm). */
-  gemmRows: op(['c', 'a', 'b', 'm', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'per'], (k, a, p, t) =>
-    k.gemmRows(a.c, a.a, a.b, a.m, a.n, a.k, a.transA, a.transB, a.alpha, a.beta, Math.min(a.m, p * a.per), Math.min(a.m, (p + 1) * a.per), t.scratch)),
   /**
    * Chunk `first + p` of `chunkSize` samples; each thread has its own cols/yc scratch at
    * scratch + index·stride.

@@ -7,8 +7,9 @@
  * microseconds waits for it.
  *
  * The jobs that touch one layer's weights (its forward, its weight gradient, its update: one key,
- * the weights' size) share one choice, because splitting pays only when all of them keep each
- * thread on its own rows (see wasmBackend's gemm). What counts is the whole training step, not
+ * the weights' size) share one choice, because splitting pays only when all of them are split
+ * (each thread then keeps its own part of W in the forward and of X in the gradient: see
+ * wasmBackend's gemm). What counts is the whole training step, not
  * the jobs alone: split, the step's other work slows too (the batch gathered on this thread was
  * read by the other core), so a call's time is the time since the previous call of its key ended.
  *

@@ -145,7 +145,7 @@ test('a batch gather is shared only with a worker that is spinning: a sleeping o
   }
 });
 
-test('how products and updates are split: long ones by columns, a short one on a large W so that each thread keeps its rows of W, small ones not at all', { skip: !two && 'needs 2 cores' }, () => {
+test('how products and updates are split: long ones by columns, a short one on a large W by columns too (the forward keeping each thread on its rows of W), small ones not at all', { skip: !two && 'needs 2 cores' }, () => {
   const pool = two!.pool!;
   // The jobs each call hands the pool (op and part count), in order.
   const { jobs, restore } = recordJobs(pool);
@@ -160,9 +160,9 @@ test('how products and updates are split: long ones by columns, a short one on a
       assert.equal(sgdParts, Math.ceil((units * 784) / (1 << 14)));
       return [...jobs];
     };
-    // 784 × 128 at batch 64 (each value in 40 multiply-adds): forward by columns, gradient by rows
-    // (W's rows 0–63 and 64–127 both times), the update by values.
-    assert.deepEqual(layer(128, 64, 7), ['gemm/2', 'gemmRows/2', 'sgdSumSquares/7', 'sgdUpdate/2']);
+    // 784 × 128 at batch 64 (each value in 40 multiply-adds): forward by columns (W's rows 0–63
+    // and 64–127), gradient by columns (X's columns 0–391 and 392–783), the update by values.
+    assert.deepEqual(layer(128, 64, 7), ['gemm/2', 'gemm/2', 'sgdSumSquares/7', 'sgdUpdate/2']);
     // 784 × 256 at batch 128 (76): long enough to split by columns either way.
     assert.deepEqual(layer(256, 128, 13), ['gemm/2', 'gemm/2', 'sgdSumSquares/13', 'sgdUpdate/2']);
     // 784 × 64 at batch 64 (31, and W's 50,176 values too few to split its update): one thread.

@@ -59,13 +59,13 @@ const PARALLEL_MIN_FLOPS = 1 << 21;
  * of its operands takes part in at least this many multiply-adds, m·n·k / (m·k + k·n + m·n): in
  * training its operands cross between the cores' caches every batch, which only a product with
  * enough reuse repays. A shorter product on a Dense layer's weights W (OUT × IN, at least
- * PARALLEL_MIN_VALUES values, so that its update is split too) is split so that each thread keeps
- * its own rows of W from one training step to the next: the forward X·Wᵀ by columns of C (W's
- * rows), the weight gradient dYᵀ·X by rows of C (W's rows again), both at the same multiples of
- * PANEL, and the update by values, in the same order; the pool gives part i of every job to the
+ * PARALLEL_MIN_VALUES values, so that its update is split too) is split too, by columns: the
+ * forward X·Wᵀ so that each thread keeps its own rows of W, the weight gradient dYᵀ·X so that each
+ * thread lists only its own columns of X (cut by rows, to keep W's rows too, each thread listed
+ * all of them, and epochs split took 1.06–1.10× as long), and the update by values; the pool gives part i of every job to the
  * same thread first (claims.ts). Measured in docs/backends.md ("The MLP epoch: where it goes"):
- * with the MNIST MLP's first layer (784 × 128 at batch 64, reuse 40) split this way its epoch took
- * about 0.75× the one-thread time in minutes when both cores ran at full speed, and about 1.1× in
+ * with the MNIST MLP's first layer (784 × 128 at batch 64, reuse 40) split its epoch took about
+ * 0.75× the one-thread time in minutes when both cores ran at full speed, and about 1.1× in
  * others, so these splits run only while timing them in training shows that they pay (runChosen).
  */
 const GEMM_PARALLEL_MIN_REUSE = 48;
@@ -451,21 +451,19 @@ export class WasmBackend implements Backend {
       }
     }
     const flops = 2 * m * n * k;
-    // A short product on a large W: a weight gradient (dYᵀ·X, C is W) is cut by rows, a forward
-    // (X·Wᵀ, B is W) by columns; any other product by columns, and only with enough reuse.
+    // Every product is cut by columns of C: a short one on a large W (a forward X·Wᵀ, B is W, or
+    // a weight gradient dYᵀ·X, C is W) as the chooser says, any other only with enough reuse.
     const reused = m * n * k >= GEMM_PARALLEL_MIN_REUSE * (m * k + k * n + m * n);
-    const rows = transA && !transB;
-    const weights = rows ? m * n : !transA && transB ? n * k : 0;
+    const weights = transA && !transB ? m * n : !transA && transB ? n * k : 0;
     const owned = !reused && weights >= PARALLEL_MIN_VALUES;
-    const size = rows && owned ? m : n;
-    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && (owned || reused) ? Math.max(1, Math.min(this.threads, Math.floor(size / PANEL))) : 1;
-    // Part t is rows or columns [t·per, (t + 1)·per), cut at panel boundaries.
-    const per = Math.ceil(size / parts / PANEL) * PANEL;
+    const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && (owned || reused) ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
+    // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
+    const per = Math.ceil(n / parts / PANEL) * PANEL;
     const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
     if (!owned) this.run('gemm', parts, args, 'gemm', flops / 1e6);
     else {
       this.ownedSizes.add(weights);
-      this.runChosen(weights, rows ? 'gemmRows' : 'gemm', parts, args, 'gemm', flops / 1e6, size);
+      this.runChosen(weights, 'gemm', parts, args, 'gemm', flops / 1e6, n);
     }
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
   }

@@ -610,30 +610,7 @@ export function gemm(
   transA: bool, transB: bool, alpha: f32, beta: f32,
   n0: i32, n1: i32, scratch: usize,
 ): i32 {
-  return gemmRange(c, a, b, m, n, k, transA ? m : k, transA, transB, alpha, beta, n0, n1, scratch);
-}
-
-/**
- * Rows m0..m1 of the same product: C[m0..m1, :] = alpha·op(A)[m0..m1, :]·op(B) + beta·C[m0..m1, :],
- * as gemm computes them (each value the same sums in the same order, so the same bits). A weight
- * gradient dYᵀ·X cut this way leaves each thread its own rows of W (see gemm's row path).
- */
-export function gemmRows(
-  c: usize, a: usize, b: usize, m: i32, n: i32, k: i32,
-  transA: bool, transB: bool, alpha: f32, beta: f32,
-  m0: i32, m1: i32, scratch: usize,
-): i32 {
-  // op(A)'s row i starts at column i of A (k × m) when transposed, at row i (m × k) when not.
-  const a0 = a + <usize>(transA ? m0 : m0 * k) * 4;
-  return gemmRange(c + <usize>(m0 * n) * 4, a0, b, m1 - m0, n, k, transA ? m : k, transA, transB, alpha, beta, 0, n, scratch);
-}
-
-// gemm on C[0..m, n0..n1) with A's leading dimension given (a row range of a larger op(A)).
-function gemmRange(
-  c: usize, a: usize, b: usize, m: i32, n: i32, k: i32, lda: i32,
-  transA: bool, transB: bool, alpha: f32, beta: f32,
-  n0: i32, n1: i32, scratch: usize,
-): i32 {
+  const lda = transA ? m : k;
   // beta first, once: every k block then accumulates into C. With beta = 0 the first k block
   // writes C instead (its old values, NaN included, are never read): one pass over C saved.
   const overwrite = beta == 0 && k > 0 && alpha != 0;

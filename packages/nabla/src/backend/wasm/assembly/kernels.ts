@@ -1,7 +1,7 @@
 // Entry point of the wasm module: every exported kernel. Built by scripts/build-wasm.mjs for
 // baseline SIMD and for relaxed SIMD (fused multiply-add), each for shared and unshared memory,
 // into src/backend/wasm/kernels.generated.ts.
-export { gemm, gemmRows, gemmScratchBytes } from './gemm';
+export { gemm, gemmScratchBytes } from './gemm';
 export {
   fill, sumSquares, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, sgdSumSquares, adamUpdate, gatherRows,
 } from './elementwise';
