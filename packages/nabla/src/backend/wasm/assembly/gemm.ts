@@ -339,9 +339,12 @@ function storeSum(at: usize, acc: v128, first: bool): void {
 }
 
 // The row path over one k block: for each row i of A (listed by listRows), C[i, jc .. jc+nc) +=
-// Σ over the row's listed steps p of A[i, p] · packed B[p, :]: 24 columns (3 panels) per pass with
-// six accumulators, then one panel at a time. Six accumulators, the broadcast and a loaded vector
-// fit the 15 SIMD registers V8 allocates; 32 columns (eight) measured slower.
+// Σ over the row's listed steps p of A[i, p] · packed B[p, :]: 24 columns (3 panels) per pass,
+// then 16 in one pass where 16 remain, then one panel at a time. A pass costs about the same
+// whatever its width (each step waits on the previous step's multiply-adds), so fewer, wider
+// passes are faster: a thread's 64 of the MLP's 128 columns are 24 + 24 + 16. Six accumulators,
+// the broadcast and a loaded vector fit the 15 SIMD registers V8 allocates; 32 columns (eight)
+// measured slower.
 function rowSparse(
   c: usize, ldc: i32, a: usize, lda: i32, m: i32, pc: i32, kc: i32,
   pB: usize, jc: i32, nc: i32, lists: usize, counts: usize, first: bool, tile: usize,
@@ -353,57 +356,55 @@ function rowSparse(
     const count = load<i32>(counts + <usize>i * 4);
     const c0 = c + (<usize>i * ldc + <usize>jc) * 4;
     let jr = 0;
-    for (; jr + 3 * NR <= nc; jr += 3 * NR) {
-      const bp = pB + <usize>(jr * kc) * 4;
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0);
-      let s3 = f32x4.splat(0), s4 = f32x4.splat(0), s5 = f32x4.splat(0);
-      for (let t = 0; t < count; t++) {
-        const p = <usize>load<i32>(list + <usize>t * 4);
-        const b0 = bp + p * (NR * 4);
-        const x = v128.load32_splat(a0 + p * 4);
-        s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
-        s2 = madd(x, v128.load(b0 + panelBytes), s2); s3 = madd(x, v128.load(b0 + panelBytes, 16), s3);
-        s4 = madd(x, v128.load(b0 + 2 * panelBytes), s4); s5 = madd(x, v128.load(b0 + 2 * panelBytes, 16), s5);
-      }
-      const at = c0 + <usize>jr * 4;
-      storeSum(at, s0, first); storeSum(at + 16, s1, first); storeSum(at + 32, s2, first);
-      storeSum(at + 48, s3, first); storeSum(at + 64, s4, first); storeSum(at + 80, s5, first);
-    }
+    for (; jr + 3 * NR <= nc; jr += 3 * NR) rowPass(c0 + <usize>jr * 4, a0, list, count, pB + <usize>(jr * kc) * 4, panelBytes, 3, first, false);
     if (jr + 2 * NR <= nc) {
-      // 16 columns in one pass rather than two: a pass costs about the same whatever its width
-      // (each step waits on the previous step's multiply-adds), and a thread's 64 of the MLP's
-      // 128 columns are 24 + 24 + 16.
-      const bp = pB + <usize>(jr * kc) * 4;
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
-      for (let t = 0; t < count; t++) {
-        const p = <usize>load<i32>(list + <usize>t * 4);
-        const b0 = bp + p * (NR * 4);
-        const x = v128.load32_splat(a0 + p * 4);
-        s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
-        s2 = madd(x, v128.load(b0 + panelBytes), s2); s3 = madd(x, v128.load(b0 + panelBytes, 16), s3);
-      }
-      const at = c0 + <usize>jr * 4;
-      storeSum(at, s0, first); storeSum(at + 16, s1, first); storeSum(at + 32, s2, first); storeSum(at + 48, s3, first);
+      rowPass(c0 + <usize>jr * 4, a0, list, count, pB + <usize>(jr * kc) * 4, panelBytes, 2, first, false);
       jr += 2 * NR;
     }
     for (; jr < nc; jr += NR) {
-      // A last, partial panel reads packed B's zero padding: those lanes are never stored.
-      const bp = pB + <usize>(jr * kc) * 4;
-      let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
-      for (let t = 0; t < count; t++) {
-        const p = <usize>load<i32>(list + <usize>t * 4);
-        const b0 = bp + p * (NR * 4);
-        const x = v128.load32_splat(a0 + p * 4);
-        s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
-      }
       const at = c0 + <usize>jr * 4;
       if (jr + NR <= nc) {
-        storeSum(at, s0, first); storeSum(at + 16, s1, first);
+        rowPass(at, a0, list, count, pB + <usize>(jr * kc) * 4, panelBytes, 1, first, false);
       } else {
-        v128.store(tile, s0); v128.store(tile, s1, 16);
+        // A last, partial panel reads packed B's zero padding: its sums go to the tile, and only
+        // the columns that exist to C.
+        rowPass(tile, a0, list, count, pB + <usize>(jr * kc) * 4, panelBytes, 1, first, true);
         for (let j = 0; j < nc - jr; j++) storeOne(at + <usize>j * 4, load<f32>(tile + <usize>j * 4), first);
       }
     }
+  }
+}
+
+// One pass of the row path over `panels` (1 to 3) panels of packed B from bp: 2·panels
+// accumulators over the row's listed steps, stored at `at` by storeSum (or, `raw`, as they are).
+// Inlined with a constant `panels`, so each call compiles to its own loop.
+// @ts-ignore: decorator
+@inline
+function rowPass(at: usize, a0: usize, list: usize, count: i32, bp: usize, panelBytes: usize, panels: i32, first: bool, raw: bool): void {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0), s4 = f32x4.splat(0), s5 = f32x4.splat(0);
+  for (let t = 0; t < count; t++) {
+    const p = <usize>load<i32>(list + <usize>t * 4);
+    const b0 = bp + p * (NR * 4);
+    const x = v128.load32_splat(a0 + p * 4);
+    s0 = madd(x, v128.load(b0), s0); s1 = madd(x, v128.load(b0, 16), s1);
+    if (panels >= 2) {
+      s2 = madd(x, v128.load(b0 + panelBytes), s2); s3 = madd(x, v128.load(b0 + panelBytes, 16), s3);
+    }
+    if (panels >= 3) {
+      s4 = madd(x, v128.load(b0 + 2 * panelBytes), s4); s5 = madd(x, v128.load(b0 + 2 * panelBytes, 16), s5);
+    }
+  }
+  if (raw) {
+    v128.store(at, s0); v128.store(at, s1, 16);
+    return;
+  }
+  storeSum(at, s0, first); storeSum(at + 16, s1, first);
+  if (panels >= 2) {
+    storeSum(at + 32, s2, first); storeSum(at + 48, s3, first);
+  }
+  if (panels >= 3) {
+    storeSum(at + 64, s4, first); storeSum(at + 80, s5, first);
   }
 }
 
