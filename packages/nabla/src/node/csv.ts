@@ -180,16 +180,15 @@ export function openCsvChunks(path: string, options: CsvChunkOptions = {}): CsvC
         return { x, y, rows };
       },
     };
-    const data = new ChunkedDataset(chunkReader, { bufferRows: options.bufferRows ?? 4 * chunkRows, shuffle: options.shuffle }) as ChunkedDataset & {
-      layout: CsvLayout; classes: number; classNames: string[] | undefined; inputShape: number[];
-      columnStatistics: { mean: Float64Array; std: Float64Array }; close(): void;
-    };
-    data.layout = layout;
-    data.classes = classes;
-    data.classNames = regression ? undefined : map.names;
-    data.inputShape = layout.inputShape;
-    data.columnStatistics = { mean, std: m2.map((s) => Math.sqrt(s / count)) };
-    data.close = () => { if (open) { open = false; closeSync(fd); } };
+    // CsvChunks' own fields on the ChunkedDataset (its type, from the interface, not written again).
+    const data: CsvChunks = Object.assign(new ChunkedDataset(chunkReader, { bufferRows: options.bufferRows ?? 4 * chunkRows, shuffle: options.shuffle }), {
+      layout,
+      classes,
+      classNames: regression ? undefined : map.names,
+      inputShape: layout.inputShape,
+      columnStatistics: { mean, std: m2.map((s) => Math.sqrt(s / count)) },
+      close: () => { if (open) { open = false; closeSync(fd); } },
+    });
     return data;
   } catch (e) {
     closeSync(fd);
