@@ -214,12 +214,13 @@ test('the GEMM column path (Aᵀ·B with a mostly-zero B) gives the tile kernel\
 
 test('the GEMM row path (A·Bᵀ with a mostly-zero A, whole or a range of columns) gives the tile kernel\'s bits, and runs only where A is mostly zeros', () => {
   const k = exports as unknown as Kernels;
-  // 37 sparse rows of 272 steps (two k blocks: 256 steps, then 16, too few to list on their own,
-  // which stay on the row path as the last block of 784 does), 45 columns (a
+  // 37 sparse rows (two groups of 16 and 5) of 275 steps (two k blocks: 256 steps, then 19, too
+  // few to list on their own, which stay on the row path as the last block of 784 does; 19 = 4·4
+  // + 3 ends the listing's 4-step loop with single steps), 45 columns (a
   // 24-column pass, a 16-column pass and a ragged 5; columns 8..45: 24, an 8-column panel, 5). The same sparse rows are multiplied
   // once alone (the row path) and once after 4 dense rows (A too full: the tile kernel). B is
   // stored n × k.
-  const [kk, n, dense, sparse] = [272, 45, 4, 37];
+  const [kk, n, dense, sparse] = [275, 45, 4, 37];
   const m = dense + sparse;
   const rng = new Rng(12);
   const [scratch, aSparse, aMixed, b, cSparse, cMixed, cCols] = layout(k.gemmScratchBytes() / 4, sparse * kk, m * kk, n * kk, sparse * n, m * n, sparse * n);
