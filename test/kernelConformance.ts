@@ -28,7 +28,7 @@ import { firstNonFinite } from '../packages/nabla/src/tensor.ts';
 import { assertClose } from '../packages/nabla/src/testing/assertClose.ts';
 
 /** The kernels: every method of the Backend interface. */
-export type KernelName = { [K in keyof Backend]: Backend[K] extends (...args: never[]) => unknown ? K : never }[keyof Backend];
+export type KernelName = { [K in keyof Backend]-?: NonNullable<Backend[K]> extends (...args: never[]) => unknown ? K : never }[keyof Backend];
 
 /** One check of a kernel, on a backend. */
 export interface KernelCase {
@@ -518,6 +518,51 @@ export const KERNEL_CASES: Record<KernelName, KernelCase[]> = {
           assert.throws(() => be.gatherRows(make(64 * width), src, order, 250, 64, width), /within the order/);
         }
       }
+    },
+  }],
+  prefetchRows: [{
+    title: 'takes on only gathers from its own memory, which gatherRows then finishes with the same rows, whoever made them',
+    run: (be) => {
+      if (!be.prefetchRows) return; // optional: a backend without it gathers every batch in gatherRows
+      const rng = new Rng(18);
+      const [rows, width] = [300, 784];
+      const src = filled((n) => be.allocate(n), rows * width, rng);
+      const orderBuf = be.allocate(rows);
+      const order = new Uint32Array(orderBuf.buffer, orderBuf.byteOffset, rows);
+      order.forEach((_, i) => (order[i] = Math.floor(rng.uniform() * rows)));
+      const want = (start: number, count: number) => {
+        const w = new Float32Array(64 * width);
+        for (let r = 0; r < count; r++) w.set(src.subarray(order[start + r] * width, (order[start + r] + 1) * width), r * width);
+        return w;
+      };
+      // A job long enough to be split over the threads, after which a prefetch goes to a worker.
+      const long = filled((n) => be.allocate(n), LONG, rng);
+      for (const [start, count, between] of [[0, 64, true], [250, 50, true], [64, 64, false]] as const) {
+        const out = be.allocate(64 * width);
+        const taken = be.prefetchRows(out, src, order, start, count, width);
+        if (between) be.sumSquares(long, LONG);
+        be.gatherRows(out, src, order, start, count, width);
+        assert.deepEqual(out, want(start, count), `rows ${start}+${count} (${taken ? 'taken on' : 'declined'})`);
+      }
+      // Asked for other rows than it took on: those rows, right.
+      const [early, other] = [be.allocate(64 * width), be.allocate(64 * width)];
+      be.prefetchRows(early, src, order, 0, 64, width);
+      be.sumSquares(long, LONG);
+      be.gatherRows(other, src, order, 100, 64, width);
+      assert.deepEqual(other, want(100, 64));
+      // From plain arrays: declined.
+      const plain = new Float32Array(rows * width);
+      assert.equal(be.prefetchRows(new Float32Array(64 * width), plain, order, 0, 64, width), false);
+      order[5] = rows;
+      const out = be.allocate(64 * width);
+      let taken = false;
+      try {
+        taken = be.prefetchRows(out, src, order, 0, 64, width);
+      } catch (err) {
+        assert.match((err as Error).message, /row indices below 300/);
+      }
+      assert.equal(taken, false, 'bad rows are never taken on');
+      assert.throws(() => be.gatherRows(out, src, order, 0, 64, width), /row indices below 300/);
     },
   }],
   addRowVector: [

@@ -51,6 +51,15 @@ export interface Backend {
    */
   gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void;
 
+  /**
+   * Optional: take on a gather that `gatherRows` will be asked for with these same arguments, and
+   * make it ahead of time where a thread would otherwise wait (the wasm backend: on a worker,
+   * during a training step's single-threaded stretch). Returns false when it does not (nothing
+   * happens then). After true, `out` must not be read or written until that `gatherRows` call,
+   * which finishes the copy. BatchIterator uses it for the next batch.
+   */
+  prefetchRows?(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): boolean;
+
   /** out[r, j] = x[r, j] + v[j] for a (rows × cols) matrix; out may be x. */
   addRowVector(out: Float32Array, x: Float32Array, v: Float32Array, rows: number, cols: number): void;
   /** out[j] = beta·out[j] + Σ_r x[r, j]: column sums, used for bias gradients. */

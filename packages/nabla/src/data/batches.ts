@@ -156,6 +156,12 @@ export class BatchIterator {
   private readonly fullY: Float32Array;
   private readonly lastX: Float32Array;
   private readonly lastY: Float32Array;
+  /**
+   * The second set of input buffers, allocated the first time the backend takes on the next
+   * batch's gather ahead (Backend.prefetchRows): the next batch's rows go there while this batch
+   * is being used, and the two sets take turns.
+   */
+  private spare: { full: Float32Array; last: Float32Array } | undefined;
 
   /**
    * `backend` allocates the batch buffers and gathers the rows (default: the JS backend's plain
@@ -201,16 +207,40 @@ export class BatchIterator {
     epochOrder(ds.count, this.shuffle, this.rng, this.order);
     onOrder?.();
     const batch: Batch = { x: this.fullX, y: this.fullY, size: 0, start: 0, order: this.order };
+    const own = { full: this.fullX, last: this.lastX };
+    // Where this batch's rows go (or went, when the backend gathered them ahead).
+    let x = own;
     for (let start = skip * this.batchSize; start < ds.count; start += this.batchSize) {
       const size = Math.min(this.batchSize, ds.count - start);
       const last = size < this.batchSize;
-      gatherBatch(this.fullX, this.fullY, ds, this.order, start, size, this.backend);
-      batch.x = last ? this.lastX : this.fullX;
+      gatherBatch(x.full, this.fullY, ds, this.order, start, size, this.backend);
+      const next = this.aheadInto(x === own ? undefined : own, start + this.batchSize);
+      batch.x = last ? x.last : x.full;
       batch.y = last ? this.lastY : this.fullY;
       batch.size = size;
       batch.start = start;
       yield batch;
+      x = next ?? x;
     }
+  }
+
+  /**
+   * Offer the gather of the batch at `start` to the backend (prefetchRows), into `into` or the
+   * spare buffers; returns the buffers it will land in, or undefined if the backend declined.
+   */
+  private aheadInto(into: { full: Float32Array; last: Float32Array } | undefined, start: number): { full: Float32Array; last: Float32Array } | undefined {
+    const ds = this.dataset;
+    if (!this.backend.prefetchRows || start >= ds.count) return undefined;
+    const { features } = rowWidths(ds);
+    if (!into) {
+      if (!this.spare) {
+        const full = this.backend.allocate(this.fullX.length);
+        this.spare = { full, last: full.subarray(0, this.lastX.length) };
+      }
+      into = this.spare;
+    }
+    const size = Math.min(this.batchSize, ds.count - start);
+    return this.backend.prefetchRows(into.full, ds.x, this.order, start, size, features) ? into : undefined;
   }
 }
 

@@ -37,6 +37,10 @@ export interface WorkerInit extends SpinLimits {
   home: number;
   /** Int32 index of thread 0's asleep word: thread i's is 1 while it waits for a job without spinning. */
   asleep: number;
+  /** Int32 index of the background job's state word, and the byte offset of its argument block
+   *  (threadPool.ts, post). */
+  background: number;
+  backgroundArgs: number;
   threads: number;
   /** How long to busy-wait for the next job before sleeping on the job counter (ms). */
   spinMs: number;
@@ -64,6 +68,25 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
     const thread = { index: me, scratch: init.scratch, memory: init.memory };
     let seen = Atomics.load(ctl, JOB);
     const spin = { quiet: 0, next: init.quietFirst, calm: 0 };
+    // Run the posted background job if nobody has claimed it (states: 1 posted, 2 claimed,
+    // 3 done; threadPool.ts, post). Returns whether it ran one.
+    const background = (): boolean => {
+      if (Atomics.load(ctl, init.background) !== 1 || Atomics.compareExchange(ctl, init.background, 1, 2) !== 1) return false;
+      const block = new Float64Array(init.memory.buffer, init.backgroundArgs, init.argCount);
+      const op = ops[block[0]];
+      const args: Record<string, number> = {};
+      op.args.forEach((name, i) => (args[name] = block[2 + i]));
+      try {
+        op.part(k, args, 0, thread);
+      } catch (err) {
+        const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
+        new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
+        Atomics.store(ctl, STATUS + me, 1);
+      }
+      Atomics.store(ctl, init.background, 3);
+      Atomics.notify(ctl, init.background);
+      return true;
+    };
     port.post({ ready: me });
     for (;;) {
       // Spin for the next job while that is free: up to spinMs, in short rounds. A round that
@@ -76,6 +99,7 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
         let paused = false;
         while (Atomics.load(ctl, JOB) === seen) {
           for (let i = 0; i < 256 && Atomics.load(ctl, JOB) === seen; i++);
+          if (background()) last = performance.now();
           const now = performance.now();
           if (now - last > init.pausedMs) {
             paused = true;

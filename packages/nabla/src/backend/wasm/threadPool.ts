@@ -3,11 +3,12 @@
  *
  * A job is cut into parts (ranges of a GEMM's rows or columns, of values, of samples) that any
  * thread may claim, the caller included; each thread claims its own home range first (claims.ts).
- * Control block (Int32 words at CONTROL): [0] job counter; [2] parts finished; [HOME + i] thread
- * i's claims (job tag · 256 + its next unclaimed part); [32 + i] 1 while worker i sleeps (see
- * awake); [48 + i] status of worker i (1 = failed, with text at ERROR + 256·i). The job travels
- * as up to ARG_COUNT float64 at ARGS: its op code (its index in the op table, ops.ts), its part
- * count, then the op's named arguments in table order.
+ * Control block (Int32 words at CONTROL): [0] job counter; [2] parts finished; [4] the background
+ * job's state (see post); [HOME + i] thread i's claims (job tag · 256 + its next unclaimed part);
+ * [32 + i] 1 while worker i sleeps (see awake); [48 + i] status of worker i (1 = failed, with text
+ * at ERROR + 256·i). The job travels as up to ARG_COUNT float64 at ARGS: its op code (its index in
+ * the op table, ops.ts), its part count, then the op's named arguments in table order; the
+ * background job the same way at BG_ARGS.
  *
  * A dispatch writes the arguments, opens the claims, bumps the job counter and wakes the
  * workers, then claims parts itself until none is left, and finally waits only for parts that a
@@ -49,6 +50,16 @@ const ASLEEP = 32;
 const EXIT = -1;
 /** float64 argument slots of a job (ARGS + 8·ARG_COUNT stays below ERROR). */
 export const ARG_COUNT = 32;
+/**
+ * The background job (see post): its state word (Int32 index) and its argument block (bytes, right
+ * after the job's, ARG_COUNT float64 as well: BG_ARGS + 8·ARG_COUNT stays below ERROR).
+ */
+const BG = 4;
+const BG_ARGS = ARGS + 8 * ARG_COUNT;
+const BG_NONE = 0;
+const BG_POSTED = 1;
+const BG_CLAIMED = 2;
+const BG_DONE = 3;
 /**
  * Busy-wait iterations of the caller waiting for parts that workers are computing, before it
  * sleeps (tens of microseconds; the worker notifies each finished part). 2,000 measured slower
@@ -99,8 +110,11 @@ export class ThreadPool {
   /** Jobs the caller still runs alone after a miss, and the next such stretch (see MISS_MS). */
   private solo = 0;
   private nextSolo = SOLO_FIRST;
-  /** Jobs shared with the workers, jobs that missed, and jobs run alone after a miss (for tests and benchmarks). */
-  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0 };
+  /**
+   * Jobs shared with the workers, jobs that missed, jobs run alone after a miss, and posted
+   * background jobs a worker ran or the caller did (for tests and benchmarks).
+   */
+  readonly stats = { shared: 0, missed: 0, solo: 0, ownMs: 0, waitMs: 0, postedByWorker: 0, postedHere: 0 };
 
   /** Resolves once every worker has loaded the module (at once for a pool made by `start`). */
   readonly joined: Promise<void>;
@@ -144,7 +158,7 @@ export class ThreadPool {
       ready.push(new Promise((resolve, reject) => w.onReady((err) => (err ? reject(err) : resolve()))));
       const init: WorkerInit = {
         module, memory: memory.memory, index: i, control: CONTROL, args: ARGS, error: ERROR + 256 * i, scratch: scratch[i],
-        argCount: ARG_COUNT, home: HOME, asleep: ASLEEP, threads, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietFirst: WORKER_QUIET_FIRST, quietMax: WORKER_QUIET_MAX, calmJobs: WORKER_CALM_JOBS,
+        argCount: ARG_COUNT, home: HOME, asleep: ASLEEP, background: BG, backgroundArgs: BG_ARGS, threads, spinMs: WORKER_SPIN_MS, pausedMs: WORKER_PAUSED_MS, quietFirst: WORKER_QUIET_FIRST, quietMax: WORKER_QUIET_MAX, calmJobs: WORKER_CALM_JOBS,
       };
       w.postMessage(init);
     }
@@ -203,6 +217,74 @@ export class ThreadPool {
   }
 
   /**
+   * Post a background job: part 0 of op `name`, for a spinning worker to run while the caller
+   * does work of its own (the next batch's gather, during a training step's single-threaded
+   * stretch). Returns false, posting nothing, when no worker is spinning (waking one costs the
+   * caller more than a short job saves) or a background job is still unsettled. The caller must
+   * call `settle` before it uses what the job writes: settle runs the job itself if no worker has
+   * started it, so a posted job is always done exactly once, and by whom never changes its result.
+   */
+  post<N extends OpName>(name: N, args: OpArgs<N>): boolean {
+    if (this.failure || this.awake() === 0 || Atomics.load(this.ctl, BG) !== BG_NONE) return false;
+    this.writeArgs(BG_ARGS, name, 1, args);
+    Atomics.store(this.ctl, BG, BG_POSTED);
+    return true;
+  }
+
+  /**
+   * Make sure the posted background job is done: run it here with `part` if no worker has claimed
+   * it, else wait for the worker (throwing as `run` does if it failed or does not finish within
+   * `deadlineMs`). Nothing to do when no job is posted.
+   */
+  settle(part: () => void, what: string, deadlineMs: number): void {
+    const ctl = this.ctl;
+    if (Atomics.compareExchange(ctl, BG, BG_POSTED, BG_CLAIMED) === BG_POSTED) {
+      this.stats.postedHere++;
+      try {
+        part();
+      } finally {
+        Atomics.store(ctl, BG, BG_NONE);
+      }
+      return;
+    }
+    if (Atomics.load(ctl, BG) === BG_NONE) return;
+    this.stats.postedByWorker++;
+    const start = performance.now();
+    // Claimed by a worker, which sets BG_DONE when it has finished.
+    for (let s = 0; Atomics.load(ctl, BG) !== BG_DONE; s++) {
+      if (s < SPIN) continue;
+      Atomics.wait(ctl, BG, BG_CLAIMED, 20);
+      if (performance.now() - start > deadlineMs) {
+        this.failure ??= new Error(`a wasm worker did not finish a ${what} within ${Math.round(deadlineMs)} ms`);
+        throw this.brokenError(what);
+      }
+    }
+    Atomics.store(ctl, BG, BG_NONE);
+    this.throwWorkerError(what);
+  }
+
+  /** Write a job's op code, part count and arguments into the block at `at` (bytes). */
+  private writeArgs<N extends OpName>(at: number, name: N, parts: number, args: OpArgs<N>): void {
+    const block = new Float64Array(this.memory.buffer, at, ARG_COUNT);
+    block[0] = OP_NAMES.indexOf(name);
+    block[1] = parts;
+    const names = OPS[name].args;
+    for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
+  }
+
+  /** Throw the first failure a worker reported through its status word, and clear it. */
+  private throwWorkerError(what: string): void {
+    for (let i = 1; i < this.threads; i++) {
+      if (Atomics.load(this.ctl, STATUS + i) === 0) continue;
+      Atomics.store(this.ctl, STATUS + i, 0);
+      const bytes = new Uint8Array(this.memory.buffer, ERROR + 256 * i, 256).slice();
+      const end = bytes.indexOf(0);
+      const text = new TextDecoder().decode(bytes.subarray(0, end < 0 ? 256 : end));
+      throw new NablaError({ where: `wasm worker ${i}`, expected: `${what} to succeed`, found: `an error: ${text}` });
+    }
+  }
+
+  /**
    * Run one job of op `name` in `parts` parts (at most 255): the workers run the op's `part` on
    * `args`, the calling thread runs `part(p)` for the parts it claims. Returns when every part is
    * done; throws if a worker failed, or if a claimed part is not finished within `deadlineMs` (a
@@ -230,11 +312,7 @@ export class ThreadPool {
     // arguments (seen under load: "conv2d forward ... divide by zero" in a worker). Every range
     // closed under this job's tag (255 parts claimed) matches no job a worker can be looking at.
     for (let i = 0; i < this.threads; i++) Atomics.store(ctl, HOME + i, tag | 0xff);
-    const block = new Float64Array(this.memory.buffer, ARGS, ARG_COUNT);
-    block[0] = OP_NAMES.indexOf(name);
-    block[1] = parts;
-    const names = OPS[name].args;
-    for (let i = 0; i < names.length; i++) block[2 + i] = (args as Record<string, number>)[names[i]];
+    this.writeArgs(ARGS, name, parts, args);
     Atomics.store(ctl, FINISHED, 0);
     for (let i = 0; i < this.threads; i++) Atomics.store(ctl, HOME + i, tag | homeStart(i, parts, this.threads));
     Atomics.store(ctl, JOB, job);
@@ -275,14 +353,7 @@ export class ThreadPool {
     } else {
       this.nextSolo = SOLO_FIRST;
     }
-    for (let i = 1; i < this.threads; i++) {
-      if (Atomics.load(ctl, STATUS + i) === 0) continue;
-      Atomics.store(ctl, STATUS + i, 0);
-      const bytes = new Uint8Array(this.memory.buffer, ERROR + 256 * i, 256).slice();
-      const end = bytes.indexOf(0);
-      const text = new TextDecoder().decode(bytes.subarray(0, end < 0 ? 256 : end));
-      throw new NablaError({ where: `wasm worker ${i}`, expected: `${what} to succeed`, found: `an error: ${text}` });
-    }
+    this.throwWorkerError(what);
     if (ownError) throw ownError;
   }
 

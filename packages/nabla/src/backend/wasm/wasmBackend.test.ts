@@ -20,6 +20,7 @@ import { JsBackend } from '../js/jsBackend.ts';
 import { createBackend } from '../createBackend.ts';
 import { WasmBackend, availableCores } from './wasmBackend.ts';
 import type { ThreadPool } from './threadPool.ts';
+import { OPS, type Kernels } from './ops.ts';
 import type { Backend } from '../backend.ts';
 
 // As the CLI does: relaxed SIMD (fused multiply-add) where Node 20 keeps it behind a flag
@@ -194,6 +195,58 @@ test('the MNIST MLP\'s shape (784-128-10, batch 64, mostly-zero inputs) trains t
   // the first block of the chooser's first trial (48 calls), alone in the next (splitChooser.ts).
   assert.ok(two!.pool!.stats.shared - shared >= 30, `${two!.pool!.stats.shared - shared} jobs shared`);
   assert.deepEqual(w2, train(one));
+});
+
+test('with the data in the wasm memory, a worker gathers the next batch during the step, and the weights are still 1 thread\'s', { skip: !two && 'needs 2 cores' }, (t) => {
+  const count = 640;
+  const data = (backend: Backend) => {
+    const x = backend.allocate(count * 784);
+    const y = backend.allocate(count * 10);
+    for (let i = 0; i < count; i++) {
+      y[i * 10 + (i % 10)] = 1;
+      for (let j = 0; j < 784; j++) if ((j * (i % 10 + 3)) % 11 < 2) x[i * 784 + j] = ((i * 31 + j) % 17) / 17;
+    }
+    return { x, y, count };
+  };
+  const train = (backend: Backend) => {
+    const model = new Sequential([new Dense(128), new ReLU(), new Dense(10)], { inputShape: [784], seed: 5, backend });
+    const optimizer = new SGD(model.parameters(), { lr: 0.1, backend });
+    model.fit(data(backend), { optimizer, loss: 'ce', epochs: 3, batchSize: 64 });
+    return model.parameters().map((p) => Buffer.from(p.value.data.buffer, p.value.data.byteOffset, p.value.data.byteLength));
+  };
+  const stats = two!.pool!.stats;
+  const [byWorker, here] = [stats.postedByWorker, stats.postedHere];
+  const w2 = train(two!);
+  // 3 epochs of 10 batches: 9 next batches per epoch, posted after the first layer's forward
+  // (split in the chooser's warm-up) if the worker is spinning then, and made by the worker or,
+  // if it was not there in time, by the caller. On a busy machine the worker may sleep between
+  // jobs instead (threadPool.ts), and the caller gathers every batch: only the count differs.
+  const worker = stats.postedByWorker - byWorker;
+  t.diagnostic(`${worker} of the 27 next batches gathered by the worker, ${stats.postedHere - here} posted and made by the caller`);
+  assert.ok(worker + stats.postedHere - here <= 27);
+  assert.deepEqual(w2, train(one));
+});
+
+test('an error in a posted background job surfaces to the caller, and the pool goes on working', { skip: !two && 'needs 2 cores' }, () => {
+  const pool = two!.pool!;
+  const n = 256;
+  const a = two!.allocate(n * n).fill(1);
+  const c = two!.allocate(n * n);
+  const outside = 2 ** 31;
+  const args = { out: outside, src: outside, order: outside, count: 64, per: 64, rowBytes: 3136 };
+  // Posted only while the worker spins, as it does after a shared job unless a pause on a busy
+  // machine sent it to sleep for the next jobs (threadPool.ts): share jobs until it does.
+  let posted = false;
+  for (let i = 0; i < 400 && !posted; i++) {
+    two!.gemm(c, a, a, n, n, n, false, false, 1, 0);
+    posted = pool.post('gatherRows', args);
+  }
+  assert.ok(posted, 'posted to a spinning worker');
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+  // Whoever made it (the worker, or this thread if the worker was not there), it traps.
+  assert.throws(() => pool.settle(() => OPS.gatherRows.part((two as unknown as { k: Kernels }).k, args, 0, { index: 0, scratch: 0, memory: two!.wasmMemory.memory }), 'gatherRows test', 5000), /out of bounds/);
+  two!.gemm(c, a, a, n, n, n, false, false, 1, 0);
+  assert.ok(c.every((v) => v === n));
 });
 
 test('threaded sums of squares are bit-identical to one thread\'s (fixed parts, added in order)', { skip: !two && 'needs 2 cores' }, () => {

@@ -269,6 +269,11 @@ export class WasmBackend implements Backend {
   private sums = { ptr: 0, bytes: 0 };
   /** A plain array that batches from outside the wasm memory are gathered into first. */
   private gatherStage = new Float32Array(0);
+  /**
+   * The gather prefetchRows took on: its job, the arguments it was asked with, and whether it was
+   * posted to a worker yet (it is after the next shared job: see run).
+   */
+  private ahead: { args: OpArgs<'gatherRows'>; asked: [Float32Array, Float32Array, Uint32Array, number, number, number]; posted: boolean } | undefined;
   private convBlock = { ptr: 0, bytes: 0 };
   /** Batch norm's per-channel values and per-part sums (bnParts). */
   private bnBlock = { ptr: 0, bytes: 0 };
@@ -347,6 +352,7 @@ export class WasmBackend implements Backend {
 
   /** Stop the worker threads (the backend must not be used afterwards). */
   dispose(): void {
+    this.settleAhead();
     this.pool?.stop();
   }
 
@@ -377,6 +383,9 @@ export class WasmBackend implements Backend {
     const op = OPS[name] as Op;
     if (this.pool && !here && parts > 1 && parts <= MAX_PARTS) {
       this.pool.run(name, parts, args, (p) => op.part(this.k, args, p, this.self), what, this.timeoutMs + extraMs);
+      // A gather asked for ahead goes to the workers now: the one that just finished its part is
+      // still spinning, and a training step's next stretch is the caller's own small kernels.
+      if (this.ahead && !this.ahead.posted) this.ahead.posted = this.pool.post('gatherRows', this.ahead.args);
     } else {
       for (let p = 0; p < parts; p++) op.part(this.k, args, p, this.self);
     }
@@ -504,6 +513,12 @@ export class WasmBackend implements Backend {
   }
 
   gatherRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): void {
+    const ahead = this.ahead;
+    if (ahead) {
+      this.settleAhead();
+      const [o, s, r, a, c, w] = ahead.asked;
+      if (ahead.posted && o === out && s === src && r === order && a === start && c === count && w === width) return;
+    }
     // Sizes and every row index, before anything is copied: a row past the dataset would copy
     // some other buffer of the memory without a trap.
     checkGather(out, src, order, start, count, width);
@@ -531,6 +546,35 @@ export class WasmBackend implements Backend {
     const parts = Math.max(1, Math.min(count, 1 + helpers));
     const args = { out: pout, src: psrc, order: porder + 4 * start, count, per: Math.ceil(count / parts), rowBytes: 4 * width };
     this.run('gatherRows', parts, args, 'gatherRows');
+  }
+
+  /**
+   * Gather rows ahead of time as gatherRows would, on a worker while the calling thread works: the
+   * copy is posted to the workers after the next job they share (a training step's first layer
+   * forward), when one that is spinning can take it during the step's single-threaded stretch.
+   * `gatherRows` with the same arguments then waits for it, or makes the copy itself if no worker
+   * took it. Takes it on (returns true) only with worker threads and all three arrays in this
+   * backend's memory; `out` must not be used until that gatherRows call.
+   *
+   * @example
+   * if (backend.prefetchRows(nextX, train.x, order, 64, 64, 784)) { ... } // later: backend.gatherRows(nextX, train.x, order, 64, 64, 784)
+   */
+  prefetchRows(out: Float32Array, src: Float32Array, order: Uint32Array, start: number, count: number, width: number): boolean {
+    if (!this.pool || this.ahead || count * width < PARALLEL_MIN_VALUES / 2) return false;
+    const [pout, psrc, porder] = [out, src, order].map((arr) => this.wasmMemory.pointerOf(arr));
+    if (pout < 0 || psrc < 0 || porder < 0) return false;
+    checkGather(out, src, order, start, count, width);
+    const args = { out: pout, src: psrc, order: porder + 4 * start, count, per: count, rowBytes: 4 * width };
+    this.ahead = { args, asked: [out, src, order, start, count, width], posted: false };
+    return true;
+  }
+
+  /** Finish the gather prefetchRows took on, if a worker has it (see prefetchRows), and forget it. */
+  private settleAhead(): void {
+    const ahead = this.ahead;
+    if (!ahead) return;
+    this.ahead = undefined;
+    if (ahead.posted) this.pool!.settle(() => OPS.gatherRows.part(this.k, ahead.args, 0, this.self), 'gatherRows', this.timeoutMs);
   }
 
   fill(out: Float32Array, value: number, n: number): void {
