@@ -93,6 +93,32 @@ const TILE_SHAPES: [number, number, number][] = [
 
 const gemmCases: KernelCase[] = [
   {
+    title: 'with an epilogue (a Dense forward: + bias, then ReLU) gives the bits of gemm, addRowVector and relu called apart',
+    run: (be) => {
+      const rng = new Rng(19);
+      // Sizes a thread splits (the MLP's first layer, on mostly-zero rows: the row path), a
+      // ragged one, a tiny one; bias and C in the backend's memory or in plain arrays.
+      for (const [m, n, k, sparse] of [[64, 128, 784, true], [37, 45, 70, false], [3, 5, 2, false]] as const) {
+        for (const [own, bias, relu] of [[true, true, true], [true, true, false], [true, false, true], [false, true, true]] as const) {
+          const make = own ? (len: number) => be.allocate(len) : (len: number) => new Float32Array(len);
+          const a = be.allocate(m * k);
+          for (let i = 0; i < m * k; i++) a[i] = sparse && rng.uniform() < 0.8 ? 0 : rng.normal();
+          const b = filled((len) => be.allocate(len), n * k, rng);
+          const v = filled(make, n, rng);
+          const want = make(m * n);
+          be.gemm(want, a, b, m, n, k, false, true, 1, 0);
+          if (bias) be.addRowVector(want, want, v, m, n);
+          if (relu) be.relu(want, want, m * n);
+          const got = make(m * n).fill(Number.NaN);
+          be.gemm(got, a, b, m, n, k, false, true, 1, 0, { bias: bias ? v : undefined, relu });
+          assert.deepEqual(Buffer.from(got.buffer, got.byteOffset, got.byteLength), Buffer.from(want.buffer, want.byteOffset, want.byteLength),
+            `${m}×${n}×${k} own ${own} bias ${bias} relu ${relu}`);
+          assert.ok(!relu || got.every((x) => x >= 0));
+        }
+      }
+    },
+  },
+  {
     title: 'matches the naive oracle: awkward shapes, every transpose, α/β, resident and foreign operands',
     run: (be) => {
       const rng = new Rng(7);

@@ -31,11 +31,14 @@ export interface Backend {
    * op(B) is (k × n): B is stored (k × n), or (n × k) when transB.
    * C is (m × n). With beta = 0, C is overwritten (its old contents, even NaN, are ignored);
    * beta = 1 accumulates, which is how parameter gradients add up.
+   * `epilogue` (a Dense layer's forward): then C[i, j] += bias[j], then C = max(C, 0) as `relu`
+   * does, each when asked: the same bits as calling addRowVector and relu afterwards, in one call.
    */
   gemm(
     c: Float32Array, a: Float32Array, b: Float32Array,
     m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number,
+    epilogue?: { bias?: Float32Array; relu?: boolean },
   ): void;
 
   /** Σ x[i]² over x[0..n), accumulated in float64: squared norms for clipping and diagnostics. */

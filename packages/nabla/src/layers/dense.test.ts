@@ -1,8 +1,12 @@
 // Dense: the gradient check (input, weight, bias; with and without bias, he and xavier init), the
-// init scales, and the shape errors (a 2-D input without a Flatten, bad unit counts).
+// init scales, the shape errors (a 2-D input without a Flatten, bad unit counts), and the ReLU after
+// it done inside it in a model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JsBackend } from '../backend/js/jsBackend.ts';
+import { WasmBackend, availableCores } from '../backend/wasm/wasmBackend.ts';
+import type { Backend } from '../backend/backend.ts';
+import { Tensor } from '../tensor.ts';
 import { NablaError } from '../errors.ts';
 import { Rng } from '../random.ts';
 import { Sequential } from '../model/sequential.ts';
@@ -84,4 +88,48 @@ test('shape error: Dense rejects bad unit counts', () => {
   for (const bad of [0, -1, 1.5, NaN]) {
     assert.throws(() => new Dense(bad), (e: unknown) => e instanceof NablaError && e.message.includes('units'));
   }
+});
+
+test('in a model, Dense does the forward and the backward of the ReLU after it: the same outputs and gradients as each layer\'s own, on every backend', async () => {
+  const wasm = await WasmBackend.create({ threads: availableCores() >= 2 ? 2 : 1 });
+  for (const backend of [new JsBackend(), wasm] as Backend[]) {
+    // The MNIST MLP's first layer (64 × 128 × 784 on mostly-zero rows: split over threads on wasm), a
+    // layer without bias, and a ReLU whose input holds NaN and −0.
+    const build = () => new Sequential([new Dense(128), new ReLU(), new Dense(9, { bias: false }), new ReLU(), new Dense(4)],
+      { inputShape: [784], seed: 3, backend });
+    const fused = build();
+    const plain = build();
+    const rng = new Rng(10);
+    const xData = backend.allocate(64 * 784);
+    xData.forEach((_, i, a) => (a[i] = rng.uniform() < 0.8 ? 0 : rng.uniform()));
+    const x = new Tensor([64, 784], xData);
+    const dyData = Float32Array.from({ length: 64 * 4 }, () => rng.normal());
+    for (const m of [fused, plain]) m.parameters().forEach((p, i) => p.value.data.forEach((v, j, a) => (a[j] = v + 0.01 * Math.sin(i + j))));
+    for (const m of [fused, plain]) (m.layers[2] as Dense).weight.value.data[5] = Number.NaN;
+    let reluCalls = 0;
+    for (const i of [1, 3]) {
+      const layer = fused.layers[i];
+      const forward = layer.forward.bind(layer);
+      const backward = layer.backward.bind(layer);
+      layer.forward = (...a) => (reluCalls++, forward(...a));
+      layer.backward = (...a) => (reluCalls++, backward(...a));
+    }
+    const out = fused.forward(x, true);
+    fused.backward(new Tensor([64, 4], dyData));
+    assert.equal(reluCalls, 0, 'the ReLU layers did nothing themselves');
+    let a = x;
+    const acts: Float32Array[] = [];
+    for (const layer of plain.layers) acts.push((a = layer.forward(a, true)).data.slice());
+    assert.deepEqual(Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength), Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength));
+    assert.ok(acts[1].some((v) => v === 0) && acts[1].some((v) => v > 0));
+    assert.ok(acts[2].some((v) => Number.isNaN(v)), 'a NaN reached the second ReLU');
+    let d = new Tensor([64, 4], dyData);
+    for (let i = plain.layers.length - 1; i >= 0; i--) d = plain.layers[i].backward(d);
+    const grads = (m: Sequential) => m.parameters().map((p) => Buffer.from(p.grad.data.buffer, p.grad.data.byteOffset, p.grad.data.byteLength));
+    assert.deepEqual(grads(fused), grads(plain));
+    // Asked about any other layer, it declines.
+    assert.equal(fused.layers[0].forwardThrough(fused.layers[2]), false);
+    assert.equal(fused.layers[0].backwardThrough(fused.layers[2]), false);
+  }
+  wasm.dispose();
 });

@@ -4,6 +4,11 @@
  * Shapes: x: (N, IN), W: (OUT, IN) as PyTorch's nn.Linear stores it, b: (OUT), y: (N, OUT).
  * With samples as rows, the notes' column form z = W a + b becomes Y = X·Wᵀ + b (one GEMM with
  * transB, plus b added to every row). Caches x for backward.
+ *
+ * Followed by a ReLU in a model, the layer also does the ReLU's forward (forwardThrough: the
+ * product's epilogue adds b and applies the ReLU, each thread on its own columns) and backward
+ * (backwardThrough: the ReLU's mask [y > 0] comes from this layer's output, which is relu(z),
+ * where [relu(z) > 0] = [z > 0]). The same bits as the two layers apart.
  */
 import { NablaError } from '../errors.ts';
 import { checkInit, type InitName, initialize } from '../init.ts';
@@ -11,6 +16,7 @@ import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
+import { ReLU } from './activations.ts';
 import { markOverwritable, takeCleared } from '../pendingGrads.ts';
 
 /**
@@ -40,8 +46,16 @@ export class Dense extends Layer {
   weight!: Param;
   bias: Param | undefined;
   private x: Tensor | undefined;
+  /** The last forward's output (relu(z) after a forward through a ReLU). */
+  private y: Tensor | undefined;
   private readonly out = new TensorBuffer();
   private readonly dxBuf = new TensorBuffer();
+  /** dz = dy ⊙ [y > 0], for a backward through a ReLU. */
+  private readonly dzBuf = new TensorBuffer();
+  /** Set by forwardThrough for the next forward only: apply the following ReLU too. */
+  private reluForward = false;
+  /** Set by backwardThrough for the next backward only: dy is the gradient at the following ReLU's output. */
+  private throughRelu = false;
 
   /** @example new Dense(128) // 128 output units; inputs are inferred when the model is built */
   constructor(units: number, options: DenseOptions = {}) {
@@ -76,17 +90,40 @@ export class Dense extends Layer {
     const n = x.shape[0];
     const inF = this.inputShape[0];
     const y = this.out.get(this.backend, n, this.outputShape);
-    // Y (N × OUT) = X (N × IN) · Wᵀ   — W is stored (OUT × IN), hence transB.
-    this.backend.gemm(y.data, x.data, this.weight.value.data, n, this.units, inF, false, true, 1, 0);
-    if (this.bias) this.backend.addRowVector(y.data, y.data, this.bias.value.data, n, this.units);
+    const relu = this.reluForward;
+    this.reluForward = false;
+    // Y (N × OUT) = X (N × IN) · Wᵀ + b  — W is stored (OUT × IN), hence transB; the bias (and a
+    // following ReLU's max(·, 0)) in the product's epilogue.
+    this.backend.gemm(y.data, x.data, this.weight.value.data, n, this.units, inF, false, true, 1, 0,
+      this.bias || relu ? { bias: this.bias?.value.data, relu } : undefined);
     this.x = x;
+    this.y = y;
     return y;
   }
 
-  backward(dy: Tensor): Tensor {
+  /** A ReLU right after this layer: its forward is done inside this one's (see the header). */
+  override forwardThrough(next: Layer): boolean {
+    this.reluForward = next instanceof ReLU;
+    return this.reluForward;
+  }
+
+  /** A ReLU right after this layer: its backward is done inside this one's (see the header). */
+  override backwardThrough(next: Layer): boolean {
+    this.throughRelu = next instanceof ReLU && this.y !== undefined;
+    return this.throughRelu;
+  }
+
+  backward(dyIn: Tensor): Tensor {
     const x = this.x!;
     const n = x.shape[0];
     const inF = this.inputShape[0];
+    let dy = dyIn;
+    if (this.throughRelu) {
+      // The ReLU's backward: dz = dy ⊙ [y > 0].
+      this.throughRelu = false;
+      dy = this.dzBuf.get(this.backend, n, this.outputShape);
+      this.backend.reluBackward(dy.data, dyIn.data, this.y!.data, dyIn.size);
+    }
     // dW (OUT × IN) += dYᵀ (OUT × N) · X (N × IN): the notes' dW = dZ·A(l−1)ᵀ, summed over the
     // batch (the 1/m is already inside dY, from the loss). beta = 1 accumulates; beta = 0 writes
     // it when trainStep left it uncleared (the same bits as adding to zeros, one pass less).

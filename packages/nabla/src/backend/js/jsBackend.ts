@@ -108,9 +108,12 @@ export class JsBackend implements Backend {
     c: Float32Array, a: Float32Array, b: Float32Array,
     m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number,
+    epilogue?: { bias?: Float32Array; relu?: boolean },
   ): void {
     if (this.naive) naiveGemm(c, a, b, m, n, k, transA, transB, alpha, beta);
     else fastGemm(c, a, b, m, n, k, transA, transB, alpha, beta, this.scratch);
+    if (epilogue?.bias) this.addRowVector(c, c, epilogue.bias, m, n);
+    if (epilogue?.relu) this.relu(c, c, m * n);
   }
 
   sumSquares(x: Float32Array, n: number): number {

@@ -20,6 +20,7 @@ export interface Kernels {
   gemm(c: number, a: number, b: number, m: number, n: number, k: number, transA: number, transB: number,
     alpha: number, beta: number, n0: number, n1: number, scratch: number): number;
   gemmScratchBytes(): number;
+  gemmEpilogue(c: number, m: number, n: number, bias: number, relu: number, n0: number, n1: number): void;
   fill(out: number, value: number, n: number): void;
   sumSquares(x: number, n: number): number;
   addRowVector(out: number, x: number, v: number, rows: number, cols: number): void;
@@ -98,8 +99,13 @@ function op<const A extends string>(args: readonly A[], part: Op<A>['part']): Op
 // channels, or chunks of samples. Which thread computes a part never changes its result.
 export const OPS = {
   /** Output columns [n0, n1), a multiple of the 8-column panels. */
-  gemm: op(['c', 'a', 'b', 'm', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'per'], (k, a, p, t) =>
-    k.gemm(a.c, a.a, a.b, a.m, a.n, a.k, a.transA, a.transB, a.alpha, a.beta, Math.min(a.n, p * a.per), Math.min(a.n, (p + 1) * a.per), t.scratch)),
+  /** Columns [p·per, …) of C; then, when `epilogue` (1: + bias, 2: ReLU, 3: both), gemmEpilogue on them. */
+  gemm: op(['c', 'a', 'b', 'm', 'n', 'k', 'transA', 'transB', 'alpha', 'beta', 'per', 'bias', 'epilogue'], (k, a, p, t) => {
+    const n0 = Math.min(a.n, p * a.per);
+    const n1 = Math.min(a.n, (p + 1) * a.per);
+    k.gemm(a.c, a.a, a.b, a.m, a.n, a.k, a.transA, a.transB, a.alpha, a.beta, n0, n1, t.scratch);
+    if (a.epilogue) k.gemmEpilogue(a.c, a.m, a.n, a.epilogue & 1 ? a.bias : 0, a.epilogue >> 1, n0, n1);
+  }),
   /**
    * Chunk `first + p` of `chunkSize` samples; each thread has its own cols/yc scratch at
    * scratch + index·stride.

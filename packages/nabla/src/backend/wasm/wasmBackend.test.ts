@@ -490,7 +490,7 @@ test('an error inside a worker surfaces to the caller as a NablaError, never a h
   const pause = new Int32Array(new SharedArrayBuffer(4));
   const outside = 2 ** 31;
   assertNablaError(
-    () => be.pool!.run('gemm', 200, { c: outside, a: outside, b: outside, m: 64, n: 64 * 200, k: 64, transA: 0, transB: 0, alpha: 1, beta: 0, per: 64 },
+    () => be.pool!.run('gemm', 200, { c: outside, a: outside, b: outside, m: 64, n: 64 * 200, k: 64, transA: 0, transB: 0, alpha: 1, beta: 0, per: 64, bias: 0, epilogue: 0 },
       () => Atomics.wait(pause, 0, 0, 1), 'gemm test', 5000),
     ['wasm worker 1', 'gemm test to succeed', 'out of bounds'],
   );

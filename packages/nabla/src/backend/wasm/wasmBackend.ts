@@ -428,10 +428,12 @@ export class WasmBackend implements Backend {
     c: Float32Array, a: Float32Array, b: Float32Array,
     m: number, n: number, k: number,
     transA: boolean, transB: boolean, alpha: number, beta: number,
+    epilogue?: { bias?: Float32Array; relu?: boolean },
   ): void {
     checkLength('gemm', 'C', c, m * n, `${m} × ${n}`);
     checkLength('gemm', 'A', a, m * k, transA ? `${k} × ${m}` : `${m} × ${k}`);
     checkLength('gemm', 'B', b, k * n, transB ? `${n} × ${k}` : `${k} × ${n}`);
+    if (epilogue?.bias) checkLength('gemm', 'bias', epilogue.bias, n, `${n}`);
     if (m === 0 || n === 0) return;
     const mem = this.wasmMemory;
     let pa = mem.pointerOf(a);
@@ -468,13 +470,21 @@ export class WasmBackend implements Backend {
     const parts = this.pool && flops >= PARALLEL_MIN_FLOPS && (owned || reused) ? Math.max(1, Math.min(this.threads, Math.floor(n / PANEL))) : 1;
     // Part t is columns [t·per, (t + 1)·per), cut at panel boundaries.
     const per = Math.ceil(n / parts / PANEL) * PANEL;
-    const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per };
+    // The epilogue runs in each part, on the part's own columns, where the bias lives in the wasm
+    // memory; a foreign bias gets the two kernels afterwards (the same bits).
+    const pbias = epilogue?.bias ? mem.pointerOf(epilogue.bias) : 0;
+    const inPart = pbias >= 0 ? (epilogue?.bias ? 1 : 0) | (epilogue?.relu ? 2 : 0) : 0;
+    const args = { c: pc, a: pa, b: pb, m, n, k, transA: transA ? 1 : 0, transB: transB ? 1 : 0, alpha, beta, per, bias: pbias, epilogue: inPart };
     if (!owned) this.run('gemm', parts, args, 'gemm', flops / 1e6);
     else {
       this.ownedSizes.add(weights);
       this.runChosen(weights, 'gemm', parts, args, 'gemm', flops / 1e6, n);
     }
     if (stagedC) c.set(new Float32Array(mem.buffer, pc, m * n));
+    if (pbias < 0) {
+      this.addRowVector(c, c, epilogue!.bias!, m, n);
+      if (epilogue!.relu) this.relu(c, c, m * n);
+    }
   }
 
   sumSquares(x: Float32Array, n: number): number {

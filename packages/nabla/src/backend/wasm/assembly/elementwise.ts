@@ -33,6 +33,31 @@ export function addRowVector(out: usize, x: usize, v: usize, rows: i32, cols: i3
   }
 }
 
+// A product's epilogue on C[:, n0..n1) of a (m × n) C, by the thread that computed those columns
+// (while they are in its cache): + bias[j] when `bias` is not 0 (addRowVector's add), then, with
+// `relu`, relu's select. The same operations in the same order as those kernels: the same bits.
+export function gemmEpilogue(c: usize, m: i32, n: i32, bias: usize, relu: bool, n0: i32, n1: i32): void {
+  const zero = f32x4.splat(0);
+  for (let i = 0; i < m; i++) {
+    const row = c + <usize>(i * n) * 4;
+    let j = n0;
+    for (; j + 4 <= n1; j += 4) {
+      const at = row + <usize>j * 4;
+      let v = v128.load(at);
+      if (bias != 0) v = f32x4.add(v, v128.load(bias + <usize>j * 4));
+      if (relu) v = v128.bitselect(v, zero, f32x4.gt(v, zero));
+      v128.store(at, v);
+    }
+    for (; j < n1; j++) {
+      const at = row + <usize>j * 4;
+      let v = load<f32>(at);
+      if (bias != 0) v = v + load<f32>(bias + <usize>j * 4);
+      if (relu) v = v > 0 ? v : 0;
+      store<f32>(at, v);
+    }
+  }
+}
+
 // out[j] = beta·out[j] + Σ_r x[r, j]
 export function sumRows(out: usize, x: usize, rows: i32, cols: i32, beta: f32): void {
   let j = 0;

@@ -3,7 +3,7 @@
 // into src/backend/wasm/kernels.generated.ts.
 export { gemm, gemmScratchBytes } from './gemm';
 export {
-  fill, sumSquares, addRowVector, sumRows, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, sgdSumSquares, adamUpdate, gatherRows,
+  fill, sumSquares, addRowVector, sumRows, gemmEpilogue, relu, reluBackward, leakyRelu, leakyReluBackward, sgdUpdate, sgdSumSquares, adamUpdate, gatherRows,
 } from './elementwise';
 export { softmaxCrossEntropy, softmaxScratchBytes } from './softmax';
 export { im2col, col2im, maxPool, maxPoolBackward } from './image';
