@@ -25,7 +25,7 @@ import type { Rng } from '../random.ts';
 import { Tensor, shapeToString, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, type LayerConfig, type Param, type StateTensor } from './layer.ts';
-import { ReLU } from './activations.ts';
+import { FollowingRelu } from './followingRelu.ts';
 
 /**
  * Options of BatchNorm1D and BatchNorm2D.
@@ -54,10 +54,8 @@ abstract class BatchNorm extends Layer {
   numBatchesTracked!: Tensor;
   private x: Tensor | undefined;
   private batchStats = false;
-  /** Set by backwardThrough for the next backward only: dy is the gradient at the following ReLU's output. */
-  private throughRelu = false;
-  /** Set by forwardThrough for the next forward only: write relu(y) (the following ReLU's forward). */
-  private reluForward = false;
+  /** A following ReLU whose forward (relu(y)) and backward this layer does (see the header). */
+  private readonly relu = new FollowingRelu();
   // Per-channel scratch: the batch mean and variance, and the mean and 1/sqrt(var + eps) in use.
   private batchMean!: Float32Array;
   private batchVar!: Float32Array;
@@ -125,10 +123,8 @@ abstract class BatchNorm extends Layer {
     const c = this.weight.value.size;
     const s = x.size / (n * c);
     const y = this.out.get(this.backend, n, this.outputShape);
-    const relu = this.reluForward;
-    this.reluForward = false;
+    const relu = this.relu.takeForward();
     this.batchStats = training;
-    this.throughRelu = false;
     if (training) {
       const m = n * s;
       if (m < 2) {
@@ -166,24 +162,22 @@ abstract class BatchNorm extends Layer {
     const c = this.weight.value.size;
     const s = x.size / (n * c);
     const dx = this.dxBuf.get(this.backend, n, this.inputShape);
+    const throughRelu = this.relu.takeBackward();
     this.backend.batchNormBackward(
       dx.data, this.weight.grad.data, this.bias.grad.data, dy.data, x.data, this.usedMean, this.invStd,
-      this.weight.value.data, n, c, s, this.batchStats, this.throughRelu ? this.bias.value.data : undefined,
+      this.weight.value.data, n, c, s, this.batchStats, throughRelu ? this.bias.value.data : undefined,
     );
-    this.throughRelu = false;
     return dx;
   }
 
   /** A ReLU right after this layer: its forward is done inside this one's (see the header). */
   override forwardThrough(next: Layer): boolean {
-    this.reluForward = next instanceof ReLU;
-    return this.reluForward;
+    return this.relu.askForward(next);
   }
 
   /** A ReLU right after this layer: its backward is done inside this one's (see the header). */
   override backwardThrough(next: Layer): boolean {
-    this.throughRelu = next instanceof ReLU && this.x !== undefined;
-    return this.throughRelu;
+    return this.relu.askBackward(next, this.x !== undefined);
   }
 
   config(): LayerConfig {

@@ -16,7 +16,7 @@ import type { Rng } from '../random.ts';
 import { Tensor, type Shape } from '../tensor.ts';
 import type { LayerKind } from './kind.ts';
 import { TensorBuffer, Layer, NO_GRAD, type LayerConfig, type Param } from './layer.ts';
-import { ReLU } from './activations.ts';
+import { FollowingRelu } from './followingRelu.ts';
 import { markOverwritable, takeCleared } from '../pendingGrads.ts';
 
 /**
@@ -52,10 +52,8 @@ export class Dense extends Layer {
   private readonly dxBuf = new TensorBuffer();
   /** dz = dy ⊙ [y > 0], for a backward through a ReLU. */
   private readonly dzBuf = new TensorBuffer();
-  /** Set by forwardThrough for the next forward only: apply the following ReLU too. */
-  private reluForward = false;
-  /** Set by backwardThrough for the next backward only: dy is the gradient at the following ReLU's output. */
-  private throughRelu = false;
+  /** A following ReLU whose forward and backward this layer does (see the header). */
+  private readonly relu = new FollowingRelu();
 
   /** @example new Dense(128) // 128 output units; inputs are inferred when the model is built */
   constructor(units: number, options: DenseOptions = {}) {
@@ -90,8 +88,7 @@ export class Dense extends Layer {
     const n = x.shape[0];
     const inF = this.inputShape[0];
     const y = this.out.get(this.backend, n, this.outputShape);
-    const relu = this.reluForward;
-    this.reluForward = false;
+    const relu = this.relu.takeForward();
     // Y (N × OUT) = X (N × IN) · Wᵀ + b  — W is stored (OUT × IN), hence transB; the bias (and a
     // following ReLU's max(·, 0)) in the product's epilogue.
     this.backend.gemm(y.data, x.data, this.weight.value.data, n, this.units, inF, false, true, 1, 0,
@@ -103,14 +100,12 @@ export class Dense extends Layer {
 
   /** A ReLU right after this layer: its forward is done inside this one's (see the header). */
   override forwardThrough(next: Layer): boolean {
-    this.reluForward = next instanceof ReLU;
-    return this.reluForward;
+    return this.relu.askForward(next);
   }
 
   /** A ReLU right after this layer: its backward is done inside this one's (see the header). */
   override backwardThrough(next: Layer): boolean {
-    this.throughRelu = next instanceof ReLU && this.y !== undefined;
-    return this.throughRelu;
+    return this.relu.askBackward(next, this.y !== undefined);
   }
 
   backward(dyIn: Tensor): Tensor {
@@ -118,9 +113,8 @@ export class Dense extends Layer {
     const n = x.shape[0];
     const inF = this.inputShape[0];
     let dy = dyIn;
-    if (this.throughRelu) {
+    if (this.relu.takeBackward()) {
       // The ReLU's backward: dz = dy ⊙ [y > 0].
-      this.throughRelu = false;
       dy = this.dzBuf.get(this.backend, n, this.outputShape);
       this.backend.reluBackward(dy.data, dyIn.data, this.y!.data, dyIn.size);
     }
