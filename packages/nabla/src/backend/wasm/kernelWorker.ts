@@ -68,21 +68,31 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
     const thread = { index: me, scratch: init.scratch, memory: init.memory };
     let seen = Atomics.load(ctl, JOB);
     const spin = { quiet: 0, next: init.quietFirst, calm: 0 };
-    // Run the posted background job if nobody has claimed it (states: 1 posted, 2 claimed,
-    // 3 done; threadPool.ts, post). Returns whether it ran one.
-    const background = (): boolean => {
-      if (Atomics.load(ctl, init.background) !== 1 || Atomics.compareExchange(ctl, init.background, 1, 2) !== 1) return false;
-      const block = new Float64Array(init.memory.buffer, init.backgroundArgs, init.argCount);
-      const op = ops[block[0]];
+    // A block is [op code (−1: exit), parts, ...the op's arguments in table order], read fresh
+    // each time: the memory may have grown since the last one.
+    const decode = (at: number) => {
+      const block = new Float64Array(init.memory.buffer, at, init.argCount);
+      const op = ops[block[0]] as Op | undefined;
       const args: Record<string, number> = {};
-      op.args.forEach((name, i) => (args[name] = block[2 + i]));
+      op?.args.forEach((name, i) => (args[name] = block[2 + i]));
+      return { op, parts: block[1], args };
+    };
+    // Run part p; an error goes to this worker's status word and text, for the caller to throw.
+    const runPart = (op: Op, args: Record<string, number>, p: number): void => {
       try {
-        op.part(k, args, 0, thread);
+        op.part(k, args, p, thread);
       } catch (err) {
         const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
         new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
         Atomics.store(ctl, STATUS + me, 1);
       }
+    };
+    // Run the posted background job if nobody has claimed it (states: 1 posted, 2 claimed,
+    // 3 done; threadPool.ts, post). Returns whether it ran one.
+    const background = (): boolean => {
+      if (Atomics.load(ctl, init.background) !== 1 || Atomics.compareExchange(ctl, init.background, 1, 2) !== 1) return false;
+      const { op, args } = decode(init.backgroundArgs);
+      runPart(op!, args, 0);
       Atomics.store(ctl, init.background, 3);
       Atomics.notify(ctl, init.background);
       return true;
@@ -115,14 +125,8 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
       while (Atomics.load(ctl, JOB) === seen) Atomics.wait(ctl, JOB, seen);
       Atomics.store(ctl, init.asleep + me, 0);
       seen = Atomics.load(ctl, JOB);
-      // The block is [op code (−1: exit), parts, ...the op's arguments in table order], read
-      // fresh each job: the memory may have grown since the last one.
-      const block = new Float64Array(init.memory.buffer, init.args, init.argCount);
-      if (block[0] < 0) break;
-      const op = ops[block[0]];
-      const parts = block[1];
-      const args: Record<string, number> = {};
-      op.args.forEach((name, i) => (args[name] = block[2 + i]));
+      const { op, parts, args } = decode(init.args);
+      if (!op) break; // the exit code
       const tag = (seen & 0x7fffff) << 8;
       // Claim parts until none is left. A claim only succeeds while the claim words still carry
       // this job's tag, so a worker that woke late can never run a newer job's part with these
@@ -130,13 +134,7 @@ export function kernelWorkerMain(port: WorkerPort, ops: Op[], claim: typeof clai
       for (;;) {
         const p = claim(ctl, init.home, tag, parts, init.threads, me);
         if (p < 0) break;
-        try {
-          op.part(k, args, p, thread);
-        } catch (err) {
-          const text = new TextEncoder().encode(String(err instanceof Error ? err.message : err).slice(0, 200));
-          new Uint8Array(init.memory.buffer, init.error, 256).fill(0).set(text);
-          Atomics.store(ctl, STATUS + me, 1);
-        }
+        runPart(op, args, p);
         Atomics.add(ctl, FINISHED, 1);
         Atomics.notify(ctl, FINISHED);
       }

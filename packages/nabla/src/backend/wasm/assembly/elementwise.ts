@@ -225,27 +225,6 @@ function squares(param: usize, grad: usize, n: i32, lr: f32, weightDecay: f32, u
   while (i + 8 <= n) {
     const b0 = i;
     const b1 = min(n & ~7, i + SGD_BLOCK);
-    // 16 values a turn where 16 remain (the loop's own instructions were most of its time), as
-    // two turns of 8 in order: the same additions into the same accumulators.
-    for (; i + 16 <= b1; i += 16) {
-      const off = <usize>i * 4;
-      const v = v128.load(grad + off);
-      const w = v128.load(grad + off, 16);
-      const x = v128.load(grad + off, 32);
-      const y = v128.load(grad + off, 48);
-      const v0 = f64x2.promote_low_f32x4(v);
-      const v1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-      const w0 = f64x2.promote_low_f32x4(w);
-      const w1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(w, w, 2, 3, 0, 1));
-      const x0 = f64x2.promote_low_f32x4(x);
-      const x1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
-      const y0 = f64x2.promote_low_f32x4(y);
-      const y1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(y, y, 2, 3, 0, 1));
-      acc0 = f64x2.add(f64x2.add(acc0, f64x2.mul(v0, v0)), f64x2.mul(x0, x0));
-      acc1 = f64x2.add(f64x2.add(acc1, f64x2.mul(v1, v1)), f64x2.mul(x1, x1));
-      acc2 = f64x2.add(f64x2.add(acc2, f64x2.mul(w0, w0)), f64x2.mul(y0, y0));
-      acc3 = f64x2.add(f64x2.add(acc3, f64x2.mul(w1, w1)), f64x2.mul(y1, y1));
-    }
     for (; i < b1; i += 8) {
       const off = <usize>i * 4;
       const v = v128.load(grad + off);
